@@ -1,0 +1,3 @@
+//! One module per `amko` subcommand.
+
+pub mod crds;

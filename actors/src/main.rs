@@ -1,0 +1,35 @@
+//! The `amko` command: parses the command line and hands over to one subcommand module.
+#![forbid(unsafe_code)]
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// amko-rs: the Avi Multi-cluster Kubernetes Operator, in Rust.
+#[derive(Parser, Debug)]
+#[command(name = "amko", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print the CustomResourceDefinitions amko-rs serves and reads, as YAML.
+    Crds(cmd::crds::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Crds(args) => cmd::crds::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("amko: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Avi REST client: session, CSRF, TLS, collections, typed objects, error classes.

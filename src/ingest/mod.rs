@@ -1,0 +1,3 @@
+//! Ingest: Kubernetes objects from member clusters -> observations (pure, no I/O).
+
+pub mod types;

@@ -1,0 +1,4 @@
+//! Policy: validation of the GDP, GSLBHostRules and GSLBConfig, and the compiled rules that
+//! selection and model building use.
+
+pub mod types;

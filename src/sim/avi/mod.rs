@@ -1,0 +1,1 @@
+//! Simulated Avi GSLB leader controller (REST API, sessions, rate limit, faults, audit).
