@@ -1,0 +1,398 @@
+//! Selection: does the accepted GDP select an observation, and into which GslbService? Every
+//! answer carries a reason, which feeds CR status and `/debug/members`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use super::hostrule_index::HostRuleIndex;
+use super::types::{InstanceSettings, LabelSelector, Policy};
+use crate::ingest::{NamespaceInfo, Observation};
+use crate::model::member::{GsKey, Member};
+
+/// The verdict on one observation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Selection {
+    Selected(Member),
+    NotSelected(String),
+}
+
+/// Everything selection reads besides the observation itself.
+pub struct SelectionContext<'a> {
+    pub policy: &'a Policy,
+    pub settings: &'a InstanceSettings,
+    /// Namespaces of every member cluster, keyed by (cluster, namespace).
+    pub namespaces: &'a BTreeMap<(String, String), NamespaceInfo>,
+    pub hostrules: &'a HostRuleIndex,
+}
+
+impl SelectionContext<'_> {
+    /// Decides whether `obs` becomes a member, and of which GslbService.
+    pub fn select(&self, obs: &Observation) -> Selection {
+        match self.check(obs) {
+            Ok(member) => Selection::Selected(member),
+            Err(reason) => Selection::NotSelected(reason),
+        }
+    }
+
+    fn check(&self, obs: &Observation) -> Result<Member, String> {
+        let policy = self.policy;
+        let id = &obs.id;
+        if policy.app_selector.is_none() && policy.namespace_selector.is_none() {
+            return Err(format!(
+                "GlobalDeploymentPolicy {} has neither appSelector nor namespaceSelector, so it selects nothing",
+                policy.name
+            ));
+        }
+        let Some(cluster_match) = policy.match_clusters.get(&id.cluster) else {
+            return Err(format!(
+                "cluster {} is not in the GDP's matchClusters",
+                id.cluster
+            ));
+        };
+        let namespace = self
+            .namespaces
+            .get(&(id.cluster.clone(), id.namespace.clone()));
+        if let Some(selector) = &policy.namespace_selector {
+            let Some(namespace) = namespace else {
+                return Err(format!(
+                    "namespace {} has not been observed in cluster {} yet",
+                    id.namespace, id.cluster
+                ));
+            };
+            if !selector.matches(&namespace.labels) {
+                return Err(format!(
+                    "namespace {} labels do not match namespaceSelector {}",
+                    id.namespace,
+                    describe(selector)
+                ));
+            }
+        }
+        if let Some(selector) = &policy.app_selector
+            && !selector.matches(&obs.labels)
+        {
+            return Err(format!(
+                "labels do not match appSelector {}",
+                describe(selector)
+            ));
+        }
+        let tenant = self.tenant(obs, namespace)?;
+        let fqdn = if self.settings.use_custom_global_fqdn {
+            if obs.passthrough {
+                return Err(
+                    "passthrough objects cannot be used with useCustomGlobalFqdn".to_owned(),
+                );
+            }
+            match self.hostrules.global_fqdn(&id.cluster, &obs.hostname) {
+                Some(global) => global.to_owned(),
+                None => {
+                    return Err(format!(
+                        "no accepted AKO HostRule in cluster {} maps {} to a global FQDN (useCustomGlobalFqdn is on)",
+                        id.cluster, obs.hostname
+                    ));
+                }
+            }
+        } else {
+            obs.hostname.clone()
+        };
+        if !cluster_match.sync_vip_only {
+            let missing: Vec<&str> = [
+                (
+                    obs.vs_uuid.is_none(),
+                    "virtual service UUID (ako.vmware.com/host-fqdn-vs-uuid-map)",
+                ),
+                (
+                    obs.controller_uuid.is_none(),
+                    "controller cluster UUID (ako.vmware.com/controller-cluster-uuid)",
+                ),
+            ]
+            .into_iter()
+            .filter_map(|(missing, what)| missing.then_some(what))
+            .collect();
+            if !missing.is_empty() {
+                return Err(format!(
+                    "waiting for AKO to annotate the {} of {}; set syncVipOnly for cluster {} to send the VIP alone",
+                    missing.join(" and "),
+                    obs.hostname,
+                    id.cluster
+                ));
+            }
+        }
+        Ok(Member {
+            key: GsKey { tenant, fqdn },
+            id: id.clone(),
+            vip: obs.vip,
+            vs_uuid: obs.vs_uuid.clone(),
+            controller_uuid: obs.controller_uuid.clone(),
+            sync_vip_only: cluster_match.sync_vip_only,
+            tls: obs.tls
+                || self
+                    .hostrules
+                    .is_tls(&id.cluster, &id.namespace, &obs.hostname),
+            passthrough: obs.passthrough,
+            paths: obs.paths.clone(),
+            port: obs.port,
+        })
+    }
+
+    /// The object's tenant: its AKO annotation, else its namespace's, else the GSLBConfig's.
+    /// An object annotated for a tenant other than its namespace's is refused.
+    fn tenant(
+        &self,
+        obs: &Observation,
+        namespace: Option<&NamespaceInfo>,
+    ) -> Result<String, String> {
+        let namespace_tenant = namespace.and_then(|n| n.tenant.as_deref());
+        match (obs.tenant.as_deref(), namespace_tenant) {
+            (Some(object), Some(ns)) if object != ns => Err(format!(
+                "object tenant {object} differs from tenant {ns} of namespace {}",
+                obs.id.namespace
+            )),
+            (Some(object), _) => Ok(object.to_owned()),
+            (None, Some(ns)) => Ok(ns.to_owned()),
+            (None, None) => Ok(self.settings.default_tenant.clone()),
+        }
+    }
+}
+
+fn describe(selector: &LabelSelector) -> String {
+    let mut out = String::new();
+    for (i, (k, v)) in selector.0.iter().enumerate() {
+        let _ = write!(out, "{}{k}={v}", if i > 0 { "," } else { "" });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::{HostRuleInfo, ObjectKind, ObservationId};
+    use crate::policy::types::ClusterMatch;
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn obs(cluster: &str, ns: &str, app: &str) -> Observation {
+        Observation {
+            id: ObservationId {
+                kind: ObjectKind::Ingress,
+                cluster: cluster.into(),
+                namespace: ns.into(),
+                name: "ing".into(),
+                host: "shop.local".into(),
+            },
+            hostname: "shop.local".into(),
+            vip: "10.0.0.1".parse().expect("ip"),
+            labels: labels(&[("app", app), ("tier", "web")]),
+            paths: vec!["/".into()],
+            tls: false,
+            passthrough: false,
+            port: None,
+            vs_uuid: Some("virtualservice-1".into()),
+            controller_uuid: Some("cluster-1".into()),
+            tenant: None,
+        }
+    }
+
+    fn policy() -> Policy {
+        Policy {
+            name: "global-gdp".into(),
+            app_selector: Some(LabelSelector(labels(&[("app", "gslb"), ("tier", "web")]))),
+            namespace_selector: None,
+            match_clusters: [
+                ("east".to_string(), ClusterMatch::default()),
+                (
+                    "west".to_string(),
+                    ClusterMatch {
+                        sync_vip_only: true,
+                    },
+                ),
+            ]
+            .into_iter()
+            .collect(),
+            ..Policy::default()
+        }
+    }
+
+    fn settings(custom: bool) -> InstanceSettings {
+        InstanceSettings {
+            created_by: "amko-1".into(),
+            default_tenant: "admin".into(),
+            use_custom_global_fqdn: custom,
+            member_clusters: Default::default(),
+        }
+    }
+
+    fn namespaces() -> BTreeMap<(String, String), NamespaceInfo> {
+        let ns = |cluster: &str, name: &str, team: &str, tenant: Option<&str>| {
+            (
+                (cluster.to_string(), name.to_string()),
+                NamespaceInfo {
+                    cluster: cluster.into(),
+                    name: name.into(),
+                    labels: labels(&[("team", team)]),
+                    tenant: tenant.map(Into::into),
+                },
+            )
+        };
+        [
+            ns("east", "shop", "a", None),
+            ns("east", "other", "b", None),
+            ns("east", "t1", "a", Some("tenant1")),
+        ]
+        .into_iter()
+        .collect()
+    }
+
+    fn verdict(
+        policy: &Policy,
+        custom: bool,
+        hostrules: &HostRuleIndex,
+        o: &Observation,
+    ) -> Selection {
+        let settings = settings(custom);
+        let nss = namespaces();
+        SelectionContext {
+            policy,
+            settings: &settings,
+            namespaces: &nss,
+            hostrules,
+        }
+        .select(o)
+    }
+
+    fn reason(s: Selection) -> String {
+        match s {
+            Selection::NotSelected(r) => r,
+            Selection::Selected(m) => panic!("unexpectedly selected into {}", m.key),
+        }
+    }
+
+    fn member(s: Selection) -> Member {
+        match s {
+            Selection::Selected(m) => m,
+            Selection::NotSelected(r) => panic!("not selected: {r}"),
+        }
+    }
+
+    #[test]
+    fn app_selector_requires_every_label() {
+        let hr = HostRuleIndex::default();
+        let m = member(verdict(&policy(), false, &hr, &obs("east", "shop", "gslb")));
+        assert_eq!(m.key.to_string(), "admin/shop.local");
+        let mut o = obs("east", "shop", "gslb");
+        o.labels.remove("tier");
+        assert_eq!(
+            reason(verdict(&policy(), false, &hr, &o)),
+            "labels do not match appSelector app=gslb,tier=web"
+        );
+    }
+
+    #[test]
+    fn reasons_for_each_rule() {
+        let hr = HostRuleIndex::default();
+        let mut no_selectors = policy();
+        no_selectors.app_selector = None;
+        assert!(
+            reason(verdict(
+                &no_selectors,
+                false,
+                &hr,
+                &obs("east", "shop", "gslb")
+            ))
+            .contains("selects nothing")
+        );
+        assert_eq!(
+            reason(verdict(
+                &policy(),
+                false,
+                &hr,
+                &obs("north", "shop", "gslb")
+            )),
+            "cluster north is not in the GDP's matchClusters"
+        );
+        let mut by_ns = policy();
+        by_ns.namespace_selector = Some(LabelSelector(labels(&[("team", "a")])));
+        assert_eq!(
+            reason(verdict(&by_ns, false, &hr, &obs("east", "other", "gslb"))),
+            "namespace other labels do not match namespaceSelector team=a"
+        );
+        assert!(
+            reason(verdict(&by_ns, false, &hr, &obs("east", "ghost", "gslb")))
+                .contains("has not been observed")
+        );
+        assert!(matches!(
+            verdict(&by_ns, false, &hr, &obs("east", "shop", "gslb")),
+            Selection::Selected(_)
+        ));
+    }
+
+    #[test]
+    fn tenants_from_object_namespace_or_default() {
+        let hr = HostRuleIndex::default();
+        let m = member(verdict(&policy(), false, &hr, &obs("east", "t1", "gslb")));
+        assert_eq!(m.key.tenant, "tenant1");
+        let mut o = obs("east", "t1", "gslb");
+        o.tenant = Some("tenant2".into());
+        assert_eq!(
+            reason(verdict(&policy(), false, &hr, &o)),
+            "object tenant tenant2 differs from tenant tenant1 of namespace t1"
+        );
+        let mut o = obs("east", "shop", "gslb");
+        o.tenant = Some("tenant3".into());
+        assert_eq!(
+            member(verdict(&policy(), false, &hr, &o)).key.tenant,
+            "tenant3"
+        );
+    }
+
+    #[test]
+    fn missing_uuids_wait_unless_sync_vip_only() {
+        let hr = HostRuleIndex::default();
+        let mut o = obs("east", "shop", "gslb");
+        o.vs_uuid = None;
+        let r = reason(verdict(&policy(), false, &hr, &o));
+        assert!(
+            r.contains("virtual service UUID") && !r.contains("controller cluster UUID"),
+            "{r}"
+        );
+        o.id.cluster = "west".into();
+        let m = member(verdict(&policy(), false, &hr, &o));
+        assert!(m.sync_vip_only);
+    }
+
+    #[test]
+    fn custom_global_fqdn_mode() {
+        let rule = HostRuleInfo {
+            cluster: "east".into(),
+            namespace: "shop".into(),
+            name: "hr".into(),
+            local_fqdn: "shop.local".into(),
+            global_fqdn: Some("shop.example.com".into()),
+            include_aliases: false,
+            aliases: vec![],
+            tls: true,
+            accepted: true,
+        };
+        let hr = HostRuleIndex::new([&rule]);
+        let m = member(verdict(&policy(), true, &hr, &obs("east", "shop", "gslb")));
+        assert_eq!(m.key.fqdn, "shop.example.com");
+        assert!(m.tls, "HostRule TLS makes the member TLS");
+        let empty = HostRuleIndex::default();
+        assert!(
+            reason(verdict(
+                &policy(),
+                true,
+                &empty,
+                &obs("east", "shop", "gslb")
+            ))
+            .contains("no accepted AKO HostRule")
+        );
+        let mut o = obs("east", "shop", "gslb");
+        o.passthrough = true;
+        assert!(reason(verdict(&policy(), true, &hr, &o)).contains("passthrough"));
+    }
+}
