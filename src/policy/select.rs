@@ -12,7 +12,7 @@ use crate::model::member::{GsKey, Member};
 /// The verdict on one observation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Selection {
-    Selected(Member),
+    Selected(Box<Member>),
     NotSelected(String),
 }
 
@@ -29,7 +29,7 @@ impl SelectionContext<'_> {
     /// Decides whether `obs` becomes a member, and of which GslbService.
     pub fn select(&self, obs: &Observation) -> Selection {
         match self.check(obs) {
-            Ok(member) => Selection::Selected(member),
+            Ok(member) => Selection::Selected(Box::new(member)),
             Err(reason) => Selection::NotSelected(reason),
         }
     }
@@ -273,7 +273,7 @@ mod tests {
 
     fn member(s: Selection) -> Member {
         match s {
-            Selection::Selected(m) => m,
+            Selection::Selected(m) => *m,
             Selection::NotSelected(r) => panic!("not selected: {r}"),
         }
     }
