@@ -1,4 +1,13 @@
 //! Model: the desired GslbService and health monitors for one `tenant/fqdn`, their canonical JSON
 //! payloads, and the comparison against what the controller returns.
 
+pub mod build;
+#[cfg(test)]
+mod build_tests;
+pub mod compare;
+pub mod health;
 pub mod member;
+pub mod payload;
+
+pub use build::{DesiredGs, GsInput, build_gslb_service};
+pub use member::{GsKey, Member};
