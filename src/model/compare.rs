@@ -3,6 +3,8 @@
 //! object type and name; fields amko-rs manages but may leave out count as drift when the
 //! controller has a non-default value for them (someone set them out of band).
 
+use std::fmt::Write as _;
+
 use serde_json::Value;
 
 /// Fields amko-rs owns even when its payload omits them, with the value that means "unset".
@@ -29,7 +31,7 @@ const MANAGED_OPTIONAL: &[(&str, Option<&str>)] = &[
 /// JSON paths where `actual` differs from `desired`; empty when the controller object is in sync.
 pub fn differences(desired: &Value, actual: &Value) -> Vec<String> {
     let mut out = Vec::new();
-    compare(desired, actual, "", &mut out);
+    compare(desired, actual, &mut String::new(), &mut out);
     out
 }
 
@@ -38,16 +40,21 @@ pub fn in_sync(desired: &Value, actual: &Value) -> bool {
     differences(desired, actual).is_empty()
 }
 
-fn compare(desired: &Value, actual: &Value, path: &str, out: &mut Vec<String>) {
+/// Walks both values; `path` is a reused buffer holding the current JSON path, so equal
+/// subtrees allocate nothing.
+fn compare(desired: &Value, actual: &Value, path: &mut String, out: &mut Vec<String>) {
+    let len = path.len();
     match (desired, actual) {
         (Value::Object(d), Value::Object(a)) => {
             for (key, dv) in d {
-                let child = format!("{path}/{key}");
+                path.push('/');
+                path.push_str(key);
                 match a.get(key) {
-                    Some(av) if is_ref_field(key) => compare_refs(dv, av, &child, out),
-                    Some(av) => compare(dv, av, &child, out),
-                    None => out.push(child),
+                    Some(av) if is_ref_field(key) => compare_refs(dv, av, path, out),
+                    Some(av) => compare(dv, av, path, out),
+                    None => out.push(path.clone()),
                 }
+                path.truncate(len);
             }
             for (key, unset) in MANAGED_OPTIONAL {
                 if d.contains_key(*key) {
@@ -55,10 +62,7 @@ fn compare(desired: &Value, actual: &Value, path: &str, out: &mut Vec<String>) {
                 }
                 if let Some(av) = a.get(*key)
                     && !av.is_null()
-                    && unset
-                        .and_then(|u| serde_json::from_str::<Value>(u).ok())
-                        .as_ref()
-                        != Some(av)
+                    && !unset.is_some_and(|u| is_unset(av, u))
                 {
                     out.push(format!("{path}/{key}"));
                 }
@@ -70,39 +74,49 @@ fn compare(desired: &Value, actual: &Value, path: &str, out: &mut Vec<String>) {
                 return;
             }
             for (i, (dv, av)) in d.iter().zip(a).enumerate() {
-                compare(dv, av, &format!("{path}/{i}"), out);
+                let _ = write!(path, "/{i}");
+                compare(dv, av, path, out);
+                path.truncate(len);
             }
         }
         (Value::Number(d), Value::Number(a)) => {
             if d.as_f64() != a.as_f64() {
-                out.push(path.to_owned());
+                out.push(path.clone());
             }
         }
         (d, a) => {
             if d != a {
-                out.push(path.to_owned());
+                out.push(path.clone());
             }
         }
     }
+}
+
+/// True when `actual` is the value that means "unset" (`unset` is its JSON text).
+fn is_unset(actual: &Value, unset: &str) -> bool {
+    serde_json::from_str::<Value>(unset).is_ok_and(|u| u == *actual)
 }
 
 fn is_ref_field(key: &str) -> bool {
     key.ends_with("_ref") || key.ends_with("_refs")
 }
 
-fn compare_refs(desired: &Value, actual: &Value, path: &str, out: &mut Vec<String>) {
+fn compare_refs(desired: &Value, actual: &Value, path: &mut String, out: &mut Vec<String>) {
     match (desired, actual) {
         (Value::String(d), Value::String(a)) => {
             if ref_identity(d) != ref_identity(a) {
-                out.push(path.to_owned());
+                out.push(path.clone());
             }
         }
         (Value::Array(d), Value::Array(a)) if d.len() == a.len() => {
+            let len = path.len();
             for (i, (dv, av)) in d.iter().zip(a).enumerate() {
-                compare_refs(dv, av, &format!("{path}/{i}"), out);
+                let _ = write!(path, "/{i}");
+                compare_refs(dv, av, path, out);
+                path.truncate(len);
             }
         }
-        _ => out.push(path.to_owned()),
+        _ => out.push(path.clone()),
     }
 }
 

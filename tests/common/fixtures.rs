@@ -1,0 +1,113 @@
+//! Synthetic members, policies and settings for property tests and benchmarks: `clusters` member
+//! clusters each serving the same `fqdns` hosts, with deterministic VIPs and AKO UUIDs.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use amko::ingest::{ObjectKind, ObservationId, Protocol};
+use amko::model::{GsKey, Member};
+use amko::policy::types::{ClusterMatch, InstanceSettings, LabelSelector, Policy, Split};
+
+pub fn cluster_name(c: usize) -> String {
+    format!("cluster{}", c + 1)
+}
+
+pub fn fqdn(f: usize) -> String {
+    format!("app{f}.example.com")
+}
+
+/// One member per (cluster, fqdn); every third cluster is IPv6, every fifth object a Service.
+pub fn members(clusters: usize, fqdns: usize) -> Vec<Member> {
+    let mut out = Vec::with_capacity(clusters * fqdns);
+    for c in 0..clusters {
+        for f in 0..fqdns {
+            let n = (c * fqdns + f) as u32;
+            let vip = if c % 3 == 2 {
+                IpAddr::V6(Ipv6Addr::new(
+                    0xfd00,
+                    c as u16,
+                    0,
+                    0,
+                    0,
+                    0,
+                    (f >> 16) as u16,
+                    f as u16,
+                ))
+            } else {
+                IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + n))
+            };
+            let service = f % 5 == 4;
+            out.push(Member {
+                key: GsKey {
+                    tenant: "admin".into(),
+                    fqdn: fqdn(f),
+                },
+                id: ObservationId {
+                    kind: if service {
+                        ObjectKind::LbService
+                    } else {
+                        ObjectKind::Ingress
+                    },
+                    cluster: cluster_name(c),
+                    namespace: format!("ns{}", f % 7),
+                    name: format!("obj{f}"),
+                    host: if service { String::new() } else { fqdn(f) },
+                },
+                vip,
+                vs_uuid: Some(format!("virtualservice-{c}-{f}")),
+                controller_uuid: Some(format!("cluster-{c}")),
+                sync_vip_only: c % 4 == 3,
+                tls: f % 2 == 0,
+                passthrough: false,
+                paths: if service {
+                    vec![]
+                } else {
+                    vec!["/".into(), format!("/p{}", f % 3)]
+                },
+                port: service.then_some((8000 + (c % 10) as u16, Protocol::Tcp)),
+            });
+        }
+    }
+    out
+}
+
+/// A GDP selecting every cluster, with a traffic split giving every other cluster priority 20.
+pub fn policy(clusters: usize) -> Policy {
+    let names: Vec<String> = (0..clusters).map(cluster_name).collect();
+    Policy {
+        name: "global-gdp".into(),
+        app_selector: Some(LabelSelector(BTreeMap::from([(
+            "app".to_string(),
+            "gslb".to_string(),
+        )]))),
+        namespace_selector: None,
+        match_clusters: names
+            .iter()
+            .map(|n| (n.clone(), ClusterMatch::default()))
+            .collect(),
+        traffic_split: names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                (
+                    n.clone(),
+                    Split {
+                        weight: (i % 20) as u32 + 1,
+                        priority: if i % 2 == 0 { 20 } else { 10 },
+                    },
+                )
+            })
+            .collect(),
+        ..Policy::default()
+    }
+}
+
+pub fn settings() -> InstanceSettings {
+    InstanceSettings {
+        created_by: "amko-9b1f3c2e-1d2a-11ef-9c44-0a580a800001".into(),
+        default_tenant: "admin".into(),
+        use_custom_global_fqdn: false,
+        member_clusters: Default::default(),
+    }
+}
