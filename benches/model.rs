@@ -51,7 +51,7 @@ fn model(c: &mut Criterion) {
                     .parse()
                     .unwrap_or(0);
             let f: usize = m.id.name.trim_start_matches("obj").parse().unwrap_or(0);
-            (c + f) % 20 == 0
+            (c + f).is_multiple_of(20)
         })
         .collect();
     assert_eq!(wide.len(), 10_000);
