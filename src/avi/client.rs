@@ -1,0 +1,473 @@
+//! The Avi REST client: one logged-in session (cookies + CSRF token) per client, re-login on
+//! 401/419, the version/tenant/user-agent headers on every call, TLS verified against the given CA
+//! (or the system roots) unless the user opted out, and pagination over collections.
+
+use std::fmt;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::RwLock;
+
+use super::error::{AviError, AviErrorKind};
+
+/// Largest page the controller serves.
+const PAGE_SIZE: u32 = 200;
+
+/// How to reach and authenticate to the GSLB leader controller.
+#[derive(Clone)]
+pub struct AviConnection {
+    /// `https://host[:port]` (no trailing slash needed).
+    pub base_url: String,
+    pub username: String,
+    pub password: String,
+    /// Sent as `X-Avi-Version`.
+    pub version: String,
+    /// Default tenant for calls that do not name one.
+    pub tenant: String,
+    /// PEM of the CA that signed the controller's certificate; `None` uses the system roots.
+    pub ca_pem: Option<String>,
+    pub insecure_skip_verify: bool,
+    pub timeout: Duration,
+}
+
+impl fmt::Debug for AviConnection {
+    /// Never prints the password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AviConnection")
+            .field("base_url", &self.base_url)
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("version", &self.version)
+            .field("tenant", &self.tenant)
+            .field("ca_pem", &self.ca_pem.as_ref().map(|_| "<pem>"))
+            .field("insecure_skip_verify", &self.insecure_skip_verify)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// Cookies and CSRF token of a logged-in session.
+#[derive(Clone, Default)]
+struct Session {
+    csrf_token: String,
+    session_id: String,
+}
+
+impl Session {
+    /// SDKs send the session under both cookie names; so do we.
+    fn cookie_header(&self) -> String {
+        format!(
+            "csrftoken={}; sessionid={}; avi-sessionid={}",
+            self.csrf_token, self.session_id, self.session_id
+        )
+    }
+
+    /// Applies `Set-Cookie` headers (login and the sliding renewal on later answers).
+    fn absorb(&mut self, headers: &HeaderMap) {
+        for value in headers.get_all(reqwest::header::SET_COOKIE) {
+            let Ok(text) = value.to_str() else { continue };
+            let Some((name, rest)) = text.split_once('=') else {
+                continue;
+            };
+            let cookie_value = rest.split(';').next().unwrap_or_default().trim().to_owned();
+            match name.trim() {
+                "csrftoken" => self.csrf_token = cookie_value,
+                "avi-sessionid" | "sessionid" => self.session_id = cookie_value,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// A client of one controller. Cheap to share behind an `Arc`; calls may run concurrently.
+pub struct AviClient {
+    http: reqwest::Client,
+    conn: AviConnection,
+    base: String,
+    session: RwLock<Option<Session>>,
+}
+
+/// Why a client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum AviClientError {
+    #[error("controller CA certificate is not valid PEM: {0}")]
+    BadCa(String),
+    #[error("cannot build the HTTP client: {0}")]
+    Http(String),
+}
+
+impl AviClient {
+    pub fn new(conn: AviConnection) -> Result<Self, AviClientError> {
+        let mut builder = reqwest::Client::builder()
+            .timeout(conn.timeout)
+            .connect_timeout(conn.timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("amko-rs/", env!("CARGO_PKG_VERSION")));
+        if conn.insecure_skip_verify {
+            builder = builder.danger_accept_invalid_certs(true);
+        } else if let Some(pem) = &conn.ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+                .map_err(|e| AviClientError::BadCa(e.to_string()))?;
+            if certs.is_empty() {
+                return Err(AviClientError::BadCa("no certificate found".into()));
+            }
+            builder = builder.tls_certs_only(certs);
+        }
+        let http = builder
+            .build()
+            .map_err(|e| AviClientError::Http(e.to_string()))?;
+        let base = conn.base_url.trim_end_matches('/').to_owned();
+        Ok(AviClient {
+            http,
+            conn,
+            base,
+            session: RwLock::new(None),
+        })
+    }
+
+    pub fn connection(&self) -> &AviConnection {
+        &self.conn
+    }
+
+    /// Logs in (again), replacing any current session.
+    pub async fn login(&self) -> Result<(), AviError> {
+        let mut guard = self.session.write().await;
+        *guard = Some(self.login_request().await?);
+        Ok(())
+    }
+
+    async fn login_request(&self) -> Result<Session, AviError> {
+        let url = format!("{}/login", self.base);
+        let response = self
+            .http
+            .post(&url)
+            .json(&json!({"username": self.conn.username, "password": self.conn.password}))
+            .send()
+            .await
+            .map_err(|e| AviError::transport("POST", "/login", &e))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            let mut err = AviError::from_status("POST", "/login", status.as_u16(), &body, None);
+            if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+                err.kind = AviErrorKind::InvalidCredentials;
+            }
+            return Err(err);
+        }
+        let mut session = Session::default();
+        session.absorb(&headers);
+        if session.csrf_token.is_empty() || session.session_id.is_empty() {
+            return Err(AviError {
+                kind: AviErrorKind::BadResponse,
+                method: "POST".into(),
+                path: "/login".into(),
+                status: Some(status.as_u16()),
+                message: "login answered without csrftoken and session cookies".into(),
+            });
+        }
+        Ok(session)
+    }
+
+    /// One API call with the session, re-logging in once on 401/419. `path` starts with `/api/`.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        tenant: Option<&str>,
+        body: Option<&Value>,
+    ) -> Result<Option<Value>, AviError> {
+        let mut relogged = false;
+        loop {
+            let session = self.current_session().await?;
+            let response = self.send(&method, path, tenant, body, &session).await?;
+            let status = response.status();
+            if let Some(s) = self.session.write().await.as_mut() {
+                s.absorb(response.headers());
+            }
+            if (status == StatusCode::UNAUTHORIZED || status.as_u16() == 419) && !relogged {
+                relogged = true;
+                self.relogin_if_unchanged(&session).await?;
+                continue;
+            }
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            let text = response
+                .text()
+                .await
+                .map_err(|e| AviError::transport(method.as_str(), path, &e))?;
+            if !status.is_success() {
+                return Err(AviError::from_status(
+                    method.as_str(),
+                    path,
+                    status.as_u16(),
+                    &text,
+                    retry_after,
+                ));
+            }
+            if status == StatusCode::NO_CONTENT || text.trim().is_empty() {
+                return Ok(None);
+            }
+            return serde_json::from_str(&text).map(Some).map_err(|e| AviError {
+                kind: AviErrorKind::BadResponse,
+                method: method.to_string(),
+                path: path.to_owned(),
+                status: Some(status.as_u16()),
+                message: format!("response is not JSON: {e}"),
+            });
+        }
+    }
+
+    async fn current_session(&self) -> Result<Session, AviError> {
+        if let Some(s) = self.session.read().await.as_ref() {
+            return Ok(s.clone());
+        }
+        let mut guard = self.session.write().await;
+        if let Some(s) = guard.as_ref() {
+            return Ok(s.clone());
+        }
+        let session = self.login_request().await?;
+        *guard = Some(session.clone());
+        Ok(session)
+    }
+
+    /// Logs in again unless another task already replaced the session that failed.
+    async fn relogin_if_unchanged(&self, failed: &Session) -> Result<(), AviError> {
+        let mut guard = self.session.write().await;
+        if guard
+            .as_ref()
+            .is_some_and(|s| s.session_id != failed.session_id)
+        {
+            return Ok(());
+        }
+        *guard = Some(self.login_request().await?);
+        Ok(())
+    }
+
+    async fn send(
+        &self,
+        method: &Method,
+        path: &str,
+        tenant: Option<&str>,
+        body: Option<&Value>,
+        session: &Session,
+    ) -> Result<reqwest::Response, AviError> {
+        let url = format!("{}{}", self.base, path);
+        let mut request = self
+            .http
+            .request(method.clone(), &url)
+            .header("X-Avi-Version", &self.conn.version)
+            .header("X-Avi-Tenant", tenant.unwrap_or(&self.conn.tenant))
+            .header("X-Avi-UserAgent", "amko-rs")
+            .header("X-CSRFToken", &session.csrf_token)
+            .header(reqwest::header::REFERER, self.base.as_str());
+        if let Ok(cookie) = HeaderValue::from_str(&session.cookie_header()) {
+            request = request.header(reqwest::header::COOKIE, cookie);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request
+            .send()
+            .await
+            .map_err(|e| AviError::transport(method.as_str(), path, &e))
+    }
+
+    /// Every object of a collection matching `query` (pairs are URL-encoded), following pages.
+    pub async fn list(
+        &self,
+        object_type: &str,
+        query: &[(&str, &str)],
+        tenant: Option<&str>,
+    ) -> Result<Vec<Value>, AviError> {
+        let mut results = Vec::new();
+        let mut page = 1u32;
+        loop {
+            let mut pairs: Vec<String> = query
+                .iter()
+                .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+                .collect();
+            pairs.push(format!("page_size={PAGE_SIZE}"));
+            pairs.push(format!("page={page}"));
+            let path = format!("/api/{object_type}?{}", pairs.join("&"));
+            let body = self
+                .call(Method::GET, &path, tenant, None)
+                .await?
+                .unwrap_or(Value::Null);
+            let items = body
+                .get("results")
+                .and_then(Value::as_array)
+                .ok_or_else(|| AviError {
+                    kind: AviErrorKind::BadResponse,
+                    method: "GET".into(),
+                    path: path.clone(),
+                    status: Some(200),
+                    message: "collection answer has no results list".into(),
+                })?;
+            let fetched = items.len();
+            results.extend(items.iter().cloned());
+            let total = body.get("count").and_then(Value::as_u64).unwrap_or(0) as usize;
+            if body.get("next").is_none_or(Value::is_null) || fetched == 0 || results.len() >= total
+            {
+                return Ok(results);
+            }
+            page += 1;
+        }
+    }
+
+    /// The single object named `name`, if any.
+    pub async fn get_by_name(
+        &self,
+        object_type: &str,
+        name: &str,
+        tenant: Option<&str>,
+    ) -> Result<Option<Value>, AviError> {
+        let mut found = self
+            .list(
+                object_type,
+                &[("name", name), ("include_name", "true")],
+                tenant,
+            )
+            .await?;
+        Ok(if found.is_empty() {
+            None
+        } else {
+            Some(found.swap_remove(0))
+        })
+    }
+
+    pub async fn create(
+        &self,
+        object_type: &str,
+        body: &Value,
+        tenant: Option<&str>,
+    ) -> Result<Value, AviError> {
+        let path = format!("/api/{object_type}");
+        self.expect_body(Method::POST, &path, tenant, body).await
+    }
+
+    pub async fn update(
+        &self,
+        object_type: &str,
+        uuid: &str,
+        body: &Value,
+        tenant: Option<&str>,
+    ) -> Result<Value, AviError> {
+        let path = format!("/api/{object_type}/{}", encode(uuid));
+        self.expect_body(Method::PUT, &path, tenant, body).await
+    }
+
+    pub async fn delete(
+        &self,
+        object_type: &str,
+        uuid: &str,
+        tenant: Option<&str>,
+    ) -> Result<(), AviError> {
+        let path = format!("/api/{object_type}/{}", encode(uuid));
+        self.call(Method::DELETE, &path, tenant, None)
+            .await
+            .map(|_| ())
+    }
+
+    async fn expect_body(
+        &self,
+        method: Method,
+        path: &str,
+        tenant: Option<&str>,
+        body: &Value,
+    ) -> Result<Value, AviError> {
+        self.call(method.clone(), path, tenant, Some(body))
+            .await?
+            .ok_or_else(|| AviError {
+                kind: AviErrorKind::BadResponse,
+                method: method.to_string(),
+                path: path.to_owned(),
+                status: None,
+                message: "write answered without the object".into(),
+            })
+    }
+
+    /// True when this controller is the GSLB leader: its cluster uuid equals the leader's.
+    pub async fn is_gslb_leader(&self) -> Result<bool, AviError> {
+        let cluster = self
+            .call(Method::GET, "/api/cluster", Some("admin"), None)
+            .await?;
+        let cluster_uuid = cluster
+            .as_ref()
+            .and_then(|c| c.get("uuid"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let gslb = self.list("gslb", &[], Some("admin")).await?;
+        let leader = gslb
+            .first()
+            .and_then(|g| g.get("leader_cluster_uuid"))
+            .and_then(Value::as_str);
+        Ok(cluster_uuid.is_some() && cluster_uuid.as_deref() == leader)
+    }
+}
+
+/// Percent-encodes a query component (RFC 3986 unreserved characters pass through).
+fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'*' | b',' => {
+                out.push(byte as char)
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_debug_hides_the_password() {
+        let conn = AviConnection {
+            base_url: "https://127.0.0.1".into(),
+            username: "admin".into(),
+            password: "s3cr3t-value".into(),
+            version: "31.1.1".into(),
+            tenant: "admin".into(),
+            ca_pem: None,
+            insecure_skip_verify: false,
+            timeout: Duration::from_secs(5),
+        };
+        let text = format!("{conn:?}");
+        assert!(
+            !text.contains("s3cr3t-value") && text.contains("<redacted>"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn session_cookies_follow_set_cookie() {
+        let mut headers = HeaderMap::new();
+        for v in [
+            "csrftoken=abc; expires=x; Max-Age=31449600; Path=/; Secure",
+            "avi-sessionid=s1; HttpOnly; Max-Age=86400; Path=/; Secure",
+            "sessionid=s1; HttpOnly; Max-Age=86400; Path=/; Secure",
+        ] {
+            headers.append(reqwest::header::SET_COOKIE, HeaderValue::from_static(v));
+        }
+        let mut s = Session::default();
+        s.absorb(&headers);
+        assert_eq!(
+            s.cookie_header(),
+            "csrftoken=abc; sessionid=s1; avi-sessionid=s1"
+        );
+    }
+
+    #[test]
+    fn query_encoding() {
+        assert_eq!(encode("amko-1 2&x"), "amko-1%202%26x");
+    }
+}
