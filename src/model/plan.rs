@@ -1,0 +1,451 @@
+//! Planning controller writes: given the desired state of one GslbService and what the controller
+//! holds, the ordered writes that converge it, and nothing when it is already in sync. Ownership
+//! is enforced here: an object whose `created_by` (GslbService) or `created-by` marker (health
+//! monitor) is not this instance's is never updated or deleted; a name clash with one is reported.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::build::DesiredGs;
+use super::compare::{in_sync, ref_identity};
+use super::health::{CREATED_BY_MARKER, MANAGED_HM_PREFIX};
+use super::member::GsKey;
+
+/// An object as the controller returned it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ControllerObject {
+    pub uuid: String,
+    pub name: String,
+    pub tenant: String,
+    pub body: Value,
+}
+
+impl ControllerObject {
+    /// Builds from a controller answer; `None` when uuid or name is missing.
+    pub fn from_body(tenant: &str, body: Value) -> Option<Self> {
+        Some(ControllerObject {
+            uuid: body.get("uuid")?.as_str()?.to_owned(),
+            name: body.get("name")?.as_str()?.to_owned(),
+            tenant: tenant.to_owned(),
+            body,
+        })
+    }
+}
+
+/// What the controller holds of the two object types amko-rs writes, keyed by (tenant, name).
+#[derive(Clone, Debug, Default)]
+pub struct ControllerState {
+    pub gslb_services: BTreeMap<(String, String), ControllerObject>,
+    pub health_monitors: BTreeMap<(String, String), ControllerObject>,
+}
+
+/// One controller write.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Write {
+    CreateHealthMonitor {
+        tenant: String,
+        body: Value,
+    },
+    UpdateHealthMonitor {
+        tenant: String,
+        uuid: String,
+        body: Value,
+    },
+    DeleteHealthMonitor {
+        tenant: String,
+        uuid: String,
+        name: String,
+    },
+    CreateGslbService {
+        tenant: String,
+        body: Value,
+    },
+    UpdateGslbService {
+        tenant: String,
+        uuid: String,
+        body: Value,
+    },
+    DeleteGslbService {
+        tenant: String,
+        uuid: String,
+        name: String,
+    },
+}
+
+impl Write {
+    /// Short description for logs, audit and `amko plan` output.
+    pub fn describe(&self) -> String {
+        match self {
+            Write::CreateHealthMonitor { tenant, body } => {
+                format!("create healthmonitor {tenant}/{}", name_of(body))
+            }
+            Write::UpdateHealthMonitor { tenant, body, .. } => {
+                format!("update healthmonitor {tenant}/{}", name_of(body))
+            }
+            Write::DeleteHealthMonitor { tenant, name, .. } => {
+                format!("delete healthmonitor {tenant}/{name}")
+            }
+            Write::CreateGslbService { tenant, body } => {
+                format!("create gslbservice {tenant}/{}", name_of(body))
+            }
+            Write::UpdateGslbService { tenant, body, .. } => {
+                format!("update gslbservice {tenant}/{}", name_of(body))
+            }
+            Write::DeleteGslbService { tenant, name, .. } => {
+                format!("delete gslbservice {tenant}/{name}")
+            }
+        }
+    }
+}
+
+fn name_of(body: &Value) -> &str {
+    body.get("name").and_then(Value::as_str).unwrap_or("?")
+}
+
+/// The writes for one GslbService plus the problems that block some of them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Plan {
+    pub writes: Vec<Write>,
+    /// Objects in the way that this instance does not own (never touched).
+    pub conflicts: Vec<String>,
+}
+
+/// True when the GslbService body says this instance created it.
+pub fn gs_is_owned(body: &Value, created_by: &str) -> bool {
+    body.get("created_by").and_then(Value::as_str) == Some(created_by)
+}
+
+/// True when the health monitor carries this instance's `created-by` marker.
+pub fn hm_is_owned(body: &Value, created_by: &str) -> bool {
+    body.get("markers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .any(|m| {
+            m.get("key").and_then(Value::as_str) == Some(CREATED_BY_MARKER)
+                && m.get("values")
+                    .and_then(Value::as_array)
+                    .is_some_and(|v| v.iter().any(|x| x.as_str() == Some(created_by)))
+        })
+}
+
+/// Names of the health monitors a controller GslbService references.
+pub fn referenced_monitors(gs_body: &Value) -> Vec<String> {
+    gs_body
+        .get("health_monitor_refs")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(|r| ref_identity(r).1)
+        .collect()
+}
+
+/// Plans the writes that make the controller hold `desired` for `key` (`None`: the GslbService
+/// must go). `hm_used_elsewhere(tenant, name)` tells whether another GslbService still needs a
+/// monitor, so shared monitors are deleted only after their last user.
+pub fn plan_gslb_service(
+    key: &GsKey,
+    desired: Option<&DesiredGs>,
+    state: &ControllerState,
+    created_by: &str,
+    hm_used_elsewhere: &dyn Fn(&str, &str) -> bool,
+) -> Plan {
+    let mut plan = Plan::default();
+    let tenant = &key.tenant;
+    let existing = state
+        .gslb_services
+        .get(&(key.tenant.clone(), key.fqdn.clone()));
+    if let Some(gs) = existing
+        && !gs_is_owned(&gs.body, created_by)
+    {
+        plan.conflicts.push(format!(
+            "gslbservice {}/{} exists with created_by {:?}, which is not this instance ({created_by}); it is left alone",
+            key.tenant,
+            key.fqdn,
+            gs.body.get("created_by").and_then(Value::as_str).unwrap_or("")
+        ));
+        return plan;
+    }
+    let previously_referenced: Vec<String> = existing
+        .map(|gs| referenced_monitors(&gs.body))
+        .unwrap_or_default();
+
+    let Some(desired) = desired else {
+        if let Some(gs) = existing {
+            plan.writes.push(Write::DeleteGslbService {
+                tenant: tenant.clone(),
+                uuid: gs.uuid.clone(),
+                name: gs.name.clone(),
+            });
+            delete_unused_monitors(
+                &mut plan,
+                state,
+                tenant,
+                &previously_referenced,
+                &[],
+                created_by,
+                hm_used_elsewhere,
+            );
+        }
+        return plan;
+    };
+
+    // Monitors first: the GslbService may only reference monitors that exist.
+    for hm in &desired.health_monitors {
+        let body = serde_json::to_value(hm).unwrap_or(Value::Null);
+        match state.health_monitors.get(&(tenant.clone(), hm.name.clone())) {
+            None => plan.writes.push(Write::CreateHealthMonitor { tenant: tenant.clone(), body }),
+            Some(current) if !hm_is_owned(&current.body, created_by) => plan.conflicts.push(format!(
+                "healthmonitor {tenant}/{} exists without this instance's created-by marker; it is left alone",
+                hm.name
+            )),
+            Some(current) if !in_sync(&body, &current.body) => plan.writes.push(Write::UpdateHealthMonitor {
+                tenant: tenant.clone(),
+                uuid: current.uuid.clone(),
+                body,
+            }),
+            Some(_) => {}
+        }
+    }
+    if !plan.conflicts.is_empty() {
+        // Writing the GslbService would reference monitors we do not control.
+        return plan;
+    }
+    let body = serde_json::to_value(&desired.gslb_service).unwrap_or(Value::Null);
+    match existing {
+        None => plan.writes.push(Write::CreateGslbService {
+            tenant: tenant.clone(),
+            body,
+        }),
+        Some(current) if !in_sync(&body, &current.body) => {
+            plan.writes.push(Write::UpdateGslbService {
+                tenant: tenant.clone(),
+                uuid: current.uuid.clone(),
+                body,
+            })
+        }
+        Some(_) => {}
+    }
+    let still_needed: Vec<String> = desired
+        .health_monitors
+        .iter()
+        .map(|h| h.name.clone())
+        .collect();
+    delete_unused_monitors(
+        &mut plan,
+        state,
+        tenant,
+        &previously_referenced,
+        &still_needed,
+        created_by,
+        hm_used_elsewhere,
+    );
+    plan
+}
+
+/// Deletes monitors this GslbService referenced and no longer needs, when we own them, they are
+/// managed (`amko--…`) and no other GslbService uses them.
+fn delete_unused_monitors(
+    plan: &mut Plan,
+    state: &ControllerState,
+    tenant: &str,
+    previously_referenced: &[String],
+    still_needed: &[String],
+    created_by: &str,
+    hm_used_elsewhere: &dyn Fn(&str, &str) -> bool,
+) {
+    for name in previously_referenced {
+        if still_needed.contains(name)
+            || !name.starts_with(MANAGED_HM_PREFIX)
+            || hm_used_elsewhere(tenant, name)
+        {
+            continue;
+        }
+        if let Some(hm) = state
+            .health_monitors
+            .get(&(tenant.to_owned(), name.clone()))
+            && hm_is_owned(&hm.body, created_by)
+        {
+            plan.writes.push(Write::DeleteHealthMonitor {
+                tenant: tenant.to_owned(),
+                uuid: hm.uuid.clone(),
+                name: name.clone(),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::payload::ref_by_name;
+    use serde_json::json;
+
+    const ME: &str = "amko-me";
+
+    fn desired(hms: &[&str]) -> DesiredGs {
+        let gs: super::super::payload::GslbServicePayload = serde_json::from_value(json!({
+            "name": "a.example.com", "tenant_ref": "/api/tenant?name=admin", "created_by": ME,
+            "description": "", "domain_names": ["a.example.com"], "enabled": true, "is_federated": true,
+            "controller_health_status_enabled": true, "health_monitor_scope": "GSLB_SERVICE_HEALTH_MONITOR_ALL_MEMBERS",
+            "min_members": 0, "pool_algorithm": "GSLB_SERVICE_ALGORITHM_PRIORITY", "resolve_cname": false,
+            "use_edns_client_subnet": true, "wildcard_match": false, "site_persistence_enabled": false,
+            "health_monitor_refs": hms.iter().map(|h| ref_by_name("healthmonitor", h)).collect::<Vec<_>>(),
+            "groups": []
+        }))
+        .expect("payload");
+        let health_monitors = hms
+            .iter()
+            .map(|h| {
+                serde_json::from_value(json!({
+                    "name": h, "type": "HEALTH_MONITOR_TCP", "tenant_ref": "/api/tenant?name=admin",
+                    "description": "created by: amko", "is_federated": true, "allow_duplicate_monitors": true,
+                    "send_interval": 10, "receive_timeout": 4, "successful_checks": 3, "failed_checks": 3,
+                    "monitor_port": 80, "markers": [{"key": "created-by", "values": [ME]}],
+                    "tcp_monitor": {"tcp_half_open": false}
+                }))
+                .expect("hm")
+            })
+            .collect();
+        DesiredGs {
+            key: key(),
+            gslb_service: gs,
+            health_monitors,
+        }
+    }
+
+    fn key() -> GsKey {
+        GsKey {
+            tenant: "admin".into(),
+            fqdn: "a.example.com".into(),
+        }
+    }
+
+    fn echo(body: Value, uuid: &str) -> ControllerObject {
+        let mut body = body;
+        body["uuid"] = json!(uuid);
+        ControllerObject::from_body("admin", body).expect("object")
+    }
+
+    fn state_with(d: &DesiredGs) -> ControllerState {
+        let mut state = ControllerState::default();
+        let gs = serde_json::to_value(&d.gslb_service).expect("json");
+        state
+            .gslb_services
+            .insert(("admin".into(), "a.example.com".into()), echo(gs, "gs-1"));
+        for (i, hm) in d.health_monitors.iter().enumerate() {
+            let body = serde_json::to_value(hm).expect("json");
+            state.health_monitors.insert(
+                ("admin".into(), hm.name.clone()),
+                echo(body, &format!("hm-{i}")),
+            );
+        }
+        state
+    }
+
+    fn kinds(plan: &Plan) -> Vec<String> {
+        plan.writes.iter().map(Write::describe).collect()
+    }
+
+    #[test]
+    fn create_monitors_before_the_service() {
+        let d = desired(&["amko--h1", "amko--h2"]);
+        let plan = plan_gslb_service(
+            &key(),
+            Some(&d),
+            &ControllerState::default(),
+            ME,
+            &|_, _| false,
+        );
+        assert_eq!(
+            kinds(&plan),
+            vec![
+                "create healthmonitor admin/amko--h1",
+                "create healthmonitor admin/amko--h2",
+                "create gslbservice admin/a.example.com"
+            ]
+        );
+    }
+
+    #[test]
+    fn in_sync_means_no_writes() {
+        let d = desired(&["amko--h1"]);
+        let plan = plan_gslb_service(&key(), Some(&d), &state_with(&d), ME, &|_, _| false);
+        assert_eq!(plan, Plan::default());
+    }
+
+    #[test]
+    fn changed_monitors_update_service_then_delete_old_monitor() {
+        let old = desired(&["amko--h1"]);
+        let new = desired(&["amko--h2"]);
+        let plan = plan_gslb_service(&key(), Some(&new), &state_with(&old), ME, &|_, _| false);
+        assert_eq!(
+            kinds(&plan),
+            vec![
+                "create healthmonitor admin/amko--h2",
+                "update gslbservice admin/a.example.com",
+                "delete healthmonitor admin/amko--h1"
+            ]
+        );
+        let shared = plan_gslb_service(&key(), Some(&new), &state_with(&old), ME, &|_, name| {
+            name == "amko--h1"
+        });
+        assert!(
+            !kinds(&shared).iter().any(|k| k.starts_with("delete")),
+            "a monitor another GS uses stays"
+        );
+    }
+
+    #[test]
+    fn delete_service_and_its_monitors() {
+        let old = desired(&["amko--h1", "user-hm"]);
+        let mut state = state_with(&old);
+        // A user monitor the GS referenced is never deleted, even if it carries no marker.
+        state
+            .health_monitors
+            .get_mut(&("admin".into(), "user-hm".into()))
+            .expect("hm")
+            .body["markers"] = json!([]);
+        let plan = plan_gslb_service(&key(), None, &state, ME, &|_, _| false);
+        assert_eq!(
+            kinds(&plan),
+            vec![
+                "delete gslbservice admin/a.example.com",
+                "delete healthmonitor admin/amko--h1"
+            ]
+        );
+    }
+
+    #[test]
+    fn objects_of_others_are_never_touched() {
+        let d = desired(&["amko--h1"]);
+        let mut state = state_with(&d);
+        state
+            .gslb_services
+            .get_mut(&("admin".into(), "a.example.com".into()))
+            .expect("gs")
+            .body["created_by"] = json!("amko-someone-else");
+        let plan = plan_gslb_service(&key(), None, &state, ME, &|_, _| false);
+        assert!(plan.writes.is_empty());
+        assert!(
+            plan.conflicts[0].contains("not this instance"),
+            "{:?}",
+            plan.conflicts
+        );
+
+        let mut state = ControllerState::default();
+        let mut hm = serde_json::to_value(&d.health_monitors[0]).expect("json");
+        hm["markers"] = json!([{"key": "created-by", "values": ["amko-someone-else"]}]);
+        state
+            .health_monitors
+            .insert(("admin".into(), "amko--h1".into()), echo(hm, "hm-x"));
+        let plan = plan_gslb_service(&key(), Some(&d), &state, ME, &|_, _| false);
+        assert!(
+            plan.writes.is_empty(),
+            "no GS may reference a monitor we do not own"
+        );
+        assert_eq!(plan.conflicts.len(), 1);
+    }
+}
