@@ -82,7 +82,11 @@ fn yaml_stream_round_trips_to_the_same_crds() {
     let parsed: Vec<CustomResourceDefinition> =
         serde_saphyr::from_multiple(&yaml).expect("stream parses as CRDs");
     assert_eq!(parsed, crds());
-    assert_eq!(yaml.matches("\n---\n").count() + 1, 4, "four documents");
+    assert_eq!(
+        yaml.lines().filter(|l| *l == "---").count(),
+        4,
+        "four documents"
+    );
 }
 
 // ------------------------------------------------------------ names and columns
@@ -482,6 +486,44 @@ fn structural_problems(node: &Value, path: &str, out: &mut Vec<String>) {
             structural_problems(child, &format!("{path}.{key}"), out);
         }
     }
+}
+
+/// Every schema node carrying CEL rules, with its path.
+fn rule_carriers<'a>(node: &'a Value, path: &str, out: &mut Vec<(String, &'a Value)>) {
+    if node.get("x-kubernetes-validations").is_some() {
+        out.push((path.to_owned(), node));
+    }
+    if let Some(Value::Object(properties)) = node.get("properties") {
+        for (name, child) in properties {
+            rule_carriers(child, &join(path, name), out);
+        }
+    }
+    if let Some(items) = node.get("items") {
+        rule_carriers(items, &format!("{path}[]"), out);
+    }
+}
+
+#[test]
+fn cel_rules_are_in_scope_and_within_the_cost_budget() {
+    let mut carriers_seen = 0;
+    for crd in crds() {
+        let name = crd.metadata.name.clone().unwrap_or_default();
+        let schema = schema(&name);
+        let mut carriers = Vec::new();
+        rule_carriers(&schema, "", &mut carriers);
+        for (path, node) in carriers {
+            let compiled = kube_cel::compile_schema(node);
+            for rule in rules(node) {
+                carriers_seen += 1;
+                let warnings =
+                    kube_cel::analyze_rule(&rule, &compiled, kube_cel::ScopeContext::CrdValidation);
+                assert!(warnings.is_empty(), "{name} {path}: {rule}: {warnings:?}");
+            }
+        }
+    }
+    // GDP: spec, pool algorithm (2), geoFallback, down response; GSLBHostRule: the same plus
+    // sitePersistence.
+    assert_eq!(carriers_seen, 11);
 }
 
 #[test]

@@ -6,6 +6,10 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::CustomResourceExt;
 use serde_json::Value;
 
+/// First lines of every generated manifest.
+const GENERATED_HEADER: &str =
+    "# Generated from src/crd/ by `amko crds --out-dir charts/amko/crds`; do not edit.\n";
+
 /// Why the manifests could not be produced.
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
@@ -103,7 +107,10 @@ pub fn crd_files() -> Result<Vec<(String, String)>, ManifestError> {
                 name: name.clone(),
                 source,
             })?;
-            Ok((format!("{name}.yaml"), format!("---\n{body}")))
+            Ok((
+                format!("{name}.yaml"),
+                format!("{GENERATED_HEADER}---\n{body}"),
+            ))
         })
         .collect()
 }
