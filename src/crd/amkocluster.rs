@@ -5,6 +5,13 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// `status.conditions[].type` values, one per federation step.
+pub const CONDITION_VALIDATION: &str = "current AMKOCluster Validation";
+pub const CONDITION_MEMBER_INIT: &str = "member cluster initialisation";
+pub const CONDITION_MEMBER_VALIDATION: &str = "member cluster validation";
+pub const CONDITION_GSLBCONFIG_FEDERATION: &str = "GSLBConfig Federation";
+pub const CONDITION_GDP_FEDERATION: &str = "GDP Federation";
+
 /// AMKOCluster spec. One per cluster, in `avi-system`.
 #[derive(CustomResource, Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[kube(

@@ -9,6 +9,8 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// `status.errorStatus` of the accepted policy.
+pub const STATUS_SUCCESS: &str = "success";
 /// Default `trafficSplit[].weight`.
 pub const DEFAULT_WEIGHT: i64 = 1;
 /// Default `trafficSplit[].priority` in a GDP.

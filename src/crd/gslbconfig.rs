@@ -7,6 +7,12 @@ use serde::{Deserialize, Serialize};
 
 /// Annotation carrying this instance's identity; GslbServices are marked `amko-<uuid>`.
 pub const AMKO_UUID_ANNOTATION: &str = "amko.vmware.com/amko-uuid";
+/// `status.state` values AMKO wrote and users (and scripts) know.
+pub const STATE_ACCEPTED: &str = "success: gslb config accepted";
+pub const STATE_SYNCING: &str = "syncing all objects";
+pub const STATE_SYNCED: &str = "synced all objects";
+pub const STATE_NOT_LEADER: &str = "error: controller not a leader";
+pub const STATE_NEEDS_RESTART: &str = "gslb config edited, amko needs a restart";
 /// Every valid `spec.logLevel`.
 pub const LOG_LEVELS: [&str; 4] = ["DEBUG", "INFO", "WARN", "ERROR"];
 

@@ -23,3 +23,40 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn out_dir_receives_one_file_per_crd() {
+        let dir = std::env::temp_dir().join(format!("amko-crds-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        run(Args {
+            out_dir: Some(dir.clone()),
+        })
+        .expect("crds written");
+        let expected = amko::crd::crd_files().expect("CRDs render");
+        for (file, text) in &expected {
+            let written = std::fs::read_to_string(dir.join(file)).expect("file written");
+            assert_eq!(&written, text, "{file}");
+        }
+        let count = std::fs::read_dir(&dir).expect("dir").count();
+        assert_eq!(count, expected.len());
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn missing_out_dir_is_an_error_naming_the_path() {
+        let dir =
+            std::env::temp_dir().join(format!("amko-crds-missing-{}/sub", std::process::id()));
+        let err = run(Args {
+            out_dir: Some(dir.clone()),
+        })
+        .expect_err("directory does not exist");
+        assert!(
+            err.to_string().contains(&dir.display().to_string()),
+            "{err}"
+        );
+    }
+}
