@@ -99,7 +99,11 @@ pub struct GslbHostRuleSpec {
     }
 ]))]
 pub struct SitePersistenceSettings {
+    /// Site persistence on (with `profileRef`) or off for this FQDN.
+    // Required and without a schema default: `sitePersistence: {profileRef: x}` must not silently
+    // mean "off".
     #[serde(default)]
+    #[schemars(transform = without_default)]
     pub enabled: bool,
     /// Federated application persistence profile.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -108,6 +112,10 @@ pub struct SitePersistenceSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1))]
     pub pki_profile_ref: Option<String>,
+}
+
+fn without_default(schema: &mut schemars::Schema) {
+    schema.remove("default");
 }
 
 /// A member from a third-party GSLB site.
