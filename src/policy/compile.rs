@@ -205,32 +205,16 @@ fn check_gdp(
         .as_ref()
         .map(validate::pool_algorithm)
         .transpose()?;
-    let persistence_profile = match spec.site_persistence_ref.as_deref() {
-        None => None,
-        Some(name) => {
-            let name = validate::non_empty_ref("sitePersistenceRef", name)?;
-            if !lookup.persistence_profile_exists(tenant, name) {
-                return Err(Problem::PersistenceProfileNotFound {
-                    field: "sitePersistenceRef",
-                    name: name.to_owned(),
-                });
-            }
-            Some(name.to_owned())
-        }
-    };
-    let pki_profile = match spec.pki_profile_ref.as_deref() {
-        None => None,
-        Some(name) => {
-            let name = validate::non_empty_ref("pkiProfileRef", name)?;
-            if !lookup.pki_profile_exists(tenant, name) {
-                return Err(Problem::PkiProfileNotFound {
-                    field: "pkiProfileRef",
-                    name: name.to_owned(),
-                });
-            }
-            Some(name.to_owned())
-        }
-    };
+    let persistence_profile = spec
+        .site_persistence_ref
+        .as_deref()
+        .map(|name| validate::persistence_profile("sitePersistenceRef", name, tenant, lookup))
+        .transpose()?;
+    let pki_profile = spec
+        .pki_profile_ref
+        .as_deref()
+        .map(|name| validate::pki_profile("pkiProfileRef", name, tenant, lookup))
+        .transpose()?;
     let down_response = spec
         .down_response
         .as_ref()
@@ -298,33 +282,25 @@ fn check_host_rule(
     let site_persistence = match &spec.site_persistence {
         None => None,
         Some(settings) => {
-            let profile = if settings.enabled {
-                let name =
-                    validate::non_empty_ref("sitePersistence.profileRef", &settings.profile_ref)?;
-                if !lookup.persistence_profile_exists(tenant, name) {
-                    return Err(Problem::PersistenceProfileNotFound {
-                        field: "sitePersistence.profileRef",
-                        name: name.to_owned(),
-                    });
-                }
-                Some(name.to_owned())
-            } else {
-                None
-            };
+            let profile = settings
+                .enabled
+                .then(|| {
+                    validate::persistence_profile(
+                        "sitePersistence.profileRef",
+                        &settings.profile_ref,
+                        tenant,
+                        lookup,
+                    )
+                })
+                .transpose()?;
             // Checked even when disabled, as AMKO did: a wrong name is wrong either way.
-            let pki = match settings.pki_profile_ref.as_deref() {
-                None => None,
-                Some(name) => {
-                    let name = validate::non_empty_ref("sitePersistence.pkiProfileRef", name)?;
-                    if !lookup.pki_profile_exists(tenant, name) {
-                        return Err(Problem::PkiProfileNotFound {
-                            field: "sitePersistence.pkiProfileRef",
-                            name: name.to_owned(),
-                        });
-                    }
-                    Some(name.to_owned())
-                }
-            };
+            let pki = settings
+                .pki_profile_ref
+                .as_deref()
+                .map(|name| {
+                    validate::pki_profile("sitePersistence.pkiProfileRef", name, tenant, lookup)
+                })
+                .transpose()?;
             Some(profile.map(|profile_ref| SitePersistence {
                 profile_ref,
                 pki_profile_ref: pki,

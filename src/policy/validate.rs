@@ -111,6 +111,42 @@ pub fn non_empty_ref<'a>(field: &'static str, value: &'a str) -> Result<&'a str,
     }
 }
 
+/// A federated application persistence profile named in `field`: non-empty and on the controller.
+pub fn persistence_profile(
+    field: &'static str,
+    name: &str,
+    tenant: &str,
+    lookup: &dyn ControllerLookup,
+) -> Result<String, Problem> {
+    let name = non_empty_ref(field, name)?;
+    if lookup.persistence_profile_exists(tenant, name) {
+        Ok(name.to_owned())
+    } else {
+        Err(Problem::PersistenceProfileNotFound {
+            field,
+            name: name.to_owned(),
+        })
+    }
+}
+
+/// A federated PKI profile named in `field`: non-empty and on the controller.
+pub fn pki_profile(
+    field: &'static str,
+    name: &str,
+    tenant: &str,
+    lookup: &dyn ControllerLookup,
+) -> Result<String, Problem> {
+    let name = non_empty_ref(field, name)?;
+    if lookup.pki_profile_exists(tenant, name) {
+        Ok(name.to_owned())
+    } else {
+        Err(Problem::PkiProfileNotFound {
+            field,
+            name: name.to_owned(),
+        })
+    }
+}
+
 /// `poolAlgorithmSettings` (§2.3.1 of the behaviour spec).
 pub fn pool_algorithm(settings: &PoolAlgorithmSettings) -> Result<PoolAlgorithm, Problem> {
     pool_algorithm_detail(settings).map_err(Problem::PoolAlgorithm)
