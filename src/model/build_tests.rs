@@ -365,6 +365,19 @@ fn site_persistence_only_with_tls_and_pki_resolution() {
         "explicitly disabled persistence drops the PKI profile"
     );
 
+    // A GSLBHostRule profile without its own PKI profile inherits the GDP's, wherever the GDP keeps it.
+    let mut gdp_inner = Policy::default();
+    gdp_inner.properties.site_persistence = Some(Some(SitePersistence {
+        profile_ref: "fed-cookie".into(),
+        pki_profile_ref: Some("inner-pki".into()),
+    }));
+    ghr.properties.site_persistence = Some(Some(SitePersistence {
+        profile_ref: "ghr-cookie".into(),
+        pki_profile_ref: None,
+    }));
+    let (gs, _) = build(std::slice::from_ref(&tls), &gdp_inner, Some(&ghr));
+    assert_eq!(gs["pki_profile_ref"], "/api/pkiprofile?name=inner-pki");
+
     ghr.properties.site_persistence = Some(Some(SitePersistence {
         profile_ref: "ghr-cookie".into(),
         pki_profile_ref: Some("ghr-pki".into()),
