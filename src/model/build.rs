@@ -169,14 +169,18 @@ fn site_persistence(
         Some(explicit) => explicit,
         None => gdp.site_persistence.clone().flatten(),
     };
+    // The GDP's pkiProfileRef sits beside its sitePersistenceRef when both are set.
+    let gdp_pki = gdp.pki_profile_ref.clone().or_else(|| {
+        gdp.site_persistence
+            .clone()
+            .flatten()
+            .and_then(|sp| sp.pki_profile_ref)
+    });
     let mut pki = match (&persistence, ghr.and_then(|p| p.site_persistence.as_ref())) {
         // Explicitly disabled by the GSLBHostRule: no PKI profile either.
         (None, Some(None)) => None,
-        (Some(sp), _) => sp
-            .pki_profile_ref
-            .clone()
-            .or_else(|| gdp.pki_profile_ref.clone()),
-        (None, _) => gdp.pki_profile_ref.clone(),
+        (Some(sp), _) => sp.pki_profile_ref.clone().or(gdp_pki),
+        (None, _) => gdp_pki,
     };
     if persistence.is_some() && pki.is_none() {
         pki = input.fallback_pki_profile.map(str::to_owned);
