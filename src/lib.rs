@@ -10,3 +10,4 @@ pub mod members;
 pub mod model;
 pub mod policy;
 pub mod sim;
+pub mod state;

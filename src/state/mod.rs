@@ -1,0 +1,9 @@
+//! The operator's in-memory state: member-cluster observations, namespaces, AKO HostRules and the
+//! accepted policy, with incremental selection of GslbService members.
+
+pub mod world;
+
+pub use world::{GsInputs, MemberReport, ObjectId, World};
+
+#[cfg(test)]
+mod world_tests;

@@ -1,0 +1,408 @@
+//! The operator's in-memory view of every member cluster and of the accepted policy, with
+//! incremental re-selection: each change returns the GslbService keys whose inputs changed, so
+//! only those are rebuilt. Pure and synchronous; the GDP actor is a thin shell around it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use crate::ingest::{
+    HostRuleInfo, Ingested, NamespaceInfo, ObjectKind, Observation, ObservationId, Skipped,
+};
+use crate::model::build::{DesiredGs, build_gslb_service};
+use crate::model::{GsInput, GsKey, Member};
+use crate::policy::hostrule_index::HostRuleIndex;
+use crate::policy::select::{Selection, SelectionContext};
+use crate::policy::types::{HostRuleOverrides, InstanceSettings, Policy};
+
+/// Identity of a member-cluster object (an Ingress yields several observations, one per host).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectId {
+    pub kind: ObjectKind,
+    pub cluster: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ObjectId {
+    pub fn of(id: &ObservationId) -> Self {
+        ObjectId {
+            kind: id.kind,
+            cluster: id.cluster.clone(),
+            namespace: id.namespace.clone(),
+            name: id.name.clone(),
+        }
+    }
+}
+
+/// Why an observation is or is not a member, for `/debug/members`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberReport {
+    pub id: ObservationId,
+    pub hostname: String,
+    pub vip: String,
+    pub selected_into: Option<GsKey>,
+    pub reason: Option<String>,
+}
+
+/// All inputs of model building, and the selection derived from them.
+#[derive(Debug)]
+pub struct World {
+    settings: InstanceSettings,
+    policy: Option<Arc<Policy>>,
+    overrides: BTreeMap<(String, String), Arc<HostRuleOverrides>>,
+    /// Observations per object, so a changed Ingress replaces all its hosts at once.
+    objects: BTreeMap<ObjectId, Vec<Observation>>,
+    skipped: BTreeMap<ObjectId, Vec<Skipped>>,
+    namespaces: BTreeMap<(String, String), NamespaceInfo>,
+    hostrules: BTreeMap<(String, String, String), HostRuleInfo>,
+    hostrule_index: HostRuleIndex,
+    /// Derived: verdict per observation and members per GslbService.
+    verdicts: BTreeMap<ObservationId, Selection>,
+    members: BTreeMap<GsKey, BTreeMap<ObservationId, Member>>,
+}
+
+impl World {
+    pub fn new(settings: InstanceSettings) -> Self {
+        World {
+            settings,
+            policy: None,
+            overrides: BTreeMap::new(),
+            objects: BTreeMap::new(),
+            skipped: BTreeMap::new(),
+            namespaces: BTreeMap::new(),
+            hostrules: BTreeMap::new(),
+            hostrule_index: HostRuleIndex::default(),
+            verdicts: BTreeMap::new(),
+            members: BTreeMap::new(),
+        }
+    }
+
+    pub fn settings(&self) -> &InstanceSettings {
+        &self.settings
+    }
+
+    pub fn policy(&self) -> Option<&Arc<Policy>> {
+        self.policy.as_ref()
+    }
+
+    /// Replaces what `object` yields (an empty `Ingested` removes it). Returns changed keys.
+    pub fn upsert_object(&mut self, object: ObjectId, ingested: Ingested) -> BTreeSet<GsKey> {
+        let mut changed = BTreeSet::new();
+        if ingested.skipped.is_empty() {
+            self.skipped.remove(&object);
+        } else {
+            self.skipped.insert(object.clone(), ingested.skipped);
+        }
+        let old = self.objects.remove(&object).unwrap_or_default();
+        for gone in old
+            .iter()
+            .filter(|o| !ingested.observations.iter().any(|n| n.id == o.id))
+        {
+            changed.extend(self.forget(&gone.id));
+        }
+        for obs in &ingested.observations {
+            if !old.contains(obs) {
+                changed.extend(self.evaluate(obs));
+            }
+        }
+        if !ingested.observations.is_empty() {
+            self.objects.insert(object, ingested.observations);
+        }
+        changed
+    }
+
+    /// Forgets `object`. Returns changed keys.
+    pub fn delete_object(&mut self, object: &ObjectId) -> BTreeSet<GsKey> {
+        self.skipped.remove(object);
+        let mut changed = BTreeSet::new();
+        for obs in self.objects.remove(object).unwrap_or_default() {
+            changed.extend(self.forget(&obs.id));
+        }
+        changed
+    }
+
+    /// Forgets every object of `kind` in `cluster` that is not in `keep` (after a relist).
+    pub fn retain_objects(
+        &mut self,
+        cluster: &str,
+        kind: ObjectKind,
+        keep: &BTreeSet<ObjectId>,
+    ) -> BTreeSet<GsKey> {
+        let gone: Vec<ObjectId> = self
+            .objects
+            .keys()
+            .chain(self.skipped.keys())
+            .filter(|o| o.cluster == cluster && o.kind == kind && !keep.contains(*o))
+            .cloned()
+            .collect();
+        let mut changed = BTreeSet::new();
+        for object in gone {
+            changed.extend(self.delete_object(&object));
+        }
+        changed
+    }
+
+    pub fn upsert_namespace(&mut self, info: NamespaceInfo) -> BTreeSet<GsKey> {
+        let key = (info.cluster.clone(), info.name.clone());
+        if self.namespaces.get(&key) == Some(&info) {
+            return BTreeSet::new();
+        }
+        self.namespaces.insert(key, info.clone());
+        self.reevaluate(|o| o.id.cluster == info.cluster && o.id.namespace == info.name)
+    }
+
+    pub fn delete_namespace(&mut self, cluster: &str, name: &str) -> BTreeSet<GsKey> {
+        if self
+            .namespaces
+            .remove(&(cluster.to_owned(), name.to_owned()))
+            .is_none()
+        {
+            return BTreeSet::new();
+        }
+        self.reevaluate(|o| o.id.cluster == cluster && o.id.namespace == name)
+    }
+
+    /// Records an AKO HostRule (`None` info removes it). HostRules change names, TLS and aliases,
+    /// so every observation of the cluster is re-selected and every GS with aliases refreshed.
+    pub fn set_hostrule(
+        &mut self,
+        cluster: &str,
+        namespace: &str,
+        name: &str,
+        info: Option<HostRuleInfo>,
+    ) -> BTreeSet<GsKey> {
+        let key = (cluster.to_owned(), namespace.to_owned(), name.to_owned());
+        let previous = match &info {
+            Some(info) => self.hostrules.insert(key, info.clone()),
+            None => self.hostrules.remove(&key),
+        };
+        if previous == info {
+            return BTreeSet::new();
+        }
+        self.hostrule_index = HostRuleIndex::new(self.hostrules.values());
+        let mut changed = self.reevaluate(|o| o.id.cluster == cluster);
+        // Aliases can move between GslbServices (first claimant wins), so any alias change
+        // refreshes every GslbService's domain names; the rebuild writes nothing where equal.
+        let aliases = |r: &Option<HostRuleInfo>| {
+            r.as_ref()
+                .filter(|r| r.accepted)
+                .map(|r| (r.aliases.clone(), r.include_aliases, r.global_fqdn.clone()))
+        };
+        if aliases(&previous) != aliases(&info) {
+            changed.extend(self.members.keys().cloned());
+        }
+        changed
+    }
+
+    /// Installs a new accepted policy (or none). Every observation is re-selected.
+    pub fn set_policy(&mut self, policy: Option<Policy>) -> BTreeSet<GsKey> {
+        let policy = policy.map(Arc::new);
+        if self.policy.as_deref() == policy.as_deref() {
+            return BTreeSet::new();
+        }
+        let properties_changed = self
+            .policy
+            .as_ref()
+            .map(|p| (&p.properties, &p.traffic_split))
+            != policy.as_ref().map(|p| (&p.properties, &p.traffic_split));
+        self.policy = policy;
+        let mut changed = self.reevaluate(|_| true);
+        if properties_changed {
+            changed.extend(self.members.keys().cloned());
+        }
+        changed
+    }
+
+    /// Replaces the accepted GSLBHostRule overrides. Returns the keys whose overrides changed.
+    pub fn set_overrides(&mut self, overrides: Vec<HostRuleOverrides>) -> BTreeSet<GsKey> {
+        let next: BTreeMap<(String, String), Arc<HostRuleOverrides>> = overrides
+            .into_iter()
+            .map(|o| ((o.tenant.clone(), o.fqdn.clone()), Arc::new(o)))
+            .collect();
+        let mut changed = BTreeSet::new();
+        for (key, value) in &next {
+            if self.overrides.get(key) != Some(value) {
+                changed.insert(GsKey {
+                    tenant: key.0.clone(),
+                    fqdn: key.1.clone(),
+                });
+            }
+        }
+        for key in self.overrides.keys() {
+            if !next.contains_key(key) {
+                changed.insert(GsKey {
+                    tenant: key.0.clone(),
+                    fqdn: key.1.clone(),
+                });
+            }
+        }
+        self.overrides = next;
+        changed
+    }
+
+    /// Every key that currently has members.
+    pub fn keys(&self) -> impl Iterator<Item = &GsKey> {
+        self.members.keys()
+    }
+
+    /// Members selected for `key`.
+    pub fn members_of(&self, key: &GsKey) -> Vec<Member> {
+        self.members
+            .get(key)
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Everything the GslbService actor for `key` needs to build its desired state.
+    pub fn inputs_for(&self, key: &GsKey) -> GsInputs {
+        GsInputs {
+            key: key.clone(),
+            members: self.members_of(key),
+            domain_names: self
+                .hostrule_index
+                .domain_names(&key.fqdn, self.settings.use_custom_global_fqdn),
+            policy: self.policy.clone().unwrap_or_default(),
+            overrides: self
+                .overrides
+                .get(&(key.tenant.clone(), key.fqdn.clone()))
+                .cloned(),
+        }
+    }
+
+    /// The desired GslbService for `key` right now (`None`: it must not exist).
+    pub fn desired(&self, key: &GsKey, fallback_pki_profile: Option<&str>) -> Option<DesiredGs> {
+        self.inputs_for(key)
+            .build(&self.settings, fallback_pki_profile)
+    }
+
+    /// Why each observation is or is not a member.
+    pub fn report(&self) -> Vec<MemberReport> {
+        let mut out = Vec::new();
+        for observations in self.objects.values() {
+            for obs in observations {
+                let (selected_into, reason) = match self.verdicts.get(&obs.id) {
+                    Some(Selection::Selected(m)) => (Some(m.key.clone()), None),
+                    Some(Selection::NotSelected(r)) => (None, Some(r.clone())),
+                    None => (None, Some("no accepted GlobalDeploymentPolicy".to_owned())),
+                };
+                out.push(MemberReport {
+                    id: obs.id.clone(),
+                    hostname: obs.hostname.clone(),
+                    vip: obs.vip.to_string(),
+                    selected_into,
+                    reason,
+                });
+            }
+        }
+        out
+    }
+
+    /// Hosts of objects that produced no observation, with reasons.
+    pub fn skipped(&self) -> impl Iterator<Item = (&ObjectId, &Vec<Skipped>)> {
+        self.skipped.iter()
+    }
+
+    /// Number of observations held.
+    pub fn observation_count(&self) -> usize {
+        self.objects.values().map(Vec::len).sum()
+    }
+
+    fn evaluate(&mut self, obs: &Observation) -> BTreeSet<GsKey> {
+        let mut changed = BTreeSet::new();
+        let verdict = match &self.policy {
+            None => Selection::NotSelected("no accepted GlobalDeploymentPolicy".to_owned()),
+            Some(policy) => SelectionContext {
+                policy,
+                settings: &self.settings,
+                namespaces: &self.namespaces,
+                hostrules: &self.hostrule_index,
+            }
+            .select(obs),
+        };
+        if let Some(Selection::Selected(old)) = self.verdicts.get(&obs.id)
+            && let Some(members) = self.members.get_mut(&old.key)
+        {
+            let removed = members.remove(&obs.id);
+            if let Selection::Selected(new) = &verdict
+                && new.key == old.key
+                && removed.as_ref() == Some(new.as_ref())
+            {
+                members.insert(obs.id.clone(), (**new).clone());
+                self.verdicts.insert(obs.id.clone(), verdict);
+                return changed;
+            }
+            changed.insert(old.key.clone());
+            if members.is_empty() {
+                self.members.remove(&old.key);
+            }
+        }
+        if let Selection::Selected(member) = &verdict {
+            changed.insert(member.key.clone());
+            self.members
+                .entry(member.key.clone())
+                .or_default()
+                .insert(obs.id.clone(), (**member).clone());
+        }
+        self.verdicts.insert(obs.id.clone(), verdict);
+        changed
+    }
+
+    /// Drops the verdict and membership of one observation.
+    fn forget(&mut self, id: &ObservationId) -> BTreeSet<GsKey> {
+        let mut changed = BTreeSet::new();
+        if let Some(Selection::Selected(member)) = self.verdicts.remove(id)
+            && let Some(members) = self.members.get_mut(&member.key)
+        {
+            members.remove(id);
+            if members.is_empty() {
+                self.members.remove(&member.key);
+            }
+            changed.insert(member.key.clone());
+        }
+        changed
+    }
+
+    fn reevaluate(&mut self, filter: impl Fn(&Observation) -> bool) -> BTreeSet<GsKey> {
+        let affected: Vec<Observation> = self
+            .objects
+            .values()
+            .flatten()
+            .filter(|o| filter(o))
+            .cloned()
+            .collect();
+        let mut changed = BTreeSet::new();
+        for obs in &affected {
+            changed.extend(self.evaluate(obs));
+        }
+        changed
+    }
+}
+
+/// A snapshot of one GslbService's inputs, cheap to send to its actor.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GsInputs {
+    pub key: GsKey,
+    pub members: Vec<Member>,
+    pub domain_names: Vec<String>,
+    pub policy: Arc<Policy>,
+    pub overrides: Option<Arc<HostRuleOverrides>>,
+}
+
+impl GsInputs {
+    /// Builds the desired GslbService from this snapshot.
+    pub fn build(
+        &self,
+        settings: &InstanceSettings,
+        fallback_pki_profile: Option<&str>,
+    ) -> Option<DesiredGs> {
+        build_gslb_service(&GsInput {
+            key: &self.key,
+            domain_names: self.domain_names.clone(),
+            members: &self.members,
+            policy: &self.policy,
+            overrides: self.overrides.as_deref(),
+            settings,
+            fallback_pki_profile,
+        })
+    }
+}

@@ -1,0 +1,259 @@
+//! Tests of incremental selection in `World`: which keys change on each kind of event.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::world::{ObjectId, World};
+use crate::ingest::{
+    HostRuleInfo, Ingested, NamespaceInfo, ObjectKind, Observation, ObservationId,
+};
+use crate::model::GsKey;
+use crate::policy::types::{
+    ClusterMatch, HostRuleOverrides, InstanceSettings, LabelSelector, Policy, Split,
+};
+
+fn settings() -> InstanceSettings {
+    InstanceSettings {
+        created_by: "amko-test".into(),
+        default_tenant: "admin".into(),
+        use_custom_global_fqdn: false,
+        member_clusters: BTreeSet::new(),
+    }
+}
+
+fn policy(ns_selector: bool) -> Policy {
+    Policy {
+        name: "gdp".into(),
+        app_selector: (!ns_selector)
+            .then(|| LabelSelector(BTreeMap::from([("app".into(), "gslb".into())]))),
+        namespace_selector: ns_selector
+            .then(|| LabelSelector(BTreeMap::from([("gslb".into(), "yes".into())]))),
+        match_clusters: ["east", "west"]
+            .iter()
+            .map(|c| (c.to_string(), ClusterMatch::default()))
+            .collect(),
+        ..Policy::default()
+    }
+}
+
+fn obs(cluster: &str, ns: &str, name: &str, host: &str, vip: &str) -> Observation {
+    Observation {
+        id: ObservationId {
+            kind: ObjectKind::Ingress,
+            cluster: cluster.into(),
+            namespace: ns.into(),
+            name: name.into(),
+            host: host.into(),
+        },
+        hostname: host.into(),
+        vip: vip.parse().expect("ip"),
+        labels: BTreeMap::from([("app".into(), "gslb".into())]),
+        paths: vec!["/".into()],
+        tls: false,
+        passthrough: false,
+        port: None,
+        vs_uuid: Some("virtualservice-1".into()),
+        controller_uuid: Some("cluster-1".into()),
+        tenant: None,
+    }
+}
+
+fn object(o: &Observation) -> ObjectId {
+    ObjectId::of(&o.id)
+}
+
+fn ingested(observations: Vec<Observation>) -> Ingested {
+    Ingested {
+        observations,
+        skipped: vec![],
+    }
+}
+
+fn key(fqdn: &str) -> GsKey {
+    GsKey {
+        tenant: "admin".into(),
+        fqdn: fqdn.into(),
+    }
+}
+
+fn keys(names: &[&str]) -> BTreeSet<GsKey> {
+    names.iter().map(|n| key(n)).collect()
+}
+
+#[test]
+fn objects_join_and_leave_gslb_services() {
+    let mut world = World::new(settings());
+    let east = obs("east", "shop", "web", "a.example.com", "10.0.0.1");
+    let west = obs("west", "shop", "web", "a.example.com", "10.0.0.2");
+    assert!(
+        world
+            .upsert_object(object(&east), ingested(vec![east.clone()]))
+            .is_empty(),
+        "no policy yet"
+    );
+    assert_eq!(
+        world.set_policy(Some(policy(false))),
+        keys(&["a.example.com"])
+    );
+    assert_eq!(
+        world.upsert_object(object(&west), ingested(vec![west.clone()])),
+        keys(&["a.example.com"])
+    );
+    assert_eq!(world.members_of(&key("a.example.com")).len(), 2);
+    // The same object again changes nothing.
+    assert!(
+        world
+            .upsert_object(object(&west), ingested(vec![west.clone()]))
+            .is_empty()
+    );
+    // A host renamed moves the member to another GslbService.
+    let renamed = obs("west", "shop", "web", "b.example.com", "10.0.0.2");
+    assert_eq!(
+        world.upsert_object(object(&west), ingested(vec![renamed])),
+        keys(&["a.example.com", "b.example.com"])
+    );
+    assert_eq!(
+        world.delete_object(&object(&east)),
+        keys(&["a.example.com"])
+    );
+    assert!(world.members_of(&key("a.example.com")).is_empty());
+    assert!(world.desired(&key("a.example.com"), None).is_none());
+    assert!(world.desired(&key("b.example.com"), None).is_some());
+}
+
+#[test]
+fn namespace_label_change_reselects_its_objects() {
+    let mut world = World::new(settings());
+    world.set_policy(Some(policy(true)));
+    let o = obs("east", "shop", "web", "a.example.com", "10.0.0.1");
+    assert!(
+        world
+            .upsert_object(object(&o), ingested(vec![o.clone()]))
+            .is_empty()
+    );
+    let mut ns = NamespaceInfo {
+        cluster: "east".into(),
+        name: "shop".into(),
+        ..Default::default()
+    };
+    assert!(
+        world.upsert_namespace(ns.clone()).is_empty(),
+        "labels do not match yet"
+    );
+    ns.labels.insert("gslb".into(), "yes".into());
+    assert_eq!(world.upsert_namespace(ns.clone()), keys(&["a.example.com"]));
+    assert!(world.upsert_namespace(ns).is_empty(), "unchanged namespace");
+    assert_eq!(
+        world.delete_namespace("east", "shop"),
+        keys(&["a.example.com"])
+    );
+    let report = world.report();
+    assert!(
+        report[0]
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("has not been observed")),
+        "{report:?}"
+    );
+}
+
+#[test]
+fn policy_property_changes_touch_every_gslb_service() {
+    let mut world = World::new(settings());
+    world.set_policy(Some(policy(false)));
+    for (i, host) in ["a.example.com", "b.example.com"].iter().enumerate() {
+        let o = obs(
+            "east",
+            "shop",
+            &format!("w{i}"),
+            host,
+            &format!("10.0.0.{}", i + 1),
+        );
+        world.upsert_object(object(&o), ingested(vec![o]));
+    }
+    let mut p = policy(false);
+    p.traffic_split.insert(
+        "east".into(),
+        Split {
+            weight: 3,
+            priority: 10,
+        },
+    );
+    assert_eq!(
+        world.set_policy(Some(p.clone())),
+        keys(&["a.example.com", "b.example.com"])
+    );
+    assert!(world.set_policy(Some(p)).is_empty(), "same policy again");
+    assert_eq!(
+        world.set_policy(None),
+        keys(&["a.example.com", "b.example.com"])
+    );
+    assert_eq!(world.keys().count(), 0);
+}
+
+#[test]
+fn overrides_and_hostrule_aliases() {
+    let mut world = World::new(settings());
+    world.set_policy(Some(policy(false)));
+    let o = obs("east", "shop", "web", "a.example.com", "10.0.0.1");
+    world.upsert_object(object(&o), ingested(vec![o]));
+    let ghr = HostRuleOverrides {
+        fqdn: "a.example.com".into(),
+        tenant: "admin".into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        world.set_overrides(vec![ghr.clone()]),
+        keys(&["a.example.com"])
+    );
+    assert!(world.set_overrides(vec![ghr]).is_empty());
+    assert_eq!(world.set_overrides(vec![]), keys(&["a.example.com"]));
+
+    let rule = HostRuleInfo {
+        cluster: "west".into(),
+        namespace: "shop".into(),
+        name: "hr".into(),
+        local_fqdn: "a.example.com".into(),
+        aliases: vec!["alias.example.com".into()],
+        accepted: true,
+        ..Default::default()
+    };
+    assert_eq!(
+        world.set_hostrule("west", "shop", "hr", Some(rule.clone())),
+        keys(&["a.example.com"])
+    );
+    assert_eq!(
+        world.inputs_for(&key("a.example.com")).domain_names,
+        vec!["a.example.com", "alias.example.com"]
+    );
+    assert!(
+        world
+            .set_hostrule("west", "shop", "hr", Some(rule))
+            .is_empty()
+    );
+    assert_eq!(
+        world.set_hostrule("west", "shop", "hr", None),
+        keys(&["a.example.com"])
+    );
+}
+
+#[test]
+fn relist_forgets_objects_that_are_gone() {
+    let mut world = World::new(settings());
+    world.set_policy(Some(policy(false)));
+    let a = obs("east", "shop", "a", "a.example.com", "10.0.0.1");
+    let b = obs("east", "shop", "b", "b.example.com", "10.0.0.2");
+    let c = obs("west", "shop", "c", "c.example.com", "10.0.0.3");
+    for o in [&a, &b, &c] {
+        world.upsert_object(object(o), ingested(vec![o.clone()]));
+    }
+    let keep = BTreeSet::from([object(&a)]);
+    assert_eq!(
+        world.retain_objects("east", ObjectKind::Ingress, &keep),
+        keys(&["b.example.com"])
+    );
+    assert_eq!(
+        world.observation_count(),
+        2,
+        "the other cluster is untouched"
+    );
+}
