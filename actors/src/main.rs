@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod cmd;
+mod telemetry;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -10,7 +10,16 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::RwLock;
 
+use std::sync::Arc;
+
+use super::budget::{RateBudget, TokenBucket};
 use super::error::{AviError, AviErrorKind};
+
+/// Told about every request the client sends, for metrics.
+pub trait RequestObserver: Send + Sync {
+    /// `status` is `None` for transport failures; `waited` is the time spent waiting for budget.
+    fn observed(&self, method: &str, object_type: &str, status: Option<u16>, waited: Duration);
+}
 
 /// Largest page the controller serves.
 const PAGE_SIZE: u32 = 200;
@@ -87,6 +96,8 @@ pub struct AviClient {
     conn: AviConnection,
     base: String,
     session: RwLock<Option<Session>>,
+    budget: Option<TokenBucket>,
+    observer: Option<Arc<dyn RequestObserver>>,
 }
 
 /// Why a client could not be built.
@@ -123,7 +134,44 @@ impl AviClient {
             conn,
             base,
             session: RwLock::new(None),
+            budget: None,
+            observer: None,
         })
+    }
+
+    /// Every request (reads, writes and logins) waits for this budget.
+    pub fn with_budget(mut self, budget: RateBudget) -> Self {
+        self.budget = Some(TokenBucket::new(budget));
+        self
+    }
+
+    pub fn with_observer(mut self, observer: Arc<dyn RequestObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Waits for the rate budget, sends, and reports the outcome to the observer.
+    async fn dispatch(
+        &self,
+        method: &str,
+        path: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, AviError> {
+        let waited = match &self.budget {
+            Some(bucket) => bucket.acquire().await,
+            None => Duration::ZERO,
+        };
+        let result = request.send().await;
+        if let Some(observer) = &self.observer {
+            let object_type = path
+                .trim_start_matches("/api/")
+                .split(['/', '?'])
+                .next()
+                .unwrap_or_default();
+            let status = result.as_ref().ok().map(|r| r.status().as_u16());
+            observer.observed(method, object_type, status, waited);
+        }
+        result.map_err(|e| AviError::transport(method, path, &e))
     }
 
     pub fn connection(&self) -> &AviConnection {
@@ -139,13 +187,11 @@ impl AviClient {
 
     async fn login_request(&self) -> Result<Session, AviError> {
         let url = format!("{}/login", self.base);
-        let response = self
+        let request = self
             .http
             .post(&url)
-            .json(&json!({"username": self.conn.username, "password": self.conn.password}))
-            .send()
-            .await
-            .map_err(|e| AviError::transport("POST", "/login", &e))?;
+            .json(&json!({"username": self.conn.username, "password": self.conn.password}));
+        let response = self.dispatch("POST", "/login", request).await?;
         let status = response.status();
         let headers = response.headers().clone();
         if !status.is_success() {
@@ -272,10 +318,7 @@ impl AviClient {
         if let Some(body) = body {
             request = request.json(body);
         }
-        request
-            .send()
-            .await
-            .map_err(|e| AviError::transport(method.as_str(), path, &e))
+        self.dispatch(method.as_str(), path, request).await
     }
 
     /// Every object of a collection matching `query` (pairs are URL-encoded), following pages.
