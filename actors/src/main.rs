@@ -2,6 +2,12 @@
 #![forbid(unsafe_code)]
 
 mod cmd;
+mod avi_writer;
+mod cluster;
+mod gdp;
+mod gslb_service;
+mod policy;
+mod status;
 mod telemetry;
 
 use clap::{Parser, Subcommand};

@@ -307,6 +307,33 @@ impl World {
         self.objects.values().map(Vec::len).sum()
     }
 
+    /// Number of observations from one cluster.
+    pub fn observation_count_of(&self, cluster: &str) -> usize {
+        self.objects
+            .iter()
+            .filter(|(o, _)| o.cluster == cluster)
+            .map(|(_, v)| v.len())
+            .sum()
+    }
+
+    /// Names of the namespaces known in `cluster`.
+    pub fn namespaces_of(&self, cluster: &str) -> Vec<String> {
+        self.namespaces
+            .keys()
+            .filter(|(c, _)| c == cluster)
+            .map(|(_, n)| n.clone())
+            .collect()
+    }
+
+    /// (namespace, name) of the AKO HostRules known in `cluster`.
+    pub fn hostrules_of(&self, cluster: &str) -> Vec<(String, String)> {
+        self.hostrules
+            .keys()
+            .filter(|(c, _, _)| c == cluster)
+            .map(|(_, ns, n)| (ns.clone(), n.clone()))
+            .collect()
+    }
+
     fn evaluate(&mut self, obs: &Observation) -> BTreeSet<GsKey> {
         let mut changed = BTreeSet::new();
         let verdict = match &self.policy {

@@ -1,0 +1,650 @@
+//! The AviActor: the only code that writes to the controller. It keeps the cache of what the
+//! controller holds, a last-write-wins queue of desired GslbServices (a newer desired state
+//! replaces a queued one), bounded concurrency with strict per-GslbService ordering, retries with
+//! backoff, a boot gate (no write until every reachable cluster has listed its objects), and a
+//! periodic refresh that repairs drift and deletes owned orphans. Planning is `amko::model::plan`.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use amko::avi::sync::{CacheChange, execute, federated_pki_profiles, load_state};
+use amko::avi::{AviClient, AviError, AviErrorKind};
+use amko::model::plan::{ControllerState, Plan, Write, plan_gslb_service, referenced_monitors};
+use amko::model::{DesiredGs, GsKey};
+use backon::{BackoffBuilder, ExponentialBuilder};
+use serde_json::{Value, json};
+
+use crate::telemetry::{Mailbox, Metrics, WriteLabels};
+
+/// Writer settings.
+#[derive(Clone, Debug)]
+pub struct WriterConfig {
+    pub created_by: String,
+    pub default_tenant: String,
+    pub refresh_interval: Duration,
+    pub max_in_flight: usize,
+}
+
+/// The desired state of one GslbService (`None`: it must not exist), from its GslbService actor.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Desired {
+    pub key: GsKey,
+    pub desired: Option<DesiredGs>,
+    /// When the earliest observation behind this state arrived.
+    pub observed_at: Instant,
+}
+
+/// A member cluster finished its first list.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ClusterSynced(pub String);
+
+/// Boot: the complete desired state once the policy is accepted and every reachable member
+/// cluster has listed its objects. Until it arrives nothing is written; GslbServices on the
+/// controller that list members of `unsynced` clusters are left alone until those clusters list.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct BootSnapshot {
+    pub desired: BTreeMap<GsKey, DesiredGs>,
+    pub unsynced: BTreeSet<String>,
+    pub observed_at: Instant,
+}
+
+/// Asks for the writer's view of every GslbService (for `/debug/gslbservices`).
+#[derive(Message)]
+#[rtype(result = "Value")]
+pub struct DebugGslbServices {
+    pub name: Option<String>,
+}
+
+/// Whether the boot sync is done (for `/readyz`).
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct IsBooted;
+
+/// Reports a GslbService whose writes the controller rejected, or an object in the way.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub struct WriteProblem {
+    pub key: GsKey,
+    /// `None` clears an earlier problem.
+    pub message: Option<String>,
+}
+
+struct Loaded(Result<(ControllerState, Vec<String>), AviError>, bool);
+impl Message for Loaded {
+    type Result = ();
+}
+
+struct WriteDone {
+    key: GsKey,
+    changes: Vec<CacheChange>,
+    error: Option<AviError>,
+    writes: Vec<&'static str>,
+    observed_at: Option<Instant>,
+}
+impl Message for WriteDone {
+    type Result = ();
+}
+
+struct LeaderChecked(Result<bool, AviError>);
+impl Message for LeaderChecked {
+    type Result = ();
+}
+
+/// Boot progress of the writer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    LoadingCache,
+    WaitingForSnapshot,
+    Ready,
+}
+
+pub struct AviActor {
+    client: Arc<AviClient>,
+    config: WriterConfig,
+    metrics: Arc<Metrics>,
+    mailbox: Mailbox,
+    problems: Recipient<WriteProblem>,
+    phase: Phase,
+    cache: ControllerState,
+    pki_profiles: Vec<String>,
+    desired: BTreeMap<GsKey, DesiredGs>,
+    /// When the earliest unwritten observation of a key arrived.
+    observed: BTreeMap<GsKey, Instant>,
+    queue: VecDeque<GsKey>,
+    queued: BTreeSet<GsKey>,
+    in_flight: BTreeSet<GsKey>,
+    attempts: BTreeMap<GsKey, usize>,
+    failed: BTreeMap<GsKey, String>,
+    unsynced: BTreeSet<String>,
+    snapshot: Option<BootSnapshot>,
+    paused_until: Option<Instant>,
+    not_leader: bool,
+    refreshing: bool,
+}
+
+impl AviActor {
+    pub fn new(
+        client: Arc<AviClient>,
+        config: WriterConfig,
+        metrics: Arc<Metrics>,
+        problems: Recipient<WriteProblem>,
+    ) -> Self {
+        let mailbox = metrics.mailbox("avi", "writer");
+        AviActor {
+            unsynced: BTreeSet::new(),
+            client,
+            config,
+            metrics,
+            mailbox,
+            problems,
+            phase: Phase::LoadingCache,
+            cache: ControllerState::default(),
+            pki_profiles: Vec::new(),
+            desired: BTreeMap::new(),
+            observed: BTreeMap::new(),
+            queue: VecDeque::new(),
+            queued: BTreeSet::new(),
+            in_flight: BTreeSet::new(),
+            attempts: BTreeMap::new(),
+            failed: BTreeMap::new(),
+            snapshot: None,
+            paused_until: None,
+            not_leader: false,
+            refreshing: false,
+        }
+    }
+
+    /// The mailbox counters senders should bump.
+    pub fn mailbox(&self) -> Mailbox {
+        self.mailbox.clone()
+    }
+
+    fn enqueue(&mut self, key: GsKey) {
+        if self.queued.insert(key.clone()) {
+            self.queue.push_back(key);
+        }
+    }
+
+    fn load(&mut self, ctx: &mut Context<Self>, is_refresh: bool) {
+        if self.refreshing {
+            return;
+        }
+        self.refreshing = true;
+        let client = self.client.clone();
+        let created_by = self.config.created_by.clone();
+        let tenant = self.config.default_tenant.clone();
+        let addr = ctx.address();
+        actix::spawn(async move {
+            let result = async {
+                let state = load_state(&client, &created_by, &tenant).await?;
+                let pki = federated_pki_profiles(&client).await.unwrap_or_default();
+                Ok((state, pki))
+            }
+            .await;
+            addr.do_send(Loaded(result, is_refresh));
+        });
+    }
+
+    /// Opens the boot gate once the cache is loaded and the snapshot has arrived.
+    fn maybe_become_ready(&mut self, ctx: &mut Context<Self>) {
+        if self.phase != Phase::WaitingForSnapshot {
+            return;
+        }
+        let Some(snapshot) = self.snapshot.take() else { return };
+        // The snapshot is newer than anything that arrived before it.
+        self.desired = snapshot.desired;
+        self.unsynced = snapshot.unsynced;
+        for key in self.desired.keys() {
+            self.observed.entry(key.clone()).or_insert(snapshot.observed_at);
+        }
+        self.phase = Phase::Ready;
+        tracing::info!(
+            unsynced = ?self.unsynced,
+            desired = self.desired.len(),
+            cached = self.cache.gslb_services.len(),
+            "boot sync: converging the controller"
+        );
+        self.queue_everything();
+        self.pump(ctx);
+    }
+
+    /// Queues every desired GslbService and every owned one nothing wants (orphans).
+    fn queue_everything(&mut self) {
+        let keys: BTreeSet<GsKey> = self
+            .desired
+            .keys()
+            .cloned()
+            .chain(self.cache.gslb_services.keys().map(|(tenant, name)| GsKey {
+                tenant: tenant.clone(),
+                fqdn: name.clone(),
+            }))
+            .collect();
+        for key in keys {
+            self.enqueue(key);
+        }
+    }
+
+    /// True when the controller's copy lists members from a cluster that has not listed its
+    /// objects yet: writing now could drop those members, so the GslbService waits.
+    fn touches_unsynced_cluster(&self, key: &GsKey) -> bool {
+        if self.unsynced.is_empty() {
+            return false;
+        }
+        let Some(gs) = self.cache.gslb_services.get(&(key.tenant.clone(), key.fqdn.clone())) else {
+            return false;
+        };
+        let description = gs.body.get("description").and_then(Value::as_str).unwrap_or_default();
+        description
+            .split(',')
+            .filter_map(|identity| identity.split('/').nth(1))
+            .any(|cluster| self.unsynced.contains(cluster))
+    }
+
+    fn hm_used_elsewhere(&self, key: &GsKey, tenant: &str, name: &str) -> bool {
+        let desired_use = self.desired.iter().any(|(k, d)| {
+            k != key && k.tenant == tenant && d.health_monitors.iter().any(|h| h.name == name)
+        });
+        desired_use
+            || self.cache.gslb_services.iter().any(|((t, n), gs)| {
+                t == tenant && *n != key.fqdn && referenced_monitors(&gs.body).iter().any(|r| r == name)
+            })
+    }
+
+    fn plan_for(&self, key: &GsKey) -> Plan {
+        let mut desired = self.desired.get(key).cloned();
+        if let Some(d) = desired.as_mut()
+            && d.gslb_service.site_persistence_enabled
+            && d.gslb_service.pki_profile_ref.is_none()
+            && let Some(pki) = self.pki_profiles.first()
+        {
+            d.gslb_service.pki_profile_ref = Some(amko::model::payload::ref_by_name("pkiprofile", pki));
+        }
+        plan_gslb_service(key, desired.as_ref(), &self.cache, &self.config.created_by, &|t, n| {
+            self.hm_used_elsewhere(key, t, n)
+        })
+    }
+
+    /// Starts as many queued writes as the concurrency bound allows.
+    fn pump(&mut self, ctx: &mut Context<Self>) {
+        if self.phase != Phase::Ready || self.not_leader {
+            return;
+        }
+        if let Some(until) = self.paused_until {
+            if Instant::now() < until {
+                return;
+            }
+            self.paused_until = None;
+        }
+        let mut deferred = Vec::new();
+        while self.in_flight.len() < self.config.max_in_flight {
+            let Some(key) = self.queue.pop_front() else { break };
+            self.queued.remove(&key);
+            if self.in_flight.contains(&key) || self.touches_unsynced_cluster(&key) {
+                deferred.push(key);
+                continue;
+            }
+            let plan = self.plan_for(&key);
+            self.report_conflicts(&key, &plan);
+            if plan.writes.is_empty() {
+                if plan.conflicts.is_empty() {
+                    self.metrics.writes_skipped_in_sync.inc();
+                    self.clear_problem(&key);
+                }
+                self.observed.remove(&key);
+                continue;
+            }
+            self.start_writes(ctx, key, plan.writes);
+        }
+        for key in deferred {
+            self.enqueue(key);
+        }
+        self.publish_gauges();
+    }
+
+    fn start_writes(&mut self, ctx: &mut Context<Self>, key: GsKey, writes: Vec<Write>) {
+        self.in_flight.insert(key.clone());
+        let client = self.client.clone();
+        let created_by = self.config.created_by.clone();
+        let observed_at = self.observed.remove(&key);
+        let addr = ctx.address();
+        actix::spawn(async move {
+            let mut changes = Vec::new();
+            let mut done = Vec::new();
+            let mut error = None;
+            for write in &writes {
+                match execute(&client, write, &created_by).await {
+                    Ok(change) => {
+                        changes.push(change);
+                        done.push(write_kind(write));
+                    }
+                    Err(err) => {
+                        tracing::warn!(gslbservice = %key, write = %write.describe(), error = %err, "controller write failed");
+                        error = Some(err);
+                        break;
+                    }
+                }
+            }
+            addr.do_send(WriteDone { key, changes, error, writes: done, observed_at });
+        });
+    }
+
+    fn report_conflicts(&mut self, key: &GsKey, plan: &Plan) {
+        if plan.conflicts.is_empty() {
+            return;
+        }
+        let message = plan.conflicts.join("; ");
+        if self.failed.get(key) != Some(&message) {
+            tracing::warn!(gslbservice = %key, "{message}");
+            self.failed.insert(key.clone(), message.clone());
+            self.problems.do_send(WriteProblem { key: key.clone(), message: Some(message) });
+        }
+    }
+
+    fn clear_problem(&mut self, key: &GsKey) {
+        if self.failed.remove(key).is_some() {
+            self.problems.do_send(WriteProblem { key: key.clone(), message: None });
+        }
+    }
+
+    fn retry_later(&mut self, ctx: &mut Context<Self>, key: GsKey, delay: Duration) {
+        ctx.run_later(delay, move |act, ctx| {
+            act.enqueue(key);
+            act.pump(ctx);
+        });
+    }
+
+    fn publish_gauges(&self) {
+        self.metrics.gslb_services.set(self.desired.len() as i64);
+        let members: usize = self
+            .desired
+            .values()
+            .map(|d| d.gslb_service.groups.iter().map(|g| g.members.len()).sum::<usize>())
+            .sum();
+        self.metrics.members.set(members as i64);
+    }
+
+    fn check_leader(&mut self, ctx: &mut Context<Self>) {
+        let client = self.client.clone();
+        let addr = ctx.address();
+        actix::spawn(async move {
+            addr.do_send(LeaderChecked(client.is_gslb_leader().await));
+        });
+    }
+}
+
+fn write_kind(write: &Write) -> &'static str {
+    match write {
+        Write::CreateHealthMonitor { .. } => "create_healthmonitor",
+        Write::UpdateHealthMonitor { .. } => "update_healthmonitor",
+        Write::DeleteHealthMonitor { .. } => "delete_healthmonitor",
+        Write::CreateGslbService { .. } => "create_gslbservice",
+        Write::UpdateGslbService { .. } => "update_gslbservice",
+        Write::DeleteGslbService { .. } => "delete_gslbservice",
+    }
+}
+
+fn error_class(kind: &AviErrorKind) -> &'static str {
+    match kind {
+        AviErrorKind::Transport => "transport",
+        AviErrorKind::InvalidCredentials => "invalid_credentials",
+        AviErrorKind::Unauthorized => "unauthorized",
+        AviErrorKind::RateLimited { .. } => "rate_limited",
+        AviErrorKind::Server => "server",
+        AviErrorKind::Conflict => "conflict",
+        AviErrorKind::NotFound => "not_found",
+        AviErrorKind::PreconditionFailed => "precondition_failed",
+        AviErrorKind::NotLeader => "not_leader",
+        AviErrorKind::Maintenance => "maintenance",
+        AviErrorKind::Rejected => "rejected",
+        AviErrorKind::BadResponse => "bad_response",
+    }
+}
+
+impl Actor for AviActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(usize::MAX);
+        self.load(ctx, false);
+        let refresh = self.config.refresh_interval;
+        ctx.run_interval(refresh, |act, ctx| act.load(ctx, true));
+        // A paused writer (429, maintenance) resumes on its own.
+        ctx.run_interval(Duration::from_millis(250), |act, ctx| {
+            if act.paused_until.is_some() {
+                act.pump(ctx);
+            }
+        });
+    }
+}
+
+impl Handler<Desired> for AviActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Desired, ctx: &mut Context<Self>) {
+        self.mailbox.clone().handle(|| {
+            match msg.desired {
+                Some(d) => {
+                    self.desired.insert(msg.key.clone(), d);
+                }
+                None => {
+                    self.desired.remove(&msg.key);
+                }
+            }
+            self.observed.entry(msg.key.clone()).or_insert(msg.observed_at);
+            self.attempts.remove(&msg.key);
+            self.enqueue(msg.key);
+            self.pump(ctx);
+        })
+    }
+}
+
+impl Handler<ClusterSynced> for AviActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ClusterSynced, ctx: &mut Context<Self>) {
+        self.mailbox.clone().handle(|| {
+            if self.unsynced.remove(&msg.0) && self.phase == Phase::Ready {
+                tracing::info!(cluster = %msg.0, "member cluster listed: its GslbServices may be written now");
+                self.queue_everything();
+                self.pump(ctx);
+            }
+        })
+    }
+}
+
+impl Handler<BootSnapshot> for AviActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: BootSnapshot, ctx: &mut Context<Self>) {
+        self.mailbox.clone().handle(|| {
+            self.snapshot = Some(msg);
+            self.maybe_become_ready(ctx);
+        })
+    }
+}
+
+impl Handler<Loaded> for AviActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Loaded, ctx: &mut Context<Self>) {
+        self.mailbox.clone().handle(|| {
+            self.refreshing = false;
+            let Loaded(result, is_refresh) = msg;
+            match result {
+                Ok((state, pki)) => {
+                    // Writes in flight update the cache themselves; keep their entries.
+                    self.cache = state;
+                    self.pki_profiles = pki;
+                    if self.phase == Phase::LoadingCache {
+                        self.phase = Phase::WaitingForSnapshot;
+                        self.maybe_become_ready(ctx);
+                    } else if is_refresh && self.phase == Phase::Ready {
+                        self.queue_everything();
+                        self.pump(ctx);
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "reading the controller failed; retrying");
+                    ctx.run_later(Duration::from_secs(2), move |act, ctx| act.load(ctx, is_refresh));
+                }
+            }
+        })
+    }
+}
+
+impl Handler<WriteDone> for AviActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: WriteDone, ctx: &mut Context<Self>) {
+        self.mailbox.clone().handle(|| {
+            self.in_flight.remove(&msg.key);
+            let refresh_repair = msg.observed_at.is_none();
+            for kind in &msg.writes {
+                self.metrics.writes.get_or_create(&WriteLabels { kind: (*kind).to_owned() }).inc();
+                if refresh_repair && kind.starts_with("update") {
+                    self.metrics.drift_repairs.inc();
+                }
+                if refresh_repair && kind.starts_with("delete") {
+                    self.metrics.orphan_deletions.inc();
+                }
+            }
+            for change in msg.changes {
+                change.apply(&mut self.cache);
+            }
+            match msg.error {
+                None => {
+                    if let Some(at) = msg.observed_at {
+                        self.metrics.convergence.observe(at.elapsed().as_secs_f64());
+                    }
+                    self.attempts.remove(&msg.key);
+                    self.clear_problem(&msg.key);
+                    // Re-plan: a newer desired state may have arrived meanwhile, and a plan with
+                    // several writes may need a second look after partial failures elsewhere.
+                    if self.queued.contains(&msg.key) || !self.failed.contains_key(&msg.key) {
+                        self.enqueue(msg.key.clone());
+                    }
+                }
+                Some(err) => {
+                    self.metrics
+                        .write_errors
+                        .get_or_create(&WriteLabels { kind: error_class(&err.kind).to_owned() })
+                        .inc();
+                    if let Some(at) = msg.observed_at {
+                        self.observed.entry(msg.key.clone()).or_insert(at);
+                    }
+                    match err.kind {
+                        AviErrorKind::RateLimited { retry_after } => {
+                            let wait = retry_after.unwrap_or(Duration::from_secs(1));
+                            self.paused_until = Some(Instant::now() + wait);
+                            self.enqueue(msg.key.clone());
+                        }
+                        AviErrorKind::NotLeader => {
+                            if !self.not_leader {
+                                tracing::error!("the controller says it is not the GSLB leader: writes paused until it is");
+                            }
+                            self.not_leader = true;
+                            self.enqueue(msg.key.clone());
+                            ctx.run_later(Duration::from_secs(5), |act, ctx| act.check_leader(ctx));
+                        }
+                        AviErrorKind::Rejected | AviErrorKind::Conflict | AviErrorKind::BadResponse | AviErrorKind::InvalidCredentials => {
+                            let message = format!("GslbService {}: {}", msg.key, err);
+                            self.failed.insert(msg.key.clone(), message.clone());
+                            self.problems.do_send(WriteProblem { key: msg.key.clone(), message: Some(message) });
+                            // Domain-name conflicts clear up when another GslbService goes; retry slowly.
+                            if err.kind == AviErrorKind::Conflict {
+                                self.retry_later(ctx, msg.key.clone(), Duration::from_secs(30));
+                            }
+                        }
+                        _ => {
+                            let attempt = self.attempts.entry(msg.key.clone()).or_insert(0);
+                            *attempt += 1;
+                            let delay = ExponentialBuilder::default()
+                                .with_min_delay(Duration::from_millis(200))
+                                .with_max_delay(Duration::from_secs(60))
+                                .with_jitter()
+                                .without_max_times()
+                                .build()
+                                .nth(*attempt - 1)
+                                .unwrap_or(Duration::from_secs(60));
+                            if err.kind == AviErrorKind::Maintenance {
+                                self.paused_until = Some(Instant::now() + delay);
+                            }
+                            self.retry_later(ctx, msg.key.clone(), delay);
+                        }
+                    }
+                }
+            }
+            self.pump(ctx);
+        })
+    }
+}
+
+impl Handler<LeaderChecked> for AviActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: LeaderChecked, ctx: &mut Context<Self>) {
+        self.mailbox.clone().handle(|| match msg.0 {
+            Ok(true) => {
+                tracing::info!("the controller is the GSLB leader again: resuming writes");
+                self.not_leader = false;
+                self.pump(ctx);
+            }
+            Ok(false) | Err(_) => {
+                ctx.run_later(Duration::from_secs(10), |act, ctx| act.check_leader(ctx));
+            }
+        })
+    }
+}
+
+impl Handler<IsBooted> for AviActor {
+    type Result = bool;
+
+    fn handle(&mut self, _: IsBooted, _: &mut Context<Self>) -> bool {
+        self.phase == Phase::Ready
+    }
+}
+
+impl Handler<DebugGslbServices> for AviActor {
+    type Result = MessageResult<DebugGslbServices>;
+
+    fn handle(&mut self, msg: DebugGslbServices, _: &mut Context<Self>) -> Self::Result {
+        let mut keys: BTreeSet<GsKey> = self.desired.keys().cloned().collect();
+        keys.extend(self.cache.gslb_services.keys().map(|(t, n)| GsKey { tenant: t.clone(), fqdn: n.clone() }));
+        let items: Vec<Value> = keys
+            .into_iter()
+            .filter(|k| msg.name.as_ref().is_none_or(|n| *n == k.fqdn))
+            .map(|key| {
+                let desired = self.desired.get(&key).map(|d| serde_json::to_value(&d.gslb_service).unwrap_or(Value::Null));
+                let controller = self.cache.gslb_services.get(&(key.tenant.clone(), key.fqdn.clone())).map(|o| o.body.clone());
+                let differences = match (&desired, &controller) {
+                    (Some(d), Some(c)) => json!(amko::model::compare::differences(d, c)),
+                    _ => Value::Null,
+                };
+                json!({
+                    "tenant": key.tenant,
+                    "name": key.fqdn,
+                    "in_sync": differences.as_array().is_some_and(Vec::is_empty),
+                    "differences": differences,
+                    "queued": self.queued.contains(&key),
+                    "writing": self.in_flight.contains(&key),
+                    "problem": self.failed.get(&key),
+                    "desired": desired,
+                    "controller": controller,
+                })
+            })
+            .collect();
+        MessageResult(json!({
+            "phase": format!("{:?}", self.phase),
+            "unsynced_clusters": self.unsynced,
+            "not_leader": self.not_leader,
+            "queue": self.queue.len(),
+            "in_flight": self.in_flight.len(),
+            "gslbservices": items,
+        }))
+    }
+}

@@ -1,0 +1,352 @@
+//! One ClusterActor per member cluster context: watches Ingresses (or Routes on OpenShift),
+//! Services, Namespaces and AKO HostRules, turns each object into observations with the pure
+//! functions of `amko::ingest`, and reports changes to the GdpActor. A cluster that cannot be
+//! reached keeps its last known objects (nothing is sent), and is retried with backoff; after a
+//! relist, objects that disappeared meanwhile are reported gone.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use actix::prelude::*;
+use amko::crd::ako_hostrule::HostRule;
+use amko::crd::route::Route;
+use amko::ingest::{self, Ingested, ObjectKind};
+use amko::state::ObjectId;
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Namespace, Service};
+use k8s_openapi::api::networking::v1::Ingress;
+use kube::api::ListParams;
+use kube::runtime::watcher::{self, Event};
+use kube::runtime::WatchStreamExt;
+use kube::{Api, Client, ResourceExt};
+
+use crate::gdp::{ClusterChange, ClusterEvent, DefaultDomain, GdpActor};
+use crate::telemetry::{Mailbox, Metrics};
+
+/// One watch event of any watched kind (errors as text: they only mark the cluster down).
+#[derive(Message)]
+#[rtype(result = "()")]
+enum Watched {
+    Ingress(Result<Event<Ingress>, String>),
+    Route(Result<Event<Route>, String>),
+    Service(Result<Event<Service>, String>),
+    Namespace(Result<Event<Namespace>, String>),
+    HostRule(Result<Event<HostRule>, String>),
+}
+
+/// What the cluster serves, found out at start.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Discovered(Result<Capabilities, String>);
+
+#[derive(Clone, Copy, Debug)]
+struct Capabilities {
+    openshift: bool,
+    hostrules: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Ingress,
+    Route,
+    Service,
+    Namespace,
+    HostRule,
+}
+
+pub struct ClusterActor {
+    name: String,
+    client: Client,
+    gdp: Addr<GdpActor>,
+    gdp_mailbox: Mailbox,
+    mailbox: Mailbox,
+    default_domain: Option<String>,
+    routes: BTreeMap<ObjectId, Route>,
+    /// Kinds still in their first list, and what each (re)list has seen so far.
+    not_listed: BTreeSet<Kind>,
+    listing: BTreeMap<Kind, BTreeSet<(String, String)>>,
+    synced: bool,
+    up: Option<bool>,
+    discovery_attempts: u32,
+}
+
+impl ClusterActor {
+    pub fn new(name: String, client: Client, gdp: Addr<GdpActor>, gdp_mailbox: Mailbox, metrics: &std::sync::Arc<Metrics>) -> Self {
+        let mailbox = metrics.mailbox("cluster", &name);
+        ClusterActor {
+            name,
+            client,
+            gdp,
+            gdp_mailbox,
+            mailbox,
+            default_domain: None,
+            routes: BTreeMap::new(),
+            not_listed: BTreeSet::new(),
+            listing: BTreeMap::new(),
+            synced: false,
+            up: None,
+            discovery_attempts: 0,
+        }
+    }
+
+    pub fn mailbox(&self) -> Mailbox {
+        self.mailbox.clone()
+    }
+
+    fn send(&self, change: ClusterChange) {
+        self.gdp_mailbox.sent();
+        self.gdp.do_send(ClusterEvent { cluster: self.name.clone(), change });
+    }
+
+    fn connection(&mut self, up: bool, reason: String) {
+        if self.up != Some(up) {
+            self.up = Some(up);
+            self.send(ClusterChange::Connection(up, reason));
+        }
+    }
+
+    fn discover(&mut self, ctx: &mut Context<Self>) {
+        let client = self.client.clone();
+        let addr = ctx.address();
+        actix::spawn(async move {
+            let result = async {
+                let limit = ListParams::default().limit(1);
+                let openshift = match Api::<Route>::all(client.clone()).list(&limit).await {
+                    Ok(_) => true,
+                    Err(kube::Error::Api(status)) if status.code == 404 => false,
+                    Err(e) => return Err(format!("cannot list routes: {e}")),
+                };
+                Api::<Service>::all(client.clone())
+                    .list(&limit)
+                    .await
+                    .map_err(|e| format!("health check failed, cannot list services: {e}"))?;
+                let hostrules = match Api::<HostRule>::all(client.clone()).list(&limit).await {
+                    Ok(_) => true,
+                    Err(kube::Error::Api(status)) if status.code == 404 => false,
+                    Err(e) => return Err(format!("cannot list AKO HostRules: {e}")),
+                };
+                Ok(Capabilities { openshift, hostrules })
+            }
+            .await;
+            addr.do_send(Discovered(result));
+        });
+    }
+
+    fn watch(&mut self, ctx: &mut Context<Self>, caps: Capabilities) {
+        let config = watcher::Config::default();
+        let c = &self.client;
+        if caps.openshift {
+            self.not_listed.insert(Kind::Route);
+            ctx.add_stream(watcher::watcher(Api::<Route>::all(c.clone()), config.clone()).default_backoff().map(|r| Watched::Route(r.map_err(|e| e.to_string()))));
+        } else {
+            self.not_listed.insert(Kind::Ingress);
+            ctx.add_stream(watcher::watcher(Api::<Ingress>::all(c.clone()), config.clone()).default_backoff().map(|r| Watched::Ingress(r.map_err(|e| e.to_string()))));
+        }
+        self.not_listed.insert(Kind::Service);
+        ctx.add_stream(watcher::watcher(Api::<Service>::all(c.clone()), config.clone()).default_backoff().map(|r| Watched::Service(r.map_err(|e| e.to_string()))));
+        self.not_listed.insert(Kind::Namespace);
+        ctx.add_stream(watcher::watcher(Api::<Namespace>::all(c.clone()), config.clone()).default_backoff().map(|r| Watched::Namespace(r.map_err(|e| e.to_string()))));
+        if caps.hostrules {
+            self.not_listed.insert(Kind::HostRule);
+            ctx.add_stream(watcher::watcher(Api::<HostRule>::all(c.clone()), config).default_backoff().map(|r| Watched::HostRule(r.map_err(|e| e.to_string()))));
+        } else {
+            tracing::warn!(cluster = %self.name, "AKO HostRule CRD not served: aliases and custom global FQDNs are unavailable for this cluster");
+        }
+    }
+
+    fn object_id(&self, kind: ObjectKind, namespace: &str, name: &str) -> ObjectId {
+        ObjectId { kind, cluster: self.name.clone(), namespace: namespace.to_owned(), name: name.to_owned() }
+    }
+
+    /// Common handling of watch events: relist bookkeeping, then `apply`/`delete` per object.
+    fn on_event<K: ResourceExt>(
+        &mut self,
+        kind: Kind,
+        event: Result<Event<K>, String>,
+        mut apply: impl FnMut(&mut Self, K),
+        mut delete: impl FnMut(&mut Self, K),
+    ) {
+        let event = match event {
+            Ok(event) => {
+                self.connection(true, String::new());
+                event
+            }
+            Err(reason) => {
+                self.connection(false, reason);
+                return;
+            }
+        };
+        match event {
+            Event::Init => {
+                self.listing.insert(kind, BTreeSet::new());
+            }
+            Event::InitApply(obj) => {
+                self.listing
+                    .entry(kind)
+                    .or_default()
+                    .insert((obj.namespace().unwrap_or_default(), obj.name_any()));
+                apply(self, obj);
+            }
+            Event::InitDone => {
+                let seen = self.listing.remove(&kind).unwrap_or_default();
+                self.relisted(kind, seen);
+                if self.not_listed.remove(&kind) && self.not_listed.is_empty() && !self.synced {
+                    self.synced = true;
+                    self.send(ClusterChange::Synced);
+                }
+            }
+            Event::Apply(obj) => apply(self, obj),
+            Event::Delete(obj) => delete(self, obj),
+        }
+    }
+
+    fn relisted(&mut self, kind: Kind, seen: BTreeSet<(String, String)>) {
+        let object_kind = match kind {
+            Kind::Ingress => ObjectKind::Ingress,
+            Kind::Route => ObjectKind::Route,
+            Kind::Service => ObjectKind::LbService,
+            Kind::Namespace => {
+                self.send(ClusterChange::NamespacesRelisted(seen.into_iter().map(|(_, n)| n).collect()));
+                return;
+            }
+            Kind::HostRule => {
+                self.send(ClusterChange::HostRulesRelisted(seen));
+                return;
+            }
+        };
+        if kind == Kind::Route {
+            self.routes.retain(|id, _| seen.contains(&(id.namespace.clone(), id.name.clone())));
+        }
+        let keep = seen.into_iter().map(|(ns, n)| self.object_id(object_kind, &ns, &n)).collect();
+        self.send(ClusterChange::Relisted(object_kind, keep));
+    }
+
+    fn upsert(&self, object: ObjectId, ingested: Ingested) {
+        self.send(ClusterChange::Object(object, ingested));
+    }
+
+    fn ingest_route(&self, id: &ObjectId, route: &Route) {
+        self.upsert(id.clone(), ingest::ingest_route(&self.name, route, self.default_domain.as_deref()));
+    }
+}
+
+impl Actor for ClusterActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(usize::MAX);
+        self.discover(ctx);
+    }
+}
+
+impl Handler<Discovered> for ClusterActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Discovered, ctx: &mut Context<Self>) {
+        match msg.0 {
+            Ok(caps) => {
+                tracing::info!(cluster = %self.name, openshift = caps.openshift, "member cluster reachable; watching");
+                self.watch(ctx, caps);
+            }
+            Err(reason) => {
+                self.connection(false, reason.clone());
+                self.discovery_attempts += 1;
+                let delay = Duration::from_millis(500 * 2u64.pow(self.discovery_attempts.min(6)));
+                tracing::warn!(cluster = %self.name, reason = %reason, retry_in = ?delay, "member cluster unreachable");
+                ctx.run_later(delay, |act, ctx| act.discover(ctx));
+            }
+        }
+    }
+}
+
+impl StreamHandler<Watched> for ClusterActor {
+    fn handle(&mut self, item: Watched, _: &mut Context<Self>) {
+        self.mailbox.clone().handle(|| match item {
+            Watched::Ingress(event) => self.on_event(
+                Kind::Ingress,
+                event,
+                |act, ing: Ingress| {
+                    let id = act.object_id(ObjectKind::Ingress, &ing.namespace().unwrap_or_default(), &ing.name_any());
+                    act.upsert(id, ingest::ingest_ingress(&act.name, &ing));
+                },
+                |act, ing| {
+                    let id = act.object_id(ObjectKind::Ingress, &ing.namespace().unwrap_or_default(), &ing.name_any());
+                    act.send(ClusterChange::ObjectGone(id));
+                },
+            ),
+            Watched::Route(event) => self.on_event(
+                Kind::Route,
+                event,
+                |act, route: Route| {
+                    let id = act.object_id(ObjectKind::Route, &route.namespace().unwrap_or_default(), &route.name_any());
+                    act.ingest_route(&id, &route);
+                    act.routes.insert(id, route);
+                },
+                |act, route| {
+                    let id = act.object_id(ObjectKind::Route, &route.namespace().unwrap_or_default(), &route.name_any());
+                    act.routes.remove(&id);
+                    act.send(ClusterChange::ObjectGone(id));
+                },
+            ),
+            Watched::Service(event) => self.on_event(
+                Kind::Service,
+                event,
+                |act, svc: Service| {
+                    let id = act.object_id(ObjectKind::LbService, &svc.namespace().unwrap_or_default(), &svc.name_any());
+                    let is_lb = svc.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("LoadBalancer");
+                    if is_lb {
+                        act.upsert(id, ingest::ingest_service(&act.name, &svc));
+                    } else {
+                        // Only LoadBalancer Services matter; one that stopped being one is gone.
+                        act.send(ClusterChange::ObjectGone(id));
+                    }
+                },
+                |act, svc| {
+                    let id = act.object_id(ObjectKind::LbService, &svc.namespace().unwrap_or_default(), &svc.name_any());
+                    act.send(ClusterChange::ObjectGone(id));
+                },
+            ),
+            Watched::Namespace(event) => self.on_event(
+                Kind::Namespace,
+                event,
+                |act, ns: Namespace| act.send(ClusterChange::Namespace(ingest::ingest_namespace(&act.name, &ns))),
+                |act, ns| act.send(ClusterChange::NamespaceGone(ns.name_any())),
+            ),
+            Watched::HostRule(event) => self.on_event(
+                Kind::HostRule,
+                event,
+                |act, rule: HostRule| {
+                    let info = match ingest::ingest_hostrule(&act.name, &rule) {
+                        Ok(info) => Some(info),
+                        Err(reason) => {
+                            tracing::debug!(cluster = %act.name, hostrule = %rule.name_any(), %reason, "AKO HostRule ignored");
+                            None
+                        }
+                    };
+                    act.send(ClusterChange::HostRule { namespace: rule.namespace().unwrap_or_default(), name: rule.name_any(), info });
+                },
+                |act, rule| {
+                    act.send(ClusterChange::HostRule { namespace: rule.namespace().unwrap_or_default(), name: rule.name_any(), info: None })
+                },
+            ),
+        })
+    }
+
+    fn finished(&mut self, _: &mut Context<Self>) {
+        // Watch streams retry forever; a finished one must not stop the actor.
+    }
+}
+
+impl Handler<DefaultDomain> for ClusterActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: DefaultDomain, _: &mut Context<Self>) {
+        if self.default_domain == msg.0 {
+            return;
+        }
+        self.default_domain = msg.0;
+        for (id, route) in &self.routes {
+            self.ingest_route(id, route);
+        }
+    }
+}

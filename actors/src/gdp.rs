@@ -1,0 +1,391 @@
+//! The GdpActor: owns the accepted policy (GDP, GSLBHostRule overrides) and the world view fed
+//! by the ClusterActors, runs selection (`amko::state::World`), and routes each changed
+//! GslbService's inputs to its GslbServiceActor, starting one on demand.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use amko::ingest::{HostRuleInfo, Ingested, NamespaceInfo, ObjectKind};
+use amko::model::GsKey;
+use amko::policy::types::{HostRuleOverrides, InstanceSettings, Policy};
+use amko::state::{ObjectId, World};
+use serde_json::{Value, json};
+
+use crate::avi_writer::{AviActor, BootSnapshot, ClusterSynced};
+use crate::gslb_service::{GslbServiceActor, Inputs};
+use crate::telemetry::{ClusterLabels, Mailbox, Metrics};
+
+/// What a member cluster reports.
+#[derive(Debug)]
+pub enum ClusterChange {
+    Object(ObjectId, Ingested),
+    ObjectGone(ObjectId),
+    /// After a (re)list: every object of `kind` not in the set is gone.
+    Relisted(ObjectKind, BTreeSet<ObjectId>),
+    Namespace(NamespaceInfo),
+    NamespaceGone(String),
+    NamespacesRelisted(BTreeSet<String>),
+    HostRule { namespace: String, name: String, info: Option<HostRuleInfo> },
+    HostRulesRelisted(BTreeSet<(String, String)>),
+    /// The first list of every watched kind is done.
+    Synced,
+    /// Watches healthy (`true`) or failing, with the reason.
+    Connection(bool, String),
+}
+
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct ClusterEvent {
+    pub cluster: String,
+    pub change: ClusterChange,
+}
+
+/// The accepted GDP changed (`None`: no accepted GDP; every GslbService goes).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetPolicy(pub Option<Policy>);
+
+/// The accepted GSLBHostRules changed.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetOverrides(pub Vec<HostRuleOverrides>);
+
+/// Who should be told when the GDP's defaultDomain changes (Routes are re-read with it).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RegisterDomainListener(pub Recipient<DefaultDomain>);
+
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct DefaultDomain(pub Option<String>);
+
+/// `/debug/members` and `/debug/policy`.
+#[derive(Message)]
+#[rtype(result = "Value")]
+pub enum DebugQuery {
+    Members,
+    Policy,
+}
+
+pub struct GdpActor {
+    world: World,
+    settings: Arc<InstanceSettings>,
+    avi: Addr<AviActor>,
+    avi_mailbox: Mailbox,
+    metrics: Arc<Metrics>,
+    mailbox: Mailbox,
+    window: Duration,
+    services: HashMap<GsKey, (Addr<GslbServiceActor>, Mailbox)>,
+    domain_listeners: Vec<Recipient<DefaultDomain>>,
+    connection: BTreeMap<String, (bool, String)>,
+    boot: BootGate,
+}
+
+/// Boot: the writer gets its first complete desired state only when the policy is known and
+/// every member cluster has listed its objects (or the boot timeout passed).
+struct BootGate {
+    clusters: BTreeSet<String>,
+    synced: BTreeSet<String>,
+    policy_received: bool,
+    overrides_received: bool,
+    timed_out: bool,
+    done: bool,
+    timeout: Duration,
+    started: std::time::Instant,
+}
+
+impl GdpActor {
+    pub fn new(
+        settings: InstanceSettings,
+        avi: Addr<AviActor>,
+        avi_mailbox: Mailbox,
+        metrics: Arc<Metrics>,
+        window: Duration,
+        boot_timeout: Duration,
+    ) -> Self {
+        let mailbox = metrics.mailbox("gdp", "policy");
+        let clusters = settings.member_clusters.clone();
+        GdpActor {
+            world: World::new(settings.clone()),
+            settings: Arc::new(settings),
+            avi,
+            avi_mailbox,
+            metrics,
+            mailbox,
+            window,
+            services: HashMap::new(),
+            domain_listeners: Vec::new(),
+            connection: BTreeMap::new(),
+            boot: BootGate {
+                clusters,
+                synced: BTreeSet::new(),
+                policy_received: false,
+                overrides_received: false,
+                timed_out: false,
+                done: false,
+                timeout: boot_timeout,
+                started: std::time::Instant::now(),
+            },
+        }
+    }
+
+    /// Hands the writer its boot snapshot once the gate conditions hold.
+    fn maybe_boot(&mut self) {
+        let gate = &self.boot;
+        if gate.done || !gate.policy_received || !gate.overrides_received {
+            return;
+        }
+        let unsynced: BTreeSet<String> = gate.clusters.difference(&gate.synced).cloned().collect();
+        if !unsynced.is_empty() && !gate.timed_out {
+            return;
+        }
+        self.boot.done = true;
+        if !unsynced.is_empty() {
+            tracing::warn!(?unsynced, "boot timeout: converging without these clusters; GslbServices with their members stay untouched");
+        }
+        let desired: BTreeMap<GsKey, amko::model::DesiredGs> = self
+            .world
+            .keys()
+            .filter_map(|k| self.world.desired(k, None).map(|d| (k.clone(), d)))
+            .collect();
+        self.avi_mailbox.sent();
+        self.avi.do_send(BootSnapshot { desired, unsynced, observed_at: self.boot.started });
+    }
+
+    /// True once the writer has its boot snapshot.
+    pub fn booted(&self) -> bool {
+        self.boot.done
+    }
+
+    pub fn mailbox(&self) -> Mailbox {
+        self.mailbox.clone()
+    }
+
+    /// Sends fresh inputs to the actor of every changed GslbService.
+    fn route(&mut self, changed: BTreeSet<GsKey>) {
+        for key in changed {
+            let inputs = self.world.inputs_for(&key);
+            let empty = inputs.members.is_empty();
+            if empty && !self.services.contains_key(&key) {
+                // No actor means its last desired state (none) was already handed over.
+                continue;
+            }
+            let (addr, mailbox) = match self.services.get(&key) {
+                Some(entry) if entry.0.connected() => entry.clone(),
+                _ => {
+                    let entry = self.spawn_service(&key);
+                    self.services.insert(key.clone(), entry.clone());
+                    entry
+                }
+            };
+            mailbox.sent();
+            addr.do_send(Inputs(inputs));
+            if empty {
+                self.services.remove(&key);
+            }
+        }
+    }
+
+    fn spawn_service(&self, key: &GsKey) -> (Addr<GslbServiceActor>, Mailbox) {
+        let actor = GslbServiceActor::new(
+            key.clone(),
+            self.settings.clone(),
+            self.avi.clone(),
+            self.avi_mailbox.clone(),
+            self.metrics.clone(),
+            self.window,
+        );
+        let mailbox = actor.mailbox();
+        (actor.start(), mailbox)
+    }
+
+    fn apply(&mut self, cluster: &str, change: ClusterChange) -> BTreeSet<GsKey> {
+        match change {
+            ClusterChange::Object(object, ingested) => self.world.upsert_object(object, ingested),
+            ClusterChange::ObjectGone(object) => self.world.delete_object(&object),
+            ClusterChange::Relisted(kind, keep) => self.world.retain_objects(cluster, kind, &keep),
+            ClusterChange::Namespace(info) => self.world.upsert_namespace(info),
+            ClusterChange::NamespaceGone(name) => self.world.delete_namespace(cluster, &name),
+            ClusterChange::NamespacesRelisted(keep) => {
+                let gone: Vec<String> = self
+                    .world
+                    .namespaces_of(cluster)
+                    .into_iter()
+                    .filter(|n| !keep.contains(n))
+                    .collect();
+                let mut changed = BTreeSet::new();
+                for name in gone {
+                    changed.extend(self.world.delete_namespace(cluster, &name));
+                }
+                changed
+            }
+            ClusterChange::HostRule { namespace, name, info } => self.world.set_hostrule(cluster, &namespace, &name, info),
+            ClusterChange::HostRulesRelisted(keep) => {
+                let gone: Vec<(String, String)> = self
+                    .world
+                    .hostrules_of(cluster)
+                    .into_iter()
+                    .filter(|k| !keep.contains(k))
+                    .collect();
+                let mut changed = BTreeSet::new();
+                for (namespace, name) in gone {
+                    changed.extend(self.world.set_hostrule(cluster, &namespace, &name, None));
+                }
+                changed
+            }
+            ClusterChange::Synced => {
+                self.boot.synced.insert(cluster.to_owned());
+                if self.boot.done {
+                    self.avi_mailbox.sent();
+                    self.avi.do_send(ClusterSynced(cluster.to_owned()));
+                } else {
+                    self.maybe_boot();
+                }
+                BTreeSet::new()
+            }
+            ClusterChange::Connection(up, reason) => {
+                if up {
+                    tracing::info!(cluster, "member cluster connected");
+                } else {
+                    tracing::warn!(cluster, reason = %reason, "member cluster watches failing; keeping its last known members");
+                }
+                self.metrics
+                    .cluster_connected
+                    .get_or_create(&ClusterLabels { cluster: cluster.to_owned() })
+                    .set(i64::from(up));
+                self.connection.insert(cluster.to_owned(), (up, reason));
+                BTreeSet::new()
+            }
+        }
+    }
+}
+
+impl Actor for GdpActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(usize::MAX);
+        ctx.run_later(self.boot.timeout, |act, _| {
+            act.boot.timed_out = true;
+            act.maybe_boot();
+        });
+        // Counting is O(objects): refresh the gauge now and then, not per event.
+        ctx.run_interval(Duration::from_secs(5), |act, _| {
+            for cluster in act.connection.keys() {
+                act.metrics
+                    .cluster_objects
+                    .get_or_create(&ClusterLabels { cluster: cluster.clone() })
+                    .set(act.world.observation_count_of(cluster) as i64);
+            }
+        });
+    }
+}
+
+impl Handler<ClusterEvent> for GdpActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ClusterEvent, _: &mut Context<Self>) {
+        self.mailbox.clone().handle(|| {
+            let changed = self.apply(&msg.cluster, msg.change);
+            self.route(changed);
+        })
+    }
+}
+
+impl Handler<SetPolicy> for GdpActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetPolicy, _: &mut Context<Self>) {
+        self.mailbox.clone().handle(|| {
+            let old_domain = self.world.policy().and_then(|p| p.default_domain.clone());
+            let new_domain = msg.0.as_ref().and_then(|p| p.default_domain.clone());
+            let changed = self.world.set_policy(msg.0);
+            self.route(changed);
+            self.boot.policy_received = true;
+            self.maybe_boot();
+            if old_domain != new_domain {
+                for listener in &self.domain_listeners {
+                    listener.do_send(DefaultDomain(new_domain.clone()));
+                }
+            }
+        })
+    }
+}
+
+impl Handler<SetOverrides> for GdpActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetOverrides, _: &mut Context<Self>) {
+        self.mailbox.clone().handle(|| {
+            let changed = self.world.set_overrides(msg.0);
+            self.route(changed);
+            self.boot.overrides_received = true;
+            self.maybe_boot();
+        })
+    }
+}
+
+impl Handler<RegisterDomainListener> for GdpActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: RegisterDomainListener, _: &mut Context<Self>) {
+        let domain = self.world.policy().and_then(|p| p.default_domain.clone());
+        msg.0.do_send(DefaultDomain(domain));
+        self.domain_listeners.push(msg.0);
+    }
+}
+
+impl Handler<DebugQuery> for GdpActor {
+    type Result = MessageResult<DebugQuery>;
+
+    fn handle(&mut self, msg: DebugQuery, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(match msg {
+            DebugQuery::Members => {
+                let members: Vec<Value> = self
+                    .world
+                    .report()
+                    .into_iter()
+                    .map(|r| {
+                        json!({
+                            "object": r.id.to_string(),
+                            "hostname": r.hostname,
+                            "vip": r.vip,
+                            "selected": r.selected_into.is_some(),
+                            "gslbservice": r.selected_into.map(|k| k.to_string()),
+                            "reason": r.reason,
+                        })
+                    })
+                    .collect();
+                let skipped: Vec<Value> = self
+                    .world
+                    .skipped()
+                    .flat_map(|(object, reasons)| {
+                        reasons.iter().map(move |s| {
+                            json!({
+                                "object": format!("{}/{}/{}/{}", object.kind.token(), object.cluster, object.namespace, object.name),
+                                "host": s.host,
+                                "reason": s.reason,
+                            })
+                        })
+                    })
+                    .collect();
+                let clusters: BTreeMap<&String, Value> = self
+                    .connection
+                    .iter()
+                    .map(|(c, (up, reason))| (c, json!({"connected": up, "reason": reason})))
+                    .collect();
+                json!({"members": members, "skipped": skipped, "clusters": clusters})
+            }
+            DebugQuery::Policy => {
+                let policy = self.world.policy().map(|p| format!("{p:#?}"));
+                json!({
+                    "instance": format!("{:#?}", self.settings),
+                    "policy": policy,
+                    "gslbservices": self.world.keys().map(|k| k.to_string()).collect::<Vec<_>>(),
+                })
+            }
+        })
+    }
+}

@@ -1,0 +1,112 @@
+//! One GslbServiceActor per `tenant/fqdn`: receives the inputs of its GslbService (members,
+//! domain names, policy, overrides), waits a short coalescing window so a burst of changes
+//! becomes one desired state, builds it with `amko::model`, and hands it to the AviActor only
+//! when it differs from the last one handed over. It stops once its GslbService has no members.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use amko::model::{DesiredGs, GsKey};
+use amko::policy::types::InstanceSettings;
+use amko::state::GsInputs;
+
+use crate::avi_writer::{AviActor, Desired};
+use crate::telemetry::{Mailbox, Metrics};
+
+/// New inputs for this GslbService.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Inputs(pub GsInputs);
+
+pub struct GslbServiceActor {
+    key: GsKey,
+    settings: Arc<InstanceSettings>,
+    avi: Addr<AviActor>,
+    avi_mailbox: Mailbox,
+    mailbox: Mailbox,
+    metrics: Arc<Metrics>,
+    window: Duration,
+    latest: Option<GsInputs>,
+    /// When the first change not yet handed over arrived.
+    first_change: Option<Instant>,
+    last_sent: Option<Option<DesiredGs>>,
+}
+
+impl GslbServiceActor {
+    pub fn new(
+        key: GsKey,
+        settings: Arc<InstanceSettings>,
+        avi: Addr<AviActor>,
+        avi_mailbox: Mailbox,
+        metrics: Arc<Metrics>,
+        window: Duration,
+    ) -> Self {
+        let mailbox = metrics.mailbox("gslb_service", &key.to_string());
+        GslbServiceActor {
+            key,
+            settings,
+            avi,
+            avi_mailbox,
+            mailbox,
+            metrics,
+            window,
+            latest: None,
+            first_change: None,
+            last_sent: None,
+        }
+    }
+
+    pub fn mailbox(&self) -> Mailbox {
+        self.mailbox.clone()
+    }
+
+    fn flush(&mut self, ctx: &mut Context<Self>) {
+        let Some(inputs) = self.latest.as_ref() else { return };
+        let observed_at = self.first_change.take().unwrap_or_else(Instant::now);
+        let desired = inputs.build(&self.settings, None);
+        let empty = desired.is_none();
+        if self.last_sent.as_ref() != Some(&desired) {
+            self.avi_mailbox.sent();
+            self.avi.do_send(Desired {
+                key: self.key.clone(),
+                desired: desired.clone(),
+                observed_at,
+            });
+            self.last_sent = Some(desired);
+        }
+        if empty {
+            ctx.stop();
+        }
+    }
+}
+
+impl Actor for GslbServiceActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(usize::MAX);
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        self.metrics.drop_instance("gslb_service", &self.key.to_string());
+    }
+}
+
+impl Handler<Inputs> for GslbServiceActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Inputs, ctx: &mut Context<Self>) {
+        self.mailbox.clone().handle(|| {
+            self.latest = Some(msg.0);
+            if self.first_change.is_none() {
+                self.first_change = Some(Instant::now());
+                if self.window.is_zero() {
+                    self.flush(ctx);
+                } else {
+                    ctx.run_later(self.window, |act, ctx| act.flush(ctx));
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,223 @@
+//! The StatusActor: writes the status of amko-rs's own custom resources (GSLBConfig, GDP,
+//! GSLBHostRule) and Kubernetes Events, off the data path. Statuses are coalesced per object (only
+//! the newest is written, and nothing when it equals what was last written); failed writes retry.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use actix::prelude::*;
+use amko::crd::{GlobalDeploymentPolicy, GslbConfig, GslbHostRule};
+use k8s_openapi::api::core::v1::{Event as K8sEvent, ObjectReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use serde_json::{Value, json};
+
+use crate::telemetry::{Mailbox, Metrics};
+
+/// Which custom resource a status belongs to.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StatusTarget {
+    GslbConfig { namespace: String, name: String },
+    Gdp { namespace: String, name: String },
+    HostRule { namespace: String, name: String },
+}
+
+impl StatusTarget {
+    fn parts(&self) -> (&'static str, &str, &str) {
+        match self {
+            StatusTarget::GslbConfig { namespace, name } => ("GSLBConfig", namespace, name),
+            StatusTarget::Gdp { namespace, name } => ("GlobalDeploymentPolicy", namespace, name),
+            StatusTarget::HostRule { namespace, name } => ("GSLBHostRule", namespace, name),
+        }
+    }
+}
+
+/// Sets the whole `status` of a target.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub struct SetStatus {
+    pub target: StatusTarget,
+    pub status: Value,
+}
+
+/// A Kubernetes Event about one of our objects.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub struct RecordEvent {
+    pub target: StatusTarget,
+    pub warning: bool,
+    pub reason: String,
+    pub message: String,
+}
+
+struct Written {
+    target: StatusTarget,
+    status: Value,
+    result: Result<(), String>,
+}
+impl Message for Written {
+    type Result = ();
+}
+
+pub struct StatusActor {
+    client: Client,
+    mailbox: Mailbox,
+    written: BTreeMap<StatusTarget, Value>,
+    pending: BTreeMap<StatusTarget, Value>,
+    in_flight: BTreeSet<StatusTarget>,
+    reporter: String,
+}
+
+impl StatusActor {
+    pub fn new(client: Client, metrics: &std::sync::Arc<Metrics>, reporter: String) -> Self {
+        StatusActor {
+            client,
+            mailbox: metrics.mailbox("status", "writer"),
+            written: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            in_flight: BTreeSet::new(),
+            reporter,
+        }
+    }
+
+    pub fn mailbox(&self) -> Mailbox {
+        self.mailbox.clone()
+    }
+
+    fn pump(&mut self, ctx: &mut Context<Self>) {
+        let ready: Vec<StatusTarget> = self
+            .pending
+            .keys()
+            .filter(|t| !self.in_flight.contains(*t))
+            .cloned()
+            .collect();
+        for target in ready {
+            let Some(status) = self.pending.remove(&target) else { continue };
+            if self.written.get(&target) == Some(&status) {
+                continue;
+            }
+            self.in_flight.insert(target.clone());
+            let client = self.client.clone();
+            let addr = ctx.address();
+            actix::spawn(async move {
+                let result = write_status(client, &target, &status).await;
+                addr.do_send(Written { target, status, result });
+            });
+        }
+    }
+}
+
+async fn write_status(client: Client, target: &StatusTarget, status: &Value) -> Result<(), String> {
+    let patch = Patch::Merge(json!({ "status": status }));
+    let params = PatchParams::default();
+    let result = match target {
+        StatusTarget::GslbConfig { namespace, name } => Api::<GslbConfig>::namespaced(client, namespace)
+            .patch_status(name, &params, &patch)
+            .await
+            .map(|_| ()),
+        StatusTarget::Gdp { namespace, name } => Api::<GlobalDeploymentPolicy>::namespaced(client, namespace)
+            .patch_status(name, &params, &patch)
+            .await
+            .map(|_| ()),
+        StatusTarget::HostRule { namespace, name } => Api::<GslbHostRule>::namespaced(client, namespace)
+            .patch_status(name, &params, &patch)
+            .await
+            .map(|_| ()),
+    };
+    match result {
+        Ok(()) => Ok(()),
+        // The object is gone: nothing to report on.
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+impl Actor for StatusActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(usize::MAX);
+    }
+}
+
+impl Handler<SetStatus> for StatusActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetStatus, ctx: &mut Context<Self>) {
+        self.mailbox.clone().handle(|| {
+            self.pending.insert(msg.target, msg.status);
+            self.pump(ctx);
+        })
+    }
+}
+
+impl Handler<Written> for StatusActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Written, ctx: &mut Context<Self>) {
+        self.in_flight.remove(&msg.target);
+        match msg.result {
+            Ok(()) => {
+                self.written.insert(msg.target, msg.status);
+            }
+            Err(reason) => {
+                let (kind, namespace, name) = msg.target.parts();
+                tracing::warn!(kind, namespace, name, %reason, "status write failed; retrying");
+                let target = msg.target.clone();
+                let status = msg.status;
+                ctx.run_later(Duration::from_secs(2), move |act, ctx| {
+                    act.pending.entry(target).or_insert(status);
+                    act.pump(ctx);
+                });
+            }
+        }
+        self.pump(ctx);
+    }
+}
+
+impl Handler<RecordEvent> for StatusActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: RecordEvent, _: &mut Context<Self>) {
+        self.mailbox.clone().handle(|| {
+            let (kind, namespace, name) = msg.target.parts();
+            let api_version = match msg.target {
+                StatusTarget::Gdp { .. } => "amko.vmware.com/v1alpha2",
+                _ => "amko.vmware.com/v1alpha1",
+            };
+            let now = k8s_openapi::jiff::Timestamp::now();
+            let event = K8sEvent {
+                metadata: ObjectMeta {
+                    generate_name: Some(format!("{name}.")),
+                    namespace: Some(namespace.to_owned()),
+                    ..ObjectMeta::default()
+                },
+                involved_object: ObjectReference {
+                    api_version: Some(api_version.to_owned()),
+                    kind: Some(kind.to_owned()),
+                    name: Some(name.to_owned()),
+                    namespace: Some(namespace.to_owned()),
+                    ..ObjectReference::default()
+                },
+                reason: Some(msg.reason.clone()),
+                message: Some(msg.message.clone()),
+                type_: Some(if msg.warning { "Warning" } else { "Normal" }.to_owned()),
+                first_timestamp: Some(Time(now)),
+                last_timestamp: Some(Time(now)),
+                event_time: Some(MicroTime(now)),
+                count: Some(1),
+                reporting_component: Some("amko-rs".to_owned()),
+                reporting_instance: Some(self.reporter.clone()),
+                action: Some(msg.reason.clone()),
+                ..K8sEvent::default()
+            };
+            let api: Api<K8sEvent> = Api::namespaced(self.client.clone(), namespace);
+            actix::spawn(async move {
+                if let Err(e) = api.create(&PostParams::default(), &event).await {
+                    tracing::debug!(error = %e, "could not record event");
+                }
+            });
+        })
+    }
+}
