@@ -1155,3 +1155,63 @@ fn every_values_key_is_documented_in_the_configuration_reference() {
         }
     }
 }
+
+// ------------------------------------------------------------ the image the chart runs
+
+#[test]
+fn the_image_matches_what_the_chart_runs() {
+    let dockerfile = std::fs::read_to_string(repo_path("Dockerfile")).expect("Dockerfile");
+    let instruction = |name: &str| -> Vec<String> {
+        dockerfile
+            .lines()
+            .filter_map(|line| line.strip_prefix(&format!("{name} ")))
+            .map(|rest| rest.trim().to_owned())
+            .collect()
+    };
+    let values: Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(repo_path("charts/amko/values.yaml")).expect("values.yaml"),
+    )
+    .expect("values.yaml parses");
+
+    // The runtime user is the one the chart's securityContext runs as (non-root).
+    let user = instruction("USER");
+    let expected_user = format!(
+        "{}:{}",
+        values["podSecurityContext"]["runAsUser"], values["podSecurityContext"]["runAsGroup"]
+    );
+    assert_eq!(user.last(), Some(&expected_user));
+    assert_ne!(values["podSecurityContext"]["runAsUser"], 0);
+
+    // The container args start with a subcommand of the binary the ENTRYPOINT names, and the
+    // default CMD is the operator.
+    assert_eq!(
+        instruction("ENTRYPOINT"),
+        [r#"["/usr/local/bin/amko"]"#.to_owned()]
+    );
+    assert_eq!(instruction("CMD"), [r#"["run"]"#.to_owned()]);
+    let amko = render("leader", &[]);
+    let run_args = strings(&amko.container("amko").expect("amko")["args"]);
+    assert_eq!(run_args.first(), Some(&"run"));
+    let federate_args = strings(&amko.container("amko-federator").expect("federator")["args"]);
+    assert_eq!(federate_args.first(), Some(&"federate"));
+
+    // The exposed ports are the chart's listen ports, and the build names the binary's package.
+    let exposed = instruction("EXPOSE").join(" ");
+    for key in ["port", "federatorPort"] {
+        let port = values["metrics"][key].to_string();
+        assert!(
+            exposed.split_whitespace().any(|p| p == port),
+            "EXPOSE {exposed} lacks metrics.{key} {port}"
+        );
+    }
+    assert!(dockerfile.contains("cargo build --release --locked -p amko-actors --bin amko"));
+
+    // Every workspace member's sources are in the build context.
+    let dockerignore = std::fs::read_to_string(repo_path(".dockerignore")).expect(".dockerignore");
+    for path in ["Cargo.toml", "Cargo.lock", "src", "actors", "benches"] {
+        assert!(
+            dockerignore.lines().any(|line| line == format!("!{path}")),
+            ".dockerignore excludes {path}"
+        );
+    }
+}
