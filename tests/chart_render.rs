@@ -715,6 +715,22 @@ fn the_documented_install_command_works_with_its_misspelled_key() {
         "the table's label{{.key,.value}} form becomes a label map"
     );
 
+    // Label values given as YAML booleans or numbers become the strings labels are.
+    let typed = render(
+        "minimal",
+        &[
+            "gdpConfig.appSelector.label.gslb=true",
+            "gdpConfig.namespaceSelector.label.tier=1",
+        ],
+    );
+    assert_eq!(
+        typed.find("GlobalDeploymentPolicy", "global-gdp")["spec"]["matchRules"],
+        json!({
+            "appSelector": {"label": {"gslb": "true"}},
+            "namespaceSelector": {"label": {"tier": "1"}}
+        })
+    );
+
     // The correct spelling wins over the misspelled one.
     let both = render(
         "docs-install",
@@ -1214,4 +1230,91 @@ fn the_image_matches_what_the_chart_runs() {
             ".dockerignore excludes {path}"
         );
     }
+}
+
+// ------------------------------------------------------------ NOTES.txt
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create chart copy");
+    for entry in std::fs::read_dir(from).expect("read chart dir").flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy chart file");
+        }
+    }
+}
+
+/// NOTES.txt as helm renders it. `helm template` never prints NOTES and `helm install --dry-run`
+/// needs a cluster, so a copy of the chart renders the same file through helm's `tpl` into a
+/// ConfigMap.
+fn notes(namespace: &str, fixture_name: &str, sets: &[&str]) -> String {
+    let chart = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("chart_render")
+        .join(format!("notes-{namespace}-{fixture_name}-{}", sets.len()))
+        .join("amko");
+    let _ = std::fs::remove_dir_all(&chart);
+    copy_dir(&repo_path(CHART), &chart);
+    std::fs::copy(chart.join("templates/NOTES.txt"), chart.join("notes.txt")).expect("notes");
+    std::fs::write(
+        chart.join("templates/zz-notes.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: rendered-notes\ndata:\n  \
+         notes: {{ tpl (.Files.Get \"notes.txt\") . | toJson }}\n",
+    )
+    .expect("write notes template");
+    let mut args = helm_args("template", namespace, fixture_name, sets);
+    args[2] = chart.display().to_string();
+    args.extend(["--show-only".into(), "templates/zz-notes.yaml".into()]);
+    let output = run("helm", &args);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let config_map: Value =
+        serde_saphyr::from_str(&String::from_utf8_lossy(&output.stdout)).expect("notes parse");
+    config_map["data"]["notes"]
+        .as_str()
+        .expect("notes text")
+        .to_owned()
+}
+
+#[test]
+fn notes_say_what_to_check_next_and_warn_about_mistakes() {
+    let good = notes(NAMESPACE, "leader", &[]);
+    for command in [
+        "kubectl get amkocluster amkocluster-federation -n avi-system",
+        "kubectl get gc -n avi-system gc-1",
+        "kubectl get gdp -n avi-system",
+        "kubectl get secret gslb-config-secret -n avi-system",
+        "kubectl delete gdp -n avi-system global-gdp",
+    ] {
+        assert!(good.contains(command), "NOTES lack `{command}`:\n{good}");
+    }
+    assert!(good.contains(
+        "This cluster is east-admin, a federation LEADER: it syncs GslbServices to 192.0.2.10."
+    ));
+    assert!(!good.contains("WARNING"), "{good}");
+    assert!(!good.contains("no effect"), "{good}");
+
+    let follower = notes(NAMESPACE, "follower", &[]);
+    assert!(follower.contains("This cluster is west-admin, a federation FOLLOWER"));
+
+    let careless = notes(
+        "default",
+        "amko-2x",
+        &[
+            "gslbLeaderCredentials.password=",
+            "configs.insecureSkipVerify=true",
+        ],
+    );
+    assert!(careless.contains("WARNING: the namespace is default, not avi-system."));
+    assert!(careless.contains("WARNING: gslbLeaderCredentials.password is empty"));
+    assert!(careless.contains("WARNING: configs.insecureSkipVerify is true"));
+    assert!(careless.contains(
+        "no effect in amko-rs and were ignored: multiClusterIngress, persistentVolumeClaim, \
+         mountPath, logFile, federatorLogFile, rbac, service, serviceAccount."
+    ));
+    assert!(careless.contains("kubectl get gc -n default gc-1"));
 }
