@@ -2,7 +2,8 @@
 //! tests/fixtures/chart-values: `helm lint`, the rendered objects field by field, the schema's
 //! rejections of bad values, offline validation of every manifest (PyPI `kubernetes-validate` for
 //! built-in kinds; for our CRs the CRD schemas through Python `jsonschema`, their CEL rules through
-//! kube-cel, and amko-rs's own acceptance), and docs/configuration.md covering values.yaml.
+//! kube-cel, and amko-rs's own acceptance), NOTES.txt, the Dockerfile agreeing with the chart, and
+//! docs/configuration.md covering values.yaml.
 //!
 //! Needs `helm` (v3) and `python3` with `kubernetes-validate` (see .ci/install-tools.sh).
 
