@@ -796,7 +796,7 @@ fn values_keep_the_documented_keys_and_defaults() {
 
 #[test]
 fn bad_values_are_rejected_with_a_message_naming_the_field() {
-    let cases: [(&str, &[&str], &str); 12] = [
+    let cases: [(&str, &[&str], &str); 15] = [
         (
             "minimal",
             &[
@@ -855,6 +855,21 @@ fn bad_values_are_rejected_with_a_message_naming_the_field() {
             "amko-2x",
             &["globalDeploymentPolicy.trafficSplit[0].weight=21"],
             "globalDeploymentPolicy.trafficSplit.0.weight: Must be less than or equal to 20",
+        ),
+        (
+            "minimal",
+            &["gdpConfig.matchClusters={cluster1-admin,elsewhere-admin}"],
+            "gdpConfig.matchClusters: cluster \"elsewhere-admin\" is not one of configs.memberClusters [cluster1-admin cluster2-admin]",
+        ),
+        (
+            "amko-2x",
+            &["globalDeploymentPolicy.trafficSplit[1].cluster=cluster3-admin"],
+            "globalDeploymentPolicy.trafficSplit: cluster \"cluster3-admin\" is not one of configs.memberClusters",
+        ),
+        (
+            "full",
+            &["gdpConfig.trafficSplit[1].cluster=east-admin"],
+            "gdpConfig.trafficSplit: cluster \"east-admin\" is listed twice",
         ),
         (
             "minimal",

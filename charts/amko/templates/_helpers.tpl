@@ -72,6 +72,18 @@ the map has exactly those two keys.
 {{- end -}}
 {{- end -}}
 
+{{/* configs.memberClusters as a JSON list of context names, without duplicates. */}}
+{{- define "amko.settings.memberClusters" -}}
+{{- $members := list -}}
+{{- range (default (list) .Values.configs.memberClusters) -}}
+{{- $name := include "amko.clusterName" . | trim -}}
+{{- if and $name (not (has $name $members)) -}}
+{{- $members = append $members $name -}}
+{{- end -}}
+{{- end -}}
+{{- $members | toJson -}}
+{{- end -}}
+
 {{/* The leader controller address: configs.gslbLeaderController, then the documentation's typo. */}}
 {{- define "amko.settings.controller" -}}
 {{- $configs := default (dict) .Values.configs -}}
@@ -134,10 +146,20 @@ globalDeploymentPolicy.* and the documented gdpConfig.*. Empty parts are left ou
 {{- if $matchRules -}}
 {{- $_ := set $spec "matchRules" $matchRules -}}
 {{- end -}}
+{{- $members := include "amko.settings.memberClusters" $ | fromJsonArray -}}
+{{- $field := ternary "globalDeploymentPolicy" "gdpConfig" (not (empty (get $legacy "matchClusters"))) -}}
 {{- $matchClusters := list -}}
+{{- $seen := list -}}
 {{- range (coalesce (get $legacy "matchClusters") (get $documented "matchClusters") list) -}}
 {{- $name := include "amko.clusterName" . | trim -}}
 {{- if $name -}}
+{{- if not (has $name $members) -}}
+{{- fail (printf "%s.matchClusters: cluster %q is not one of configs.memberClusters %v" $field $name $members) -}}
+{{- end -}}
+{{- if has $name $seen -}}
+{{- fail (printf "%s.matchClusters: cluster %q is listed twice" $field $name) -}}
+{{- end -}}
+{{- $seen = append $seen $name -}}
 {{- $entry := dict "cluster" $name -}}
 {{- if and (kindIs "map" .) (get . "syncVipOnly") -}}
 {{- $_ := set $entry "syncVipOnly" true -}}
@@ -148,9 +170,19 @@ globalDeploymentPolicy.* and the documented gdpConfig.*. Empty parts are left ou
 {{- if $matchClusters -}}
 {{- $_ := set $spec "matchClusters" $matchClusters -}}
 {{- end -}}
+{{- $field = ternary "globalDeploymentPolicy" "gdpConfig" (not (empty (get $legacy "trafficSplit"))) -}}
 {{- $split := list -}}
+{{- $seen = list -}}
 {{- range (coalesce (get $legacy "trafficSplit") (get $documented "trafficSplit") list) -}}
-{{- $entry := dict "cluster" (include "amko.clusterName" . | trim) -}}
+{{- $name := include "amko.clusterName" . | trim -}}
+{{- if not (has $name $members) -}}
+{{- fail (printf "%s.trafficSplit: cluster %q is not one of configs.memberClusters %v" $field $name $members) -}}
+{{- end -}}
+{{- if has $name $seen -}}
+{{- fail (printf "%s.trafficSplit: cluster %q is listed twice" $field $name) -}}
+{{- end -}}
+{{- $seen = append $seen $name -}}
+{{- $entry := dict "cluster" $name -}}
 {{- if hasKey . "weight" -}}{{- $_ := set $entry "weight" (int (get . "weight")) -}}{{- end -}}
 {{- if hasKey . "priority" -}}{{- $_ := set $entry "priority" (int (get . "priority")) -}}{{- end -}}
 {{- $split = append $split $entry -}}
