@@ -33,6 +33,7 @@ if ! python3 -c 'import avi.sdk.avi_api' >/dev/null 2>&1; then
   log "installing avisdk from PyPI"
   python3 -m pip install --quiet avisdk
 fi
+if ! command -v kubernetes-validate >/dev/null 2>&1; then python3 -m pip install --quiet kubernetes-validate; fi
 
 # cargo-deny for the licence/bans/sources audit (works offline).
 if ! command -v cargo-deny >/dev/null 2>&1; then
