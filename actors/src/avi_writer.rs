@@ -195,12 +195,16 @@ impl AviActor {
         if self.phase != Phase::WaitingForSnapshot {
             return;
         }
-        let Some(snapshot) = self.snapshot.take() else { return };
+        let Some(snapshot) = self.snapshot.take() else {
+            return;
+        };
         // The snapshot is newer than anything that arrived before it.
         self.desired = snapshot.desired;
         self.unsynced = snapshot.unsynced;
         for key in self.desired.keys() {
-            self.observed.entry(key.clone()).or_insert(snapshot.observed_at);
+            self.observed
+                .entry(key.clone())
+                .or_insert(snapshot.observed_at);
         }
         self.phase = Phase::Ready;
         tracing::info!(
@@ -235,10 +239,18 @@ impl AviActor {
         if self.unsynced.is_empty() {
             return false;
         }
-        let Some(gs) = self.cache.gslb_services.get(&(key.tenant.clone(), key.fqdn.clone())) else {
+        let Some(gs) = self
+            .cache
+            .gslb_services
+            .get(&(key.tenant.clone(), key.fqdn.clone()))
+        else {
             return false;
         };
-        let description = gs.body.get("description").and_then(Value::as_str).unwrap_or_default();
+        let description = gs
+            .body
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         description
             .split(',')
             .filter_map(|identity| identity.split('/').nth(1))
@@ -251,7 +263,9 @@ impl AviActor {
         });
         desired_use
             || self.cache.gslb_services.iter().any(|((t, n), gs)| {
-                t == tenant && *n != key.fqdn && referenced_monitors(&gs.body).iter().any(|r| r == name)
+                t == tenant
+                    && *n != key.fqdn
+                    && referenced_monitors(&gs.body).iter().any(|r| r == name)
             })
     }
 
@@ -262,11 +276,16 @@ impl AviActor {
             && d.gslb_service.pki_profile_ref.is_none()
             && let Some(pki) = self.pki_profiles.first()
         {
-            d.gslb_service.pki_profile_ref = Some(amko::model::payload::ref_by_name("pkiprofile", pki));
+            d.gslb_service.pki_profile_ref =
+                Some(amko::model::payload::ref_by_name("pkiprofile", pki));
         }
-        plan_gslb_service(key, desired.as_ref(), &self.cache, &self.config.created_by, &|t, n| {
-            self.hm_used_elsewhere(key, t, n)
-        })
+        plan_gslb_service(
+            key,
+            desired.as_ref(),
+            &self.cache,
+            &self.config.created_by,
+            &|t, n| self.hm_used_elsewhere(key, t, n),
+        )
     }
 
     /// Starts as many queued writes as the concurrency bound allows.
@@ -282,7 +301,9 @@ impl AviActor {
         }
         let mut deferred = Vec::new();
         while self.in_flight.len() < self.config.max_in_flight {
-            let Some(key) = self.queue.pop_front() else { break };
+            let Some(key) = self.queue.pop_front() else {
+                break;
+            };
             self.queued.remove(&key);
             if self.in_flight.contains(&key) || self.touches_unsynced_cluster(&key) {
                 deferred.push(key);
@@ -329,7 +350,13 @@ impl AviActor {
                     }
                 }
             }
-            addr.do_send(WriteDone { key, changes, error, writes: done, observed_at });
+            addr.do_send(WriteDone {
+                key,
+                changes,
+                error,
+                writes: done,
+                observed_at,
+            });
         });
     }
 
@@ -341,13 +368,19 @@ impl AviActor {
         if self.failed.get(key) != Some(&message) {
             tracing::warn!(gslbservice = %key, "{message}");
             self.failed.insert(key.clone(), message.clone());
-            self.problems.do_send(WriteProblem { key: key.clone(), message: Some(message) });
+            self.problems.do_send(WriteProblem {
+                key: key.clone(),
+                message: Some(message),
+            });
         }
     }
 
     fn clear_problem(&mut self, key: &GsKey) {
         if self.failed.remove(key).is_some() {
-            self.problems.do_send(WriteProblem { key: key.clone(), message: None });
+            self.problems.do_send(WriteProblem {
+                key: key.clone(),
+                message: None,
+            });
         }
     }
 
@@ -363,7 +396,13 @@ impl AviActor {
         let members: usize = self
             .desired
             .values()
-            .map(|d| d.gslb_service.groups.iter().map(|g| g.members.len()).sum::<usize>())
+            .map(|d| {
+                d.gslb_service
+                    .groups
+                    .iter()
+                    .map(|g| g.members.len())
+                    .sum::<usize>()
+            })
             .sum();
         self.metrics.members.set(members as i64);
     }
@@ -435,7 +474,9 @@ impl Handler<Desired> for AviActor {
                     self.desired.remove(&msg.key);
                 }
             }
-            self.observed.entry(msg.key.clone()).or_insert(msg.observed_at);
+            self.observed
+                .entry(msg.key.clone())
+                .or_insert(msg.observed_at);
             self.attempts.remove(&msg.key);
             self.enqueue(msg.key);
             self.pump(ctx);
@@ -490,7 +531,9 @@ impl Handler<Loaded> for AviActor {
                 }
                 Err(err) => {
                     tracing::warn!(error = %err, "reading the controller failed; retrying");
-                    ctx.run_later(Duration::from_secs(2), move |act, ctx| act.load(ctx, is_refresh));
+                    ctx.run_later(Duration::from_secs(2), move |act, ctx| {
+                        act.load(ctx, is_refresh)
+                    });
                 }
             }
         })
@@ -614,13 +657,23 @@ impl Handler<DebugGslbServices> for AviActor {
 
     fn handle(&mut self, msg: DebugGslbServices, _: &mut Context<Self>) -> Self::Result {
         let mut keys: BTreeSet<GsKey> = self.desired.keys().cloned().collect();
-        keys.extend(self.cache.gslb_services.keys().map(|(t, n)| GsKey { tenant: t.clone(), fqdn: n.clone() }));
+        keys.extend(self.cache.gslb_services.keys().map(|(t, n)| GsKey {
+            tenant: t.clone(),
+            fqdn: n.clone(),
+        }));
         let items: Vec<Value> = keys
             .into_iter()
             .filter(|k| msg.name.as_ref().is_none_or(|n| *n == k.fqdn))
             .map(|key| {
-                let desired = self.desired.get(&key).map(|d| serde_json::to_value(&d.gslb_service).unwrap_or(Value::Null));
-                let controller = self.cache.gslb_services.get(&(key.tenant.clone(), key.fqdn.clone())).map(|o| o.body.clone());
+                let desired = self
+                    .desired
+                    .get(&key)
+                    .map(|d| serde_json::to_value(&d.gslb_service).unwrap_or(Value::Null));
+                let controller = self
+                    .cache
+                    .gslb_services
+                    .get(&(key.tenant.clone(), key.fqdn.clone()))
+                    .map(|o| o.body.clone());
                 let differences = match (&desired, &controller) {
                     (Some(d), Some(c)) => json!(amko::model::compare::differences(d, c)),
                     _ => Value::Null,

@@ -16,8 +16,8 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::ListParams;
-use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client, ResourceExt};
 
 use crate::gdp::{ClusterChange, ClusterEvent, DefaultDomain, GdpActor};
@@ -71,7 +71,13 @@ pub struct ClusterActor {
 }
 
 impl ClusterActor {
-    pub fn new(name: String, client: Client, gdp: Addr<GdpActor>, gdp_mailbox: Mailbox, metrics: &std::sync::Arc<Metrics>) -> Self {
+    pub fn new(
+        name: String,
+        client: Client,
+        gdp: Addr<GdpActor>,
+        gdp_mailbox: Mailbox,
+        metrics: &std::sync::Arc<Metrics>,
+    ) -> Self {
         let mailbox = metrics.mailbox("cluster", &name);
         ClusterActor {
             name,
@@ -95,7 +101,10 @@ impl ClusterActor {
 
     fn send(&self, change: ClusterChange) {
         self.gdp_mailbox.sent();
-        self.gdp.do_send(ClusterEvent { cluster: self.name.clone(), change });
+        self.gdp.do_send(ClusterEvent {
+            cluster: self.name.clone(),
+            change,
+        });
     }
 
     fn connection(&mut self, up: bool, reason: String) {
@@ -125,7 +134,10 @@ impl ClusterActor {
                     Err(kube::Error::Api(status)) if status.code == 404 => false,
                     Err(e) => return Err(format!("cannot list AKO HostRules: {e}")),
                 };
-                Ok(Capabilities { openshift, hostrules })
+                Ok(Capabilities {
+                    openshift,
+                    hostrules,
+                })
             }
             .await;
             addr.do_send(Discovered(result));
@@ -137,25 +149,50 @@ impl ClusterActor {
         let c = &self.client;
         if caps.openshift {
             self.not_listed.insert(Kind::Route);
-            ctx.add_stream(watcher::watcher(Api::<Route>::all(c.clone()), config.clone()).default_backoff().map(|r| Watched::Route(r.map_err(|e| e.to_string()))));
+            ctx.add_stream(
+                watcher::watcher(Api::<Route>::all(c.clone()), config.clone())
+                    .default_backoff()
+                    .map(|r| Watched::Route(r.map_err(|e| e.to_string()))),
+            );
         } else {
             self.not_listed.insert(Kind::Ingress);
-            ctx.add_stream(watcher::watcher(Api::<Ingress>::all(c.clone()), config.clone()).default_backoff().map(|r| Watched::Ingress(r.map_err(|e| e.to_string()))));
+            ctx.add_stream(
+                watcher::watcher(Api::<Ingress>::all(c.clone()), config.clone())
+                    .default_backoff()
+                    .map(|r| Watched::Ingress(r.map_err(|e| e.to_string()))),
+            );
         }
         self.not_listed.insert(Kind::Service);
-        ctx.add_stream(watcher::watcher(Api::<Service>::all(c.clone()), config.clone()).default_backoff().map(|r| Watched::Service(r.map_err(|e| e.to_string()))));
+        ctx.add_stream(
+            watcher::watcher(Api::<Service>::all(c.clone()), config.clone())
+                .default_backoff()
+                .map(|r| Watched::Service(r.map_err(|e| e.to_string()))),
+        );
         self.not_listed.insert(Kind::Namespace);
-        ctx.add_stream(watcher::watcher(Api::<Namespace>::all(c.clone()), config.clone()).default_backoff().map(|r| Watched::Namespace(r.map_err(|e| e.to_string()))));
+        ctx.add_stream(
+            watcher::watcher(Api::<Namespace>::all(c.clone()), config.clone())
+                .default_backoff()
+                .map(|r| Watched::Namespace(r.map_err(|e| e.to_string()))),
+        );
         if caps.hostrules {
             self.not_listed.insert(Kind::HostRule);
-            ctx.add_stream(watcher::watcher(Api::<HostRule>::all(c.clone()), config).default_backoff().map(|r| Watched::HostRule(r.map_err(|e| e.to_string()))));
+            ctx.add_stream(
+                watcher::watcher(Api::<HostRule>::all(c.clone()), config)
+                    .default_backoff()
+                    .map(|r| Watched::HostRule(r.map_err(|e| e.to_string()))),
+            );
         } else {
             tracing::warn!(cluster = %self.name, "AKO HostRule CRD not served: aliases and custom global FQDNs are unavailable for this cluster");
         }
     }
 
     fn object_id(&self, kind: ObjectKind, namespace: &str, name: &str) -> ObjectId {
-        ObjectId { kind, cluster: self.name.clone(), namespace: namespace.to_owned(), name: name.to_owned() }
+        ObjectId {
+            kind,
+            cluster: self.name.clone(),
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        }
     }
 
     /// Common handling of watch events: relist bookkeeping, then `apply`/`delete` per object.
@@ -206,7 +243,9 @@ impl ClusterActor {
             Kind::Route => ObjectKind::Route,
             Kind::Service => ObjectKind::LbService,
             Kind::Namespace => {
-                self.send(ClusterChange::NamespacesRelisted(seen.into_iter().map(|(_, n)| n).collect()));
+                self.send(ClusterChange::NamespacesRelisted(
+                    seen.into_iter().map(|(_, n)| n).collect(),
+                ));
                 return;
             }
             Kind::HostRule => {
@@ -215,9 +254,13 @@ impl ClusterActor {
             }
         };
         if kind == Kind::Route {
-            self.routes.retain(|id, _| seen.contains(&(id.namespace.clone(), id.name.clone())));
+            self.routes
+                .retain(|id, _| seen.contains(&(id.namespace.clone(), id.name.clone())));
         }
-        let keep = seen.into_iter().map(|(ns, n)| self.object_id(object_kind, &ns, &n)).collect();
+        let keep = seen
+            .into_iter()
+            .map(|(ns, n)| self.object_id(object_kind, &ns, &n))
+            .collect();
         self.send(ClusterChange::Relisted(object_kind, keep));
     }
 
@@ -226,7 +269,10 @@ impl ClusterActor {
     }
 
     fn ingest_route(&self, id: &ObjectId, route: &Route) {
-        self.upsert(id.clone(), ingest::ingest_route(&self.name, route, self.default_domain.as_deref()));
+        self.upsert(
+            id.clone(),
+            ingest::ingest_route(&self.name, route, self.default_domain.as_deref()),
+        );
     }
 }
 

@@ -27,7 +27,11 @@ pub enum ClusterChange {
     Namespace(NamespaceInfo),
     NamespaceGone(String),
     NamespacesRelisted(BTreeSet<String>),
-    HostRule { namespace: String, name: String, info: Option<HostRuleInfo> },
+    HostRule {
+        namespace: String,
+        name: String,
+        info: Option<HostRuleInfo>,
+    },
     HostRulesRelisted(BTreeSet<(String, String)>),
     /// The first list of every watched kind is done.
     Synced,
@@ -143,7 +147,10 @@ impl GdpActor {
         }
         self.boot.done = true;
         if !unsynced.is_empty() {
-            tracing::warn!(?unsynced, "boot timeout: converging without these clusters; GslbServices with their members stay untouched");
+            tracing::warn!(
+                ?unsynced,
+                "boot timeout: converging without these clusters; GslbServices with their members stay untouched"
+            );
         }
         let desired: BTreeMap<GsKey, amko::model::DesiredGs> = self
             .world
@@ -151,7 +158,11 @@ impl GdpActor {
             .filter_map(|k| self.world.desired(k, None).map(|d| (k.clone(), d)))
             .collect();
         self.avi_mailbox.sent();
-        self.avi.do_send(BootSnapshot { desired, unsynced, observed_at: self.boot.started });
+        self.avi.do_send(BootSnapshot {
+            desired,
+            unsynced,
+            observed_at: self.boot.started,
+        });
     }
 
     /// True once the writer has its boot snapshot.
@@ -221,7 +232,11 @@ impl GdpActor {
                 }
                 changed
             }
-            ClusterChange::HostRule { namespace, name, info } => self.world.set_hostrule(cluster, &namespace, &name, info),
+            ClusterChange::HostRule {
+                namespace,
+                name,
+                info,
+            } => self.world.set_hostrule(cluster, &namespace, &name, info),
             ClusterChange::HostRulesRelisted(keep) => {
                 let gone: Vec<(String, String)> = self
                     .world
@@ -253,7 +268,9 @@ impl GdpActor {
                 }
                 self.metrics
                     .cluster_connected
-                    .get_or_create(&ClusterLabels { cluster: cluster.to_owned() })
+                    .get_or_create(&ClusterLabels {
+                        cluster: cluster.to_owned(),
+                    })
                     .set(i64::from(up));
                 self.connection.insert(cluster.to_owned(), (up, reason));
                 BTreeSet::new()
@@ -276,7 +293,9 @@ impl Actor for GdpActor {
             for cluster in act.connection.keys() {
                 act.metrics
                     .cluster_objects
-                    .get_or_create(&ClusterLabels { cluster: cluster.clone() })
+                    .get_or_create(&ClusterLabels {
+                        cluster: cluster.clone(),
+                    })
                     .set(act.world.observation_count_of(cluster) as i64);
             }
         });

@@ -62,7 +62,9 @@ impl GslbServiceActor {
     }
 
     fn flush(&mut self, ctx: &mut Context<Self>) {
-        let Some(inputs) = self.latest.as_ref() else { return };
+        let Some(inputs) = self.latest.as_ref() else {
+            return;
+        };
         let observed_at = self.first_change.take().unwrap_or_else(Instant::now);
         let desired = inputs.build(&self.settings, None);
         let empty = desired.is_none();
@@ -89,7 +91,8 @@ impl Actor for GslbServiceActor {
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
-        self.metrics.drop_instance("gslb_service", &self.key.to_string());
+        self.metrics
+            .drop_instance("gslb_service", &self.key.to_string());
     }
 }
 

@@ -1,11 +1,13 @@
 //! The `amko` command: parses the command line and hands over to one subcommand module.
 #![forbid(unsafe_code)]
 
-mod cmd;
 mod avi_writer;
 mod cluster;
+mod cmd;
 mod gdp;
 mod gslb_service;
+mod http;
+mod operator;
 mod policy;
 mod status;
 mod telemetry;
@@ -25,12 +27,15 @@ struct Cli {
 enum Command {
     /// Print the CustomResourceDefinitions amko-rs serves and reads, as YAML.
     Crds(cmd::crds::Args),
+    /// Run the operator: watch member clusters and keep GslbServices on the Avi GSLB leader.
+    Run(cmd::run::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Crds(args) => cmd::crds::run(args),
+        Command::Run(args) => cmd::run::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

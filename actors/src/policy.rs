@@ -128,7 +128,9 @@ impl PolicyActor {
         let rules: Vec<GslbHostRule> = self
             .rules
             .iter()
-            .filter(|(key, rule)| self.rule_results.get(*key).map(|r| &r.0) != Some(&version(*rule)))
+            .filter(|(key, rule)| {
+                self.rule_results.get(*key).map(|r| &r.0) != Some(&version(*rule))
+            })
             .map(|(_, rule)| rule.clone())
             .collect();
         let avi = self.avi.clone();
@@ -136,16 +138,24 @@ impl PolicyActor {
         let client = self.client.clone();
         let addr = ctx.address();
         actix::spawn(async move {
-            let mut out = Evaluated { gdps: BTreeMap::new(), rules: BTreeMap::new(), transient: Vec::new() };
+            let mut out = Evaluated {
+                gdps: BTreeMap::new(),
+                rules: BTreeMap::new(),
+                transient: Vec::new(),
+            };
             for gdp in gdps {
                 let refs = References::of_gdp(&gdp);
                 match fetch_snapshot(&avi, &settings.default_tenant, &refs).await {
                     Ok(snapshot) => {
-                        let result = accept_gdp(&gdp, &settings, &snapshot).map_err(|e| e.problem.to_string());
+                        let result = accept_gdp(&gdp, &settings, &snapshot)
+                            .map_err(|e| e.problem.to_string());
                         out.gdps.insert(gdp.name_any(), (version(&gdp), result));
                     }
                     // Unknown, not invalid: validated again shortly.
-                    Err(e) => out.transient.push(format!("GlobalDeploymentPolicy {}: cannot check references on the controller: {e}", gdp.name_any())),
+                    Err(e) => out.transient.push(format!(
+                        "GlobalDeploymentPolicy {}: cannot check references on the controller: {e}",
+                        gdp.name_any()
+                    )),
                 }
             }
             for rule in rules {
@@ -169,7 +179,11 @@ impl PolicyActor {
     /// Decides what is in force, writes every status, and hands the policy on.
     fn publish(&mut self) {
         // The active GDP: the current one while it exists, else the oldest.
-        if self.active_gdp.as_ref().is_some_and(|a| !self.gdps.contains_key(a)) {
+        if self
+            .active_gdp
+            .as_ref()
+            .is_some_and(|a| !self.gdps.contains_key(a))
+        {
             self.active_gdp = None;
         }
         if self.active_gdp.is_none() {
@@ -177,14 +191,20 @@ impl PolicyActor {
                 .gdps
                 .values()
                 .filter(|g| matches!(self.gdp_results.get(&g.name_any()), Some((_, Ok(_)))))
-                .min_by_key(|g| (g.metadata.creation_timestamp.clone().map(|t| t.0), g.name_any()))
+                .min_by_key(|g| {
+                    (
+                        g.metadata.creation_timestamp.clone().map(|t| t.0),
+                        g.name_any(),
+                    )
+                })
                 .map(|g| g.name_any());
         }
         for name in self.gdps.keys() {
             let status = match (&self.active_gdp, self.gdp_results.get(name)) {
-                (Some(active), _) if active != name => {
-                    Problem::GdpAlreadyExists { existing: active.clone() }.to_string()
+                (Some(active), _) if active != name => Problem::GdpAlreadyExists {
+                    existing: active.clone(),
                 }
+                .to_string(),
                 (_, Some((_, Ok(_)))) => STATUS_SUCCESS.to_owned(),
                 (_, Some((_, Err(reason)))) if self.last_good_gdp.contains_key(name) => {
                     format!("{reason} (the previously accepted version stays in force)")
@@ -193,7 +213,10 @@ impl PolicyActor {
                 (_, None) => continue,
             };
             self.status.do_send(SetStatus {
-                target: StatusTarget::Gdp { namespace: self.home_namespace.clone(), name: name.clone() },
+                target: StatusTarget::Gdp {
+                    namespace: self.home_namespace.clone(),
+                    name: name.clone(),
+                },
                 status: json!({ "errorStatus": status }),
             });
         }
@@ -202,7 +225,11 @@ impl PolicyActor {
         let policy = if self.gdps.is_empty() {
             Some(None)
         } else {
-            self.active_gdp.as_ref().and_then(|a| self.last_good_gdp.get(a)).cloned().map(Some)
+            self.active_gdp
+                .as_ref()
+                .and_then(|a| self.last_good_gdp.get(a))
+                .cloned()
+                .map(Some)
         };
         if let Some(policy) = policy {
             self.gdp_mailbox.sent();
@@ -214,19 +241,27 @@ impl PolicyActor {
         let mut ordered: Vec<&(String, String)> = self.last_good_rules.keys().collect();
         ordered.sort_by_key(|k| {
             let rule = self.rules.get(*k);
-            (rule.and_then(|r| r.metadata.creation_timestamp.clone().map(|t| t.0)), (*k).clone())
+            (
+                rule.and_then(|r| r.metadata.creation_timestamp.clone().map(|t| t.0)),
+                (*k).clone(),
+            )
         });
         let mut in_force = Vec::new();
         let mut conflicts: BTreeMap<(String, String), String> = BTreeMap::new();
         for key in ordered {
-            let Some(overrides) = self.last_good_rules.get(key) else { continue };
+            let Some(overrides) = self.last_good_rules.get(key) else {
+                continue;
+            };
             let claim = (overrides.tenant.clone(), overrides.fqdn.clone());
             match claimed.get(&claim) {
                 Some(owner) => {
                     conflicts.insert(
                         key.clone(),
-                        Problem::FqdnAlreadyClaimed { fqdn: overrides.fqdn.clone(), existing: format!("{}/{}", owner.0, owner.1) }
-                            .to_string(),
+                        Problem::FqdnAlreadyClaimed {
+                            fqdn: overrides.fqdn.clone(),
+                            existing: format!("{}/{}", owner.0, owner.1),
+                        }
+                        .to_string(),
                     );
                 }
                 None => {
@@ -243,18 +278,25 @@ impl PolicyActor {
                     Ok(o) => (
                         STATUS_ACCEPTED,
                         self.problems
-                            .get(&GsKey { tenant: o.tenant.clone(), fqdn: o.fqdn.clone() })
+                            .get(&GsKey {
+                                tenant: o.tenant.clone(),
+                                fqdn: o.fqdn.clone(),
+                            })
                             .cloned()
                             .unwrap_or_default(),
                     ),
-                    Err(reason) if self.last_good_rules.contains_key(key) => {
-                        (STATUS_REJECTED, format!("{reason} (the previously accepted version stays in force)"))
-                    }
+                    Err(reason) if self.last_good_rules.contains_key(key) => (
+                        STATUS_REJECTED,
+                        format!("{reason} (the previously accepted version stays in force)"),
+                    ),
                     Err(reason) => (STATUS_REJECTED, reason.clone()),
                 }
             };
             self.status.do_send(SetStatus {
-                target: StatusTarget::HostRule { namespace: key.0.clone(), name: key.1.clone() },
+                target: StatusTarget::HostRule {
+                    namespace: key.0.clone(),
+                    name: key.1.clone(),
+                },
                 status: json!({ "status": status, "error": error }),
             });
         }
@@ -264,12 +306,23 @@ impl PolicyActor {
 }
 
 fn version<K: ResourceExt>(obj: &K) -> Version {
-    format!("{}/{}", obj.uid().unwrap_or_default(), obj.meta().generation.unwrap_or_default())
+    format!(
+        "{}/{}",
+        obj.uid().unwrap_or_default(),
+        obj.meta().generation.unwrap_or_default()
+    )
 }
 
 async fn namespace_tenant(client: &Client, namespace: &str) -> Option<String> {
-    let ns = Api::<Namespace>::all(client.clone()).get_opt(namespace).await.ok().flatten()?;
-    ns.annotations().get(TENANT_NAME).map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())
+    let ns = Api::<Namespace>::all(client.clone())
+        .get_opt(namespace)
+        .await
+        .ok()
+        .flatten()?;
+    ns.annotations()
+        .get(TENANT_NAME)
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
 }
 
 impl Actor for PolicyActor {
@@ -278,10 +331,19 @@ impl Actor for PolicyActor {
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(usize::MAX);
         let config = watcher::Config::default();
-        let gdps = Api::<GlobalDeploymentPolicy>::namespaced(self.client.clone(), &self.home_namespace);
-        ctx.add_stream(watcher::watcher(gdps, config.clone()).default_backoff().map(|e| Watched::Gdp(e.map_err(|e| e.to_string()))));
+        let gdps =
+            Api::<GlobalDeploymentPolicy>::namespaced(self.client.clone(), &self.home_namespace);
+        ctx.add_stream(
+            watcher::watcher(gdps, config.clone())
+                .default_backoff()
+                .map(|e| Watched::Gdp(e.map_err(|e| e.to_string()))),
+        );
         let rules = Api::<GslbHostRule>::all(self.client.clone());
-        ctx.add_stream(watcher::watcher(rules, config).default_backoff().map(|e| Watched::HostRule(e.map_err(|e| e.to_string()))));
+        ctx.add_stream(
+            watcher::watcher(rules, config)
+                .default_backoff()
+                .map(|e| Watched::HostRule(e.map_err(|e| e.to_string()))),
+        );
         // Referenced controller objects may appear later: re-validate rejected objects now and then.
         ctx.run_interval(Duration::from_secs(60), |act, ctx| {
             act.gdp_results.retain(|_, (_, r)| r.is_ok());
@@ -312,7 +374,8 @@ impl StreamHandler<Watched> for PolicyActor {
                 Watched::HostRule(Ok(event)) => match event {
                     Event::Init => {}
                     Event::InitApply(r) | Event::Apply(r) => {
-                        self.rules.insert((r.namespace().unwrap_or_default(), r.name_any()), r);
+                        self.rules
+                            .insert((r.namespace().unwrap_or_default(), r.name_any()), r);
                     }
                     Event::Delete(r) => {
                         let key = (r.namespace().unwrap_or_default(), r.name_any());
@@ -405,12 +468,18 @@ impl Handler<WriteProblem> for PolicyActor {
             if !changed {
                 return;
             }
-            let has_rule = self.last_good_rules.values().any(|o| o.tenant == msg.key.tenant && o.fqdn == msg.key.fqdn);
+            let has_rule = self
+                .last_good_rules
+                .values()
+                .any(|o| o.tenant == msg.key.tenant && o.fqdn == msg.key.fqdn);
             if has_rule {
                 self.publish();
             } else if let (Some(active), Some(message)) = (&self.active_gdp, &msg.message) {
                 self.status.do_send(RecordEvent {
-                    target: StatusTarget::Gdp { namespace: self.home_namespace.clone(), name: active.clone() },
+                    target: StatusTarget::Gdp {
+                        namespace: self.home_namespace.clone(),
+                        name: active.clone(),
+                    },
                     warning: true,
                     reason: "ControllerRejected".into(),
                     message: message.clone(),

@@ -93,7 +93,9 @@ impl StatusActor {
             .cloned()
             .collect();
         for target in ready {
-            let Some(status) = self.pending.remove(&target) else { continue };
+            let Some(status) = self.pending.remove(&target) else {
+                continue;
+            };
             if self.written.get(&target) == Some(&status) {
                 continue;
             }
@@ -102,7 +104,11 @@ impl StatusActor {
             let addr = ctx.address();
             actix::spawn(async move {
                 let result = write_status(client, &target, &status).await;
-                addr.do_send(Written { target, status, result });
+                addr.do_send(Written {
+                    target,
+                    status,
+                    result,
+                });
             });
         }
     }
@@ -112,18 +118,24 @@ async fn write_status(client: Client, target: &StatusTarget, status: &Value) -> 
     let patch = Patch::Merge(json!({ "status": status }));
     let params = PatchParams::default();
     let result = match target {
-        StatusTarget::GslbConfig { namespace, name } => Api::<GslbConfig>::namespaced(client, namespace)
-            .patch_status(name, &params, &patch)
-            .await
-            .map(|_| ()),
-        StatusTarget::Gdp { namespace, name } => Api::<GlobalDeploymentPolicy>::namespaced(client, namespace)
-            .patch_status(name, &params, &patch)
-            .await
-            .map(|_| ()),
-        StatusTarget::HostRule { namespace, name } => Api::<GslbHostRule>::namespaced(client, namespace)
-            .patch_status(name, &params, &patch)
-            .await
-            .map(|_| ()),
+        StatusTarget::GslbConfig { namespace, name } => {
+            Api::<GslbConfig>::namespaced(client, namespace)
+                .patch_status(name, &params, &patch)
+                .await
+                .map(|_| ())
+        }
+        StatusTarget::Gdp { namespace, name } => {
+            Api::<GlobalDeploymentPolicy>::namespaced(client, namespace)
+                .patch_status(name, &params, &patch)
+                .await
+                .map(|_| ())
+        }
+        StatusTarget::HostRule { namespace, name } => {
+            Api::<GslbHostRule>::namespaced(client, namespace)
+                .patch_status(name, &params, &patch)
+                .await
+                .map(|_| ())
+        }
     };
     match result {
         Ok(()) => Ok(()),

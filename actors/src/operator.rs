@@ -1,0 +1,519 @@
+//! The operator's supervisor (`amko run`): finds and accepts the single GSLBConfig, reads the
+//! credentials Secret and the members kubeconfig, checks that the controller is the GSLB leader,
+//! then runs the actor pipeline on its own arbiter. An edit of the GSLBConfig (other than its
+//! logLevel, which applies live) or of the Secret restarts the pipeline in-process.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use amko::avi::{AviClient, AviConnection, AviErrorKind, RateBudget, RequestObserver};
+use amko::crd::GslbConfig;
+use amko::crd::gslbconfig::{
+    AMKO_UUID_ANNOTATION, STATE_ACCEPTED, STATE_NOT_LEADER, STATE_SYNCING,
+};
+use amko::members::MembersKubeconfig;
+use amko::policy::{GslbConfigSettings, LogLevel, Problem, accept_gslb_config};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{ListParams, Patch, PatchParams};
+use kube::{Api, Client, ResourceExt};
+use serde_json::json;
+
+use crate::avi_writer::{AviActor, IsBooted, WriterConfig};
+use crate::cluster::ClusterActor;
+use crate::gdp::{GdpActor, RegisterDomainListener};
+use crate::http::{Endpoints, Pipeline};
+use crate::policy::PolicyActor;
+use crate::status::{RecordEvent, SetStatus, StatusActor, StatusTarget};
+use crate::telemetry::{AviRequestLabels, Metrics};
+
+/// Tunables of `amko run` that are not in the GSLBConfig.
+#[derive(Clone, Debug)]
+pub struct OperatorOptions {
+    pub namespace: String,
+    /// Members kubeconfig text (env `GSLB_CONFIG` or `--members-kubeconfig`).
+    pub members_kubeconfig: Option<String>,
+    pub boot_timeout: Duration,
+    pub coalesce_window: Duration,
+    pub rate: RateBudget,
+    pub max_in_flight: usize,
+    /// Overrides the GSLBConfig's refreshInterval (for tests and benchmarks).
+    pub refresh_interval: Option<Duration>,
+    pub reporter: String,
+}
+
+/// Applies a new log level to the running subscriber.
+pub type SetLogLevel = Arc<dyn Fn(LogLevel) + Send + Sync>;
+
+struct MetricsObserver(Arc<Metrics>);
+
+impl RequestObserver for MetricsObserver {
+    fn observed(&self, method: &str, object_type: &str, status: Option<u16>, waited: Duration) {
+        self.0
+            .avi_requests
+            .get_or_create(&AviRequestLabels {
+                method: method.to_owned(),
+                object: object_type.to_owned(),
+                status: status.map_or_else(|| "error".to_owned(), |s| s.to_string()),
+            })
+            .inc();
+        self.0.rate_limiter_wait.observe(waited.as_secs_f64());
+    }
+}
+
+/// Everything the pipeline was started from; a change of any of it restarts the pipeline.
+#[derive(Clone, PartialEq)]
+struct Inputs {
+    config_spec: serde_json::Value,
+    uuid: String,
+    secret_version: String,
+}
+
+pub struct Operator {
+    client: Client,
+    options: OperatorOptions,
+    metrics: Arc<Metrics>,
+    endpoints: Endpoints,
+    status: Addr<StatusActor>,
+    set_log_level: SetLogLevel,
+}
+
+impl Operator {
+    pub fn new(
+        client: Client,
+        options: OperatorOptions,
+        metrics: Arc<Metrics>,
+        endpoints: Endpoints,
+        set_log_level: SetLogLevel,
+    ) -> Self {
+        let status_actor = StatusActor::new(client.clone(), &metrics, options.reporter.clone());
+        Operator {
+            status: status_actor.start(),
+            client,
+            options,
+            metrics,
+            endpoints,
+            set_log_level,
+        }
+    }
+
+    fn set_gc_state(&self, gc: &GslbConfig, state: impl Into<String>) {
+        let state = state.into();
+        self.endpoints.set_phase(state.clone());
+        self.status.do_send(SetStatus {
+            target: StatusTarget::GslbConfig {
+                namespace: gc.namespace().unwrap_or_default(),
+                name: gc.name_any(),
+            },
+            status: json!({ "state": state }),
+        });
+    }
+
+    fn event(&self, gc: &GslbConfig, warning: bool, reason: &str, message: impl Into<String>) {
+        self.status.do_send(RecordEvent {
+            target: StatusTarget::GslbConfig {
+                namespace: gc.namespace().unwrap_or_default(),
+                name: gc.name_any(),
+            },
+            warning,
+            reason: reason.to_owned(),
+            message: message.into(),
+        });
+    }
+
+    /// Runs until the process is stopped.
+    pub async fn run(self) {
+        loop {
+            let Some(gc) = self.choose_gslb_config().await else {
+                self.endpoints
+                    .set_phase("waiting for a GSLBConfig in ".to_owned() + &self.options.namespace);
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                continue;
+            };
+            match self.run_config(&gc).await {
+                Ok(()) => {}
+                Err(state) => {
+                    tracing::error!(gslbconfig = %gc.name_any(), "{state}");
+                    self.set_gc_state(&gc, state);
+                    self.wait_for_change(&gc).await;
+                }
+            }
+        }
+    }
+
+    /// The one GSLBConfig to use: the accepted one, else the oldest. Others get an error status.
+    async fn choose_gslb_config(&self) -> Option<GslbConfig> {
+        let api: Api<GslbConfig> = Api::namespaced(self.client.clone(), &self.options.namespace);
+        let mut all = match api.list(&ListParams::default()).await {
+            Ok(list) => list.items,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list GSLBConfigs");
+                return None;
+            }
+        };
+        all.sort_by_key(|g| {
+            let accepted = g.status.as_ref().is_some_and(|s| s.state == STATE_ACCEPTED);
+            (
+                !accepted,
+                g.metadata.creation_timestamp.clone().map(|t| t.0),
+                g.name_any(),
+            )
+        });
+        let chosen = all.first()?.clone();
+        for other in all.iter().skip(1) {
+            let message = Problem::GslbConfigAlreadyExists {
+                existing: chosen.name_any(),
+            }
+            .to_string();
+            self.status.do_send(SetStatus {
+                target: StatusTarget::GslbConfig {
+                    namespace: other.namespace().unwrap_or_default(),
+                    name: other.name_any(),
+                },
+                status: json!({ "state": format!("error: {message}") }),
+            });
+        }
+        Some(chosen)
+    }
+
+    async fn wait_for_change(&self, gc: &GslbConfig) {
+        let before = self.inputs_of(gc).await;
+        loop {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            let api: Api<GslbConfig> =
+                Api::namespaced(self.client.clone(), &self.options.namespace);
+            match api.get_opt(&gc.name_any()).await {
+                Ok(Some(current)) => {
+                    if current.spec != gc.spec
+                        || current.annotations() != gc.annotations()
+                        || self.inputs_of(&current).await != before
+                    {
+                        return;
+                    }
+                }
+                Ok(None) => return,
+                Err(_) => {}
+            }
+        }
+    }
+
+    async fn inputs_of(&self, gc: &GslbConfig) -> Option<Inputs> {
+        let secret_name = &gc.spec.gslb_leader.credentials;
+        let secret_version =
+            Api::<Secret>::namespaced(self.client.clone(), &self.options.namespace)
+                .get_opt(secret_name)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|s| s.resource_version())
+                .unwrap_or_default();
+        Some(Inputs {
+            config_spec: serde_json::to_value(&gc.spec).ok()?,
+            uuid: gc
+                .annotations()
+                .get(AMKO_UUID_ANNOTATION)
+                .cloned()
+                .unwrap_or_default(),
+            secret_version,
+        })
+    }
+
+    /// Accepts `gc`, runs the pipeline until the inputs change; `Err` carries the status text.
+    async fn run_config(&self, gc: &GslbConfig) -> Result<(), String> {
+        let fresh = uuid::Uuid::new_v4().to_string();
+        let settings =
+            accept_gslb_config(gc, &fresh).map_err(|e| format!("error: {}", e.problem))?;
+        (self.set_log_level)(settings.log_level);
+        if settings.uuid_needs_annotation {
+            let api: Api<GslbConfig> =
+                Api::namespaced(self.client.clone(), &self.options.namespace);
+            let patch = json!({"metadata": {"annotations": {AMKO_UUID_ANNOTATION: settings.instance_uuid}}});
+            api.patch(&gc.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .map_err(|e| format!("error: cannot record the instance uuid in annotation {AMKO_UUID_ANNOTATION}: {e}"))?;
+            tracing::info!(uuid = %settings.instance_uuid, "generated this instance's uuid");
+            // The annotation edit comes back as a change; start from the annotated object.
+            return Ok(());
+        }
+        let avi = Arc::new(self.avi_client(&settings).await?);
+        let members = self.members_kubeconfig()?;
+        match avi.is_gslb_leader().await {
+            Ok(true) => {}
+            Ok(false) => return Err(STATE_NOT_LEADER.to_owned()),
+            Err(e) => {
+                return Err(format!(
+                    "error: issue in connecting to the controller API, {e}"
+                ));
+            }
+        }
+        let started = self.inputs_of(gc).await;
+        self.set_gc_state(gc, STATE_SYNCING);
+        let arbiter = Arbiter::new();
+        let pipeline = self
+            .start_pipeline(&arbiter, &settings, avi, &members)
+            .await;
+        self.endpoints.set_pipeline(Some(pipeline.clone()));
+
+        let mut accepted = false;
+        let mut level = settings.log_level;
+        let api: Api<GslbConfig> = Api::namespaced(self.client.clone(), &self.options.namespace);
+        let outcome = loop {
+            tokio::time::sleep(Duration::from_millis(if accepted { 2000 } else { 200 })).await;
+            if !accepted && pipeline.avi.send(IsBooted).await.unwrap_or(false) {
+                accepted = true;
+                self.set_gc_state(gc, STATE_ACCEPTED);
+                self.event(
+                    gc,
+                    false,
+                    "GSLBConfigValidation",
+                    "GSLB Configuration validated and accepted; initial sync done.",
+                );
+            }
+            let current = match api.get_opt(&gc.name_any()).await {
+                Ok(Some(c)) => c,
+                Ok(None) => break Ok(()),
+                Err(_) => continue,
+            };
+            // logLevel applies live; anything else restarts the pipeline.
+            let mut comparable = current.spec.clone();
+            comparable.log_level = gc.spec.log_level.clone();
+            if comparable == gc.spec
+                && current.annotations() == gc.annotations()
+                && self.inputs_of(&current).await.map(|i| i.secret_version)
+                    == started.as_ref().map(|i| i.secret_version.clone())
+            {
+                if let Some(new_level) = current.spec.log_level.as_deref().and_then(LogLevel::parse)
+                    && new_level != level
+                {
+                    level = new_level;
+                    (self.set_log_level)(new_level);
+                    tracing::info!(?new_level, "log level changed");
+                }
+                continue;
+            }
+            tracing::info!("GSLBConfig or its Secret changed: restarting the actors");
+            self.event(
+                gc,
+                false,
+                "GSLBConfigChanged",
+                "GSLBConfig edited: amko-rs restarts its actors in-process",
+            );
+            self.set_gc_state(gc, "gslb config edited, restarting amko-rs actors");
+            break Ok(());
+        };
+        self.endpoints.set_pipeline(None);
+        arbiter.stop();
+        outcome
+    }
+
+    async fn avi_client(&self, settings: &GslbConfigSettings) -> Result<AviClient, String> {
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &self.options.namespace);
+        let name = &settings.controller.credentials_secret;
+        let secret = secrets
+            .get_opt(name)
+            .await
+            .map_err(|e| format!("error: cannot read secret {name}: {e}"))?
+            .ok_or_else(|| format!("error: secret object doesn't exist {name}"))?;
+        let field = |key: &str| -> Option<String> {
+            secret
+                .data
+                .as_ref()
+                .and_then(|d| d.get(key))
+                .and_then(|v| String::from_utf8(v.0.clone()).ok())
+                .or_else(|| {
+                    secret
+                        .string_data
+                        .as_ref()
+                        .and_then(|d| d.get(key))
+                        .cloned()
+                })
+                .filter(|v| !v.is_empty())
+        };
+        let username =
+            field("username").ok_or_else(|| format!("error: secret {name} has no username"))?;
+        let password =
+            field("password").ok_or_else(|| format!("error: secret {name} has no password"))?;
+        let address = &settings.controller.address;
+        let base_url = if address.starts_with("http://") || address.starts_with("https://") {
+            address.clone()
+        } else {
+            format!("https://{address}")
+        };
+        let conn = AviConnection {
+            base_url,
+            username,
+            password,
+            version: settings.controller.version.clone(),
+            tenant: settings.instance.default_tenant.clone(),
+            ca_pem: field("certificateAuthorityData"),
+            insecure_skip_verify: settings.controller.insecure_skip_verify,
+            timeout: Duration::from_secs(30),
+        };
+        let client = AviClient::new(conn)
+            .map_err(|e| format!("error: {e}"))?
+            .with_budget(self.options.rate)
+            .with_observer(Arc::new(MetricsObserver(self.metrics.clone())));
+        client.login().await.map_err(|e| match e.kind {
+            AviErrorKind::InvalidCredentials => {
+                "error: issue in connecting to the controller API, invalid credentials".to_owned()
+            }
+            _ => format!("error: issue in connecting to the controller API, {e}"),
+        })?;
+        Ok(client)
+    }
+
+    fn members_kubeconfig(&self) -> Result<MembersKubeconfig, String> {
+        let text = self
+            .options
+            .members_kubeconfig
+            .as_deref()
+            .ok_or("error: provided kubeconfig has an error: no members kubeconfig (set GSLB_CONFIG or --members-kubeconfig)")?;
+        MembersKubeconfig::parse(text)
+            .map_err(|e| format!("error: provided kubeconfig has an error: {e}"))
+    }
+
+    async fn start_pipeline(
+        &self,
+        arbiter: &Arbiter,
+        settings: &GslbConfigSettings,
+        avi: Arc<AviClient>,
+        members: &MembersKubeconfig,
+    ) -> Pipeline {
+        let handle = arbiter.handle();
+        let metrics = self.metrics.clone();
+        let instance = Arc::new(settings.instance.clone());
+        let writer_config = WriterConfig {
+            created_by: settings.instance.created_by.clone(),
+            default_tenant: settings.instance.default_tenant.clone(),
+            refresh_interval: self
+                .options
+                .refresh_interval
+                .unwrap_or(settings.refresh_interval),
+            max_in_flight: self.options.max_in_flight,
+        };
+
+        // The PolicyActor reports write problems; it is created after the writer, so the
+        // writer talks to it through a forwarding actor started first.
+        let forward = ProblemForward::default().start();
+        let avi_actor = {
+            let (avi, metrics, forward) = (avi.clone(), metrics.clone(), forward.clone());
+            AviActor::start_in_arbiter(&handle, move |_| {
+                AviActor::new(avi, writer_config, metrics, forward.recipient())
+            })
+        };
+        let avi_mailbox = metrics.mailbox("avi", "writer");
+        let gdp = {
+            let (instance, avi_actor, avi_mailbox, metrics) = (
+                (*instance).clone(),
+                avi_actor.clone(),
+                avi_mailbox.clone(),
+                metrics.clone(),
+            );
+            let (window, boot_timeout) = (self.options.coalesce_window, self.options.boot_timeout);
+            GdpActor::start_in_arbiter(&handle, move |_| {
+                GdpActor::new(
+                    instance,
+                    avi_actor,
+                    avi_mailbox,
+                    metrics,
+                    window,
+                    boot_timeout,
+                )
+            })
+        };
+        let gdp_mailbox = metrics.mailbox("gdp", "policy");
+        let policy = {
+            let (client, avi, instance, gdp, gdp_mailbox, status, metrics) = (
+                self.client.clone(),
+                avi.clone(),
+                instance.clone(),
+                gdp.clone(),
+                gdp_mailbox.clone(),
+                self.status.clone(),
+                metrics.clone(),
+            );
+            let namespace = self.options.namespace.clone();
+            PolicyActor::start_in_arbiter(&handle, move |_| {
+                PolicyActor::new(
+                    client,
+                    avi,
+                    instance,
+                    namespace,
+                    gdp,
+                    gdp_mailbox,
+                    status,
+                    &metrics,
+                )
+            })
+        };
+        forward.do_send(SetTarget(policy.recipient()));
+
+        let mut clusters: BTreeMap<String, Addr<ClusterActor>> = BTreeMap::new();
+        let wanted: BTreeSet<String> = settings.instance.member_clusters.clone();
+        for context in wanted {
+            let config = match members.config_for(&context).await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!(cluster = %context, error = %e, "member cluster skipped; boot waits for it until the boot timeout");
+                    continue;
+                }
+            };
+            let client = match Client::try_from(config) {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!(cluster = %context, error = %e, "cannot build a client for member cluster");
+                    continue;
+                }
+            };
+            let (gdp_addr, gdp_mailbox, metrics) =
+                (gdp.clone(), gdp_mailbox.clone(), metrics.clone());
+            let name = context.clone();
+            let addr = ClusterActor::start_in_arbiter(&handle, move |_| {
+                ClusterActor::new(name, client, gdp_addr, gdp_mailbox, &metrics)
+            });
+            gdp.do_send(RegisterDomainListener(addr.clone().recipient()));
+            clusters.insert(context, addr);
+        }
+        tracing::info!(clusters = clusters.len(), created_by = %settings.instance.created_by, "pipeline started");
+        Pipeline {
+            gdp,
+            avi: avi_actor,
+        }
+    }
+}
+
+/// Forwards write problems from the AviActor to the PolicyActor (created later).
+#[derive(Default)]
+struct ProblemForward {
+    target: Option<Recipient<crate::avi_writer::WriteProblem>>,
+    early: Vec<crate::avi_writer::WriteProblem>,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+struct SetTarget(Recipient<crate::avi_writer::WriteProblem>);
+
+impl Actor for ProblemForward {
+    type Context = Context<Self>;
+}
+
+impl Handler<SetTarget> for ProblemForward {
+    type Result = ();
+    fn handle(&mut self, msg: SetTarget, _: &mut Context<Self>) {
+        for problem in self.early.drain(..) {
+            msg.0.do_send(problem);
+        }
+        self.target = Some(msg.0);
+    }
+}
+
+impl Handler<crate::avi_writer::WriteProblem> for ProblemForward {
+    type Result = ();
+    fn handle(&mut self, msg: crate::avi_writer::WriteProblem, _: &mut Context<Self>) {
+        match &self.target {
+            Some(t) => t.do_send(msg),
+            None => self.early.push(msg),
+        }
+    }
+}
