@@ -641,6 +641,25 @@ async fn collections_filter_and_page() {
     let page3 = avi.get("/api/gslbservice?page_size=2&page=3").await.json();
     assert_eq!(page3["results"].as_array().unwrap().len(), 1);
     assert!(page3.get("next").is_none());
+    // A write between pages shows up on the next page (no stale cached selection).
+    let extra = avi
+        .post("/api/gslbservice", &gs("shop-9", "shop9.example.com"))
+        .await
+        .json();
+    let page3 = avi.get("/api/gslbservice?page_size=2&page=3").await.json();
+    assert_eq!(count(&page3), 6);
+    assert_eq!(page3["results"].as_array().unwrap().len(), 2);
+    let extra_uuid = extra["uuid"].as_str().unwrap();
+    assert_eq!(
+        avi.delete(&format!("/api/gslbservice/{extra_uuid}"))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        count(&avi.get("/api/gslbservice?page_size=2&page=3").await.json()),
+        5
+    );
     assert_eq!(
         avi.get("/api/gslbservice?page_size=201").await.status,
         StatusCode::BAD_REQUEST
@@ -1052,6 +1071,13 @@ async fn plain_http_mode() {
     assert!(sim.base_url().starts_with("http://"));
     assert!(sim.ca_file().is_none());
     assert_eq!(sim.password(), "secret");
+    let info = serde_json::to_value(sim.info()).unwrap();
+    assert_eq!(info["url"], sim.base_url());
+    assert_eq!(info["ca_file"], Value::Null);
+    assert_eq!(
+        (info["tenant"].as_str(), info["version"].as_str()),
+        (Some("admin"), Some(sim.version()))
+    );
     let avi = Avi::login(&sim).await;
     let created = avi
         .post("/api/gslbservice", &gs("plain", "plain.example.com"))
@@ -1063,5 +1089,97 @@ async fn plain_http_mode() {
             .unwrap()
             .starts_with("http://")
     );
+    sim.shutdown().await;
+}
+
+/// Throughput of the simulator for the operator's benchmark: many GslbServices created, listed
+/// page by page with a filter, updated and deleted by concurrent sessions. Prints the rates;
+/// ignored by default because it is a measurement, not a check of behaviour.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement; run with --ignored --nocapture"]
+async fn bulk_throughput() {
+    let total: usize = std::env::var("AVISIM_BULK")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let workers = 8;
+    let sim = start(AviSimConfig {
+        tls: false,
+        ..AviSimConfig::default()
+    })
+    .await;
+    let mut clients = Vec::new();
+    for _ in 0..workers {
+        clients.push(std::sync::Arc::new(Avi::login(&sim).await));
+    }
+
+    let started = std::time::Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (w, avi) in clients.iter().enumerate() {
+        let avi = avi.clone();
+        tasks.spawn(async move {
+            let mut uuids = Vec::new();
+            for i in (w..total).step_by(workers) {
+                let mut body = gs(&format!("bulk-{i}"), &format!("bulk{i}.example.com"));
+                body["health_monitor_refs"] = json!(["/api/healthmonitor?name=System-GSLB-HTTP"]);
+                let created = avi.post("/api/gslbservice", &body).await;
+                assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+                uuids.push(created.json()["uuid"].as_str().unwrap().to_string());
+            }
+            uuids
+        });
+    }
+    let mut uuids = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        uuids.extend(done.unwrap());
+    }
+    let create_secs = started.elapsed().as_secs_f64();
+
+    let started = std::time::Instant::now();
+    let mut listed = 0;
+    let mut next =
+        Some("/api/gslbservice?page_size=200&created_by=api-test&include_name".to_string());
+    while let Some(path) = next {
+        let page = clients[0].get(&path).await.json();
+        listed += page["results"].as_array().unwrap().len();
+        next = page["next"]
+            .as_str()
+            .map(|n| n.strip_prefix(&clients[0].base).unwrap().to_string());
+    }
+    assert_eq!(listed, total);
+    let list_secs = started.elapsed().as_secs_f64();
+    // Pages far into the collection reuse the cached selection instead of re-scanning.
+    let started = std::time::Instant::now();
+    for page in 1..=20 {
+        let path = format!(
+            "/api/gslbservice?page_size=1&page={}&created_by=api-test",
+            page * 500
+        );
+        assert_eq!(clients[0].get(&path).await.status, StatusCode::OK);
+    }
+    let scan_ms = started.elapsed().as_secs_f64() * 1000.0 / 20.0;
+
+    let started = std::time::Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (w, avi) in clients.iter().enumerate() {
+        let avi = avi.clone();
+        let mine: Vec<String> = uuids.iter().skip(w).step_by(workers).cloned().collect();
+        tasks.spawn(async move {
+            for uuid in mine {
+                let gone = avi.delete(&format!("/api/gslbservice/{uuid}")).await;
+                assert_eq!(gone.status, StatusCode::NO_CONTENT);
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    let delete_secs = started.elapsed().as_secs_f64();
+    println!(
+        "avi sim bulk: {total} creates in {create_secs:.2}s ({:.0}/s), list {listed} in {list_secs:.2}s (deep page with a cached selection {scan_ms:.1} ms/request), {total} deletes in {delete_secs:.2}s ({:.0}/s)",
+        total as f64 / create_secs,
+        total as f64 / delete_secs
+    );
+    assert_eq!(sim.control().audit_len(), 2 * total);
     sim.shutdown().await;
 }

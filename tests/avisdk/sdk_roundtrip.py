@@ -112,6 +112,10 @@ rsp = api.put(f"healthmonitor/{hm_uuid}", data=hm)
 assert rsp.status_code == 200, (rsp.status_code, rsp.text)
 assert rsp.json()["failed_checks"] == 5
 
+rsp = api.patch(f"healthmonitor/{hm_uuid}", data={"replace": {"description": "patched by avisdk"}})
+assert rsp.status_code == 200, (rsp.status_code, rsp.text)
+assert rsp.json()["description"] == "patched by avisdk" and rsp.json()["failed_checks"] == 5, rsp.text
+
 dup = api.post("healthmonitor", data={"name": "sdk-hm", "type": "HEALTH_MONITOR_TCP"})
 assert dup.status_code == 409 and "already exists" in dup.text, (dup.status_code, dup.text)
 

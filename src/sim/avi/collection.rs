@@ -216,6 +216,25 @@ pub fn parse_list_query(
     Ok(query)
 }
 
+impl ListQuery {
+    /// Identifies which objects (and in which order) the query selects, ignoring paging and
+    /// output shaping, so consecutive pages of one listing can share a cached selection.
+    pub fn selection_key(&self) -> String {
+        self.passthrough
+            .iter()
+            .filter(|item| {
+                let key = item.split('=').next().unwrap_or_default();
+                !matches!(
+                    key,
+                    "page_size" | "fields" | "include_name" | "skip_default"
+                )
+            })
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+}
+
 /// Does a stored JSON value equal a query-string value?
 fn value_matches(stored: &Value, wanted: &str) -> bool {
     match stored {
@@ -358,6 +377,9 @@ mod tests {
             next_link("https://h", ObjType::Tenant, &q),
             "https://h/api/tenant?page=3&page_size=3&include_name&fields=name,type"
         );
+        assert_eq!(q.selection_key(), "");
+        let filtered = parse_list_query(Some("created_by=x&page_size=3&sort=name"), 25).unwrap();
+        assert_eq!(filtered.selection_key(), "created_by=x&sort=name");
         assert!(parse_list_query(Some("page_size=201"), 25).is_err());
         assert!(parse_list_query(Some("search=x"), 25).is_err());
         // First duplicate wins.

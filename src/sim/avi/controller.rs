@@ -43,9 +43,25 @@ pub struct Render<'a> {
     pub fields: Option<&'a [String]>,
 }
 
+/// One remembered collection selection (see `Controller::select`).
+#[derive(Debug)]
+struct CachedSelection {
+    generation: u64,
+    obj_type: ObjType,
+    view: TenantView,
+    key: String,
+    matched: Arc<Vec<Arc<StoredObject>>>,
+}
+
+/// How many distinct selections are remembered.
+const SELECTION_CACHE_SIZE: usize = 8;
+
 #[derive(Debug)]
 pub struct Controller {
     store: RwLock<Store>,
+    /// Paging through a large collection asks for the same selection once per page; while
+    /// nothing changes in between, the selection is reused and a page costs O(page_size).
+    selections: std::sync::Mutex<Vec<CachedSelection>>,
     clock: ModClock,
     cluster_uuid: String,
 }
@@ -62,6 +78,7 @@ impl Controller {
     pub fn new(cluster_uuid: String) -> Controller {
         Controller {
             store: RwLock::new(Store::default()),
+            selections: std::sync::Mutex::new(Vec::new()),
             clock: ModClock::default(),
             cluster_uuid,
         }
@@ -278,15 +295,25 @@ impl Controller {
         Ok(Self::render(&store, obj, how))
     }
 
-    /// `{count, results, next}` for a collection GET.
-    pub fn list(
+    /// The objects a collection query selects, in answer order (cached across pages).
+    fn select(
         &self,
+        store: &Store,
         obj_type: ObjType,
         view: &TenantView,
         query: &ListQuery,
-        base: &str,
-    ) -> Value {
-        let store = self.read();
+    ) -> Arc<Vec<Arc<StoredObject>>> {
+        let key = query.selection_key();
+        let generation = store.generation();
+        let mut cache = self.selections.lock().unwrap_or_else(|p| p.into_inner());
+        cache.retain(|c| c.generation == generation);
+        if let Some(hit) = cache
+            .iter()
+            .find(|c| c.obj_type == obj_type && &c.view == view && c.key == key)
+        {
+            return Arc::clone(&hit.matched);
+        }
+        drop(cache);
         let refs_of = |t: ObjType, uuid: &str| store.get(t, uuid).map(|o| o.refs.clone());
         let name_of = |t: ObjType, uuid: &str| store.name_of(t, uuid);
         let keep = |o: &&Arc<StoredObject>| {
@@ -337,6 +364,32 @@ impl Controller {
         if let Some(limit) = query.limit_by {
             matched.truncate(limit);
         }
+        let matched: Arc<Vec<Arc<StoredObject>>> =
+            Arc::new(matched.into_iter().map(Arc::clone).collect());
+        let mut cache = self.selections.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= SELECTION_CACHE_SIZE {
+            cache.remove(0);
+        }
+        cache.push(CachedSelection {
+            generation,
+            obj_type,
+            view: view.clone(),
+            key,
+            matched: Arc::clone(&matched),
+        });
+        matched
+    }
+
+    /// `{count, results, next}` for a collection GET.
+    pub fn list(
+        &self,
+        obj_type: ObjType,
+        view: &TenantView,
+        query: &ListQuery,
+        base: &str,
+    ) -> Value {
+        let store = self.read();
+        let matched = self.select(&store, obj_type, view, query);
         let count = matched.len();
         let start = (query.page - 1).saturating_mul(query.page_size);
         let how = Render {
@@ -631,7 +684,7 @@ impl Controller {
         )?;
         obj.seq = store.next_seq();
         let obj = Arc::new(obj);
-        store.put(StoredObject::clone(&obj));
+        store.put(Arc::clone(&obj));
         Ok(obj)
     }
 
@@ -704,7 +757,7 @@ impl Controller {
             view,
         )?;
         let obj = Arc::new(obj);
-        store.put(StoredObject::clone(&obj));
+        store.put(Arc::clone(&obj));
         Ok(obj)
     }
 
@@ -744,7 +797,7 @@ impl Controller {
             view,
         )?;
         let obj = Arc::new(obj);
-        store.put(StoredObject::clone(&obj));
+        store.put(Arc::clone(&obj));
         Ok(obj)
     }
 

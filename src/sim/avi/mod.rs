@@ -58,6 +58,18 @@ pub use types::ObjType;
 use controller::Controller;
 use state::SimState;
 
+/// What a client needs to reach the simulator; serialises to the `"avi"` object that
+/// `amko sim` prints (`url`, `ca_file`, `username`, `password`, `tenant`, `version`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AviSimInfo {
+    pub url: String,
+    pub ca_file: Option<PathBuf>,
+    pub username: String,
+    pub password: String,
+    pub tenant: String,
+    pub version: String,
+}
+
 /// Entry point: `AviSim::start(config).await`.
 pub struct AviSim;
 
@@ -218,6 +230,18 @@ impl AviSimHandle {
     /// The controller's API version (send it as `X-Avi-Version`).
     pub fn version(&self) -> &str {
         &self.version
+    }
+
+    /// Connection details, e.g. for printing; contains the password.
+    pub fn info(&self) -> AviSimInfo {
+        AviSimInfo {
+            url: self.base_url.clone(),
+            ca_file: self.ca_file.clone(),
+            username: self.username.clone(),
+            password: self.password.clone(),
+            tenant: self.tenant().to_string(),
+            version: self.version.clone(),
+        }
     }
 
     /// Counters, audit log, dump and fault controls.

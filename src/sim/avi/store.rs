@@ -65,6 +65,8 @@ struct Table {
 pub struct Store {
     tables: [Table; ObjType::ALL.len()],
     next_seq: u64,
+    /// Bumped by every change, so cached query results know when they went stale.
+    generation: u64,
     domain_owner: HashMap<String, String>,
     referrers: HashMap<RefTarget, BTreeSet<RefTarget>>,
 }
@@ -73,6 +75,10 @@ impl Store {
     pub fn next_seq(&mut self) -> u64 {
         self.next_seq += 1;
         self.next_seq
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     fn table(&self, obj_type: ObjType) -> &Table {
@@ -129,7 +135,9 @@ impl Store {
     }
 
     /// Inserts or replaces (same uuid) an object, keeping every index in step.
-    pub fn put(&mut self, obj: StoredObject) {
+    pub fn put(&mut self, obj: impl Into<Arc<StoredObject>>) {
+        let obj: Arc<StoredObject> = obj.into();
+        self.generation += 1;
         if let Some(old) = self.remove(obj.obj_type, &obj.uuid) {
             debug_assert_eq!(old.seq, obj.seq, "replacement keeps the creation order");
         }
@@ -151,10 +159,11 @@ impl Store {
             .uuid_by_name
             .insert((obj.tenant.clone(), obj.name.clone()), obj.uuid.clone());
         table.seq_by_uuid.insert(obj.uuid.clone(), obj.seq);
-        table.by_seq.insert(obj.seq, Arc::new(obj));
+        table.by_seq.insert(obj.seq, obj);
     }
 
     pub fn remove(&mut self, obj_type: ObjType, uuid: &str) -> Option<Arc<StoredObject>> {
+        self.generation += 1;
         let table = self.table_mut(obj_type);
         let seq = table.seq_by_uuid.remove(uuid)?;
         let obj = table.by_seq.remove(&seq)?;
