@@ -13,9 +13,10 @@ use serde_json::{Value, json};
 
 use super::audit::WriteRecord;
 use super::collection::parse_list_query;
-use super::controller::{Origin, Render};
+use super::controller::Origin;
 use super::error::ApiError;
 use super::http::{CSRF_MESSAGE, append_session_cookies, base_url, session_cookie};
+use super::reads::Render;
 use super::session::SessionRejection;
 use super::state::SimState;
 use super::store::{StoredObject, TenantView};

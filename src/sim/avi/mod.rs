@@ -13,7 +13,7 @@
 //! ```
 //!
 //! Layout: `types` (object types), `store` (indexes), `refs`, `validate`, `patch`,
-//! `collection` (queries), `controller` (object logic), `session`, `ratelimit`, `faults`,
+//! `collection` (queries), `controller` (tenants, modes, writes), `reads` (selection, rendering), `session`, `ratelimit`, `faults`,
 //! `audit`, `tls`, `seed`, `http` (front pipeline, login), `api` (`/api/...`), `control`
 //! (`/sim/...` and the Rust handle), `server` (listener).
 
@@ -29,6 +29,7 @@ mod http;
 mod ids;
 mod patch;
 mod ratelimit;
+mod reads;
 mod refs;
 mod seed;
 mod server;
