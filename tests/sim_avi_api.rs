@@ -467,6 +467,23 @@ async fn writes_conflicts_preconditions_and_deletes() {
         StatusCode::NO_CONTENT
     );
 
+    // The Slug header forces the uuid of a new object.
+    let forced = avi
+        .send(
+            avi.request(Method::POST, "/api/healthmonitor")
+                .header("Slug", "healthmonitor-forced-42")
+                .json(&json!({"name": "forced", "type": "HEALTH_MONITOR_PING"})),
+        )
+        .await;
+    assert_eq!(forced.status, StatusCode::CREATED, "{}", forced.text);
+    assert_eq!(forced.json()["uuid"], "healthmonitor-forced-42");
+    assert_eq!(
+        avi.get("/api/healthmonitor/healthmonitor-forced-42")
+            .await
+            .json()["name"],
+        "forced"
+    );
+
     // AMKO's double-slash URLs work.
     assert_eq!(avi.get("//api/gslbservice").await.status, StatusCode::OK);
     sim.shutdown().await;

@@ -328,6 +328,12 @@ mod tests {
                 .by_name(ObjType::HealthMonitor, &team_a, "hm-a")
                 .is_some()
         );
+        let path = std::env::temp_dir().join(format!("avisim-seed-{}.json", std::process::id()));
+        std::fs::write(&path, r#"{"tenants": ["team-c"]}"#).unwrap();
+        let from_file = SeedFile::from_path(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(from_file.tenants, vec![SeedTenant::Name("team-c".into())]);
+        assert!(SeedFile::from_path(&path).is_err());
         let bad: SeedFile = serde_json::from_value(json!({
             "objects": [{"type": "pool", "body": {"name": "p"}}]
         }))
