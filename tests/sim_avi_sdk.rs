@@ -11,12 +11,10 @@ use amko::sim::avi::{AviSim, AviSimConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn avisdk_round_trip() {
-    let sim = AviSim::start(AviSimConfig {
-        rate_limit: None,
-        ..AviSimConfig::default()
-    })
-    .await
-    .expect("start the Avi simulator");
+    // Default settings, rate limit included: the SDK must work against a stock controller.
+    let sim = AviSim::start(AviSimConfig::default())
+        .await
+        .expect("start the Avi simulator");
     let ca_file = sim.ca_file().expect("HTTPS simulator writes a CA file");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/avisdk/sdk_roundtrip.py");
 
@@ -60,5 +58,7 @@ async fn avisdk_round_trip() {
     );
     let counters = sim.control().counters();
     assert!(counters.count(Some("POST"), Some("login"), Some(200)) >= 2);
+    // A sequential client is paced by the default limit (excess requests wait), never refused.
+    assert_eq!(counters.count(None, None, Some(429)), 0);
     sim.shutdown().await;
 }
