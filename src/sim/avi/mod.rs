@@ -61,7 +61,7 @@ use state::SimState;
 
 /// What a client needs to reach the simulator; serialises to the `"avi"` object that
 /// `amko sim` prints (`url`, `ca_file`, `username`, `password`, `tenant`, `version`).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AviSimInfo {
     pub url: String,
     pub ca_file: Option<PathBuf>,
@@ -279,6 +279,19 @@ impl Drop for AviSimHandle {
             task.abort();
         }
         self.remove_dir();
+    }
+}
+
+impl std::fmt::Debug for AviSimInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AviSimInfo")
+            .field("url", &self.url)
+            .field("ca_file", &self.ca_file)
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("tenant", &self.tenant)
+            .field("version", &self.version)
+            .finish()
     }
 }
 
