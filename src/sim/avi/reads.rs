@@ -251,3 +251,74 @@ fn mask_secrets(obj_type: ObjType, body: &mut Map<String, Value>) {
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::avi::collection::parse_list_query;
+    use crate::sim::avi::controller::Origin;
+    use proptest::prelude::*;
+
+    fn controller_with(monitors: &[(String, bool)]) -> Controller {
+        let ctrl = Controller::new("cluster-test".into());
+        let admin = TenantView::One(ADMIN_TENANT.into());
+        ctrl.create(
+            ObjType::Tenant,
+            json!({"uuid": ADMIN_TENANT, "name": "admin"}),
+            &admin,
+            None,
+            Origin::Seed { system: true },
+        )
+        .unwrap();
+        for (name, federated) in monitors {
+            ctrl.create(
+                ObjType::HealthMonitor,
+                json!({"name": name, "type": "HEALTH_MONITOR_PING", "is_federated": federated}),
+                &admin,
+                None,
+                Origin::Seed { system: false },
+            )
+            .unwrap();
+        }
+        ctrl
+    }
+
+    fn names(page: &Value) -> Vec<String> {
+        page["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["name"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    proptest! {
+        /// Walking `next` visits every match exactly once, in creation order, and `count`
+        /// is the number of matches on every page.
+        #[test]
+        fn pages_cover_every_match_once(
+            flags in proptest::collection::vec(any::<bool>(), 0..40),
+            page_size in 1usize..7,
+        ) {
+            let monitors: Vec<(String, bool)> =
+                flags.iter().enumerate().map(|(i, f)| (format!("hm-{i:02}"), *f)).collect();
+            let ctrl = controller_with(&monitors);
+            let expected: Vec<String> =
+                monitors.iter().filter(|(_, f)| *f).map(|(n, _)| n.clone()).collect();
+            let view = TenantView::One(ADMIN_TENANT.into());
+            let mut seen = Vec::new();
+            let mut raw = format!("is_federated=true&page_size={page_size}");
+            loop {
+                let query = parse_list_query(Some(&raw), 25).unwrap();
+                let page = ctrl.list(ObjType::HealthMonitor, &view, &query, "https://h");
+                prop_assert_eq!(page["count"].as_u64().unwrap() as usize, expected.len());
+                seen.extend(names(&page));
+                match page.get("next").and_then(Value::as_str) {
+                    Some(next) => raw = next.split_once('?').unwrap().1.to_string(),
+                    None => break,
+                }
+            }
+            prop_assert_eq!(seen, expected);
+        }
+    }
+}
