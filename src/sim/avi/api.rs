@@ -210,16 +210,8 @@ pub async fn handle(State(state): State<Arc<SimState>>, request: Request) -> Res
     let mut response = match api_version(&state, &parts.headers) {
         Err(e) => e.into_response(),
         Ok(version) => {
-            let mut response = route(
-                &state,
-                &parts.method,
-                &parts.uri,
-                &parts.headers,
-                &segments,
-                &bytes,
-                &base,
-            )
-            .unwrap_or_else(IntoResponse::into_response);
+            let mut response = route(&state, &parts, &segments, &bytes, &base)
+                .unwrap_or_else(IntoResponse::into_response);
             if let Ok(value) = HeaderValue::from_str(&version) {
                 response
                     .headers_mut()
@@ -245,11 +237,21 @@ fn tenant_view(state: &SimState, headers: &HeaderMap) -> Result<TenantView, ApiE
     state.ctrl.tenant_view(name, uuid)
 }
 
+/// One authenticated `/api/<type>[/<uuid>]` request, after the headers were checked.
+struct Call<'a> {
+    state: &'a SimState,
+    method: &'a Method,
+    query: Option<&'a str>,
+    headers: &'a HeaderMap,
+    bytes: &'a Bytes,
+    base: &'a str,
+    obj_type: ObjType,
+    view: TenantView,
+}
+
 fn route(
     state: &SimState,
-    method: &Method,
-    uri: &axum::http::Uri,
-    headers: &HeaderMap,
+    parts: &axum::http::request::Parts,
     segments: &[&str],
     bytes: &Bytes,
     base: &str,
@@ -262,171 +264,159 @@ fn route(
             "Invalid API path: object type '{type_segment}' is not simulated"
         ))
     })?;
-    let view = tenant_view(state, headers)?;
+    let call = Call {
+        state,
+        method: &parts.method,
+        query: parts.uri.query(),
+        headers: &parts.headers,
+        bytes,
+        base,
+        obj_type,
+        view: tenant_view(state, &parts.headers)?,
+    };
     match rest {
-        [] => collection_request(state, method, uri, headers, obj_type, &view, bytes, base),
-        [uuid] => item_request(state, method, uri, obj_type, uuid, &view, bytes, base),
+        [] => call.collection(),
+        [uuid] => call.item(uuid),
         [_, sub, ..] => Err(ApiError::NotFound(format!(
             "Invalid API path: sub-resource '{sub}' is not simulated"
         ))),
     }
 }
 
-fn render_written(state: &SimState, obj: &StoredObject, base: &str) -> Value {
-    let store = state.ctrl.read();
-    super::controller::Controller::render(
-        &store,
-        obj,
-        &Render {
-            base,
-            include_name: true,
-            fields: None,
-        },
-    )
-}
-
-fn audit(
-    state: &SimState,
-    method: &Method,
-    obj_type: ObjType,
-    outcome: &Result<Arc<StoredObject>, ApiError>,
-    fallback_uuid: &str,
-    bytes: &Bytes,
-    view: &TenantView,
-) {
-    let record = match outcome {
-        Ok(obj) => WriteRecord {
-            method: method.as_str().to_string(),
-            object_type: obj_type.path().to_string(),
-            uuid: obj.uuid.clone(),
-            name: obj.name.clone(),
-            tenant: state.ctrl.tenant_name(&obj.tenant),
-            status: match *method {
-                Method::POST => 201,
-                Method::DELETE => 204,
-                _ => 200,
+impl Call<'_> {
+    fn render_written(&self, obj: &StoredObject) -> Value {
+        let store = self.state.ctrl.read();
+        super::controller::Controller::render(
+            &store,
+            obj,
+            &Render {
+                base: self.base,
+                include_name: true,
+                fields: None,
             },
-        },
-        Err(e) => WriteRecord {
-            method: method.as_str().to_string(),
-            object_type: obj_type.path().to_string(),
-            uuid: fallback_uuid.to_string(),
-            name: serde_json::from_slice::<Value>(bytes)
-                .ok()
-                .and_then(|v| v.get("name").and_then(Value::as_str).map(str::to_string))
-                .unwrap_or_default(),
-            tenant: match view {
-                TenantView::One(t) => state.ctrl.tenant_name(t),
-                TenantView::All => "*".into(),
-            },
-            status: e.status().as_u16(),
-        },
-    };
-    state.audit.record(record, bytes);
-}
-
-#[allow(clippy::too_many_arguments)]
-fn collection_request(
-    state: &SimState,
-    method: &Method,
-    uri: &axum::http::Uri,
-    headers: &HeaderMap,
-    obj_type: ObjType,
-    view: &TenantView,
-    bytes: &Bytes,
-    base: &str,
-) -> Result<Response, ApiError> {
-    match *method {
-        Method::GET if obj_type == ObjType::Cluster => {
-            let query = parse_list_query(uri.query(), state.default_page_size)?;
-            let how = Render {
-                base,
-                include_name: query.include_name,
-                fields: query.fields.as_deref(),
-            };
-            Ok(json_response(StatusCode::OK, &state.ctrl.cluster(&how)?))
-        }
-        Method::GET => {
-            let query = parse_list_query(uri.query(), state.default_page_size)?;
-            Ok(json_response(
-                StatusCode::OK,
-                &state.ctrl.list(obj_type, view, &query, base),
-            ))
-        }
-        Method::POST => {
-            let slug = headers.get("slug").and_then(|v| v.to_str().ok());
-            let outcome = parse_json(bytes)
-                .and_then(|body| state.ctrl.create(obj_type, body, view, slug, Origin::Api));
-            audit(state, method, obj_type, &outcome, "", bytes, view);
-            let obj = outcome?;
-            let rendered = render_written(state, &obj, base);
-            let mut response = json_response(StatusCode::CREATED, &rendered);
-            if let Some(url) = rendered.get("url").and_then(Value::as_str)
-                && let Ok(location) = HeaderValue::from_str(url)
-            {
-                response.headers_mut().insert(header::LOCATION, location);
-            }
-            Ok(response)
-        }
-        _ => Err(ApiError::MethodNotAllowed(format!(
-            "Method '{method}' not allowed"
-        ))),
+        )
     }
-}
 
-#[allow(clippy::too_many_arguments)]
-fn item_request(
-    state: &SimState,
-    method: &Method,
-    uri: &axum::http::Uri,
-    obj_type: ObjType,
-    uuid: &str,
-    view: &TenantView,
-    bytes: &Bytes,
-    base: &str,
-) -> Result<Response, ApiError> {
-    match *method {
-        Method::GET => {
-            let query = parse_list_query(uri.query(), state.default_page_size)?;
-            let how = Render {
-                base,
-                include_name: query.include_name,
-                fields: query.fields.as_deref(),
-            };
-            Ok(json_response(
-                StatusCode::OK,
-                &state.ctrl.get_item(obj_type, uuid, view, &how)?,
-            ))
-        }
-        Method::PUT | Method::PATCH => {
-            let outcome = parse_json(bytes).and_then(|body| {
-                if *method == Method::PUT {
-                    state.ctrl.replace(obj_type, uuid, body, view)
-                } else {
-                    state.ctrl.patch(obj_type, uuid, body, view)
+    /// Records a write in the audit log, successful or not.
+    fn audit(&self, outcome: &Result<Arc<StoredObject>, ApiError>, fallback_uuid: &str) {
+        let method = self.method.as_str().to_string();
+        let object_type = self.obj_type.path().to_string();
+        let record = match outcome {
+            Ok(obj) => WriteRecord {
+                method,
+                object_type,
+                uuid: obj.uuid.clone(),
+                name: obj.name.clone(),
+                tenant: self.state.ctrl.tenant_name(&obj.tenant),
+                status: match *self.method {
+                    Method::POST => 201,
+                    Method::DELETE => 204,
+                    _ => 200,
+                },
+            },
+            Err(e) => WriteRecord {
+                method,
+                object_type,
+                uuid: fallback_uuid.to_string(),
+                name: serde_json::from_slice::<Value>(self.bytes)
+                    .ok()
+                    .and_then(|v| v.get("name").and_then(Value::as_str).map(str::to_string))
+                    .unwrap_or_default(),
+                tenant: match &self.view {
+                    TenantView::One(t) => self.state.ctrl.tenant_name(t),
+                    TenantView::All => "*".into(),
+                },
+                status: e.status().as_u16(),
+            },
+        };
+        self.state.audit.record(record, self.bytes);
+    }
+
+    fn render_options(&self) -> Result<(bool, Option<Vec<String>>), ApiError> {
+        let query = parse_list_query(self.query, self.state.default_page_size)?;
+        Ok((query.include_name, query.fields))
+    }
+
+    fn collection(&self) -> Result<Response, ApiError> {
+        let ctrl = &self.state.ctrl;
+        match *self.method {
+            Method::GET if self.obj_type == ObjType::Cluster => {
+                let (include_name, fields) = self.render_options()?;
+                let how = Render {
+                    base: self.base,
+                    include_name,
+                    fields: fields.as_deref(),
+                };
+                Ok(json_response(StatusCode::OK, &ctrl.cluster(&how)?))
+            }
+            Method::GET => {
+                let query = parse_list_query(self.query, self.state.default_page_size)?;
+                let answer = ctrl.list(self.obj_type, &self.view, &query, self.base);
+                Ok(json_response(StatusCode::OK, &answer))
+            }
+            Method::POST => {
+                let slug = self.headers.get("slug").and_then(|v| v.to_str().ok());
+                let outcome = parse_json(self.bytes).and_then(|body| {
+                    ctrl.create(self.obj_type, body, &self.view, slug, Origin::Api)
+                });
+                self.audit(&outcome, "");
+                let written = outcome?;
+                let rendered = self.render_written(&written);
+                let mut response = json_response(StatusCode::CREATED, &rendered);
+                if let Some(url) = rendered.get("url").and_then(Value::as_str)
+                    && let Ok(location) = HeaderValue::from_str(url)
+                {
+                    response.headers_mut().insert(header::LOCATION, location);
                 }
-            });
-            audit(state, method, obj_type, &outcome, uuid, bytes, view);
-            let obj = outcome?;
-            Ok(json_response(
-                StatusCode::OK,
-                &render_written(state, &obj, base),
-            ))
+                Ok(response)
+            }
+            _ => Err(self.not_allowed()),
         }
-        Method::DELETE => {
-            let outcome = state.ctrl.delete(obj_type, uuid, view);
-            audit(state, method, obj_type, &outcome, uuid, bytes, view);
-            outcome?;
-            let mut response = StatusCode::NO_CONTENT.into_response();
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            Ok(response)
+    }
+
+    fn item(&self, uuid: &str) -> Result<Response, ApiError> {
+        let ctrl = &self.state.ctrl;
+        match *self.method {
+            Method::GET => {
+                let (include_name, fields) = self.render_options()?;
+                let how = Render {
+                    base: self.base,
+                    include_name,
+                    fields: fields.as_deref(),
+                };
+                let object = ctrl.get_item(self.obj_type, uuid, &self.view, &how)?;
+                Ok(json_response(StatusCode::OK, &object))
+            }
+            Method::PUT | Method::PATCH => {
+                let outcome = parse_json(self.bytes).and_then(|body| {
+                    if *self.method == Method::PUT {
+                        ctrl.replace(self.obj_type, uuid, body, &self.view)
+                    } else {
+                        ctrl.patch(self.obj_type, uuid, body, &self.view)
+                    }
+                });
+                self.audit(&outcome, uuid);
+                let written = outcome?;
+                let rendered = self.render_written(&written);
+                Ok(json_response(StatusCode::OK, &rendered))
+            }
+            Method::DELETE => {
+                let outcome = ctrl.delete(self.obj_type, uuid, &self.view);
+                self.audit(&outcome, uuid);
+                outcome?;
+                let mut response = StatusCode::NO_CONTENT.into_response();
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                Ok(response)
+            }
+            _ => Err(self.not_allowed()),
         }
-        _ => Err(ApiError::MethodNotAllowed(format!(
-            "Method '{method}' not allowed"
-        ))),
+    }
+
+    fn not_allowed(&self) -> ApiError {
+        ApiError::MethodNotAllowed(format!("Method '{}' not allowed", self.method))
     }
 }
 
