@@ -89,6 +89,13 @@ impl RateLimiter {
         };
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        // Forget drained buckets now and then: per-session keys would otherwise pile up.
+        if buckets.len() >= 4096 && buckets.len().is_power_of_two() {
+            buckets.retain(|_, b| {
+                let elapsed = now.saturating_duration_since(b.last).as_secs_f64();
+                b.excess - limit.rate_per_sec * elapsed > 0.0
+            });
+        }
         let (decision, fresh) = decide(buckets.get_mut(key), now, &limit);
         if let Some(bucket) = fresh {
             buckets.insert(key.to_string(), bucket);
