@@ -1,0 +1,244 @@
+//! The Avi client and write execution against the simulated controller over verified HTTPS:
+//! login and CSRF, re-login after the controller drops sessions, TLS verification, planned writes
+//! in order with ownership, adoption after a lost create (409), re-creation after 404, paging of
+//! owned state, and the rate budget keeping a burst free of 429s.
+
+mod common;
+
+use std::time::Duration;
+
+use amko::avi::sync::{execute, load_state};
+use amko::avi::{AviClient, AviConnection, AviErrorKind, RateBudget};
+use amko::model::plan::{ControllerState, plan_gslb_service};
+use amko::model::{GsInput, GsKey, build_gslb_service};
+use amko::sim::avi::{AviSim, AviSimConfig, AviSimHandle, RateLimitConfig};
+use common::fixtures;
+use serde_json::json;
+
+fn connection(sim: &AviSimHandle, ca: bool) -> AviConnection {
+    AviConnection {
+        base_url: sim.base_url().to_owned(),
+        username: sim.username().to_owned(),
+        password: sim.password().to_owned(),
+        version: sim.version().to_owned(),
+        tenant: "admin".to_owned(),
+        ca_pem: ca.then(|| sim.ca_pem().unwrap_or_default().to_owned()),
+        insecure_skip_verify: false,
+        timeout: Duration::from_secs(10),
+    }
+}
+
+async fn sim_without_rate_limit() -> AviSimHandle {
+    AviSim::start(AviSimConfig {
+        rate_limit: None,
+        ..AviSimConfig::default()
+    })
+    .await
+    .expect("simulator starts")
+}
+
+fn desired_for(fqdn_index: usize, clusters: usize) -> amko::model::DesiredGs {
+    let members: Vec<_> = fixtures::members(clusters, fqdn_index + 1)
+        .into_iter()
+        .filter(|m| m.key.fqdn == fixtures::fqdn(fqdn_index))
+        .collect();
+    let key = members[0].key.clone();
+    let policy = fixtures::policy(clusters);
+    let settings = fixtures::settings();
+    build_gslb_service(&GsInput {
+        key: &key,
+        domain_names: vec![key.fqdn.clone()],
+        members: &members,
+        policy: &policy,
+        overrides: None,
+        settings: &settings,
+        fallback_pki_profile: None,
+    })
+    .expect("members present")
+}
+
+async fn converge(
+    client: &AviClient,
+    state: &mut ControllerState,
+    key: &GsKey,
+    desired: Option<&amko::model::DesiredGs>,
+) -> usize {
+    let created_by = fixtures::settings().created_by;
+    let plan = plan_gslb_service(key, desired, state, &created_by, &|_, _| false);
+    assert!(plan.conflicts.is_empty(), "{:?}", plan.conflicts);
+    for write in &plan.writes {
+        execute(client, write, &created_by)
+            .await
+            .unwrap_or_else(|e| panic!("{} failed: {e}", write.describe()))
+            .apply(state);
+    }
+    plan.writes.len()
+}
+
+#[tokio::test]
+async fn tls_is_verified_against_the_given_ca() {
+    let sim = sim_without_rate_limit().await;
+    let verified = AviClient::new(connection(&sim, true)).expect("client");
+    verified
+        .login()
+        .await
+        .expect("login with the simulator's CA");
+    let unverified = AviClient::new(connection(&sim, false)).expect("client");
+    let err = unverified
+        .login()
+        .await
+        .expect_err("system roots do not trust the simulator");
+    assert_eq!(err.kind, AviErrorKind::Transport, "{err}");
+    let mut bad = connection(&sim, true);
+    bad.password = "wrong".into();
+    let err = AviClient::new(bad)
+        .expect("client")
+        .login()
+        .await
+        .expect_err("bad password");
+    assert_eq!(err.kind, AviErrorKind::InvalidCredentials, "{err}");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn planned_writes_converge_and_a_second_pass_writes_nothing() {
+    let sim = sim_without_rate_limit().await;
+    let client = AviClient::new(connection(&sim, true)).expect("client");
+    let mut state = ControllerState::default();
+    let desired = desired_for(0, 4);
+    let key = desired.key.clone();
+    let writes = converge(&client, &mut state, &key, Some(&desired)).await;
+    assert_eq!(
+        writes,
+        1 + desired.health_monitors.len(),
+        "monitors then the GslbService"
+    );
+
+    // What the controller now holds, read back the way the operator reads it, is in sync.
+    let created_by = fixtures::settings().created_by;
+    let mut fresh = load_state(&client, &created_by, "admin")
+        .await
+        .expect("load");
+    assert_eq!(fresh.gslb_services.len(), 1);
+    assert_eq!(
+        converge(&client, &mut fresh, &key, Some(&desired)).await,
+        0,
+        "in sync: no write"
+    );
+
+    // Members change: exactly one update.
+    let changed = desired_for(0, 6);
+    assert_eq!(converge(&client, &mut fresh, &key, Some(&changed)).await, 1);
+
+    // Gone: the GslbService, then its managed monitors.
+    let deletes = converge(&client, &mut fresh, &key, None).await;
+    assert_eq!(deletes, 1 + changed.health_monitors.len());
+    let audit = sim.control().audit_log();
+    assert!(audit.iter().all(|e| e.status < 300), "{audit:?}");
+    assert_eq!(
+        sim.control().dump()["gslbservice"]
+            .as_array()
+            .map_or(0, Vec::len),
+        0
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn lost_create_is_adopted_and_vanished_object_is_recreated() {
+    let sim = sim_without_rate_limit().await;
+    let client = AviClient::new(connection(&sim, true)).expect("client");
+    let desired = desired_for(1, 3);
+    let key = desired.key.clone();
+    let mut state = ControllerState::default();
+    converge(&client, &mut state, &key, Some(&desired)).await;
+    // Forget the cache, as after a restart that lost the create's answer: the create gets a 409
+    // and is turned into an update of our own object.
+    let mut empty = ControllerState::default();
+    let writes = converge(&client, &mut empty, &key, Some(&desired)).await;
+    assert!(writes > 0);
+    assert_eq!(empty.gslb_services.len(), 1, "adopted");
+
+    // Someone deletes it behind our back: the update meets a 404 and re-creates it.
+    let uuid = empty
+        .gslb_services
+        .values()
+        .next()
+        .expect("gs")
+        .uuid
+        .clone();
+    client
+        .delete("gslbservice", &uuid, Some("admin"))
+        .await
+        .expect("out-of-band delete");
+    let changed = desired_for(1, 5);
+    assert_eq!(converge(&client, &mut empty, &key, Some(&changed)).await, 1);
+    let dump = sim.control().dump();
+    assert_eq!(dump["gslbservice"].as_array().map_or(0, Vec::len), 1);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn sessions_expired_by_the_controller_are_renewed() {
+    let sim = sim_without_rate_limit().await;
+    let client = AviClient::new(connection(&sim, true)).expect("client");
+    assert!(client.is_gslb_leader().await.expect("leader check"));
+    assert!(sim.control().expire_sessions() >= 1);
+    assert!(
+        client
+            .is_gslb_leader()
+            .await
+            .expect("re-login is transparent")
+    );
+    sim.control().set_follower(true).expect("follower mode");
+    assert!(!client.is_gslb_leader().await.expect("leader check"));
+    let body = json!({"name": "x.example.com", "groups": []});
+    let err = client
+        .create("gslbservice", &body, Some("admin"))
+        .await
+        .expect_err("follower refuses writes");
+    assert_eq!(err.kind, AviErrorKind::NotLeader, "{err}");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_budget_keeps_a_burst_under_the_controller_limit() {
+    let limit = RateLimitConfig {
+        rate_per_sec: 20.0,
+        burst: 5,
+        delay: false,
+        ..RateLimitConfig::default()
+    };
+    let sim = AviSim::start(AviSimConfig {
+        rate_limit: Some(limit),
+        ..AviSimConfig::default()
+    })
+    .await
+    .expect("simulator starts");
+    // Without a budget, 30 quick reads overrun the controller.
+    let eager = AviClient::new(connection(&sim, true)).expect("client");
+    let mut limited = 0;
+    for _ in 0..30 {
+        if let Err(e) = eager.list("tenant", &[], Some("admin")).await {
+            if matches!(e.kind, AviErrorKind::RateLimited { .. }) {
+                limited += 1;
+            }
+        }
+    }
+    assert!(limited > 0, "the simulator enforces its limit");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    // With a budget under the limit, the same burst draws no 429.
+    let polite = AviClient::new(connection(&sim, true))
+        .expect("client")
+        .with_budget(RateBudget {
+            per_second: 15.0,
+            burst: 3,
+        });
+    for _ in 0..30 {
+        polite
+            .list("tenant", &[], Some("admin"))
+            .await
+            .expect("no 429 under budget");
+    }
+    sim.shutdown().await;
+}
