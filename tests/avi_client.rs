@@ -219,10 +219,10 @@ async fn the_budget_keeps_a_burst_under_the_controller_limit() {
     let eager = AviClient::new(connection(&sim, true)).expect("client");
     let mut limited = 0;
     for _ in 0..30 {
-        if let Err(e) = eager.list("tenant", &[], Some("admin")).await {
-            if matches!(e.kind, AviErrorKind::RateLimited { .. }) {
-                limited += 1;
-            }
+        if let Err(e) = eager.list("tenant", &[], Some("admin")).await
+            && matches!(e.kind, AviErrorKind::RateLimited { .. })
+        {
+            limited += 1;
         }
     }
     assert!(limited > 0, "the simulator enforces its limit");
