@@ -1,0 +1,268 @@
+//! End-to-end harness: simulated member clusters and Avi controller in the test process, the
+//! CRDs, Secret, GSLBConfig and GDP installed in the home cluster (`cluster1`) as the chart would,
+//! and the real `amko run` binary as a child process talking to both over HTTP(S).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use amko::crd::{GlobalDeploymentPolicy, GslbConfig, all_crds};
+use amko::sim::avi::{AviSim, AviSimConfig, AviSimHandle};
+use amko::sim::k8s::{ClusterSpec, SimClusters, SimConfig};
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Api, Client};
+use serde_json::{Value, json};
+
+pub const HOME: &str = "avi-system";
+pub const UUID: &str = "6c5f1c84-4b3c-4e5e-9d21-0a5cbd3f0001";
+pub const CREATED_BY: &str = "amko-6c5f1c84-4b3c-4e5e-9d21-0a5cbd3f0001";
+
+pub struct Env {
+    pub dir: PathBuf,
+    pub clusters: SimClusters,
+    pub avi: AviSimHandle,
+    pub kubeconfig: PathBuf,
+    pub operator: Option<Operator>,
+    pub names: Vec<String>,
+}
+
+/// The `amko run` child process; killed on drop. Its log is `dir/operator-N.log`.
+pub struct Operator {
+    child: Child,
+    pub listen: String,
+    pub log: PathBuf,
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+pub fn unique_dir(name: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let dir = std::env::temp_dir().join(format!("amko-e2e-{name}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+impl Env {
+    /// `clusters` Kubernetes clusters (`cluster1` is home and member) plus `openshift` more.
+    pub async fn start(name: &str, clusters: usize, openshift: usize) -> Env {
+        let dir = unique_dir(name);
+        let mut specs: Vec<ClusterSpec> = (1..=clusters).map(|i| ClusterSpec::new(format!("cluster{i}"))).collect();
+        for i in 1..=openshift {
+            specs.push(ClusterSpec::new(format!("ocp{i}")).openshift());
+        }
+        let names = specs.iter().map(|s| s.name.clone()).collect();
+        let clusters = SimClusters::start(SimConfig { clusters: specs, ..SimConfig::default() })
+            .await
+            .expect("simulated clusters start");
+        let kubeconfig = dir.join("kubeconfig");
+        clusters.write_kubeconfig(&kubeconfig).expect("kubeconfig written");
+        let avi = AviSim::start(AviSimConfig { rate_limit: None, ..AviSimConfig::default() })
+            .await
+            .expect("simulated controller starts");
+        Env { dir, clusters, avi, kubeconfig, operator: None, names }
+    }
+
+    pub async fn client(&self, context: &str) -> Client {
+        let kubeconfig = Kubeconfig::read_from(&self.kubeconfig).expect("kubeconfig");
+        let options = KubeConfigOptions { context: Some(context.to_owned()), ..KubeConfigOptions::default() };
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options).await.expect("config");
+        Client::try_from(config).expect("client")
+    }
+
+    pub async fn home(&self) -> Client {
+        self.client("cluster1").await
+    }
+
+    /// Installs what the helm chart installs: CRDs, namespace, credentials Secret (with the
+    /// controller's CA), GSLBConfig `gc-1` (fixed uuid) and GDP `global-gdp` with `gdp_spec`.
+    pub async fn install(&self, gdp_spec: Value) {
+        let client = self.home().await;
+        let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+        for crd in all_crds() {
+            crds.create(&PostParams::default(), &crd).await.expect("CRD created");
+        }
+        let namespaces: Api<Namespace> = Api::all(client.clone());
+        let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": HOME}})).expect("ns");
+        namespaces.create(&PostParams::default(), &ns).await.expect("namespace");
+        let secret: Secret = serde_json::from_value(json!({
+            "metadata": {"name": "gslb-avi-secret", "namespace": HOME},
+            "stringData": {
+                "username": self.avi.username(),
+                "password": self.avi.password(),
+                "certificateAuthorityData": self.avi.ca_pem().unwrap_or_default(),
+            }
+        }))
+        .expect("secret");
+        Api::<Secret>::namespaced(client.clone(), HOME)
+            .create(&PostParams::default(), &secret)
+            .await
+            .expect("secret created");
+        let members: Vec<Value> = self.names.iter().map(|n| json!({"clusterContext": n})).collect();
+        let gc: GslbConfig = serde_json::from_value(json!({
+            "apiVersion": "amko.vmware.com/v1alpha1", "kind": "GSLBConfig",
+            "metadata": {"name": "gc-1", "namespace": HOME, "annotations": {"amko.vmware.com/amko-uuid": UUID}},
+            "spec": {
+                "gslbLeader": {"credentials": "gslb-avi-secret", "controllerVersion": self.avi.version(), "controllerIP": self.avi.base_url()},
+                "memberClusters": members,
+                "refreshInterval": 1800,
+                "logLevel": "INFO"
+            }
+        }))
+        .expect("gslbconfig");
+        Api::<GslbConfig>::namespaced(client.clone(), HOME)
+            .create(&PostParams::default(), &gc)
+            .await
+            .expect("gslbconfig created");
+        self.apply_gdp(gdp_spec).await;
+    }
+
+    pub async fn apply_gdp(&self, spec: Value) {
+        let gdp = json!({
+            "apiVersion": "amko.vmware.com/v1alpha2", "kind": "GlobalDeploymentPolicy",
+            "metadata": {"name": "global-gdp", "namespace": HOME},
+            "spec": spec
+        });
+        Api::<GlobalDeploymentPolicy>::namespaced(self.home().await, HOME)
+            .patch("global-gdp", &PatchParams::apply("e2e").force(), &Patch::Apply(&gdp))
+            .await
+            .expect("GDP applied");
+    }
+
+    /// Starts `amko run` (stopping a previous one).
+    pub fn start_operator(&mut self, extra: &[&str]) {
+        self.operator = None;
+        let members = self.dir.join("members-kubeconfig");
+        std::fs::copy(&self.kubeconfig, &members).expect("members kubeconfig");
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let n = std::fs::read_dir(&self.dir).map(|d| d.count()).unwrap_or(0);
+        let log = self.dir.join(format!("operator-{n}.log"));
+        let log_file = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_amko"))
+            .args(["run", "--kubeconfig"])
+            .arg(&self.kubeconfig)
+            .args(["--context", "cluster1", "--namespace", HOME, "--members-kubeconfig"])
+            .arg(&members)
+            .args(["--listen", &listen, "--coalesce-ms", "50", "--boot-timeout-secs", "20"])
+            .args(extra)
+            .env("AMKO_LOG", "info,amko=debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log_file))
+            .spawn()
+            .expect("amko run starts");
+        self.operator = Some(Operator { child, listen, log });
+    }
+
+    pub fn stop_operator(&mut self) {
+        self.operator = None;
+    }
+
+    /// The operator's log so far (for assertion messages).
+    pub fn log(&self) -> String {
+        self.operator
+            .as_ref()
+            .and_then(|o| std::fs::read_to_string(&o.log).ok())
+            .unwrap_or_default()
+    }
+
+    pub async fn get(&self, path: &str) -> Option<(u16, String)> {
+        let op = self.operator.as_ref()?;
+        let response = reqwest::get(format!("http://{}{path}", op.listen)).await.ok()?;
+        let status = response.status().as_u16();
+        Some((status, response.text().await.unwrap_or_default()))
+    }
+
+    pub async fn wait_ready(&self) {
+        let log = || self.log();
+        wait_until("operator ready", Duration::from_secs(60), || async {
+            matches!(self.get("/readyz").await, Some((200, _)))
+        }, log)
+        .await;
+    }
+
+    /// GslbServices on the controller, by name.
+    pub fn gslb_services(&self) -> Vec<Value> {
+        self.avi.control().dump()["gslbservice"].as_array().cloned().unwrap_or_default()
+    }
+
+    pub fn gslb_service(&self, name: &str) -> Option<Value> {
+        self.gslb_services().into_iter().find(|g| g["name"] == name)
+    }
+
+    pub fn health_monitors(&self) -> Vec<Value> {
+        self.avi.control().dump()["healthmonitor"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Writes (POST/PUT/PATCH/DELETE) to the controller so far.
+    pub fn writes(&self) -> usize {
+        self.avi.control().audit_len()
+    }
+
+    pub async fn create_ingress(&self, cluster: &str, namespace: &str, name: &str, host: &str, labels: Value) {
+        let client = self.client(cluster).await;
+        ensure_namespace(&client, namespace).await;
+        let ingress: Ingress = serde_json::from_value(json!({
+            "metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "spec": {"rules": [{"host": host, "http": {"paths": [{"path": "/", "pathType": "Prefix",
+                "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}
+        }))
+        .expect("ingress");
+        Api::<Ingress>::namespaced(client, namespace)
+            .create(&PostParams::default(), &ingress)
+            .await
+            .expect("ingress created");
+    }
+}
+
+pub async fn ensure_namespace(client: &Client, name: &str) {
+    let api: Api<Namespace> = Api::all(client.clone());
+    if api.get_opt(name).await.ok().flatten().is_none() {
+        let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name}})).expect("ns");
+        let _ = api.create(&PostParams::default(), &ns).await;
+    }
+}
+
+/// Polls `check` until it holds, or fails the test with `context()` (the operator log).
+pub async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut check: F, context: impl Fn() -> String)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if check().await {
+            return;
+        }
+        if Instant::now() > deadline {
+            let log = context();
+            let tail: String = log.lines().rev().take(60).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+            panic!("timed out waiting for {what}\n--- operator log (tail) ---\n{tail}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub fn remove_dir(dir: &Path) {
+    let _ = std::fs::remove_dir_all(dir);
+}
