@@ -18,12 +18,15 @@ struct Cli {
 enum Command {
     /// Print the CustomResourceDefinitions amko-rs serves and reads, as YAML.
     Crds(cmd::crds::Args),
+    /// Start simulated member clusters, write a kubeconfig, print one JSON line, run until signalled.
+    Sim(cmd::sim::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Crds(args) => cmd::crds::run(args),
+        Command::Sim(args) => cmd::sim::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

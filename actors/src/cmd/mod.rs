@@ -1,3 +1,4 @@
 //! One module per `amko` subcommand.
 
 pub mod crds;
+pub mod sim;

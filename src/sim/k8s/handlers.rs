@@ -128,6 +128,8 @@ fn dispatch(cluster: &Arc<Cluster>, request: ApiRequest) -> Result<Response, Api
         ApiPath::ResourceList { group, version } => {
             discovery::resource_list(registry, &group, &version).ok_or(ApiError::NoSuchPath)?
         }
+        // Only JSON is served; kubectl asks for protobuf only, and a 404 tells it "no v2".
+        ApiPath::OpenApiV2 if !accepts_json(&request.headers) => return Err(ApiError::NoSuchPath),
         ApiPath::OpenApiV2 => discovery::openapi_v2(registry),
         ApiPath::OpenApiV3Root => discovery::openapi_v3_root(registry),
         ApiPath::OpenApiV3 { group, version } => {
@@ -251,6 +253,14 @@ fn resource(
         }
         _ => Err(ApiError::MethodNotAllowed),
     }
+}
+
+fn accepts_json(headers: &HeaderMap) -> bool {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    accept.is_empty() || accept.contains("json") || accept.contains("*/*")
 }
 
 fn with_warnings(mut response: Response, warnings: &[String]) -> Response {

@@ -1,7 +1,7 @@
 //! Decoding of the Kubernetes protobuf request bodies helm's typed client sends for its release
-//! records: the `k8s\0` + `runtime.Unknown` envelope around `v1.Secret`, `v1.ConfigMap` or
-//! `meta.v1.DeleteOptions`, turned into the equivalent JSON. Empty strings and zero values that
-//! gogo-protobuf always writes are treated as unset.
+//! records (and kubectl's `create namespace`): the `k8s\0` + `runtime.Unknown` envelope around
+//! `v1.Secret`, `v1.ConfigMap`, `v1.Namespace` or `meta.v1.DeleteOptions`, turned into the
+//! equivalent JSON. Empty strings and zero values that gogo-protobuf always writes are unset.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -242,6 +242,29 @@ fn config_map(raw: &[u8]) -> Result<Value, ApiError> {
     Ok(object)
 }
 
+fn namespace(raw: &[u8]) -> Result<Value, ApiError> {
+    let mut object = json!({"apiVersion": "v1", "kind": "Namespace"});
+    for (n, f) in fields(raw)? {
+        match (n, f) {
+            (1, Field::Bytes(b)) => object["metadata"] = object_meta(b)?,
+            (2, Field::Bytes(b)) => {
+                let finalizers: Vec<Value> = fields(b)?
+                    .into_iter()
+                    .filter_map(|(fnum, ff)| match (fnum, ff) {
+                        (1, Field::Bytes(t)) => Some(text(t).map(Value::String)),
+                        _ => None,
+                    })
+                    .collect::<Result<_, _>>()?;
+                if !finalizers.is_empty() {
+                    object["spec"] = json!({"finalizers": finalizers});
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(object)
+}
+
 fn delete_options(raw: &[u8]) -> Result<Value, ApiError> {
     let mut object = json!({"apiVersion": "v1", "kind": "DeleteOptions"});
     for (n, f) in fields(raw)? {
@@ -308,9 +331,10 @@ pub fn decode(body: &[u8]) -> Result<Value, ApiError> {
     match (api_version.as_str(), kind.as_str()) {
         ("v1", "Secret") => secret(raw),
         ("v1", "ConfigMap") => config_map(raw),
+        ("v1", "Namespace") => namespace(raw),
         ("v1" | "meta.k8s.io/v1", "DeleteOptions") => delete_options(raw),
         _ => Err(ApiError::UnsupportedMediaType(format!(
-            "application/json, application/yaml (protobuf is decoded for v1 Secret, ConfigMap and DeleteOptions only, not {api_version} {kind})"
+            "application/json, application/yaml (protobuf is decoded for v1 Secret, ConfigMap, Namespace and DeleteOptions only, not {api_version} {kind})"
         ))),
     }
 }
