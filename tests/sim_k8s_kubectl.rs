@@ -456,7 +456,7 @@ async fn routes_and_host_rules() {
     sim.shutdown().await;
 }
 
-const WIDGET_CRD: &str = include_str!("fixtures/sim_k8s/widget-crd.yaml");
+const WIDGET_CRD: &str = include_str!("fixtures/sim_k8s/chart/crds/widget-crd.yaml");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn custom_resources_after_their_crd() {
