@@ -242,6 +242,52 @@ async fn crud_pagination_selectors_and_errors() {
         3
     );
 
+    // Finalizers: delete only marks the object; removing the last finalizer removes it.
+    let mut held = cm("held", json!({}));
+    held.metadata.finalizers = Some(vec!["example.io/hold".into()]);
+    cms.create(&PostParams::default(), &held)
+        .await
+        .expect("create held");
+    cms.delete("held", &DeleteParams::default())
+        .await
+        .expect("delete held");
+    let marked = cms.get("held").await.expect("still there");
+    assert!(marked.metadata.deletion_timestamp.is_some());
+    cms.patch(
+        "held",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .expect("release");
+    assert!(cms.get_opt("held").await.expect("get").is_none());
+
+    // Garbage collection through ownerReferences.
+    let owner = cms
+        .create(&PostParams::default(), &cm("owner", json!({})))
+        .await
+        .expect("owner");
+    let mut child = cm("child", json!({}));
+    child.metadata.owner_references = Some(vec![
+        k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+            api_version: "v1".into(),
+            kind: "ConfigMap".into(),
+            name: "owner".into(),
+            uid: owner.metadata.uid.clone().expect("uid"),
+            ..Default::default()
+        },
+    ]);
+    cms.create(&PostParams::default(), &child)
+        .await
+        .expect("child");
+    cms.delete("owner", &DeleteParams::background())
+        .await
+        .expect("delete owner");
+    assert!(
+        cms.get_opt("child").await.expect("get").is_none(),
+        "dependents are collected"
+    );
+
     // Deleting a namespace deletes what is in it.
     Api::<Namespace>::all(client.clone())
         .delete("kr", &DeleteParams::default())

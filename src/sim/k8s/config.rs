@@ -101,7 +101,7 @@ impl Default for WatchSettings {
     fn default() -> Self {
         WatchSettings {
             bookmark_interval: Duration::from_secs(5),
-            event_log_capacity: 4096,
+            event_log_capacity: 1024,
             watch_buffer: 8192,
         }
     }

@@ -1,5 +1,6 @@
-//! `as=Table` responses for `kubectl get`: a Name column, a CRD's additionalPrinterColumns (simple
-//! `.a.b` JSON paths), and Age.
+//! `as=Table` responses for `kubectl get`: a Name column, the usual columns of common built-in
+//! kinds (Ingress hosts and addresses, Service IPs, Deployment readiness, ...), a CRD's
+//! additionalPrinterColumns (simple `.a.b` JSON paths), and Age.
 
 use serde_json::{Value, json};
 
@@ -49,6 +50,112 @@ fn cell(value: Option<&Value>, column_type: &str) -> Value {
     }
 }
 
+fn strings<'a>(values: impl Iterator<Item = Option<&'a str>>) -> String {
+    let list: Vec<&str> = values.flatten().filter(|s| !s.is_empty()).collect();
+    if list.is_empty() {
+        "<none>".to_string()
+    } else {
+        list.join(",")
+    }
+}
+
+fn array(value: &Value) -> &[Value] {
+    value.as_array().map(Vec::as_slice).unwrap_or_default()
+}
+
+type Column = (&'static str, fn(&Value) -> Value);
+
+/// Columns of common built-in kinds, computed in code (a real server has printers for them).
+fn builtin_columns(resource: &ResourceType) -> Vec<Column> {
+    match (resource.group.as_str(), resource.kind.as_str()) {
+        ("networking.k8s.io", "Ingress") => vec![
+            ("Class", |o| {
+                cell(o["spec"].get("ingressClassName"), "string")
+            }),
+            ("Hosts", |o| {
+                json!(strings(
+                    array(&o["spec"]["rules"])
+                        .iter()
+                        .map(|r| r["host"].as_str())
+                ))
+            }),
+            ("Address", |o| {
+                json!(strings(
+                    array(&o["status"]["loadBalancer"]["ingress"])
+                        .iter()
+                        .map(|i| i["ip"].as_str())
+                ))
+            }),
+            ("Ports", |o| {
+                json!(if o["spec"]["tls"].is_array() {
+                    "80, 443"
+                } else {
+                    "80"
+                })
+            }),
+        ],
+        ("", "Service") => vec![
+            ("Type", |o| cell(o["spec"].get("type"), "string")),
+            ("Cluster-IP", |o| cell(o["spec"].get("clusterIP"), "string")),
+            ("External-IP", |o| {
+                let ips = strings(
+                    array(&o["status"]["loadBalancer"]["ingress"])
+                        .iter()
+                        .map(|i| i["ip"].as_str()),
+                );
+                let pending = ips == "<none>" && o["spec"]["type"] == "LoadBalancer";
+                json!(if pending {
+                    "<pending>".to_string()
+                } else {
+                    ips
+                })
+            }),
+            ("Port(s)", |o| {
+                let ports: Vec<String> = array(&o["spec"]["ports"])
+                    .iter()
+                    .map(|p| {
+                        let protocol = p["protocol"].as_str().unwrap_or("TCP");
+                        match p["nodePort"].as_u64() {
+                            Some(node) => format!("{}:{node}/{protocol}", p["port"]),
+                            None => format!("{}/{protocol}", p["port"]),
+                        }
+                    })
+                    .collect();
+                json!(if ports.is_empty() {
+                    "<none>".to_string()
+                } else {
+                    ports.join(",")
+                })
+            }),
+        ],
+        ("apps", "Deployment") | ("apps", "StatefulSet") => vec![("Ready", |o| {
+            let ready = o["status"]["readyReplicas"].as_i64().unwrap_or(0);
+            json!(format!(
+                "{ready}/{}",
+                o["spec"]["replicas"].as_i64().unwrap_or(0)
+            ))
+        })],
+        ("", "Namespace") => vec![("Status", |o| cell(o["status"].get("phase"), "string"))],
+        ("", "Secret") => vec![
+            ("Type", |o| cell(o.get("type"), "string")),
+            ("Data", |o| {
+                json!(o["data"].as_object().map_or(0, |d| d.len()))
+            }),
+        ],
+        ("", "ConfigMap") => vec![("Data", |o| {
+            json!(o["data"].as_object().map_or(0, |d| d.len()))
+        })],
+        ("route.openshift.io", "Route") => vec![
+            ("Host/Port", |o| cell(o["spec"].get("host"), "string")),
+            ("Path", |o| {
+                json!(o["spec"]["path"].as_str().unwrap_or_default())
+            }),
+            ("Services", |o| cell(o["spec"]["to"].get("name"), "string")),
+        ],
+        _ => Vec::new(),
+    }
+}
+
 /// A `meta.k8s.io/v1` Table of `objects`.
 pub fn table(
     resource: &ResourceType,
@@ -56,6 +163,7 @@ pub fn table(
     objects: &[Value],
     resource_version: u64,
 ) -> Value {
+    let builtin = builtin_columns(resource);
     let printer_columns = resource
         .version(version)
         .map(|v| v.printer_columns.clone())
@@ -63,6 +171,11 @@ pub fn table(
     let mut columns = vec![
         json!({"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace.", "priority": 0}),
     ];
+    for (name, _) in &builtin {
+        columns.push(
+            json!({"name": name, "type": "string", "format": "", "description": "", "priority": 0}),
+        );
+    }
     for c in &printer_columns {
         columns.push(json!({"name": c["name"], "type": c["type"], "format": "", "description": c["description"].as_str().unwrap_or_default(), "priority": c["priority"].as_i64().unwrap_or(0)}));
     }
@@ -74,6 +187,7 @@ pub fn table(
         .iter()
         .map(|o| {
             let mut cells = vec![o["metadata"]["name"].clone()];
+            cells.extend(builtin.iter().map(|(_, compute)| compute(o)));
             for c in &printer_columns {
                 let path = c["jsonPath"].as_str().unwrap_or_default();
                 cells.push(cell(lookup(o, path), c["type"].as_str().unwrap_or_default()));
