@@ -179,6 +179,30 @@ async fn ingress_and_service_vips_status_and_annotations() {
             auto["status"]["loadBalancer"]["ingress"][0]["hostname"],
             ako::service_auto_fqdn(cluster, "plain", "auto")
         );
+        // IPv6 on request: a Service asking for IPv6 only, or any object with the annotation.
+        apply(&svcs, json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "v6", "namespace": "plain"},
+            "spec": {"type": "LoadBalancer", "ipFamilies": ["IPv6"], "ports": [{"port": 80}]}})).await;
+        let v6 = get(&svcs, "v6").await;
+        assert_eq!(
+            v6["status"]["loadBalancer"]["ingress"][0]["ip"],
+            ako::vip_for(
+                cluster,
+                "plain",
+                "v6",
+                &ako::service_auto_fqdn(cluster, "plain", "v6"),
+                IpFamily::V6
+            )
+            .to_string()
+        );
+        apply(&svcs, json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "v4", "namespace": "plain",
+            "annotations": {ako::VIP_FAMILY_ANNOTATION: "v4"}}, "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}})).await;
+        let v4 = get(&svcs, "v4").await;
+        let ip: IpAddr = v4["status"]["loadBalancer"]["ingress"][0]["ip"]
+            .as_str()
+            .expect("ip")
+            .parse()
+            .expect("ip");
+        assert!(ip.is_ipv4());
         // No longer a LoadBalancer: the status goes.
         svcs.patch(
             "lb",

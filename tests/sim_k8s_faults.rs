@@ -201,3 +201,70 @@ async fn tls_with_generated_ca_from_the_kubeconfig() {
     assert_eq!(list_namespaces(&client).await.expect("list over TLS"), 4);
     sim.shutdown().await;
 }
+
+async fn wait_for(rx: &mut tokio::sync::mpsc::UnboundedReceiver<String>, name: &str) {
+    let seen = async {
+        while let Some(seen) = rx.recv().await {
+            if seen == name {
+                return;
+            }
+        }
+        panic!("watcher stream ended");
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), seen)
+        .await
+        .expect("seen in time");
+}
+
+#[tokio::test]
+async fn watcher_resumes_after_the_cluster_comes_back() {
+    use futures::StreamExt;
+    use kube::runtime::{WatchStreamExt, watcher};
+
+    let sim = SimClusters::start(SimConfig::with_clusters(1))
+        .await
+        .expect("start");
+    let client = client_for(sim.server_url("cluster1").expect("url"));
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let stream = watcher(cms.clone(), watcher::Config::default())
+        .default_backoff()
+        .applied_objects();
+    let task = tokio::spawn(async move {
+        let mut stream = std::pin::pin!(stream);
+        while let Some(item) = stream.next().await {
+            if let Ok(cm) = item
+                && tx.send(cm.metadata.name.unwrap_or_default()).is_err()
+            {
+                break;
+            }
+        }
+    });
+    let create = |name: &str| {
+        serde_json::from_value::<ConfigMap>(json!({"metadata": {"name": name}})).expect("cm")
+    };
+    cms.create(&Default::default(), &create("before"))
+        .await
+        .expect("create");
+    wait_for(&mut rx, "before").await;
+    let faults = sim.faults("cluster1").expect("faults");
+    faults.set_down(Down::Refused);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    faults.set_down(Down::No);
+    let mut created = false;
+    for _ in 0..100 {
+        if cms
+            .create(&Default::default(), &create("after"))
+            .await
+            .is_ok()
+        {
+            created = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(created);
+    wait_for(&mut rx, "after").await;
+    task.abort();
+    sim.shutdown().await;
+}

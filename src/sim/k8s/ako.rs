@@ -22,6 +22,8 @@ pub const TENANT_ANNOTATION: &str = "ako.vmware.com/tenant-name";
 /// Hostname of a LoadBalancer Service (as with external-dns); without it AKO uses an auto-FQDN.
 pub const SERVICE_HOSTNAME_ANNOTATION: &str = "external-dns.alpha.kubernetes.io/hostname";
 pub const DEFAULT_TENANT: &str = "admin";
+/// Per-object VIP family override (`v4`, `v6` or `dual`) for the simulator.
+pub const VIP_FAMILY_ANNOTATION: &str = "sim.amko.io/vip-family";
 
 /// One address family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,6 +73,28 @@ fn families(family: VipFamily) -> &'static [IpFamily] {
         VipFamily::V4 => &[IpFamily::V4],
         VipFamily::V6 => &[IpFamily::V6],
         VipFamily::Dual => &[IpFamily::V4, IpFamily::V6],
+    }
+}
+
+/// The family an object asks for: a Service's `spec.ipFamilies` when it includes IPv6 (IPv4 is
+/// the defaulted value, so it does not override the cluster's family), or the annotation
+/// `sim.amko.io/vip-family: v4|v6|dual` on any object.
+fn requested_family(object: &Value) -> Option<VipFamily> {
+    match object["metadata"]["annotations"][VIP_FAMILY_ANNOTATION].as_str() {
+        Some("v4") => return Some(VipFamily::V4),
+        Some("v6") => return Some(VipFamily::V6),
+        Some("dual") => return Some(VipFamily::Dual),
+        _ => {}
+    }
+    let families: Vec<&str> = object["spec"]["ipFamilies"]
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    match (families.contains(&"IPv4"), families.contains(&"IPv6")) {
+        (true, true) => Some(VipFamily::Dual),
+        (false, true) => Some(VipFamily::V6),
+        _ => None,
     }
 }
 
@@ -257,8 +281,9 @@ fn reconcile_object(
     };
     let object = stored.value()?;
     let mut status = object.get("status").cloned().unwrap_or_else(|| json!({}));
+    let family = requested_family(&object).unwrap_or(spec.ako.vip_family);
     let vips = |host: &str| -> Vec<IpAddr> {
-        families(spec.ako.vip_family)
+        families(family)
             .iter()
             .map(|f| vip_for(cluster, namespace, name, host, *f))
             .collect()
