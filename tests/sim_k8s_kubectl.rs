@@ -285,6 +285,12 @@ async fn builtin_kinds_get_apply_patch_label_annotate_delete() {
         .expect_ok(),
     );
     assert_eq!(labelled["items"].as_array().map(Vec::len), Some(1));
+    let all = json(
+        &k.run(ctx, &["get", "ingress", "-n", "apps", "-o", "json"], None)
+            .await
+            .expect_ok(),
+    );
+    assert_eq!(all["items"].as_array().map(Vec::len), Some(1));
     let ns = json(
         &k.run(ctx, &["get", "namespace", "apps", "-o", "json"], None)
             .await
@@ -294,6 +300,69 @@ async fn builtin_kinds_get_apply_patch_label_annotate_delete() {
         ns["metadata"]["annotations"]["ako.vmware.com/tenant-name"],
         "team-a"
     );
+
+    // Imperative creates send protobuf bodies.
+    k.run(
+        ctx,
+        &[
+            "create",
+            "service",
+            "loadbalancer",
+            "imperative",
+            "-n",
+            "apps",
+            "--tcp=80:8080",
+        ],
+        None,
+    )
+    .await
+    .expect_ok();
+    k.run(
+        ctx,
+        &[
+            "create",
+            "ingress",
+            "imperative",
+            "-n",
+            "apps",
+            "--class=avi",
+            "--rule=shop.example.com/=imperative:80,tls=cert",
+        ],
+        None,
+    )
+    .await
+    .expect_ok();
+    let svc = json(
+        &k.run(
+            ctx,
+            &["get", "svc", "imperative", "-n", "apps", "-o", "json"],
+            None,
+        )
+        .await
+        .expect_ok(),
+    );
+    assert_eq!(
+        (
+            svc["spec"]["type"].as_str(),
+            svc["spec"]["ports"][0]["targetPort"].as_i64()
+        ),
+        (Some("LoadBalancer"), Some(8080))
+    );
+    let ing = json(
+        &k.run(
+            ctx,
+            &["get", "ingress", "imperative", "-n", "apps", "-o", "json"],
+            None,
+        )
+        .await
+        .expect_ok(),
+    );
+    assert_eq!(
+        ing["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"]["number"],
+        80
+    );
+    assert_eq!(ing["spec"]["tls"][0]["secretName"], "cert");
+    assert_eq!(ing["spec"]["ingressClassName"], "avi");
 
     // Watch with a bounded timeout prints the current objects.
     let watched = k

@@ -1,11 +1,15 @@
 //! Decoding of the Kubernetes protobuf request bodies helm's typed client sends for its release
-//! records (and kubectl's `create namespace`): the `k8s\0` + `runtime.Unknown` envelope around
-//! `v1.Secret`, `v1.ConfigMap`, `v1.Namespace` or `meta.v1.DeleteOptions`, turned into the
-//! equivalent JSON. Empty strings and zero values that gogo-protobuf always writes are unset.
+//! records (and kubectl's `create namespace|secret|configmap|service|ingress`): the `k8s\0` +
+//! `runtime.Unknown` envelope around `v1.Secret`, `v1.ConfigMap`, `v1.Namespace`,
+//! `meta.v1.DeleteOptions` (here) or `v1.Service` / `networking.v1.Ingress` (in `messages`),
+//! turned into the equivalent JSON. Empty strings and zero values gogo-protobuf always writes
+//! are treated as unset.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Map, Value, json};
+
+mod messages;
 
 use super::error::ApiError;
 
@@ -328,13 +332,16 @@ pub fn decode(body: &[u8]) -> Result<Value, ApiError> {
             _ => {}
         }
     }
+    if let Some(decoded) = messages::decode(&api_version, &kind, raw) {
+        return decoded;
+    }
     match (api_version.as_str(), kind.as_str()) {
         ("v1", "Secret") => secret(raw),
         ("v1", "ConfigMap") => config_map(raw),
         ("v1", "Namespace") => namespace(raw),
         ("v1" | "meta.k8s.io/v1", "DeleteOptions") => delete_options(raw),
         _ => Err(ApiError::UnsupportedMediaType(format!(
-            "application/json, application/yaml (protobuf is decoded for v1 Secret, ConfigMap, Namespace and DeleteOptions only, not {api_version} {kind})"
+            "application/json, application/yaml (protobuf is decoded for v1 Secret, ConfigMap, Namespace, Service, DeleteOptions and networking.k8s.io/v1 Ingress only, not {api_version} {kind})"
         ))),
     }
 }
