@@ -29,6 +29,8 @@ enum Command {
     Crds(cmd::crds::Args),
     /// Run the operator: watch member clusters and keep GslbServices on the Avi GSLB leader.
     Run(cmd::run::Args),
+    /// Start simulated member clusters, write a kubeconfig, print one JSON line, run until signalled.
+    Sim(cmd::sim::Args),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +38,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Crds(args) => cmd::crds::run(args),
         Command::Run(args) => cmd::run::run(args),
+        Command::Sim(args) => cmd::sim::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

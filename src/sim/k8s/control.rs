@@ -1,0 +1,78 @@
+//! The fault-control API under `/sim/`: `GET /sim/clusters` lists clusters and their faults;
+//! `GET|POST /sim/clusters/<name>/faults` reads or sets down/latency/error rate;
+//! `POST /sim/clusters/<name>/drop-watches`, `.../gone-next-watch` and `.../expire` trigger
+//! one-shot faults. On a cluster's own port `/sim/faults` etc. address that cluster.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::http::Method;
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use super::cluster::Cluster;
+use super::error::ApiError;
+use super::faults::FaultSettings;
+use super::handlers::{error_response, json_response};
+
+/// Handles `/sim/<rest>`; `bound` is the cluster whose own port received the request, if any.
+pub fn handle(
+    clusters: &BTreeMap<String, Arc<Cluster>>,
+    bound: Option<&Arc<Cluster>>,
+    method: &Method,
+    rest: &str,
+    body: &[u8],
+) -> Response {
+    match route(clusters, bound, method, rest, body) {
+        Ok(value) => json_response(200, &value),
+        Err(err) => error_response(&err),
+    }
+}
+
+fn route(
+    clusters: &BTreeMap<String, Arc<Cluster>>,
+    bound: Option<&Arc<Cluster>>,
+    method: &Method,
+    rest: &str,
+    body: &[u8],
+) -> Result<Value, ApiError> {
+    let parts: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
+    let (cluster, action) = match parts.as_slice() {
+        ["clusters"] if method == Method::GET => {
+            let list: Vec<Value> = clusters
+                .values()
+                .map(|c| json!({"name": c.spec.name, "openshift": c.spec.openshift, "faults": c.faults.settings(),
+                                "objects": c.lock().total_objects()}))
+                .collect();
+            return Ok(json!({"clusters": list}));
+        }
+        ["clusters", name, action] => {
+            let cluster = clusters.get(*name).ok_or_else(|| {
+                ApiError::BadRequest(format!("no simulated cluster named {name:?}"))
+            })?;
+            (cluster, *action)
+        }
+        [action] => (bound.ok_or(ApiError::NoSuchPath)?, *action),
+        _ => return Err(ApiError::NoSuchPath),
+    };
+    match (method, action) {
+        (&Method::GET, "faults") => {}
+        (&Method::POST | &Method::PUT, "faults") => {
+            let settings: FaultSettings = if body.is_empty() {
+                FaultSettings::default()
+            } else {
+                serde_json::from_slice(body)
+                    .map_err(|e| ApiError::BadRequest(format!("invalid fault settings: {e}")))?
+            };
+            cluster.faults.apply(&settings);
+        }
+        (&Method::POST, "drop-watches") => cluster.faults.drop_watches(),
+        (&Method::POST, "gone-next-watch") => cluster.faults.set_gone_next_watch(),
+        (&Method::POST, "expire") => {
+            cluster.lock().compact();
+            cluster.faults.drop_watches();
+        }
+        _ => return Err(ApiError::NoSuchPath),
+    }
+    Ok(json!({"name": cluster.spec.name, "faults": cluster.faults.settings()}))
+}

@@ -1,0 +1,130 @@
+//! Shared helpers of the simulator tests: a fresh temp dir, a kubeconfig for the simulated
+//! clusters, and running real CLI clients (kubectl, helm) against them with a time bound.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use amko::sim::k8s::SimClusters;
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A fresh, empty directory under the system temp dir.
+pub fn temp_dir(label: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let dir = std::env::temp_dir().join(format!(
+        "amko-{label}-{}-{}-{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// The result of one CLI run.
+#[derive(Debug)]
+pub struct Run {
+    pub ok: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    #[track_caller]
+    pub fn expect_ok(self) -> String {
+        assert!(
+            self.ok,
+            "command failed\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self.stdout
+    }
+
+    #[track_caller]
+    pub fn expect_err(self) -> String {
+        assert!(
+            !self.ok,
+            "command unexpectedly succeeded\nstdout: {}",
+            self.stdout
+        );
+        self.stderr
+    }
+}
+
+/// Runs `program args…` with `env`, feeding `stdin`, killed after `limit`.
+pub async fn run(
+    program: &str,
+    args: &[&str],
+    env: &[(&str, &Path)],
+    stdin: Option<&str>,
+    limit: Duration,
+) -> Run {
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    let mut input = child.stdin.take().expect("stdin");
+    let text = stdin.unwrap_or_default().to_string();
+    tokio::spawn(async move {
+        let _ = input.write_all(text.as_bytes()).await;
+    });
+    let output = tokio::time::timeout(limit, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("{program} {args:?} did not finish within {limit:?}"))
+        .expect("output");
+    Run {
+        ok: output.status.success(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// kubectl with its own kubeconfig and cache dir.
+pub struct Kubectl {
+    pub dir: PathBuf,
+    pub kubeconfig: PathBuf,
+    pub cache: PathBuf,
+}
+
+impl Kubectl {
+    pub fn new(sim: &SimClusters) -> Self {
+        let dir = temp_dir("kubectl");
+        let kubeconfig = dir.join("kubeconfig");
+        sim.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+        Kubectl {
+            cache: dir.join("cache"),
+            kubeconfig,
+            dir,
+        }
+    }
+
+    pub async fn run(&self, context: &str, args: &[&str], stdin: Option<&str>) -> Run {
+        let kubeconfig = self.kubeconfig.display().to_string();
+        let cache = self.cache.display().to_string();
+        let mut full = vec![
+            "--kubeconfig",
+            &kubeconfig,
+            "--cache-dir",
+            &cache,
+            "--context",
+            context,
+        ];
+        full.extend_from_slice(args);
+        run("kubectl", &full, &[], stdin, Duration::from_secs(60)).await
+    }
+}

@@ -1,0 +1,270 @@
+//! Faults (down as refused or 503, failing requests, latency) through the Rust handle and the
+//! `/sim/` control API; shared-port clusters under path prefixes; TLS with the generated CA.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use amko::sim::k8s::{Down, Listen, SimClusters, SimConfig};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use kube::api::{Api, ListParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use serde_json::json;
+
+/// A client that shows 503s instead of retrying them (kube retries 429/503/504 by default).
+fn client_for(url: &str) -> Client {
+    let mut config = Config::new(url.parse().expect("url"));
+    config.default_retry = false;
+    Client::try_from(config).expect("client")
+}
+
+async fn list_namespaces(client: &Client) -> Result<usize, kube::Error> {
+    Api::<Namespace>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+        .map(|l| l.items.len())
+}
+
+#[tokio::test]
+async fn down_refused_and_unavailable_then_back() {
+    let sim = SimClusters::start(SimConfig::with_clusters(2))
+        .await
+        .expect("start");
+    let url = sim.server_url("cluster1").expect("url").to_string();
+    let client = client_for(&url);
+    assert_eq!(list_namespaces(&client).await.expect("up"), 4);
+    let faults = sim.faults("cluster1").expect("faults");
+
+    faults.set_down(Down::Refused);
+    let refused = reqwest::get(format!("{url}/version"))
+        .await
+        .expect_err("connection refused");
+    assert!(refused.is_connect(), "{refused:?}");
+    assert!(list_namespaces(&client).await.is_err());
+    // The other cluster is unaffected.
+    assert!(
+        list_namespaces(&client_for(sim.server_url("cluster2").expect("url")))
+            .await
+            .is_ok()
+    );
+
+    faults.set_down(Down::No);
+    let mut back = false;
+    for _ in 0..50 {
+        if list_namespaces(&client).await.is_ok() {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(back, "the cluster answers again on the same port");
+
+    faults.set_down(Down::Unavailable);
+    match list_namespaces(&client).await {
+        Err(kube::Error::Api(status)) => assert_eq!(
+            (status.code, status.reason.as_str()),
+            (503, "ServiceUnavailable")
+        ),
+        other => panic!("expected 503, got {other:?}"),
+    }
+    faults.set_down(Down::No);
+
+    faults.set_error_rate(1.0);
+    match list_namespaces(&client).await {
+        Err(kube::Error::Api(status)) => assert_eq!(status.code, 500),
+        other => panic!("expected 500, got {other:?}"),
+    }
+    faults.set_error_rate(0.0);
+    assert!(list_namespaces(&client).await.is_ok());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn control_api_over_http() {
+    let sim = SimClusters::start(SimConfig::with_clusters(1))
+        .await
+        .expect("start");
+    let http = reqwest::Client::new();
+    let control = sim.control_url().to_string();
+    let listed: serde_json::Value = http
+        .get(format!("{control}/sim/clusters"))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(listed["clusters"][0]["name"], "cluster1");
+
+    let set = http
+        .post(format!("{control}/sim/clusters/cluster1/faults"))
+        .json(&json!({"down": "unavailable", "latencyMs": 5}))
+        .send()
+        .await
+        .expect("set");
+    assert!(set.status().is_success());
+    let client = client_for(sim.server_url("cluster1").expect("url"));
+    assert!(matches!(list_namespaces(&client).await, Err(kube::Error::Api(s)) if s.code == 503));
+    let state: serde_json::Value = http
+        .get(format!("{control}/sim/clusters/cluster1/faults"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        state["faults"],
+        json!({"down": "unavailable", "latencyMs": 5, "errorRate": 0.0})
+    );
+    http.post(format!("{control}/sim/clusters/cluster1/faults"))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("reset");
+    assert!(list_namespaces(&client).await.is_ok());
+    // The cluster's own port serves /sim/ for itself, too.
+    let own: serde_json::Value = http
+        .post(format!(
+            "{}/sim/gone-next-watch",
+            sim.server_url("cluster1").expect("url")
+        ))
+        .send()
+        .await
+        .expect("own port")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(own["name"], "cluster1");
+    let missing = http
+        .post(format!("{control}/sim/clusters/nope/drop-watches"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(missing.status(), 400);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn shared_port_with_path_prefixes() {
+    let mut config = SimConfig::with_clusters(2);
+    config.listen = Listen::Shared {
+        addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+    };
+    let sim = SimClusters::start(config).await.expect("start");
+    let one = sim.server_url("cluster1").expect("url").to_string();
+    let two = sim.server_url("cluster2").expect("url").to_string();
+    assert!(one.ends_with("/clusters/cluster1") && two.ends_with("/clusters/cluster2"));
+    let c1 = client_for(&one);
+    let c2 = client_for(&two);
+    let cm: ConfigMap =
+        serde_json::from_value(json!({"metadata": {"name": "only-in-one"}})).expect("cm");
+    Api::<ConfigMap>::namespaced(c1.clone(), "default")
+        .create(&Default::default(), &cm)
+        .await
+        .expect("create");
+    assert!(
+        Api::<ConfigMap>::namespaced(c1, "default")
+            .get_opt("only-in-one")
+            .await
+            .expect("get")
+            .is_some()
+    );
+    assert!(
+        Api::<ConfigMap>::namespaced(c2, "default")
+            .get_opt("only-in-one")
+            .await
+            .expect("get")
+            .is_none()
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn tls_with_generated_ca_from_the_kubeconfig() {
+    let mut config = SimConfig::with_clusters(1);
+    config.tls = true;
+    let sim = SimClusters::start(config).await.expect("start");
+    assert!(
+        sim.server_url("cluster1")
+            .expect("url")
+            .starts_with("https://127.0.0.1:")
+    );
+    let kubeconfig: Kubeconfig = serde_json::from_value(sim.kubeconfig()).expect("kubeconfig");
+    let options = KubeConfigOptions {
+        context: Some("cluster1".into()),
+        ..Default::default()
+    };
+    let config = Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .expect("config");
+    let client = Client::try_from(config).expect("client");
+    assert_eq!(list_namespaces(&client).await.expect("list over TLS"), 4);
+    sim.shutdown().await;
+}
+
+async fn wait_for(rx: &mut tokio::sync::mpsc::UnboundedReceiver<String>, name: &str) {
+    let seen = async {
+        while let Some(seen) = rx.recv().await {
+            if seen == name {
+                return;
+            }
+        }
+        panic!("watcher stream ended");
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), seen)
+        .await
+        .expect("seen in time");
+}
+
+#[tokio::test]
+async fn watcher_resumes_after_the_cluster_comes_back() {
+    use futures::StreamExt;
+    use kube::runtime::{WatchStreamExt, watcher};
+
+    let sim = SimClusters::start(SimConfig::with_clusters(1))
+        .await
+        .expect("start");
+    let client = client_for(sim.server_url("cluster1").expect("url"));
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let stream = watcher(cms.clone(), watcher::Config::default())
+        .default_backoff()
+        .applied_objects();
+    let task = tokio::spawn(async move {
+        let mut stream = std::pin::pin!(stream);
+        while let Some(item) = stream.next().await {
+            if let Ok(cm) = item
+                && tx.send(cm.metadata.name.unwrap_or_default()).is_err()
+            {
+                break;
+            }
+        }
+    });
+    let create = |name: &str| {
+        serde_json::from_value::<ConfigMap>(json!({"metadata": {"name": name}})).expect("cm")
+    };
+    cms.create(&Default::default(), &create("before"))
+        .await
+        .expect("create");
+    wait_for(&mut rx, "before").await;
+    let faults = sim.faults("cluster1").expect("faults");
+    faults.set_down(Down::Refused);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    faults.set_down(Down::No);
+    let mut created = false;
+    for _ in 0..100 {
+        if cms
+            .create(&Default::default(), &create("after"))
+            .await
+            .is_ok()
+        {
+            created = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(created);
+    wait_for(&mut rx, "after").await;
+    task.abort();
+    sim.shutdown().await;
+}

@@ -1,0 +1,656 @@
+//! kubectl (default flags, so with OpenAPI validation) against the simulated clusters: get in
+//! every output form, watch, client-side and server-side apply, the three patch types, label,
+//! annotate and delete, for built-in kinds, Routes, AKO HostRules and custom resources.
+
+mod sim_k8s_common;
+
+use amko::sim::k8s::{ClusterSpec, SimClusters, SimConfig};
+use serde_json::Value;
+use sim_k8s_common::Kubectl;
+
+async fn start() -> (SimClusters, Kubectl) {
+    let config = SimConfig {
+        clusters: vec![
+            ClusterSpec::new("plain"),
+            ClusterSpec::new("ocp").openshift(),
+        ],
+        ..Default::default()
+    };
+    let sim = SimClusters::start(config).await.expect("simulator starts");
+    let kubectl = Kubectl::new(&sim);
+    (sim, kubectl)
+}
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+const INGRESS: &str = r#"
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: web
+  namespace: apps
+  labels: {app: web}
+spec:
+  rules:
+  - host: web.example.com
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+"#;
+
+const SERVICE: &str = r#"
+apiVersion: v1
+kind: Service
+metadata:
+  name: lb
+  namespace: apps
+spec:
+  type: LoadBalancer
+  selector: {app: web}
+  ports:
+  - {name: http, port: 80, targetPort: 8080}
+"#;
+
+const SECRET: &str = r#"
+apiVersion: v1
+kind: Secret
+metadata:
+  name: creds
+  namespace: apps
+stringData:
+  token: s3cr3t
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn builtin_kinds_get_apply_patch_label_annotate_delete() {
+    let (sim, k) = start().await;
+    let ctx = "plain";
+    k.run(ctx, &["create", "namespace", "apps"], None)
+        .await
+        .expect_ok();
+    k.run(ctx, &["apply", "-f", "-"], Some(INGRESS))
+        .await
+        .expect_ok();
+    k.run(ctx, &["apply", "-f", "-"], Some(SERVICE))
+        .await
+        .expect_ok();
+    k.run(ctx, &["apply", "-f", "-"], Some(SECRET))
+        .await
+        .expect_ok();
+
+    // get: -o json / -o yaml / -A / -l / default table.
+    let ing = json(
+        &k.run(
+            ctx,
+            &["get", "ingress", "web", "-n", "apps", "-o", "json"],
+            None,
+        )
+        .await
+        .expect_ok(),
+    );
+    assert_eq!(ing["spec"]["rules"][0]["host"], "web.example.com");
+    let yaml = k
+        .run(ctx, &["get", "svc", "lb", "-n", "apps", "-o", "yaml"], None)
+        .await
+        .expect_ok();
+    assert!(
+        yaml.contains("type: LoadBalancer") && yaml.contains("clusterIP:"),
+        "{yaml}"
+    );
+    let all = json(
+        &k.run(ctx, &["get", "ingress", "-A", "-o", "json"], None)
+            .await
+            .expect_ok(),
+    );
+    assert_eq!(all["items"].as_array().map(Vec::len), Some(1));
+    let none = json(
+        &k.run(
+            ctx,
+            &["get", "ingress", "-A", "-l", "app=other", "-o", "json"],
+            None,
+        )
+        .await
+        .expect_ok(),
+    );
+    assert_eq!(none["items"].as_array().map(Vec::len), Some(0));
+    let table = k.run(ctx, &["get", "namespaces"], None).await.expect_ok();
+    assert!(table.contains("NAME") && table.contains("apps"), "{table}");
+    let secret = json(
+        &k.run(
+            ctx,
+            &["get", "secret", "creds", "-n", "apps", "-o", "json"],
+            None,
+        )
+        .await
+        .expect_ok(),
+    );
+    assert_eq!(
+        secret["data"]["token"], "czNjcjN0",
+        "stringData became base64 data"
+    );
+    assert!(secret.get("stringData").is_none());
+
+    // Client-side apply again with a change, then server-side apply.
+    let changed = INGRESS.replace("number: 80", "number: 8080");
+    let out = k
+        .run(ctx, &["apply", "-f", "-"], Some(&changed))
+        .await
+        .expect_ok();
+    assert!(out.contains("configured"), "{out}");
+    let ing = json(
+        &k.run(
+            ctx,
+            &["get", "ingress", "web", "-n", "apps", "-o", "json"],
+            None,
+        )
+        .await
+        .expect_ok(),
+    );
+    assert_eq!(
+        ing["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"]["number"],
+        8080
+    );
+    assert_eq!(ing["metadata"]["generation"], 2);
+    let ssa = SERVICE.replace("targetPort: 8080", "targetPort: 9090");
+    k.run(ctx, &["apply", "--server-side", "-f", "-"], Some(&ssa))
+        .await
+        .expect_ok();
+    let svc = json(
+        &k.run(ctx, &["get", "svc", "lb", "-n", "apps", "-o", "json"], None)
+            .await
+            .expect_ok(),
+    );
+    assert_eq!(svc["spec"]["ports"][0]["targetPort"], 9090);
+    assert_eq!(
+        svc["spec"]["ports"].as_array().map(Vec::len),
+        Some(1),
+        "ports merged by port, not appended"
+    );
+
+    // Patches: strategic (default), merge, json.
+    k.run(
+        ctx,
+        &[
+            "patch",
+            "svc",
+            "lb",
+            "-n",
+            "apps",
+            "-p",
+            r#"{"spec":{"ports":[{"port":443,"name":"https"}]}}"#,
+        ],
+        None,
+    )
+    .await
+    .expect_ok();
+    k.run(
+        ctx,
+        &[
+            "patch",
+            "ingress",
+            "web",
+            "-n",
+            "apps",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"spec":{"ingressClassName":"avi"}}"#,
+        ],
+        None,
+    )
+    .await
+    .expect_ok();
+    k.run(
+        ctx,
+        &[
+            "patch",
+            "secret",
+            "creds",
+            "-n",
+            "apps",
+            "--type",
+            "json",
+            "-p",
+            r#"[{"op":"add","path":"/data/extra","value":"eA=="}]"#,
+        ],
+        None,
+    )
+    .await
+    .expect_ok();
+    let svc = json(
+        &k.run(ctx, &["get", "svc", "lb", "-n", "apps", "-o", "json"], None)
+            .await
+            .expect_ok(),
+    );
+    assert_eq!(svc["spec"]["ports"].as_array().map(Vec::len), Some(2));
+    let ing = json(
+        &k.run(
+            ctx,
+            &["get", "ingress", "web", "-n", "apps", "-o", "json"],
+            None,
+        )
+        .await
+        .expect_ok(),
+    );
+    assert_eq!(ing["spec"]["ingressClassName"], "avi");
+    let secret = json(
+        &k.run(
+            ctx,
+            &["get", "secret", "creds", "-n", "apps", "-o", "json"],
+            None,
+        )
+        .await
+        .expect_ok(),
+    );
+    assert_eq!(secret["data"]["extra"], "eA==");
+
+    // label, annotate, selectors see them.
+    k.run(
+        ctx,
+        &["label", "ingress", "web", "-n", "apps", "tier=front"],
+        None,
+    )
+    .await
+    .expect_ok();
+    k.run(
+        ctx,
+        &[
+            "annotate",
+            "namespace",
+            "apps",
+            "ako.vmware.com/tenant-name=team-a",
+        ],
+        None,
+    )
+    .await
+    .expect_ok();
+    let labelled = json(
+        &k.run(
+            ctx,
+            &[
+                "get",
+                "ingress",
+                "-n",
+                "apps",
+                "-l",
+                "tier=front,app=web",
+                "-o",
+                "json",
+            ],
+            None,
+        )
+        .await
+        .expect_ok(),
+    );
+    assert_eq!(labelled["items"].as_array().map(Vec::len), Some(1));
+    let all = json(
+        &k.run(ctx, &["get", "ingress", "-n", "apps", "-o", "json"], None)
+            .await
+            .expect_ok(),
+    );
+    assert_eq!(all["items"].as_array().map(Vec::len), Some(1));
+    let ns = json(
+        &k.run(ctx, &["get", "namespace", "apps", "-o", "json"], None)
+            .await
+            .expect_ok(),
+    );
+    assert_eq!(
+        ns["metadata"]["annotations"]["ako.vmware.com/tenant-name"],
+        "team-a"
+    );
+
+    // Imperative creates send protobuf bodies.
+    k.run(
+        ctx,
+        &[
+            "create",
+            "service",
+            "loadbalancer",
+            "imperative",
+            "-n",
+            "apps",
+            "--tcp=80:8080",
+        ],
+        None,
+    )
+    .await
+    .expect_ok();
+    k.run(
+        ctx,
+        &[
+            "create",
+            "ingress",
+            "imperative",
+            "-n",
+            "apps",
+            "--class=avi",
+            "--rule=shop.example.com/=imperative:80,tls=cert",
+        ],
+        None,
+    )
+    .await
+    .expect_ok();
+    let svc = json(
+        &k.run(
+            ctx,
+            &["get", "svc", "imperative", "-n", "apps", "-o", "json"],
+            None,
+        )
+        .await
+        .expect_ok(),
+    );
+    assert_eq!(
+        (
+            svc["spec"]["type"].as_str(),
+            svc["spec"]["ports"][0]["targetPort"].as_i64()
+        ),
+        (Some("LoadBalancer"), Some(8080))
+    );
+    let ing = json(
+        &k.run(
+            ctx,
+            &["get", "ingress", "imperative", "-n", "apps", "-o", "json"],
+            None,
+        )
+        .await
+        .expect_ok(),
+    );
+    assert_eq!(
+        ing["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"]["number"],
+        80
+    );
+    assert_eq!(ing["spec"]["tls"][0]["secretName"], "cert");
+    assert_eq!(ing["spec"]["ingressClassName"], "avi");
+
+    // Watch with a bounded timeout prints the current objects.
+    let watched = k
+        .run(
+            ctx,
+            &["get", "ingress", "-n", "apps", "-w", "--request-timeout=2s"],
+            None,
+        )
+        .await;
+    assert!(watched.stdout.contains("web"), "{watched:?}");
+
+    // delete: the objects, then a missing one (NotFound, rc 1), then the namespace with its content.
+    k.run(ctx, &["delete", "ingress", "web", "-n", "apps"], None)
+        .await
+        .expect_ok();
+    let err = k
+        .run(ctx, &["delete", "ingress", "web", "-n", "apps"], None)
+        .await
+        .expect_err();
+    assert!(
+        err.contains("(NotFound)") && err.contains("ingresses.networking.k8s.io \"web\" not found"),
+        "{err}"
+    );
+    k.run(ctx, &["delete", "namespace", "apps"], None)
+        .await
+        .expect_ok();
+    let left = json(
+        &k.run(ctx, &["get", "secrets,services", "-A", "-o", "json"], None)
+            .await
+            .expect_ok(),
+    );
+    assert!(
+        left["items"]
+            .as_array()
+            .is_some_and(|i| i.iter().all(|o| o["metadata"]["namespace"] != "apps"))
+    );
+    sim.shutdown().await;
+}
+
+const ROUTE: &str = r#"
+apiVersion: route.openshift.io/v1
+kind: Route
+metadata:
+  name: shop
+  namespace: default
+spec:
+  host: shop.example.com
+  to: {kind: Service, name: shop}
+"#;
+
+const HOST_RULE: &str = r#"
+apiVersion: ako.vmware.com/v1beta1
+kind: HostRule
+metadata:
+  name: shop
+  namespace: default
+spec:
+  virtualhost:
+    fqdn: shop.example.com
+    aliases: [shop-alt.example.com]
+    gslb: {fqdn: shop.global.example.com}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_and_host_rules() {
+    let (sim, k) = start().await;
+    k.run("ocp", &["apply", "-f", "-"], Some(ROUTE))
+        .await
+        .expect_ok();
+    k.run("ocp", &["label", "route", "shop", "gslb=yes"], None)
+        .await
+        .expect_ok();
+    k.run("ocp", &["annotate", "route", "shop", "note=x"], None)
+        .await
+        .expect_ok();
+    k.run(
+        "ocp",
+        &[
+            "patch",
+            "route",
+            "shop",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"spec":{"path":"/cart"}}"#,
+        ],
+        None,
+    )
+    .await
+    .expect_ok();
+    let route = json(
+        &k.run("ocp", &["get", "route", "shop", "-o", "json"], None)
+            .await
+            .expect_ok(),
+    );
+    assert_eq!(route["spec"]["path"], "/cart");
+    assert_eq!(route["metadata"]["labels"]["gslb"], "yes");
+    assert_eq!(route["status"]["ingress"][0]["routerName"], "ako-ocp");
+    // Routes exist only on the OpenShift cluster.
+    k.run("plain", &["apply", "-f", "-"], Some(ROUTE))
+        .await
+        .expect_err();
+
+    for ctx in ["plain", "ocp"] {
+        k.run(ctx, &["apply", "-f", "-"], Some(HOST_RULE))
+            .await
+            .expect_ok();
+        let second = HOST_RULE.replace("name: shop\n", "name: shop-dup\n");
+        k.run(ctx, &["apply", "-f", "-"], Some(&second))
+            .await
+            .expect_ok();
+        let table = k.run(ctx, &["get", "hr"], None).await.expect_ok();
+        assert!(
+            table.contains("Accepted") && table.contains("Rejected"),
+            "{table}"
+        );
+        k.run(
+            ctx,
+            &[
+                "patch",
+                "hostrule",
+                "shop",
+                "--type",
+                "merge",
+                "-p",
+                r#"{"spec":{"virtualhost":{"aliases":["x.example.com"]}}}"#,
+            ],
+            None,
+        )
+        .await
+        .expect_ok();
+        k.run(ctx, &["apply", "--server-side", "-f", "-"], Some(HOST_RULE))
+            .await
+            .expect_ok();
+        k.run(ctx, &["delete", "hostrule", "shop"], None)
+            .await
+            .expect_ok();
+        let dup = json(
+            &k.run(ctx, &["get", "hostrule", "shop-dup", "-o", "json"], None)
+                .await
+                .expect_ok(),
+        );
+        assert_eq!(
+            dup["status"]["status"], "Accepted",
+            "the FQDN is free again"
+        );
+    }
+    let bad = HOST_RULE.replace(
+        "fqdn: shop.example.com",
+        "fqdnType: Nope\n    fqdn: shop.example.com",
+    );
+    let err = k
+        .run("plain", &["apply", "-f", "-"], Some(&bad))
+        .await
+        .expect_err();
+    assert!(
+        err.contains("spec.virtualhost.fqdnType: Unsupported value: \"Nope\""),
+        "{err}"
+    );
+    sim.shutdown().await;
+}
+
+const WIDGET_CRD: &str = include_str!("fixtures/sim_k8s/chart/crds/widget-crd.yaml");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_resources_after_their_crd() {
+    let (sim, k) = start().await;
+    let ctx = "plain";
+    k.run(ctx, &["apply", "-f", "-"], Some(WIDGET_CRD))
+        .await
+        .expect_ok();
+    let widget = "apiVersion: example.io/v1\nkind: Widget\nmetadata:\n  name: w1\nspec:\n  size: 3\n  color: red\n";
+    k.run(ctx, &["apply", "-f", "-"], Some(widget))
+        .await
+        .expect_ok();
+    k.run(
+        ctx,
+        &["apply", "-f", "-"],
+        Some(&widget.replace("size: 3", "size: 4")),
+    )
+    .await
+    .expect_ok();
+    k.run(
+        ctx,
+        &["apply", "--server-side", "-f", "-"],
+        Some(&widget.replace("size: 3", "size: 5")),
+    )
+    .await
+    .expect_ok();
+    k.run(
+        ctx,
+        &[
+            "patch",
+            "widget",
+            "w1",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"spec":{"color":"blue"}}"#,
+        ],
+        None,
+    )
+    .await
+    .expect_ok();
+    k.run(
+        ctx,
+        &[
+            "patch",
+            "wd",
+            "w1",
+            "--type",
+            "json",
+            "-p",
+            r#"[{"op":"replace","path":"/spec/size","value":6}]"#,
+        ],
+        None,
+    )
+    .await
+    .expect_ok();
+    k.run(ctx, &["label", "wd", "w1", "team=a"], None)
+        .await
+        .expect_ok();
+    k.run(ctx, &["annotate", "wd", "w1", "note=x"], None)
+        .await
+        .expect_ok();
+    let w = json(
+        &k.run(
+            ctx,
+            &["get", "widgets.example.io", "w1", "-o", "json"],
+            None,
+        )
+        .await
+        .expect_ok(),
+    );
+    assert_eq!(
+        (w["spec"]["size"].as_i64(), w["spec"]["color"].as_str()),
+        (Some(6), Some("blue"))
+    );
+    assert_eq!(w["metadata"]["labels"]["team"], "a");
+    let table = k.run(ctx, &["get", "wd"], None).await.expect_ok();
+    assert!(table.contains("SIZE") && table.contains('6'), "{table}");
+
+    // A resource violating the schema: every problem with its field path.
+    let bad = "apiVersion: example.io/v1\nkind: Widget\nmetadata:\n  name: w2\nspec:\n  size: 30\n  color: pink\n  hashMask: 24\n  lbAlgorithm: GSLB_ALGORITHM_ROUND_ROBIN\n";
+    let err = k
+        .run(ctx, &["apply", "-f", "-"], Some(bad))
+        .await
+        .expect_err();
+    assert!(err.contains("The Widget \"w2\" is invalid"), "{err}");
+    assert!(
+        err.contains(
+            "spec.size: Invalid value: 30: spec.size in body should be less than or equal to 10"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("spec.color: Unsupported value: \"pink\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("hashMask is only allowed with GSLB_ALGORITHM_CONSISTENT_HASH"),
+        "{err}"
+    );
+    let missing =
+        "apiVersion: example.io/v1\nkind: Widget\nmetadata:\n  name: w3\nspec:\n  color: red\n";
+    let err = k
+        .run(ctx, &["apply", "-f", "-"], Some(missing))
+        .await
+        .expect_err();
+    assert!(err.contains("spec.size: Required value"), "{err}");
+    let unknown = "apiVersion: example.io/v1\nkind: Widget\nmetadata:\n  name: w4\nspec:\n  size: 1\n  bogus: 1\n";
+    let err = k
+        .run(ctx, &["apply", "-f", "-"], Some(unknown))
+        .await
+        .expect_err();
+    assert!(err.contains("unknown field \"spec.bogus\""), "{err}");
+
+    k.run(ctx, &["delete", "wd", "w1"], None).await.expect_ok();
+    k.run(ctx, &["delete", "crd", "widgets.example.io"], None)
+        .await
+        .expect_ok();
+    let gone = k
+        .run(ctx, &["get", "widgets.example.io"], None)
+        .await
+        .expect_err();
+    assert!(
+        gone.contains("the server doesn't have a resource type") || gone.contains("NotFound"),
+        "{gone}"
+    );
+    sim.shutdown().await;
+}
