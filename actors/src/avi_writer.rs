@@ -159,11 +159,6 @@ impl AviActor {
         }
     }
 
-    /// The mailbox counters senders should bump.
-    pub fn mailbox(&self) -> Mailbox {
-        self.mailbox.clone()
-    }
-
     fn enqueue(&mut self, key: GsKey) {
         if self.queued.insert(key.clone()) {
             self.queue.push_back(key);
@@ -448,7 +443,6 @@ impl Actor for AviActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.set_mailbox_capacity(usize::MAX);
         self.load(ctx, false);
         let refresh = self.config.refresh_interval;
         ctx.run_interval(refresh, |act, ctx| act.load(ctx, true));

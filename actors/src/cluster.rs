@@ -95,10 +95,6 @@ impl ClusterActor {
         }
     }
 
-    pub fn mailbox(&self) -> Mailbox {
-        self.mailbox.clone()
-    }
-
     fn send(&self, change: ClusterChange) {
         self.gdp_mailbox.sent();
         self.gdp.do_send(ClusterEvent {
@@ -280,7 +276,6 @@ impl Actor for ClusterActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.set_mailbox_capacity(usize::MAX);
         self.discover(ctx);
     }
 }

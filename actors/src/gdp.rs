@@ -165,15 +165,6 @@ impl GdpActor {
         });
     }
 
-    /// True once the writer has its boot snapshot.
-    pub fn booted(&self) -> bool {
-        self.boot.done
-    }
-
-    pub fn mailbox(&self) -> Mailbox {
-        self.mailbox.clone()
-    }
-
     /// Sends fresh inputs to the actor of every changed GslbService.
     fn route(&mut self, changed: BTreeSet<GsKey>) {
         for key in changed {
@@ -283,7 +274,6 @@ impl Actor for GdpActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.set_mailbox_capacity(usize::MAX);
         ctx.run_later(self.boot.timeout, |act, _| {
             act.boot.timed_out = true;
             act.maybe_boot();

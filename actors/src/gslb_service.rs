@@ -86,10 +86,6 @@ impl GslbServiceActor {
 impl Actor for GslbServiceActor {
     type Context = Context<Self>;
 
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.set_mailbox_capacity(usize::MAX);
-    }
-
     fn stopped(&mut self, _: &mut Context<Self>) {
         self.metrics
             .drop_instance("gslb_service", &self.key.to_string());

@@ -4,7 +4,6 @@
 //! `/debug/members`. Nothing here ever includes credentials.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 
 use actix::Addr;
@@ -76,13 +75,6 @@ pub fn router(endpoints: Endpoints) -> Router {
         .route("/debug/policy", get(debug_policy))
         .route("/debug/members", get(debug_members))
         .with_state(endpoints)
-}
-
-/// Serves the endpoints until the process ends.
-pub async fn serve(addr: SocketAddr, endpoints: Endpoints) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    tracing::info!(%addr, "HTTP endpoints listening");
-    axum::serve(listener, router(endpoints)).await
 }
 
 async fn status(State(e): State<Endpoints>) -> Json<Value> {

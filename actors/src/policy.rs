@@ -329,7 +329,6 @@ impl Actor for PolicyActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.set_mailbox_capacity(usize::MAX);
         let config = watcher::Config::default();
         let gdps =
             Api::<GlobalDeploymentPolicy>::namespaced(self.client.clone(), &self.home_namespace);

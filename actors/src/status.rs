@@ -81,10 +81,6 @@ impl StatusActor {
         }
     }
 
-    pub fn mailbox(&self) -> Mailbox {
-        self.mailbox.clone()
-    }
-
     fn pump(&mut self, ctx: &mut Context<Self>) {
         let ready: Vec<StatusTarget> = self
             .pending
@@ -147,10 +143,6 @@ async fn write_status(client: Client, target: &StatusTarget, status: &Value) -> 
 
 impl Actor for StatusActor {
     type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.set_mailbox_capacity(usize::MAX);
-    }
 }
 
 impl Handler<SetStatus> for StatusActor {

@@ -66,26 +66,48 @@ impl Env {
     /// `clusters` Kubernetes clusters (`cluster1` is home and member) plus `openshift` more.
     pub async fn start(name: &str, clusters: usize, openshift: usize) -> Env {
         let dir = unique_dir(name);
-        let mut specs: Vec<ClusterSpec> = (1..=clusters).map(|i| ClusterSpec::new(format!("cluster{i}"))).collect();
+        let mut specs: Vec<ClusterSpec> = (1..=clusters)
+            .map(|i| ClusterSpec::new(format!("cluster{i}")))
+            .collect();
         for i in 1..=openshift {
             specs.push(ClusterSpec::new(format!("ocp{i}")).openshift());
         }
         let names = specs.iter().map(|s| s.name.clone()).collect();
-        let clusters = SimClusters::start(SimConfig { clusters: specs, ..SimConfig::default() })
-            .await
-            .expect("simulated clusters start");
+        let clusters = SimClusters::start(SimConfig {
+            clusters: specs,
+            ..SimConfig::default()
+        })
+        .await
+        .expect("simulated clusters start");
         let kubeconfig = dir.join("kubeconfig");
-        clusters.write_kubeconfig(&kubeconfig).expect("kubeconfig written");
-        let avi = AviSim::start(AviSimConfig { rate_limit: None, ..AviSimConfig::default() })
-            .await
-            .expect("simulated controller starts");
-        Env { dir, clusters, avi, kubeconfig, operator: None, names }
+        clusters
+            .write_kubeconfig(&kubeconfig)
+            .expect("kubeconfig written");
+        let avi = AviSim::start(AviSimConfig {
+            rate_limit: None,
+            ..AviSimConfig::default()
+        })
+        .await
+        .expect("simulated controller starts");
+        Env {
+            dir,
+            clusters,
+            avi,
+            kubeconfig,
+            operator: None,
+            names,
+        }
     }
 
     pub async fn client(&self, context: &str) -> Client {
         let kubeconfig = Kubeconfig::read_from(&self.kubeconfig).expect("kubeconfig");
-        let options = KubeConfigOptions { context: Some(context.to_owned()), ..KubeConfigOptions::default() };
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options).await.expect("config");
+        let options = KubeConfigOptions {
+            context: Some(context.to_owned()),
+            ..KubeConfigOptions::default()
+        };
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+            .await
+            .expect("config");
         Client::try_from(config).expect("client")
     }
 
@@ -98,12 +120,18 @@ impl Env {
     pub async fn install(&self, gdp_spec: Value) {
         let client = self.home().await;
         let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-        for crd in all_crds() {
-            crds.create(&PostParams::default(), &crd).await.expect("CRD created");
+        for crd in all_crds().expect("CRDs generate") {
+            crds.create(&PostParams::default(), &crd)
+                .await
+                .expect("CRD created");
         }
         let namespaces: Api<Namespace> = Api::all(client.clone());
-        let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": HOME}})).expect("ns");
-        namespaces.create(&PostParams::default(), &ns).await.expect("namespace");
+        let ns: Namespace =
+            serde_json::from_value(json!({"metadata": {"name": HOME}})).expect("ns");
+        namespaces
+            .create(&PostParams::default(), &ns)
+            .await
+            .expect("namespace");
         let secret: Secret = serde_json::from_value(json!({
             "metadata": {"name": "gslb-avi-secret", "namespace": HOME},
             "stringData": {
@@ -117,7 +145,11 @@ impl Env {
             .create(&PostParams::default(), &secret)
             .await
             .expect("secret created");
-        let members: Vec<Value> = self.names.iter().map(|n| json!({"clusterContext": n})).collect();
+        let members: Vec<Value> = self
+            .names
+            .iter()
+            .map(|n| json!({"clusterContext": n}))
+            .collect();
         let gc: GslbConfig = serde_json::from_value(json!({
             "apiVersion": "amko.vmware.com/v1alpha1", "kind": "GSLBConfig",
             "metadata": {"name": "gc-1", "namespace": HOME, "annotations": {"amko.vmware.com/amko-uuid": UUID}},
@@ -143,7 +175,11 @@ impl Env {
             "spec": spec
         });
         Api::<GlobalDeploymentPolicy>::namespaced(self.home().await, HOME)
-            .patch("global-gdp", &PatchParams::apply("e2e").force(), &Patch::Apply(&gdp))
+            .patch(
+                "global-gdp",
+                &PatchParams::apply("e2e").force(),
+                &Patch::Apply(&gdp),
+            )
             .await
             .expect("GDP applied");
     }
@@ -158,12 +194,25 @@ impl Env {
         let n = std::fs::read_dir(&self.dir).map(|d| d.count()).unwrap_or(0);
         let log = self.dir.join(format!("operator-{n}.log"));
         let log_file = std::fs::File::create(&log).expect("log file");
+        let defaults = [("--coalesce-ms", "50"), ("--boot-timeout-secs", "20")];
         let child = Command::new(env!("CARGO_BIN_EXE_amko"))
             .args(["run", "--kubeconfig"])
             .arg(&self.kubeconfig)
-            .args(["--context", "cluster1", "--namespace", HOME, "--members-kubeconfig"])
+            .args([
+                "--context",
+                "cluster1",
+                "--namespace",
+                HOME,
+                "--members-kubeconfig",
+            ])
             .arg(&members)
-            .args(["--listen", &listen, "--coalesce-ms", "50", "--boot-timeout-secs", "20"])
+            .args(["--listen", &listen])
+            .args(
+                defaults
+                    .iter()
+                    .filter(|(flag, _)| !extra.contains(flag))
+                    .flat_map(|(f, v)| [*f, *v]),
+            )
             .args(extra)
             .env("AMKO_LOG", "info,amko=debug")
             .stdin(Stdio::null())
@@ -188,22 +237,30 @@ impl Env {
 
     pub async fn get(&self, path: &str) -> Option<(u16, String)> {
         let op = self.operator.as_ref()?;
-        let response = reqwest::get(format!("http://{}{path}", op.listen)).await.ok()?;
+        let response = reqwest::get(format!("http://{}{path}", op.listen))
+            .await
+            .ok()?;
         let status = response.status().as_u16();
         Some((status, response.text().await.unwrap_or_default()))
     }
 
     pub async fn wait_ready(&self) {
         let log = || self.log();
-        wait_until("operator ready", Duration::from_secs(60), || async {
-            matches!(self.get("/readyz").await, Some((200, _)))
-        }, log)
+        wait_until(
+            "operator ready",
+            Duration::from_secs(60),
+            || async { matches!(self.get("/readyz").await, Some((200, _))) },
+            log,
+        )
         .await;
     }
 
     /// GslbServices on the controller, by name.
     pub fn gslb_services(&self) -> Vec<Value> {
-        self.avi.control().dump()["gslbservice"].as_array().cloned().unwrap_or_default()
+        self.avi.control().dump()["gslbservice"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub fn gslb_service(&self, name: &str) -> Option<Value> {
@@ -211,7 +268,10 @@ impl Env {
     }
 
     pub fn health_monitors(&self) -> Vec<Value> {
-        self.avi.control().dump()["healthmonitor"].as_array().cloned().unwrap_or_default()
+        self.avi.control().dump()["healthmonitor"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Writes (POST/PUT/PATCH/DELETE) to the controller so far.
@@ -219,7 +279,14 @@ impl Env {
         self.avi.control().audit_len()
     }
 
-    pub async fn create_ingress(&self, cluster: &str, namespace: &str, name: &str, host: &str, labels: Value) {
+    pub async fn create_ingress(
+        &self,
+        cluster: &str,
+        namespace: &str,
+        name: &str,
+        host: &str,
+        labels: Value,
+    ) {
         let client = self.client(cluster).await;
         ensure_namespace(&client, namespace).await;
         let ingress: Ingress = serde_json::from_value(json!({
@@ -238,14 +305,19 @@ impl Env {
 pub async fn ensure_namespace(client: &Client, name: &str) {
     let api: Api<Namespace> = Api::all(client.clone());
     if api.get_opt(name).await.ok().flatten().is_none() {
-        let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name}})).expect("ns");
+        let ns: Namespace =
+            serde_json::from_value(json!({"metadata": {"name": name}})).expect("ns");
         let _ = api.create(&PostParams::default(), &ns).await;
     }
 }
 
 /// Polls `check` until it holds, or fails the test with `context()` (the operator log).
-pub async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut check: F, context: impl Fn() -> String)
-where
+pub async fn wait_until<F, Fut>(
+    what: &str,
+    timeout: Duration,
+    mut check: F,
+    context: impl Fn() -> String,
+) where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
@@ -256,7 +328,15 @@ where
         }
         if Instant::now() > deadline {
             let log = context();
-            let tail: String = log.lines().rev().take(60).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+            let tail: String = log
+                .lines()
+                .rev()
+                .take(60)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("\n");
             panic!("timed out waiting for {what}\n--- operator log (tail) ---\n{tail}");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
