@@ -230,7 +230,7 @@ fn workload(object: &mut Value, scope: &Scope, deployment: bool) -> Result<(), A
         spec["revisionHistoryLimit"] = json!(10);
     }
     if deployment {
-        if spec["strategy"].is_null() {
+        if spec["strategy"]["type"].as_str().is_none_or(str::is_empty) {
             spec["strategy"] = json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}});
         }
         if spec["progressDeadlineSeconds"].is_null() {
