@@ -346,7 +346,10 @@ fn commit_update(
         });
     }
     let (object, _) = st.put(&scope.key(), object)?;
-    controllers::react(st, spec, &scope.key(), scope.ns(), name);
+    // Controllers own status: they do not react to status-only writes (their own, mostly).
+    if sub == Subresource::Main {
+        controllers::react(st, spec, &scope.key(), scope.ns(), name);
+    }
     Ok(WriteResult {
         object,
         created: false,
