@@ -478,3 +478,74 @@ async fn raw_watch_bookmarks_and_streaming_lists() {
     ));
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn custom_resources_in_two_versions_and_crd_removal() {
+    use kube::api::DynamicObject;
+    use kube::core::{ApiResource, GroupVersionKind};
+
+    let (sim, client) = start().await;
+    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
+        Api::all(client.clone());
+    let schema = json!({"openAPIV3Schema": {"type": "object", "properties": {"spec": {"type": "object",
+        "properties": {"size": {"type": "integer", "minimum": 1}}}}}});
+    let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "gadgets.example.io"},
+        "spec": {"group": "example.io", "scope": "Cluster", "names": {"kind": "Gadget", "plural": "gadgets"},
+                 "versions": [{"name": "v1", "served": true, "storage": true, "schema": schema},
+                              {"name": "v2", "served": true, "storage": false, "schema": schema}]}});
+    crds.create(
+        &PostParams::default(),
+        &serde_json::from_value(crd).expect("crd"),
+    )
+    .await
+    .expect("crd created");
+    let established = crds.get("gadgets.example.io").await.expect("crd");
+    let conditions = established
+        .status
+        .and_then(|s| s.conditions)
+        .unwrap_or_default();
+    assert!(
+        conditions
+            .iter()
+            .any(|c| c.type_ == "Established" && c.status == "True")
+    );
+
+    let resource = |version: &str| {
+        ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("example.io", version, "Gadget"),
+            "gadgets",
+        )
+    };
+    let v1: Api<DynamicObject> = Api::all_with(client.clone(), &resource("v1"));
+    let v2: Api<DynamicObject> = Api::all_with(client.clone(), &resource("v2"));
+    let gadget: DynamicObject =
+        serde_json::from_value(json!({"apiVersion": "example.io/v1", "kind": "Gadget", "metadata": {"name": "g1"}, "spec": {"size": 2}}))
+            .expect("gadget");
+    v1.create(&PostParams::default(), &gadget)
+        .await
+        .expect("create in v1");
+    let read = v2.get("g1").await.expect("read in v2");
+    assert_eq!(
+        read.types.map(|t| t.api_version),
+        Some("example.io/v2".to_string())
+    );
+    let bad: DynamicObject =
+        serde_json::from_value(json!({"apiVersion": "example.io/v2", "kind": "Gadget", "metadata": {"name": "g2"}, "spec": {"size": 0}}))
+            .expect("gadget");
+    let err = v2.create(&PostParams::default(), &bad).await.unwrap_err();
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 422 && s.message.contains("spec.size")),
+        "{err:?}"
+    );
+
+    crds.delete("gadgets.example.io", &DeleteParams::default())
+        .await
+        .expect("crd delete");
+    let gone = v1.list(&ListParams::default()).await.unwrap_err();
+    assert!(
+        matches!(gone, kube::Error::Api(ref s) if s.code == 404),
+        "{gone:?}"
+    );
+    sim.shutdown().await;
+}
