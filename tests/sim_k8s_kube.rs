@@ -549,3 +549,92 @@ async fn custom_resources_in_two_versions_and_crd_removal() {
     );
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn malformed_requests_get_status_errors() {
+    let (sim, client) = start().await;
+    let base = sim.server_url("cluster1").expect("url").to_string();
+    let http = reqwest::Client::new();
+    let post = |path: &str, body: &str| {
+        http.post(format!("{base}{path}"))
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+            .send()
+    };
+    let cases = [
+        (
+            "/api/v1/namespaces/default/services",
+            r#"{"metadata":{"name":"s"},"spec":{"ports":[5]}}"#,
+            400,
+        ),
+        (
+            "/api/v1/namespaces/default/services",
+            r#"{"metadata":{"name":"s"},"spec":{"type":"Bogus"}}"#,
+            422,
+        ),
+        (
+            "/api/v1/namespaces/default/configmaps",
+            r#"{"metadata":{"name":"Not_Valid"}}"#,
+            422,
+        ),
+        (
+            "/api/v1/namespaces/default/configmaps",
+            r#"{"metadata":{"name":"c","labels":{"a":1}}}"#,
+            400,
+        ),
+        ("/api/v1/namespaces/default/configmaps", r#"[1,2]"#, 400),
+        ("/api/v1/namespaces/default/configmaps", r#"{"#, 400),
+        (
+            "/api/v1/namespaces/nowhere/configmaps",
+            r#"{"metadata":{"name":"c"}}"#,
+            404,
+        ),
+        (
+            "/apis/apps/v1/namespaces/default/deployments",
+            r#"{"metadata":{"name":"d"},"spec":{"template":"x"}}"#,
+            422,
+        ),
+        ("/apis/nosuch.io/v1/things", r#"{}"#, 404),
+    ];
+    for (path, body, code) in cases {
+        let response = post(path, body).await.expect("send");
+        assert_eq!(response.status().as_u16(), code, "{path} {body}");
+        let status: serde_json::Value = response.json().await.expect("Status body");
+        assert_eq!(
+            (status["kind"].as_str(), status["code"].as_u64()),
+            (Some("Status"), Some(code as u64)),
+            "{status}"
+        );
+    }
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    cms.create(&PostParams::default(), &cm("target", json!({})))
+        .await
+        .expect("create");
+    let ops: json_patch::Patch =
+        serde_json::from_value(json!([{"op": "replace", "path": "", "value": 5}])).expect("patch");
+    let err = cms
+        .patch("target", &PatchParams::default(), &Patch::Json::<()>(ops))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 400),
+        "{err:?}"
+    );
+    let wrong_type = http
+        .patch(format!(
+            "{base}/api/v1/namespaces/default/configmaps/target"
+        ))
+        .header("Content-Type", "text/plain")
+        .body("x")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(wrong_type.status().as_u16(), 415);
+    assert!(
+        cms.get_opt("target")
+            .await
+            .expect("server still answers")
+            .is_some()
+    );
+    sim.shutdown().await;
+}

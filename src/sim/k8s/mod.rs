@@ -43,6 +43,7 @@ pub mod error;
 pub mod faults;
 mod handlers;
 mod ids;
+mod json_util;
 mod kubeconfig;
 mod ops;
 mod patch;
