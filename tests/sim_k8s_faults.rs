@@ -35,10 +35,18 @@ async fn down_refused_and_unavailable_then_back() {
     let faults = sim.faults("cluster1").expect("faults");
 
     faults.set_down(Down::Refused);
-    let refused = reqwest::get(format!("{url}/version"))
-        .await
-        .expect_err("connection refused");
-    assert!(refused.is_connect(), "{refused:?}");
+    // The listener closes asynchronously: wait (bounded) until connections are refused.
+    let mut refused = false;
+    for _ in 0..100 {
+        match reqwest::get(format!("{url}/version")).await {
+            Err(e) if e.is_connect() => {
+                refused = true;
+                break;
+            }
+            _ => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+        }
+    }
+    assert!(refused, "connections are refused while the cluster is down");
     assert!(list_namespaces(&client).await.is_err());
     // The other cluster is unaffected.
     assert!(

@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use amko::sim::k8s::{SimClusters, SimConfig};
 use serde_json::Value;
-use sim_k8s_common::{Kubectl, Run, run, temp_dir};
+use sim_k8s_common::{Kubectl, Run, TempDir, run, temp_dir};
 
 struct Helm {
     env: Vec<(&'static str, PathBuf)>,
+    _dir: TempDir,
 }
 
 impl Helm {
@@ -25,7 +26,10 @@ impl Helm {
             ("HELM_CONFIG_HOME", dir.join("config")),
             ("HELM_DATA_HOME", dir.join("data")),
         ];
-        Helm { env }
+        Helm {
+            env,
+            _dir: TempDir(dir),
+        }
     }
 
     async fn run(&self, args: &[&str]) -> Run {

@@ -478,3 +478,163 @@ async fn raw_watch_bookmarks_and_streaming_lists() {
     ));
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn custom_resources_in_two_versions_and_crd_removal() {
+    use kube::api::DynamicObject;
+    use kube::core::{ApiResource, GroupVersionKind};
+
+    let (sim, client) = start().await;
+    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
+        Api::all(client.clone());
+    let schema = json!({"openAPIV3Schema": {"type": "object", "properties": {"spec": {"type": "object",
+        "properties": {"size": {"type": "integer", "minimum": 1}}}}}});
+    let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "gadgets.example.io"},
+        "spec": {"group": "example.io", "scope": "Cluster", "names": {"kind": "Gadget", "plural": "gadgets"},
+                 "versions": [{"name": "v1", "served": true, "storage": true, "schema": schema},
+                              {"name": "v2", "served": true, "storage": false, "schema": schema}]}});
+    crds.create(
+        &PostParams::default(),
+        &serde_json::from_value(crd).expect("crd"),
+    )
+    .await
+    .expect("crd created");
+    let established = crds.get("gadgets.example.io").await.expect("crd");
+    let conditions = established
+        .status
+        .and_then(|s| s.conditions)
+        .unwrap_or_default();
+    assert!(
+        conditions
+            .iter()
+            .any(|c| c.type_ == "Established" && c.status == "True")
+    );
+
+    let resource = |version: &str| {
+        ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("example.io", version, "Gadget"),
+            "gadgets",
+        )
+    };
+    let v1: Api<DynamicObject> = Api::all_with(client.clone(), &resource("v1"));
+    let v2: Api<DynamicObject> = Api::all_with(client.clone(), &resource("v2"));
+    let gadget: DynamicObject =
+        serde_json::from_value(json!({"apiVersion": "example.io/v1", "kind": "Gadget", "metadata": {"name": "g1"}, "spec": {"size": 2}}))
+            .expect("gadget");
+    v1.create(&PostParams::default(), &gadget)
+        .await
+        .expect("create in v1");
+    let read = v2.get("g1").await.expect("read in v2");
+    assert_eq!(
+        read.types.map(|t| t.api_version),
+        Some("example.io/v2".to_string())
+    );
+    let bad: DynamicObject =
+        serde_json::from_value(json!({"apiVersion": "example.io/v2", "kind": "Gadget", "metadata": {"name": "g2"}, "spec": {"size": 0}}))
+            .expect("gadget");
+    let err = v2.create(&PostParams::default(), &bad).await.unwrap_err();
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 422 && s.message.contains("spec.size")),
+        "{err:?}"
+    );
+
+    crds.delete("gadgets.example.io", &DeleteParams::default())
+        .await
+        .expect("crd delete");
+    let gone = v1.list(&ListParams::default()).await.unwrap_err();
+    assert!(
+        matches!(gone, kube::Error::Api(ref s) if s.code == 404),
+        "{gone:?}"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn malformed_requests_get_status_errors() {
+    let (sim, client) = start().await;
+    let base = sim.server_url("cluster1").expect("url").to_string();
+    let http = reqwest::Client::new();
+    let post = |path: &str, body: &str| {
+        http.post(format!("{base}{path}"))
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+            .send()
+    };
+    let cases = [
+        (
+            "/api/v1/namespaces/default/services",
+            r#"{"metadata":{"name":"s"},"spec":{"ports":[5]}}"#,
+            400,
+        ),
+        (
+            "/api/v1/namespaces/default/services",
+            r#"{"metadata":{"name":"s"},"spec":{"type":"Bogus"}}"#,
+            422,
+        ),
+        (
+            "/api/v1/namespaces/default/configmaps",
+            r#"{"metadata":{"name":"Not_Valid"}}"#,
+            422,
+        ),
+        (
+            "/api/v1/namespaces/default/configmaps",
+            r#"{"metadata":{"name":"c","labels":{"a":1}}}"#,
+            400,
+        ),
+        ("/api/v1/namespaces/default/configmaps", r#"[1,2]"#, 400),
+        ("/api/v1/namespaces/default/configmaps", r#"{"#, 400),
+        (
+            "/api/v1/namespaces/nowhere/configmaps",
+            r#"{"metadata":{"name":"c"}}"#,
+            404,
+        ),
+        (
+            "/apis/apps/v1/namespaces/default/deployments",
+            r#"{"metadata":{"name":"d"},"spec":{"template":"x"}}"#,
+            422,
+        ),
+        ("/apis/nosuch.io/v1/things", r#"{}"#, 404),
+    ];
+    for (path, body, code) in cases {
+        let response = post(path, body).await.expect("send");
+        assert_eq!(response.status().as_u16(), code, "{path} {body}");
+        let status: serde_json::Value = response.json().await.expect("Status body");
+        assert_eq!(
+            (status["kind"].as_str(), status["code"].as_u64()),
+            (Some("Status"), Some(code as u64)),
+            "{status}"
+        );
+    }
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    cms.create(&PostParams::default(), &cm("target", json!({})))
+        .await
+        .expect("create");
+    let ops: json_patch::Patch =
+        serde_json::from_value(json!([{"op": "replace", "path": "", "value": 5}])).expect("patch");
+    let err = cms
+        .patch("target", &PatchParams::default(), &Patch::Json::<()>(ops))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 400),
+        "{err:?}"
+    );
+    let wrong_type = http
+        .patch(format!(
+            "{base}/api/v1/namespaces/default/configmaps/target"
+        ))
+        .header("Content-Type", "text/plain")
+        .body("x")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(wrong_type.status().as_u16(), 415);
+    assert!(
+        cms.get_opt("target")
+            .await
+            .expect("server still answers")
+            .is_some()
+    );
+    sim.shutdown().await;
+}

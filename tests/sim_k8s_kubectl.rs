@@ -364,6 +364,86 @@ async fn builtin_kinds_get_apply_patch_label_annotate_delete() {
     assert_eq!(ing["spec"]["tls"][0]["secretName"], "cert");
     assert_eq!(ing["spec"]["ingressClassName"], "avi");
 
+    k.run(
+        ctx,
+        &[
+            "create",
+            "deployment",
+            "imperative",
+            "-n",
+            "apps",
+            "--image=nginx:1.27",
+            "--port=80",
+            "--replicas=3",
+        ],
+        None,
+    )
+    .await
+    .expect_ok();
+    k.run(
+        ctx,
+        &[
+            "rollout",
+            "status",
+            "deployment/imperative",
+            "-n",
+            "apps",
+            "--timeout=20s",
+        ],
+        None,
+    )
+    .await
+    .expect_ok();
+    k.run(
+        ctx,
+        &[
+            "expose",
+            "deployment",
+            "imperative",
+            "-n",
+            "apps",
+            "--name=exposed",
+            "--type=LoadBalancer",
+            "--port=80",
+        ],
+        None,
+    )
+    .await
+    .expect_ok();
+    let deploy = json(
+        &k.run(
+            ctx,
+            &[
+                "get",
+                "deployment",
+                "imperative",
+                "-n",
+                "apps",
+                "-o",
+                "json",
+            ],
+            None,
+        )
+        .await
+        .expect_ok(),
+    );
+    assert_eq!(
+        deploy["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"],
+        80
+    );
+    assert_eq!(deploy["spec"]["strategy"]["type"], "RollingUpdate");
+    assert_eq!(deploy["status"]["readyReplicas"], 3);
+    let exposed = json(
+        &k.run(
+            ctx,
+            &["get", "svc", "exposed", "-n", "apps", "-o", "json"],
+            None,
+        )
+        .await
+        .expect_ok(),
+    );
+    assert_eq!(exposed["spec"]["selector"]["app"], "imperative");
+
     // Watch with a bounded timeout prints the current objects.
     let watched = k
         .run(

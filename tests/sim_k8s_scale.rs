@@ -173,3 +173,54 @@ async fn two_hundred_clusters_two_hundred_thousand_objects() {
     drop(watches);
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "scale measurement: run in release mode with --ignored --nocapture"]
+async fn many_host_rules_in_one_cluster() {
+    const RULES: usize = 1000;
+    let sim = SimClusters::start(SimConfig::with_clusters(1))
+        .await
+        .expect("start");
+    let url = sim.server_url("cluster1").expect("url").to_string();
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    for i in 0..RULES {
+        // Every tenth rule claims an FQDN already taken, so AKO rejects it.
+        let fqdn = if i % 10 == 9 {
+            format!("host-{}.example.com", i - 1)
+        } else {
+            format!("host-{i}.example.com")
+        };
+        let body = json!({"apiVersion": "ako.vmware.com/v1beta1", "kind": "HostRule", "metadata": {"name": format!("hr-{i}")},
+                          "spec": {"virtualhost": {"fqdn": fqdn}}});
+        let response = http
+            .post(format!(
+                "{url}/apis/ako.vmware.com/v1beta1/namespaces/default/hostrules"
+            ))
+            .json(&body)
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(response.status(), 201);
+    }
+    let elapsed = started.elapsed();
+    let list: Value = http
+        .get(format!("{url}/apis/ako.vmware.com/v1beta1/hostrules"))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    let rejected = list["items"].as_array().map_or(0, |items| {
+        items
+            .iter()
+            .filter(|i| i["status"]["status"] == "Rejected")
+            .count()
+    });
+    println!(
+        "{RULES} HostRules created one by one in {elapsed:?} ({:.0}/s); {rejected} rejected as duplicates",
+        RULES as f64 / elapsed.as_secs_f64()
+    );
+    sim.shutdown().await;
+}

@@ -94,11 +94,26 @@ pub async fn run(
     }
 }
 
-/// kubectl with its own kubeconfig and cache dir.
+/// Removes its directory when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// kubectl with its own kubeconfig and cache dir (removed when dropped).
 pub struct Kubectl {
     pub dir: PathBuf,
     pub kubeconfig: PathBuf,
     pub cache: PathBuf,
+}
+
+impl Drop for Kubectl {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 impl Kubectl {

@@ -201,17 +201,19 @@ fn service(object: &mut Value, old: Option<&Value>, scope: &Scope) -> Result<(),
     }
     if let Some(ports) = spec["ports"].as_array_mut() {
         for port in ports.iter_mut() {
-            if port["protocol"].is_null() {
-                port["protocol"] = json!("TCP");
-            }
-            if port["targetPort"].is_null() {
-                port["targetPort"] = port["port"].clone();
-            }
-            if needs_node_ports && port["nodePort"].is_null() {
-                port["nodePort"] = json!(node_port_for(&namespace, &name, &port["port"]));
-            }
-            if !needs_node_ports && let Some(p) = port.as_object_mut() {
-                p.remove("nodePort");
+            let Some(port) = port.as_object_mut() else {
+                return Err(ApiError::BadRequest(
+                    "spec.ports: each port must be an object".into(),
+                ));
+            };
+            port.entry("protocol").or_insert_with(|| json!("TCP"));
+            let number = port.get("port").cloned().unwrap_or(Value::Null);
+            port.entry("targetPort").or_insert_with(|| number.clone());
+            if needs_node_ports {
+                port.entry("nodePort")
+                    .or_insert_with(|| json!(node_port_for(&namespace, &name, &number)));
+            } else {
+                port.remove("nodePort");
             }
         }
     }
@@ -230,7 +232,7 @@ fn workload(object: &mut Value, scope: &Scope, deployment: bool) -> Result<(), A
         spec["revisionHistoryLimit"] = json!(10);
     }
     if deployment {
-        if spec["strategy"].is_null() {
+        if spec["strategy"]["type"].as_str().is_none_or(str::is_empty) {
             spec["strategy"] = json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}});
         }
         if spec["progressDeadlineSeconds"].is_null() {

@@ -281,6 +281,9 @@ fn reconcile_object(
     };
     let object = stored.value()?;
     let mut status = object.get("status").cloned().unwrap_or_else(|| json!({}));
+    if !status.is_object() {
+        status = json!({});
+    }
     let family = requested_family(&object).unwrap_or(spec.ako.vip_family);
     let vips = |host: &str| -> Vec<IpAddr> {
         families(family)

@@ -8,6 +8,7 @@ use super::config::ClusterSpec;
 use super::crd;
 use super::error::ApiError;
 use super::ids::digest;
+use super::json_util;
 use super::ops::{self, Scope, Subresource, WriteOptions};
 use super::resources::ResourceKey;
 use super::store::ClusterState;
@@ -65,7 +66,7 @@ fn write_status(
         return Ok(());
     }
     let mut body = object.clone();
-    body["status"] = status;
+    json_util::set(&mut body, &["status"], status);
     let name = object["metadata"]["name"]
         .as_str()
         .unwrap_or_default()
@@ -193,14 +194,19 @@ fn deployment_changed(
     }
 
     let mut rs_template = template.clone();
-    rs_template["metadata"]["labels"]["pod-template-hash"] = json!(hash);
+    json_util::set(
+        &mut rs_template,
+        &["metadata", "labels", "pod-template-hash"],
+        json!(hash),
+    );
     let mut selector = deployment["spec"]["selector"].clone();
-    selector["matchLabels"]["pod-template-hash"] = json!(hash);
+    json_util::set(
+        &mut selector,
+        &["matchLabels", "pod-template-hash"],
+        json!(hash),
+    );
     let mut labels = template["metadata"]["labels"].clone();
-    if !labels.is_object() {
-        labels = json!({});
-    }
-    labels["pod-template-hash"] = json!(hash);
+    json_util::set(&mut labels, &["pod-template-hash"], json!(hash));
     let desired = json!({
         "apiVersion": "apps/v1",
         "kind": "ReplicaSet",

@@ -4,6 +4,27 @@
 //! Start with [`SimClusters::start`]: each cluster gets a base URL, [`SimClusters::kubeconfig`]
 //! describes them, [`SimClusters::faults`] injects failures, [`ako`] predicts VIPs and UUIDs.
 //!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use amko::sim::k8s::{ClusterSpec, Down, SimClusters, SimConfig, VipFamily, ako};
+//! let config = SimConfig {
+//!     clusters: vec![ClusterSpec::new("east"), ClusterSpec::new("ocp").openshift().vip_family(VipFamily::Dual)],
+//!     ..Default::default()
+//! };
+//! let sim = SimClusters::start(config).await?;
+//! sim.write_kubeconfig(std::path::Path::new("/tmp/members.kubeconfig"))?;
+//! let east = sim.server_url("east").unwrap_or_default(); // http://127.0.0.1:PORT
+//! let vip = ako::vip_for("east", "shop", "web", "shop.example.com", ako::IpFamily::V4);
+//! if let Some(faults) = sim.faults("east") {
+//!     faults.set_down(Down::Refused); // later: Down::No
+//! }
+//! # let _ = (east, vip);
+//! sim.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! The same fault controls are served over HTTP under `<control_url>/sim/` (see `control`).
+//!
 //! Layout: `store` keeps objects and events; `ops` implements the verbs with the metadata rules;
 //! `admission`, `crd`, `schema` + `cel_rules` validate and default; `patch` merges; `controllers`
 //! and `ako` react to writes; `request`, `handlers`, `table`, `watch`, `discovery`, `protobuf`
@@ -22,6 +43,7 @@ pub mod error;
 pub mod faults;
 mod handlers;
 mod ids;
+mod json_util;
 mod kubeconfig;
 mod ops;
 mod patch;

@@ -241,6 +241,12 @@ pub fn patch(
         Err(e) => return Err(e),
     };
     let mut patched = patch::apply_patch(&old, patch_type, body, scope.resource.custom, &target)?;
+    if !patched.is_object() {
+        return Err(ApiError::BadRequest(format!(
+            "the patch turns {} {name:?} into something that is not an object",
+            scope.resource.kind
+        )));
+    }
     if let Some(rv) = body["metadata"]["resourceVersion"].as_str()
         && patch_type != PatchType::Apply
         && old["metadata"]["resourceVersion"].as_str() != Some(rv)
@@ -346,7 +352,10 @@ fn commit_update(
         });
     }
     let (object, _) = st.put(&scope.key(), object)?;
-    controllers::react(st, spec, &scope.key(), scope.ns(), name);
+    // Controllers own status: they do not react to status-only writes (their own, mostly).
+    if sub == Subresource::Main {
+        controllers::react(st, spec, &scope.key(), scope.ns(), name);
+    }
     Ok(WriteResult {
         object,
         created: false,
@@ -762,14 +771,5 @@ fn without_resource_version(v: &Value) -> Value {
 
 /// `metadata` as a mutable map, created when missing.
 pub fn metadata_mut(object: &mut Value) -> &mut Map<String, Value> {
-    if !object.is_object() {
-        *object = Value::Object(Map::new());
-    }
-    if !object.get("metadata").is_some_and(Value::is_object) {
-        object["metadata"] = Value::Object(Map::new());
-    }
-    match object.get_mut("metadata") {
-        Some(Value::Object(map)) => map,
-        _ => unreachable!("metadata was just made an object"),
-    }
+    super::json_util::object_at(object, &["metadata"])
 }

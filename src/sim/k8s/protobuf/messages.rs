@@ -1,7 +1,8 @@
-//! Table-driven decoding of the protobuf messages `kubectl create service|ingress` and
-//! `kubectl expose` send (v1 Service, networking/v1 Ingress). Field numbers follow the
-//! Kubernetes `generated.proto` files. A field this table does not know is an error, never
-//! silently dropped; `status` is ignored (a create resets it anyway).
+//! Table-driven decoding of the protobuf messages `kubectl create service|ingress|deployment`
+//! and `kubectl expose` send (v1 Service, networking/v1 Ingress, apps/v1 Deployment). Field
+//! numbers follow the Kubernetes `generated.proto` files. A field this table does not know is
+//! an error unless it holds only a zero value (gogo writes those for every non-pointer field),
+//! so nothing is silently dropped; `status` is ignored (a create resets it anyway).
 
 use serde_json::{Map, Value};
 
@@ -12,10 +13,13 @@ use crate::sim::k8s::error::ApiError;
 enum Kind {
     Str,
     Int,
+    /// An optional (pointer) integer: zero is a value, not "unset".
+    OptInt,
     Bool,
     StrMap,
     IntOrString,
     Message(&'static [FieldDef]),
+    ObjectMeta,
     /// A message whose fields are inlined into the parent's JSON (IngressRule's rule value).
     Inline(&'static [FieldDef]),
     Ignored,
@@ -115,6 +119,71 @@ const INGRESS_SPEC: &[FieldDef] = &[
     list(3, "rules", Kind::Message(INGRESS_RULE)),
     f(4, "ingressClassName", Kind::Str),
 ];
+const LABEL_SELECTOR_REQUIREMENT: &[FieldDef] = &[
+    f(1, "key", Kind::Str),
+    f(2, "operator", Kind::Str),
+    list(3, "values", Kind::Str),
+];
+const LABEL_SELECTOR: &[FieldDef] = &[
+    f(1, "matchLabels", Kind::StrMap),
+    list(
+        2,
+        "matchExpressions",
+        Kind::Message(LABEL_SELECTOR_REQUIREMENT),
+    ),
+];
+const CONTAINER_PORT: &[FieldDef] = &[
+    f(1, "name", Kind::Str),
+    f(2, "hostPort", Kind::Int),
+    f(3, "containerPort", Kind::Int),
+    f(4, "protocol", Kind::Str),
+    f(5, "hostIP", Kind::Str),
+];
+const ENV_VAR: &[FieldDef] = &[f(1, "name", Kind::Str), f(2, "value", Kind::Str)];
+const CONTAINER: &[FieldDef] = &[
+    f(1, "name", Kind::Str),
+    f(2, "image", Kind::Str),
+    list(3, "command", Kind::Str),
+    list(4, "args", Kind::Str),
+    f(5, "workingDir", Kind::Str),
+    list(6, "ports", Kind::Message(CONTAINER_PORT)),
+    list(7, "env", Kind::Message(ENV_VAR)),
+    f(13, "terminationMessagePath", Kind::Str),
+    f(14, "imagePullPolicy", Kind::Str),
+    f(16, "stdin", Kind::Bool),
+    f(17, "stdinOnce", Kind::Bool),
+    f(18, "tty", Kind::Bool),
+    f(20, "terminationMessagePolicy", Kind::Str),
+];
+const POD_SPEC: &[FieldDef] = &[
+    list(2, "containers", Kind::Message(CONTAINER)),
+    f(3, "restartPolicy", Kind::Str),
+    f(4, "terminationGracePeriodSeconds", Kind::OptInt),
+    f(6, "dnsPolicy", Kind::Str),
+    f(7, "nodeSelector", Kind::StrMap),
+    f(8, "serviceAccountName", Kind::Str),
+    f(19, "schedulerName", Kind::Str),
+    list(20, "initContainers", Kind::Message(CONTAINER)),
+];
+const POD_TEMPLATE_SPEC: &[FieldDef] = &[
+    f(1, "metadata", Kind::ObjectMeta),
+    f(2, "spec", Kind::Message(POD_SPEC)),
+];
+const DEPLOYMENT_STRATEGY: &[FieldDef] = &[f(1, "type", Kind::Str)];
+const DEPLOYMENT_SPEC: &[FieldDef] = &[
+    f(1, "replicas", Kind::OptInt),
+    f(2, "selector", Kind::Message(LABEL_SELECTOR)),
+    f(3, "template", Kind::Message(POD_TEMPLATE_SPEC)),
+    f(4, "strategy", Kind::Message(DEPLOYMENT_STRATEGY)),
+    f(5, "minReadySeconds", Kind::Int),
+    f(6, "revisionHistoryLimit", Kind::OptInt),
+    f(7, "paused", Kind::Bool),
+    f(9, "progressDeadlineSeconds", Kind::OptInt),
+];
+const DEPLOYMENT: &[FieldDef] = &[
+    f(2, "spec", Kind::Message(DEPLOYMENT_SPEC)),
+    f(3, "status", Kind::Ignored),
+];
 const SERVICE: &[FieldDef] = &[
     f(2, "spec", Kind::Message(SERVICE_SPEC)),
     f(3, "status", Kind::Ignored),
@@ -123,6 +192,14 @@ const INGRESS: &[FieldDef] = &[
     f(2, "spec", Kind::Message(INGRESS_SPEC)),
     f(3, "status", Kind::Ignored),
 ];
+
+/// A zero value: an empty string or message, 0 or false. Such unknown fields carry nothing.
+fn is_zero(field: &Field<'_>) -> bool {
+    match field {
+        Field::Varint(v) => *v == 0,
+        Field::Bytes(b) => b.is_empty(),
+    }
+}
 
 fn int_or_string(bytes: &[u8]) -> Result<Value, ApiError> {
     let (mut is_string, mut int_val, mut str_val) = (false, 0i64, String::new());
@@ -146,6 +223,8 @@ fn value(kind: Kind, field: Field<'_>, context: &str) -> Result<Option<Value>, A
     Ok(match (kind, field) {
         (Kind::Str, Field::Bytes(b)) => Some(text(b)?).filter(|s| !s.is_empty()).map(Value::String),
         (Kind::Int, Field::Varint(v)) => (v != 0).then(|| Value::from(v as i32)),
+        (Kind::OptInt, Field::Varint(v)) => Some(Value::from(v as i32)),
+        (Kind::ObjectMeta, Field::Bytes(b)) => Some(object_meta(b)?),
         (Kind::Bool, Field::Varint(v)) => (v != 0).then_some(Value::Bool(true)),
         (Kind::IntOrString, Field::Bytes(b)) => Some(int_or_string(b)?),
         (Kind::Message(defs) | Kind::Inline(defs), Field::Bytes(b)) => {
@@ -163,11 +242,14 @@ fn message(
 ) -> Result<Map<String, Value>, ApiError> {
     let mut out = Map::new();
     for (n, field) in fields(bytes)? {
-        let def = defs.iter().find(|d| d.tag == n).ok_or_else(|| {
-            ApiError::UnsupportedMediaType(format!(
+        let Some(def) = defs.iter().find(|d| d.tag == n) else {
+            if is_zero(&field) {
+                continue;
+            }
+            return Err(ApiError::UnsupportedMediaType(format!(
                 "application/json (protobuf field {n} of {context} is not understood)"
-            ))
-        })?;
+            )));
+        };
         let path = format!("{context}.{}", def.json);
         if let Kind::StrMap = def.kind {
             let Field::Bytes(entry) = field else {
@@ -209,6 +291,7 @@ pub fn decode(api_version: &str, kind: &str, raw: &[u8]) -> Option<Result<Value,
     let defs = match (api_version, kind) {
         ("v1", "Service") => SERVICE,
         ("networking.k8s.io/v1", "Ingress") => INGRESS,
+        ("apps/v1", "Deployment") => DEPLOYMENT,
         _ => return None,
     };
     Some(decode_object(api_version, kind, defs, raw))
@@ -237,6 +320,9 @@ fn decode_object(
     }
     for (n, bytes) in rest {
         let Some(def) = defs.iter().find(|d| d.tag == n) else {
+            if bytes.is_empty() {
+                continue;
+            }
             return Err(ApiError::UnsupportedMediaType(format!(
                 "application/json (protobuf field {n} of {kind} is not understood)"
             )));

@@ -1,7 +1,7 @@
 //! Decoding of the Kubernetes protobuf request bodies helm's typed client sends for its release
-//! records (and kubectl's `create namespace|secret|configmap|service|ingress`): the `k8s\0` +
+//! records (and kubectl's `create namespace|secret|configmap|service|ingress|deployment`): the `k8s\0` +
 //! `runtime.Unknown` envelope around `v1.Secret`, `v1.ConfigMap`, `v1.Namespace`,
-//! `meta.v1.DeleteOptions` (here) or `v1.Service` / `networking.v1.Ingress` (in `messages`),
+//! `meta.v1.DeleteOptions` (here) or Service / Ingress / Deployment (in `messages`),
 //! turned into the equivalent JSON. Empty strings and zero values gogo-protobuf always writes
 //! are treated as unset.
 
@@ -341,7 +341,7 @@ pub fn decode(body: &[u8]) -> Result<Value, ApiError> {
         ("v1", "Namespace") => namespace(raw),
         ("v1" | "meta.k8s.io/v1", "DeleteOptions") => delete_options(raw),
         _ => Err(ApiError::UnsupportedMediaType(format!(
-            "application/json, application/yaml (protobuf is decoded for v1 Secret, ConfigMap, Namespace, Service, DeleteOptions and networking.k8s.io/v1 Ingress only, not {api_version} {kind})"
+            "application/json, application/yaml (protobuf is decoded for v1 Secret, ConfigMap, Namespace, Service, DeleteOptions, networking.k8s.io/v1 Ingress and apps/v1 Deployment only, not {api_version} {kind})"
         ))),
     }
 }
