@@ -29,7 +29,7 @@ enum Command {
     Crds(cmd::crds::Args),
     /// Run the operator: watch member clusters and keep GslbServices on the Avi GSLB leader.
     Run(cmd::run::Args),
-    /// Start simulated member clusters, write a kubeconfig, print one JSON line, run until signalled.
+    /// Start simulated member clusters and an Avi controller, print one JSON line, run until signalled.
     Sim(cmd::sim::Args),
 }
 

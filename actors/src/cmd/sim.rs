@@ -1,10 +1,11 @@
-//! `amko sim`: start simulated member clusters on loopback, write a kubeconfig, print one JSON
-//! line describing them when ready, and run until SIGINT/SIGTERM.
+//! `amko sim`: start simulated member clusters and a simulated Avi controller on loopback, write
+//! a kubeconfig, print one JSON line describing both when ready, and run until SIGINT/SIGTERM.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use amko::sim::avi::{AviSim, AviSimConfig, RateLimitConfig};
 use amko::sim::k8s::{ClusterSpec, Down, FaultSettings, Listen, SimClusters, SimConfig, VipFamily};
 
 /// Arguments of `amko sim`.
@@ -50,6 +51,21 @@ pub struct Args {
     /// Seconds between watch bookmarks.
     #[arg(long, default_value_t = 5)]
     pub bookmark_interval: u64,
+    /// Do not start the simulated Avi controller.
+    #[arg(long)]
+    pub no_avi: bool,
+    /// Listen address of the simulated Avi controller.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub avi_listen: SocketAddr,
+    /// Serve the Avi controller over plain HTTP instead of HTTPS with a generated CA.
+    #[arg(long)]
+    pub avi_http: bool,
+    /// Per-client request rate limit of the Avi controller (requests/s; 0 = unlimited).
+    #[arg(long, default_value_t = 32.0)]
+    pub avi_rate_limit: f64,
+    /// Password of the Avi controller's admin user (default: generated).
+    #[arg(long)]
+    pub avi_password: Option<String>,
 }
 
 fn parse_family(text: &str) -> Result<VipFamily, String> {
@@ -95,6 +111,22 @@ fn config(args: &Args) -> Result<SimConfig, Box<dyn std::error::Error>> {
     Ok(config)
 }
 
+/// The simulated controller's settings from the command line.
+fn avi_config(args: &Args) -> AviSimConfig {
+    let defaults = AviSimConfig::default();
+    AviSimConfig {
+        listen: args.avi_listen,
+        tls: !args.avi_http,
+        password: args.avi_password.clone(),
+        rate_limit: (args.avi_rate_limit > 0.0).then(|| RateLimitConfig {
+            rate_per_sec: args.avi_rate_limit,
+            burst: args.avi_rate_limit.ceil() as u32,
+            ..RateLimitConfig::default()
+        }),
+        ..defaults
+    }
+}
+
 pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let config = config(&args)?;
     let runtime = tokio::runtime::Runtime::new()?;
@@ -124,13 +156,24 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             }
         };
         sim.write_kubeconfig(&kubeconfig)?;
-        let ready = serde_json::json!({
+        let avi = if args.no_avi {
+            None
+        } else {
+            Some(AviSim::start(avi_config(&args)).await?)
+        };
+        let mut ready = serde_json::json!({
             "kubeconfig": kubeconfig.display().to_string(),
             "clusters": sim.endpoints(),
             "control": sim.control_url(),
         });
+        if let Some(avi) = &avi {
+            ready["avi"] = serde_json::to_value(avi.info())?;
+        }
         println!("{ready}");
         wait_for_signal().await?;
+        if let Some(avi) = avi {
+            avi.shutdown().await;
+        }
         sim.shutdown().await;
         Ok::<(), Box<dyn std::error::Error>>(())
     })
