@@ -1,0 +1,344 @@
+//! End-to-end: refresh and failure handling of `amko run`. An in-sync refresh writes nothing; an
+//! out-of-band edit is put back at the next refresh and an owned orphan is deleted; a member
+//! cluster that goes away keeps its members; controller faults (429 storm, 5xx, outage, expired
+//! sessions, follower mode) delay convergence but never duplicate or lose objects.
+
+mod harness;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use amko::avi::{AviClient, AviConnection};
+use amko::sim::avi::RateLimitConfig;
+use amko::sim::k8s::Down;
+use harness::{CREATED_BY, Env, wait_until};
+use k8s_openapi::api::networking::v1::Ingress;
+use kube::Api;
+use kube::api::DeleteParams;
+use serde_json::{Value, json};
+
+fn gdp() -> Value {
+    json!({
+        "matchRules": {"appSelector": {"label": {"app": "gslb"}}},
+        "matchClusters": [{"cluster": "cluster1"}, {"cluster": "cluster2"}]
+    })
+}
+
+fn member_count(gs: &Value) -> usize {
+    gs["groups"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|g| g["members"].as_array().map_or(0, Vec::len))
+        .sum()
+}
+
+fn avi_client(env: &Env) -> AviClient {
+    AviClient::new(AviConnection {
+        base_url: env.avi.base_url().to_owned(),
+        username: env.avi.username().to_owned(),
+        password: env.avi.password().to_owned(),
+        version: env.avi.version().to_owned(),
+        tenant: "admin".into(),
+        ca_pem: env.avi.ca_pem().map(str::to_owned),
+        insecure_skip_verify: false,
+        timeout: Duration::from_secs(10),
+    })
+    .expect("client")
+}
+
+/// No name appears twice among the controller's GslbServices and health monitors.
+fn assert_no_duplicates(env: &Env) {
+    for objects in [env.gslb_services(), env.health_monitors()] {
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        for o in objects {
+            *seen
+                .entry(o["name"].as_str().unwrap_or_default().to_owned())
+                .or_default() += 1;
+        }
+        assert!(seen.values().all(|n| *n == 1), "duplicates: {seen:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_writes_nothing_when_in_sync_and_repairs_drift() {
+    let mut env = Env::start("refresh", 2, 0).await;
+    env.install(gdp()).await;
+    env.start_operator(&["--refresh-secs", "2"]);
+    env.wait_ready().await;
+    for cluster in ["cluster1", "cluster2"] {
+        env.create_ingress(
+            cluster,
+            "shop",
+            "web",
+            "drift.example.com",
+            json!({"app": "gslb"}),
+        )
+        .await;
+    }
+    wait_until(
+        "two members",
+        Duration::from_secs(30),
+        || async {
+            env.gslb_service("drift.example.com")
+                .is_some_and(|gs| member_count(&gs) == 2)
+        },
+        || env.log(),
+    )
+    .await;
+
+    // Two refreshes later, still no write.
+    let before = env.writes();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        env.writes(),
+        before,
+        "an in-sync refresh wrote\n{}",
+        env.log()
+    );
+
+    // Someone edits our GslbService: the next refresh puts it back.
+    let client = avi_client(&env);
+    let mut edited = env.gslb_service("drift.example.com").expect("gs");
+    let uuid = edited["uuid"].as_str().expect("uuid").to_owned();
+    edited["groups"][0]["members"][0]["ratio"] = json!(7);
+    edited["ttl"] = json!(999);
+    client
+        .update("gslbservice", &uuid, &edited, Some("admin"))
+        .await
+        .expect("out-of-band edit");
+    wait_until(
+        "drift repaired",
+        Duration::from_secs(30),
+        || async {
+            env.gslb_service("drift.example.com").is_some_and(|gs| {
+                gs["ttl"].is_null() && gs["groups"][0]["members"][0]["ratio"] == 1
+            })
+        },
+        || env.log(),
+    )
+    .await;
+
+    // An owned GslbService nothing wants (say, left by a crash) is deleted at refresh; one
+    // owned by someone else is not.
+    for (name, owner) in [
+        ("orphan.example.com", CREATED_BY),
+        ("theirs.example.com", "someone-else"),
+    ] {
+        let body = json!({"name": name, "created_by": owner, "domain_names": [name],
+            "groups": [{"name": "g", "priority": 10, "algorithm": "GSLB_ALGORITHM_ROUND_ROBIN",
+                        "members": [{"ip": {"addr": "192.0.2.9", "type": "V4"}, "ratio": 1}]}]});
+        client
+            .create("gslbservice", &body, Some("admin"))
+            .await
+            .expect("create");
+    }
+    wait_until(
+        "orphan deleted",
+        Duration::from_secs(30),
+        || async { env.gslb_service("orphan.example.com").is_none() },
+        || env.log(),
+    )
+    .await;
+    assert!(
+        env.gslb_service("theirs.example.com").is_some(),
+        "a foreign object was deleted"
+    );
+    let metrics = env
+        .get("/metrics")
+        .await
+        .map(|(_, body)| body)
+        .unwrap_or_default();
+    assert!(metrics.contains("amko_drift_repairs_total"), "{metrics}");
+    harness::remove_dir(&env.dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_member_cluster_keeps_its_members() {
+    let mut env = Env::start("cluster-down", 2, 0).await;
+    env.install(gdp()).await;
+    env.start_operator(&[]);
+    env.wait_ready().await;
+    for cluster in ["cluster1", "cluster2"] {
+        env.create_ingress(
+            cluster,
+            "shop",
+            "web",
+            "stay.example.com",
+            json!({"app": "gslb"}),
+        )
+        .await;
+    }
+    wait_until(
+        "two members",
+        Duration::from_secs(30),
+        || async {
+            env.gslb_service("stay.example.com")
+                .is_some_and(|gs| member_count(&gs) == 2)
+        },
+        || env.log(),
+    )
+    .await;
+    let before = env.writes();
+    let faults = env.clusters.faults("cluster2").expect("cluster2");
+    faults.set_down(Down::Refused);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        env.writes(),
+        before,
+        "an unreachable cluster caused writes\n{}",
+        env.log()
+    );
+    assert_eq!(
+        env.gslb_service("stay.example.com")
+            .map(|gs| member_count(&gs)),
+        Some(2)
+    );
+    let members = env
+        .get("/debug/members")
+        .await
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    assert!(members.contains("\"connected\":false"), "{members}");
+
+    // Back: changes there converge again.
+    faults.set_down(Down::No);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    Api::<Ingress>::namespaced(env.client("cluster2").await, "shop")
+        .delete("web", &DeleteParams::default())
+        .await
+        .expect("delete");
+    wait_until(
+        "member of the returned cluster removed",
+        Duration::from_secs(40),
+        || async {
+            env.gslb_service("stay.example.com")
+                .is_some_and(|gs| member_count(&gs) == 1)
+        },
+        || env.log(),
+    )
+    .await;
+    harness::remove_dir(&env.dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn controller_faults_delay_but_never_duplicate() {
+    let mut env = Env::start("avi-faults", 2, 0).await;
+    env.install(gdp()).await;
+    env.start_operator(&["--avi-rate", "1000", "--avi-burst", "1000"]);
+    env.wait_ready().await;
+    let control = env.avi.control();
+
+    // A 429 storm: the controller allows far less than the operator's budget.
+    control.set_rate_limit(Some(RateLimitConfig {
+        rate_per_sec: 5.0,
+        burst: 2,
+        delay: false,
+        ..RateLimitConfig::default()
+    }));
+    for i in 0..6 {
+        env.create_ingress(
+            "cluster1",
+            "a",
+            &format!("w{i}"),
+            &format!("storm{i}.example.com"),
+            json!({"app": "gslb"}),
+        )
+        .await;
+    }
+    wait_until(
+        "all six despite 429s",
+        Duration::from_secs(60),
+        || async { (0..6).all(|i| env.gslb_service(&format!("storm{i}.example.com")).is_some()) },
+        || env.log(),
+    )
+    .await;
+    control.set_rate_limit(None);
+    assert!(
+        control.audit_log().iter().any(|e| e.status == 429)
+            || control.counters().entries.iter().any(|e| e.status == 429),
+        "the storm produced 429s"
+    );
+
+    // 5xx on half the requests, then a full outage.
+    control.set_error_rate(0.5, 503);
+    env.create_ingress(
+        "cluster2",
+        "b",
+        "w",
+        "flaky.example.com",
+        json!({"app": "gslb"}),
+    )
+    .await;
+    wait_until(
+        "written despite 5xx",
+        Duration::from_secs(60),
+        || async { env.gslb_service("flaky.example.com").is_some() },
+        || env.log(),
+    )
+    .await;
+    control.set_error_rate(0.0, 503);
+    control.set_outage(true);
+    env.create_ingress(
+        "cluster2",
+        "b",
+        "w2",
+        "outage.example.com",
+        json!({"app": "gslb"}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    control.set_outage(false);
+    wait_until(
+        "written after the outage",
+        Duration::from_secs(60),
+        || async { env.gslb_service("outage.example.com").is_some() },
+        || env.log(),
+    )
+    .await;
+
+    // Every session expires: the operator logs in again.
+    control.expire_sessions();
+    env.create_ingress(
+        "cluster1",
+        "c",
+        "w",
+        "relogin.example.com",
+        json!({"app": "gslb"}),
+    )
+    .await;
+    wait_until(
+        "written after sessions expired",
+        Duration::from_secs(30),
+        || async { env.gslb_service("relogin.example.com").is_some() },
+        || env.log(),
+    )
+    .await;
+
+    // Follower mode: writes pause, then resume when the controller leads again.
+    control.set_follower(true).expect("follower");
+    env.create_ingress(
+        "cluster1",
+        "c",
+        "w2",
+        "leader.example.com",
+        json!({"app": "gslb"}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        env.gslb_service("leader.example.com").is_none(),
+        "written to a follower"
+    );
+    control.set_follower(false).expect("leader again");
+    wait_until(
+        "written once the controller leads again",
+        Duration::from_secs(60),
+        || async { env.gslb_service("leader.example.com").is_some() },
+        || env.log(),
+    )
+    .await;
+    assert_no_duplicates(&env);
+    assert_eq!(env.gslb_services().len(), 10);
+    harness::remove_dir(&env.dir);
+}
