@@ -16,6 +16,7 @@ use amko::model::{DesiredGs, GsKey};
 use backon::{BackoffBuilder, ExponentialBuilder};
 use serde_json::{Value, json};
 
+use crate::status::EventSink;
 use crate::telemetry::{Mailbox, Metrics, WriteLabels};
 
 /// Writer settings.
@@ -125,6 +126,9 @@ pub struct AviActor {
     paused_until: Option<Instant>,
     not_leader: bool,
     refreshing: bool,
+    events: EventSink,
+    /// The controller failed at transport level or with 5xx since the last success.
+    unreachable: bool,
 }
 
 impl AviActor {
@@ -133,6 +137,7 @@ impl AviActor {
         config: WriterConfig,
         metrics: Arc<Metrics>,
         problems: Recipient<WriteProblem>,
+        events: EventSink,
     ) -> Self {
         let mailbox = metrics.mailbox("avi", "writer");
         AviActor {
@@ -156,6 +161,8 @@ impl AviActor {
             paused_until: None,
             not_leader: false,
             refreshing: false,
+            events,
+            unreachable: false,
         }
     }
 
@@ -552,6 +559,21 @@ impl Handler<WriteDone> for AviActor {
             }
             for change in msg.changes {
                 change.apply(&mut self.cache);
+            }
+            let transport_trouble = msg
+                .error
+                .as_ref()
+                .is_some_and(|e| matches!(e.kind, AviErrorKind::Transport | AviErrorKind::Server));
+            if transport_trouble && !self.unreachable {
+                self.unreachable = true;
+                self.events.emit(
+                    true,
+                    "ControllerUnreachable",
+                    format!("controller requests are failing: {}", msg.error.as_ref().map(|e| e.to_string()).unwrap_or_default()),
+                );
+            } else if msg.error.is_none() && self.unreachable {
+                self.unreachable = false;
+                self.events.emit(false, "ControllerReachable", "controller requests succeed again");
             }
             match msg.error {
                 None => {

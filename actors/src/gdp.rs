@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use crate::avi_writer::{AviActor, BootSnapshot, ClusterSynced};
 use crate::gslb_service::{GslbServiceActor, Inputs};
+use crate::status::EventSink;
 use crate::telemetry::{ClusterLabels, Mailbox, Metrics};
 
 /// What a member cluster reports.
@@ -85,6 +86,7 @@ pub struct GdpActor {
     domain_listeners: Vec<Recipient<DefaultDomain>>,
     connection: BTreeMap<String, (bool, String)>,
     boot: BootGate,
+    events: EventSink,
 }
 
 /// Boot: the writer gets its first complete desired state only when the policy is known and
@@ -108,6 +110,7 @@ impl GdpActor {
         metrics: Arc<Metrics>,
         window: Duration,
         boot_timeout: Duration,
+        events: EventSink,
     ) -> Self {
         let mailbox = metrics.mailbox("gdp", "policy");
         let clusters = settings.member_clusters.clone();
@@ -132,6 +135,7 @@ impl GdpActor {
                 timeout: boot_timeout,
                 started: std::time::Instant::now(),
             },
+            events,
         }
     }
 
@@ -242,6 +246,11 @@ impl GdpActor {
                 changed
             }
             ClusterChange::Synced => {
+                self.events.emit(
+                    false,
+                    "MemberClusterSynced",
+                    format!("Event handlers active for cluster {cluster}"),
+                );
                 self.boot.synced.insert(cluster.to_owned());
                 if self.boot.done {
                     self.avi_mailbox.sent();
@@ -252,10 +261,23 @@ impl GdpActor {
                 BTreeSet::new()
             }
             ClusterChange::Connection(up, reason) => {
+                let was_up = self.connection.get(cluster).map(|(u, _)| *u);
                 if up {
                     tracing::info!(cluster, "member cluster connected");
+                    if was_up == Some(false) {
+                        self.events.emit(
+                            false,
+                            "MemberClusterReachable",
+                            format!("member cluster {cluster} is reachable again"),
+                        );
+                    }
                 } else {
                     tracing::warn!(cluster, reason = %reason, "member cluster watches failing; keeping its last known members");
+                    self.events.emit(
+                        true,
+                        "MemberClusterUnreachable",
+                        format!("member cluster {cluster} cannot be watched ({reason}); its last known members are kept"),
+                    );
                 }
                 self.metrics
                     .cluster_connected

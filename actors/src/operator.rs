@@ -25,7 +25,7 @@ use crate::cluster::ClusterActor;
 use crate::gdp::{GdpActor, RegisterDomainListener};
 use crate::http::{Endpoints, Pipeline};
 use crate::policy::PolicyActor;
-use crate::status::{RecordEvent, SetStatus, StatusActor, StatusTarget};
+use crate::status::{EventSink, RecordEvent, SetStatus, StatusActor, StatusTarget};
 use crate::telemetry::{AviRequestLabels, Metrics};
 
 /// Tunables of `amko run` that are not in the GSLBConfig.
@@ -177,9 +177,12 @@ impl Operator {
         Some(chosen)
     }
 
+    /// Waits until the GSLBConfig or its Secret changes, or 30 s pass (a controller that was not
+    /// the leader, or unreachable, is checked again).
     async fn wait_for_change(&self, gc: &GslbConfig) {
         let before = self.inputs_of(gc).await;
-        loop {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_secs(3)).await;
             let api: Api<GslbConfig> =
                 Api::namespaced(self.client.clone(), &self.options.namespace);
@@ -395,11 +398,28 @@ impl Operator {
 
         // The PolicyActor reports write problems; it is created after the writer, so the
         // writer talks to it through a forwarding actor started first.
+        let events = EventSink {
+            recipient: self.status.clone().recipient(),
+            target: StatusTarget::GslbConfig {
+                namespace: self.options.namespace.clone(),
+                name: settings
+                    .source
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned(),
+            },
+        };
         let forward = ProblemForward::default().start();
         let avi_actor = {
-            let (avi, metrics, forward) = (avi.clone(), metrics.clone(), forward.clone());
+            let (avi, metrics, forward, events) = (
+                avi.clone(),
+                metrics.clone(),
+                forward.clone(),
+                events.clone(),
+            );
             AviActor::start_in_arbiter(&handle, move |_| {
-                AviActor::new(avi, writer_config, metrics, forward.recipient())
+                AviActor::new(avi, writer_config, metrics, forward.recipient(), events)
             })
         };
         let avi_mailbox = metrics.mailbox("avi", "writer");
@@ -411,6 +431,7 @@ impl Operator {
                 metrics.clone(),
             );
             let (window, boot_timeout) = (self.options.coalesce_window, self.options.boot_timeout);
+            let events = events.clone();
             GdpActor::start_in_arbiter(&handle, move |_| {
                 GdpActor::new(
                     instance,
@@ -419,6 +440,7 @@ impl Operator {
                     metrics,
                     window,
                     boot_timeout,
+                    events,
                 )
             })
         };

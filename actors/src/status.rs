@@ -51,6 +51,24 @@ pub struct RecordEvent {
     pub message: String,
 }
 
+/// Where an actor records Events about the instance (on the GSLBConfig).
+#[derive(Clone)]
+pub struct EventSink {
+    pub recipient: Recipient<RecordEvent>,
+    pub target: StatusTarget,
+}
+
+impl EventSink {
+    pub fn emit(&self, warning: bool, reason: &str, message: impl Into<String>) {
+        self.recipient.do_send(RecordEvent {
+            target: self.target.clone(),
+            warning,
+            reason: reason.to_owned(),
+            message: message.into(),
+        });
+    }
+}
+
 struct Written {
     target: StatusTarget,
     status: Value,
