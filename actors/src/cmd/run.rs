@@ -71,7 +71,11 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let registry = tracing_subscriber::registry().with(filter);
     match args.log_format {
         LogFormat::Text => registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+            )
             .try_init()?,
         LogFormat::Json => registry
             .with(
