@@ -198,26 +198,9 @@ async fn create(
 ) -> Result<CacheChange, AviError> {
     match client.create(t.api_name(), body, Some(tenant)).await {
         Ok(created) => cached(t, tenant, created),
+        // It exists already (a lost response, or a restart): adopt it only if it is ours.
         Err(err) if err.kind == AviErrorKind::Conflict => {
-            // It exists already (a lost response, or a restart): adopt it only if it is ours.
-            let name = name_in(body);
-            match client
-                .get_by_name(t.api_name(), &name, Some(tenant))
-                .await?
-            {
-                Some(existing) if owned(t, &existing, created_by) => {
-                    let uuid = existing
-                        .get("uuid")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned();
-                    let updated = client
-                        .update(t.api_name(), &uuid, body, Some(tenant))
-                        .await?;
-                    cached(t, tenant, updated)
-                }
-                _ => Err(err),
-            }
+            overwrite_if_owned(client, t, tenant, body, created_by, err).await
         }
         Err(err) => Err(err),
     }
@@ -236,27 +219,38 @@ async fn update(
         Err(err) if err.kind == AviErrorKind::NotFound => {
             create(client, t, tenant, body, created_by).await
         }
+        // Stale: re-read and write again.
         Err(err) if err.kind == AviErrorKind::PreconditionFailed => {
-            let name = name_in(body);
-            match client
-                .get_by_name(t.api_name(), &name, Some(tenant))
-                .await?
-            {
-                Some(fresh) if owned(t, &fresh, created_by) => {
-                    let uuid = fresh
-                        .get("uuid")
-                        .and_then(Value::as_str)
-                        .unwrap_or(uuid)
-                        .to_owned();
-                    let updated = client
-                        .update(t.api_name(), &uuid, body, Some(tenant))
-                        .await?;
-                    cached(t, tenant, updated)
-                }
-                _ => Err(err),
-            }
+            overwrite_if_owned(client, t, tenant, body, created_by, err).await
         }
         Err(err) => Err(err),
+    }
+}
+
+/// Re-reads the object named in `body` and replaces it, if it is ours; otherwise `err` stands.
+async fn overwrite_if_owned(
+    client: &AviClient,
+    t: ObjectType,
+    tenant: &str,
+    body: &Value,
+    created_by: &str,
+    err: AviError,
+) -> Result<CacheChange, AviError> {
+    match client
+        .get_by_name(t.api_name(), &name_in(body), Some(tenant))
+        .await?
+    {
+        Some(existing) if owned(t, &existing, created_by) => {
+            let uuid = existing
+                .get("uuid")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let updated = client
+                .update(t.api_name(), uuid, body, Some(tenant))
+                .await?;
+            cached(t, tenant, updated)
+        }
+        _ => Err(err),
     }
 }
 

@@ -8,7 +8,6 @@ mod harness;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use amko::avi::{AviClient, AviConnection};
 use amko::sim::avi::RateLimitConfig;
 use amko::sim::k8s::Down;
 use harness::{CREATED_BY, Env, wait_until};
@@ -31,20 +30,6 @@ fn member_count(gs: &Value) -> usize {
         .flatten()
         .map(|g| g["members"].as_array().map_or(0, Vec::len))
         .sum()
-}
-
-fn avi_client(env: &Env) -> AviClient {
-    AviClient::new(AviConnection {
-        base_url: env.avi.base_url().to_owned(),
-        username: env.avi.username().to_owned(),
-        password: env.avi.password().to_owned(),
-        version: env.avi.version().to_owned(),
-        tenant: "admin".into(),
-        ca_pem: env.avi.ca_pem().map(str::to_owned),
-        insecure_skip_verify: false,
-        timeout: Duration::from_secs(10),
-    })
-    .expect("client")
 }
 
 /// No name appears twice among the controller's GslbServices and health monitors.
@@ -98,7 +83,7 @@ async fn refresh_writes_nothing_when_in_sync_and_repairs_drift() {
     );
 
     // Someone edits our GslbService: the next refresh puts it back.
-    let client = avi_client(&env);
+    let client = env.avi_client();
     let mut edited = env.gslb_service("drift.example.com").expect("gs");
     let uuid = edited["uuid"].as_str().expect("uuid").to_owned();
     edited["groups"][0]["members"][0]["ratio"] = json!(7);

@@ -255,6 +255,21 @@ impl Env {
         .await;
     }
 
+    /// A client of the simulated controller, as a user (or a foreign tool) would have.
+    pub fn avi_client(&self) -> amko::avi::AviClient {
+        amko::avi::AviClient::new(amko::avi::AviConnection {
+            base_url: self.avi.base_url().to_owned(),
+            username: self.avi.username().to_owned(),
+            password: self.avi.password().to_owned(),
+            version: self.avi.version().to_owned(),
+            tenant: "admin".into(),
+            ca_pem: self.avi.ca_pem().map(str::to_owned),
+            insecure_skip_verify: false,
+            timeout: Duration::from_secs(10),
+        })
+        .expect("client")
+    }
+
     /// GslbServices on the controller, by name.
     pub fn gslb_services(&self) -> Vec<Value> {
         self.avi.control().dump()["gslbservice"]

@@ -216,23 +216,11 @@ async fn invalid_policy_keeps_the_last_good_one_and_foreign_objects_are_never_to
         "groups": [{"name": "g", "priority": 10, "algorithm": "GSLB_ALGORITHM_ROUND_ROBIN",
                     "members": [{"ip": {"addr": "192.0.2.1", "type": "V4"}, "ratio": 1}]}]
     });
-    let foreign_before = {
-        let client = amko::avi::AviClient::new(amko::avi::AviConnection {
-            base_url: env.avi.base_url().to_owned(),
-            username: env.avi.username().to_owned(),
-            password: env.avi.password().to_owned(),
-            version: env.avi.version().to_owned(),
-            tenant: "admin".into(),
-            ca_pem: env.avi.ca_pem().map(str::to_owned),
-            insecure_skip_verify: false,
-            timeout: Duration::from_secs(10),
-        })
-        .expect("client");
-        client
-            .create("gslbservice", &foreign, Some("admin"))
-            .await
-            .expect("foreign GS")
-    };
+    let foreign_before = env
+        .avi_client()
+        .create("gslbservice", &foreign, Some("admin"))
+        .await
+        .expect("foreign GS");
     env.start_operator(&[]);
     env.wait_ready().await;
     env.create_ingress(
