@@ -100,8 +100,21 @@ fn demo_once_converges_and_lists_the_sample_gslb_services() {
         None,
         "the excluded application has no GslbService\n{context}"
     );
-    assert!(
-        stdout.contains("Converged: 3 GslbServices in "),
-        "convergence summary\n{context}"
+    // Every GslbService and health monitor is written once: nothing is re-written.
+    let monitors: std::collections::BTreeSet<&str> = stdout
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("health monitors: "))
+        .flat_map(|l| l.split(", "))
+        .collect();
+    let writes: Option<usize> = stdout
+        .lines()
+        .find(|l| l.starts_with("Converged: 3 GslbServices in "))
+        .and_then(|l| l.split(" with ").nth(1))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok());
+    assert_eq!(
+        writes,
+        Some(3 + monitors.len()),
+        "controller writes in the summary ({monitors:?})\n{context}"
     );
 }

@@ -255,7 +255,8 @@ impl Context<'_> {
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
         let took = first_app.elapsed();
-        let writes = self.avi.control().audit_len() - writes_before;
+        // Count writes once the controller is quiet, so a late redundant write is not missed.
+        let writes = self.settled_writes(deadline).await - writes_before;
         println!("\n{}", view::render(&views));
         println!(
             "Converged: {} GslbServices in {} ms from the first sample application, with {writes} controller writes ({INTERNAL} is not selected).",
@@ -267,6 +268,22 @@ impl Context<'_> {
         }
         println!("{}", self.how_to_poke(listen));
         self.follow(shown(&views, self.avi)).await
+    }
+
+    /// The audit log length once it has not grown for a while (or at `deadline`).
+    async fn settled_writes(&self, deadline: Instant) -> usize {
+        let quiet = Duration::from_millis(500);
+        let mut last = self.avi.control().audit_len();
+        let mut since = Instant::now();
+        while since.elapsed() < quiet && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let now = self.avi.control().audit_len();
+            if now != last {
+                last = now;
+                since = Instant::now();
+            }
+        }
+        last
     }
 
     async fn create_apps(&self) -> Result<(), Box<dyn std::error::Error>> {
