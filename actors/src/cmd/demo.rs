@@ -204,6 +204,14 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 Err("the operator stopped".into())
             }
             outcome = context.show(listen) => outcome,
+            _ = run::shutdown_signal() => {
+                println!("stopping");
+                if args.once {
+                    Err("interrupted before the demo finished".into())
+                } else {
+                    Ok(())
+                }
+            }
         }
     });
     sims.stop();
@@ -226,7 +234,7 @@ struct Context<'a> {
 
 impl Context<'_> {
     /// Waits for the operator, creates the apps, shows the first convergence, then (without
-    /// `--once`) keeps the view fresh until Ctrl-C.
+    /// `--once`) keeps the view fresh; never returns `Ok` without `--once`.
     async fn show(&self, listen: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
         let deadline = Instant::now() + Duration::from_secs(self.args.timeout_secs);
         wait_ready(listen, deadline).await?;
@@ -354,12 +362,11 @@ impl Context<'_> {
         out
     }
 
-    /// Re-renders the view every `--refresh-secs` when it changed, until Ctrl-C.
+    /// Re-renders the view every `--refresh-secs` when it changed (until Ctrl-C stops the demo).
     async fn follow(&self, mut last: String) -> Result<(), Box<dyn std::error::Error>> {
         let every = Duration::from_secs(self.args.refresh_secs.max(1));
-        let stop = run::shutdown_signal();
-        tokio::pin!(stop);
         loop {
+            tokio::time::sleep(every).await;
             let views = view::gslb_services(&self.avi.control().dump());
             let now = shown(&views, self.avi);
             if now != last {
@@ -371,13 +378,6 @@ impl Context<'_> {
                     view::render(&views)
                 );
                 last = now;
-            }
-            tokio::select! {
-                _ = &mut stop => {
-                    println!("stopping");
-                    return Ok(());
-                }
-                _ = tokio::time::sleep(every) => {}
             }
         }
     }
