@@ -247,8 +247,23 @@ impl Context<'_> {
         let first_app = Instant::now();
         self.create_apps().await?;
         let expected = expected();
+        let mut progress = (0, writes_before);
         let views = loop {
             let views = view::gslb_services(&self.avi.control().dump());
+            let now = (
+                view::matching(&views, &expected),
+                self.avi.control().audit_len(),
+            );
+            if now != progress {
+                println!(
+                    "  {:>5} ms: {}/{} GslbServices as expected, {} controller writes",
+                    first_app.elapsed().as_millis(),
+                    now.0,
+                    expected.len(),
+                    now.1 - writes_before
+                );
+                progress = now;
+            }
             if view::converged(&views, &expected, &[INTERNAL]) {
                 break views;
             }

@@ -201,19 +201,29 @@ pub fn render(views: &[GsView]) -> String {
     out
 }
 
-/// True when every expected GslbService exists with members from exactly its clusters and a
-/// health monitor, and none of `absent` exists.
-pub fn converged(views: &[GsView], expected: &[Expected], absent: &[&str]) -> bool {
+/// How many of `expected` exist with members from exactly their clusters and a health monitor.
+pub fn matching(views: &[GsView], expected: &[Expected]) -> usize {
     let by_name: BTreeMap<&str, &GsView> = views.iter().map(|v| (v.name.as_str(), v)).collect();
-    let all_present = expected.iter().all(|e| {
-        by_name.get(e.fqdn.as_str()).is_some_and(|gs| {
-            let clusters: BTreeSet<String> = gs.members.iter().map(|m| m.cluster.clone()).collect();
-            gs.members.len() == e.clusters.len()
-                && clusters == e.clusters
-                && !gs.monitors.is_empty()
+    expected
+        .iter()
+        .filter(|e| {
+            by_name.get(e.fqdn.as_str()).is_some_and(|gs| {
+                let clusters: BTreeSet<String> =
+                    gs.members.iter().map(|m| m.cluster.clone()).collect();
+                gs.members.len() == e.clusters.len()
+                    && clusters == e.clusters
+                    && !gs.monitors.is_empty()
+            })
         })
-    });
-    all_present && absent.iter().all(|name| !by_name.contains_key(name))
+        .count()
+}
+
+/// True when every expected GslbService matches and none of `absent` exists.
+pub fn converged(views: &[GsView], expected: &[Expected], absent: &[&str]) -> bool {
+    matching(views, expected) == expected.len()
+        && absent
+            .iter()
+            .all(|name| views.iter().all(|v| v.name != *name))
 }
 
 #[cfg(test)]
