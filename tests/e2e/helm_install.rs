@@ -299,6 +299,7 @@ async fn helm_install_then_amko_run_converges_upgrade_changes_the_split_uninstal
         .await;
     let releases = helm.releases().await;
     assert_eq!(releases[0]["revision"], "2", "{releases:?}");
+    assert_eq!(releases[0]["status"], "deployed", "{releases:?}");
     wait_until(
         "the upgraded traffic split on the controller",
         Duration::from_secs(30),
