@@ -138,8 +138,11 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let log_path = dir.join("amko.log");
     let log_file = std::fs::File::create(&log_path)
         .map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
-    let set_log_level =
-        run::init_tracing(LogFormat::Text, BoxMakeWriter::new(Mutex::new(log_file)))?;
+    let set_log_level = run::init_tracing(
+        LogFormat::Text,
+        BoxMakeWriter::new(Mutex::new(log_file)),
+        false,
+    )?;
 
     let started = Instant::now();
     let sims = Simulators::start()?;

@@ -67,7 +67,7 @@ pub enum LogFormat {
 }
 
 pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let set_log_level = init_tracing(args.log_format, BoxMakeWriter::new(std::io::stderr))?;
+    let set_log_level = init_tracing(args.log_format, BoxMakeWriter::new(std::io::stderr), true)?;
     let members_kubeconfig = match &args.members_kubeconfig {
         Some(path) => Some(
             std::fs::read_to_string(path)
@@ -107,20 +107,31 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// Installs the global tracing subscriber (filter from env `AMKO_LOG`, default `info`) writing
-/// to `writer`, and returns the function that changes its level live.
+/// to `writer` (with terminal colours when `ansi`), and returns the function that changes its
+/// level live.
 pub fn init_tracing(
     format: LogFormat,
     writer: BoxMakeWriter,
+    ansi: bool,
 ) -> Result<SetLogLevel, Box<dyn std::error::Error>> {
     let filter = EnvFilter::try_from_env("AMKO_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let (filter, reload_handle) = reload::Layer::new(filter);
     let registry = tracing_subscriber::registry().with(filter);
     match format {
         LogFormat::Text => registry
-            .with(tracing_subscriber::fmt::layer().with_writer(writer))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(ansi)
+                    .with_writer(writer),
+            )
             .try_init()?,
         LogFormat::Json => registry
-            .with(tracing_subscriber::fmt::layer().json().with_writer(writer))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_ansi(ansi)
+                    .with_writer(writer),
+            )
             .try_init()?,
     }
     Ok(Arc::new(move |level: LogLevel| {
