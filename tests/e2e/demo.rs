@@ -2,8 +2,9 @@
 //! operator, creates the sample applications and must exit 0 after the GslbServices converge,
 //! listing each one with its members' clusters and leaving the excluded application out.
 
+use std::ffi::OsStr;
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// The members (cluster column) of the table the demo prints for `fqdn`.
@@ -20,14 +21,18 @@ fn member_clusters(output: &str, fqdn: &str) -> Option<Vec<String>> {
     Some(clusters)
 }
 
-#[test]
-fn demo_once_converges_and_lists_the_sample_gslb_services() {
-    let dir = std::env::temp_dir().join(format!("amko-demo-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let kubeconfig = dir.join("kubeconfig");
+/// What one bounded run of `amko demo <args>` did.
+struct Outcome {
+    /// `None`: it did not exit in time and was killed.
+    status: Option<ExitStatus>,
+    stdout: String,
+    stderr: String,
+}
+
+fn run_demo(args: &[&OsStr]) -> Outcome {
     let mut child = Command::new(env!("CARGO_BIN_EXE_amko"))
-        .args(["demo", "--once", "--timeout-secs", "90", "--kubeconfig-out"])
-        .arg(&kubeconfig)
+        .arg("demo")
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -55,7 +60,7 @@ fn demo_once_converges_and_lists_the_sample_gslb_services() {
             .take()
             .map(|p| Box::new(p) as Box<dyn Read + Send>),
     );
-    // Bounded: the demo has its own 90 s timeout; this guards against a hang after it.
+    // Bounded: the demo has its own timeout; this guards against a hang after it.
     let deadline = Instant::now() + Duration::from_secs(150);
     let status = loop {
         if let Some(status) = child.try_wait().expect("demo status") {
@@ -68,8 +73,29 @@ fn demo_once_converges_and_lists_the_sample_gslb_services() {
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    let stdout = stdout.join().unwrap_or_default();
-    let stderr = stderr.join().unwrap_or_default();
+    Outcome {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }
+}
+
+#[test]
+fn demo_once_converges_and_lists_the_sample_gslb_services() {
+    let dir = std::env::temp_dir().join(format!("amko-demo-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let kubeconfig = dir.join("kubeconfig");
+    let Outcome {
+        status,
+        stdout,
+        stderr,
+    } = run_demo(&[
+        "--once".as_ref(),
+        "--timeout-secs".as_ref(),
+        "90".as_ref(),
+        "--kubeconfig-out".as_ref(),
+        kubeconfig.as_os_str(),
+    ]);
     let kubeconfig_written = kubeconfig.exists();
     let _ = std::fs::remove_dir_all(&dir);
     let context = format!("--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}");
@@ -117,4 +143,38 @@ fn demo_once_converges_and_lists_the_sample_gslb_services() {
         Some(3 + monitors.len()),
         "controller writes in the summary ({monitors:?})\n{context}"
     );
+}
+
+#[test]
+fn demo_once_exits_non_zero_when_it_cannot_converge_in_time() {
+    // With no time at all, the operator cannot even finish booting (it must accept gc-1, reach
+    // the controller and list every cluster first).
+    let outcome = run_demo(&["--once".as_ref(), "--timeout-secs".as_ref(), "0".as_ref()]);
+    let context = format!(
+        "--- stdout ---\n{}\n--- stderr ---\n{}",
+        outcome.stdout, outcome.stderr
+    );
+    let status = outcome
+        .status
+        .unwrap_or_else(|| panic!("amko demo --once did not exit\n{context}"));
+    assert!(!status.success(), "a timeout must fail\n{context}");
+    assert!(
+        outcome.stderr.contains("did not become ready")
+            || outcome.stderr.contains("did not converge"),
+        "the error says what timed out\n{context}"
+    );
+    // The failure keeps the operator log for diagnosis and names it; remove its own directory.
+    let log_dir = outcome
+        .stderr
+        .split("(operator log: ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .and_then(|log| std::path::Path::new(log).parent());
+    if let Some(dir) = log_dir
+        && dir
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("amko-demo-"))
+    {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
