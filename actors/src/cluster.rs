@@ -24,8 +24,11 @@ use crate::gdp::{ClusterChange, ClusterEvent, DefaultDomain, GdpActor};
 use crate::telemetry::{Mailbox, Metrics};
 
 /// One watch event of any watched kind (errors as text: they only mark the cluster down).
+/// Variants differ in size by kind; each event lives only until its handler runs, so boxing would
+/// add an allocation per event for nothing.
 #[derive(Message)]
 #[rtype(result = "()")]
+#[allow(clippy::large_enum_variant)]
 enum Watched {
     Ingress(Result<Event<Ingress>, String>),
     Route(Result<Event<Route>, String>),

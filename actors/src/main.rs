@@ -27,6 +27,8 @@ struct Cli {
 enum Command {
     /// Print the CustomResourceDefinitions amko-rs serves and reads, as YAML.
     Crds(cmd::crds::Args),
+    /// Simulated clusters and Avi controller, the operator and sample apps: watch GslbServices converge.
+    Demo(cmd::demo::Args),
     /// Run the operator: watch member clusters and keep GslbServices on the Avi GSLB leader.
     Run(cmd::run::Args),
     /// Start simulated member clusters and an Avi controller, print one JSON line, run until signalled.
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Crds(args) => cmd::crds::run(args),
+        Command::Demo(args) => cmd::demo::run(args),
         Command::Run(args) => cmd::run::run(args),
         Command::Sim(args) => cmd::sim::run(args),
     };

@@ -7,16 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use amko::crd::{GlobalDeploymentPolicy, GslbConfig, all_crds};
 use amko::sim::avi::{AviSim, AviSimConfig, AviSimHandle};
 use amko::sim::k8s::{ClusterSpec, SimClusters, SimConfig};
-use k8s_openapi::api::core::v1::{Namespace, Secret};
-use k8s_openapi::api::networking::v1::Ingress;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Patch, PatchParams, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Api, Client};
-use serde_json::{Value, json};
+use amko::sim::scenario::{self, ChartInstall, Leader};
+use kube::Client;
+use serde_json::Value;
 
 pub const HOME: &str = "avi-system";
 pub const UUID: &str = "6c5f1c84-4b3c-4e5e-9d21-0a5cbd3f0001";
@@ -100,15 +95,9 @@ impl Env {
     }
 
     pub async fn client(&self, context: &str) -> Client {
-        let kubeconfig = Kubeconfig::read_from(&self.kubeconfig).expect("kubeconfig");
-        let options = KubeConfigOptions {
-            context: Some(context.to_owned()),
-            ..KubeConfigOptions::default()
-        };
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        scenario::client_for(&self.kubeconfig, context)
             .await
-            .expect("config");
-        Client::try_from(config).expect("client")
+            .expect("client")
     }
 
     pub async fn home(&self) -> Client {
@@ -118,68 +107,21 @@ impl Env {
     /// Installs what the helm chart installs: CRDs, namespace, credentials Secret (with the
     /// controller's CA), GSLBConfig `gc-1` (fixed uuid) and GDP `global-gdp` with `gdp_spec`.
     pub async fn install(&self, gdp_spec: Value) {
-        let client = self.home().await;
-        let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-        for crd in all_crds().expect("CRDs generate") {
-            crds.create(&PostParams::default(), &crd)
-                .await
-                .expect("CRD created");
-        }
-        let namespaces: Api<Namespace> = Api::all(client.clone());
-        let ns: Namespace =
-            serde_json::from_value(json!({"metadata": {"name": HOME}})).expect("ns");
-        namespaces
-            .create(&PostParams::default(), &ns)
+        let install = ChartInstall {
+            namespace: HOME.to_owned(),
+            uuid: UUID.to_owned(),
+            leader: Leader::of(&self.avi),
+            members: self.names.clone(),
+            refresh_interval_secs: 1800,
+            gdp_spec,
+        };
+        scenario::install_like_chart(&self.home().await, &install)
             .await
-            .expect("namespace");
-        let secret: Secret = serde_json::from_value(json!({
-            "metadata": {"name": "gslb-avi-secret", "namespace": HOME},
-            "stringData": {
-                "username": self.avi.username(),
-                "password": self.avi.password(),
-                "certificateAuthorityData": self.avi.ca_pem().unwrap_or_default(),
-            }
-        }))
-        .expect("secret");
-        Api::<Secret>::namespaced(client.clone(), HOME)
-            .create(&PostParams::default(), &secret)
-            .await
-            .expect("secret created");
-        let members: Vec<Value> = self
-            .names
-            .iter()
-            .map(|n| json!({"clusterContext": n}))
-            .collect();
-        let gc: GslbConfig = serde_json::from_value(json!({
-            "apiVersion": "amko.vmware.com/v1alpha1", "kind": "GSLBConfig",
-            "metadata": {"name": "gc-1", "namespace": HOME, "annotations": {"amko.vmware.com/amko-uuid": UUID}},
-            "spec": {
-                "gslbLeader": {"credentials": "gslb-avi-secret", "controllerVersion": self.avi.version(), "controllerIP": self.avi.base_url()},
-                "memberClusters": members,
-                "refreshInterval": 1800,
-                "logLevel": "INFO"
-            }
-        }))
-        .expect("gslbconfig");
-        Api::<GslbConfig>::namespaced(client.clone(), HOME)
-            .create(&PostParams::default(), &gc)
-            .await
-            .expect("gslbconfig created");
-        self.apply_gdp(gdp_spec).await;
+            .expect("chart objects installed");
     }
 
     pub async fn apply_gdp(&self, spec: Value) {
-        let gdp = json!({
-            "apiVersion": "amko.vmware.com/v1alpha2", "kind": "GlobalDeploymentPolicy",
-            "metadata": {"name": "global-gdp", "namespace": HOME},
-            "spec": spec
-        });
-        Api::<GlobalDeploymentPolicy>::namespaced(self.home().await, HOME)
-            .patch(
-                "global-gdp",
-                &PatchParams::apply("e2e").force(),
-                &Patch::Apply(&gdp),
-            )
+        scenario::apply_gdp(&self.home().await, HOME, spec)
             .await
             .expect("GDP applied");
     }
@@ -302,28 +244,16 @@ impl Env {
         host: &str,
         labels: Value,
     ) {
-        let client = self.client(cluster).await;
-        ensure_namespace(&client, namespace).await;
-        let ingress: Ingress = serde_json::from_value(json!({
-            "metadata": {"name": name, "namespace": namespace, "labels": labels},
-            "spec": {"rules": [{"host": host, "http": {"paths": [{"path": "/", "pathType": "Prefix",
-                "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}
-        }))
-        .expect("ingress");
-        Api::<Ingress>::namespaced(client, namespace)
-            .create(&PostParams::default(), &ingress)
+        scenario::create_ingress(&self.client(cluster).await, namespace, name, host, labels)
             .await
             .expect("ingress created");
     }
 }
 
 pub async fn ensure_namespace(client: &Client, name: &str) {
-    let api: Api<Namespace> = Api::all(client.clone());
-    if api.get_opt(name).await.ok().flatten().is_none() {
-        let ns: Namespace =
-            serde_json::from_value(json!({"metadata": {"name": name}})).expect("ns");
-        let _ = api.create(&PostParams::default(), &ns).await;
-    }
+    scenario::ensure_namespace(client, name)
+        .await
+        .expect("namespace");
 }
 
 /// Polls `check` until it holds, or fails the test with `context()` (the operator log).

@@ -1,5 +1,6 @@
 //! One module per `amko` subcommand.
 
 pub mod crds;
+pub mod demo;
 pub mod run;
 pub mod sim;

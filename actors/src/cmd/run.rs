@@ -10,12 +10,13 @@ use amko::avi::RateBudget;
 use amko::policy::LogLevel;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::reload;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::http::{self, Endpoints};
-use crate::operator::{Operator, OperatorOptions};
+use crate::operator::{Operator, OperatorOptions, SetLogLevel};
 use crate::telemetry::Metrics;
 
 /// Arguments of `amko run`.
@@ -66,30 +67,8 @@ pub enum LogFormat {
 }
 
 pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let filter = EnvFilter::try_from_env("AMKO_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let (filter, reload_handle) = reload::Layer::new(filter);
-    let registry = tracing_subscriber::registry().with(filter);
-    match args.log_format {
-        LogFormat::Text => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .with_writer(std::io::stderr)
-                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
-            )
-            .try_init()?,
-        LogFormat::Json => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .with_writer(std::io::stderr),
-            )
-            .try_init()?,
-    }
-    let set_log_level = Arc::new(move |level: LogLevel| {
-        let _ = reload_handle
-            .modify(|f| *f = EnvFilter::new(format!("{},kube=warn,hyper=warn", level.as_filter())));
-    });
-
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let set_log_level = init_tracing(args.log_format, BoxMakeWriter::new(std::io::stderr), ansi)?;
     let members_kubeconfig = match &args.members_kubeconfig {
         Some(path) => Some(
             std::fs::read_to_string(path)
@@ -116,26 +95,76 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let system = actix::System::new();
     system.block_on(async move {
         let client = home_client(&args).await?;
-        let metrics = Metrics::new();
-        let endpoints = Endpoints::new(metrics.clone());
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-        let serve_endpoints = endpoints.clone();
-        actix::spawn(async move {
-            if let Err(e) = axum::serve(listener, http::router(serve_endpoints)).await {
-                tracing::error!(error = %e, "HTTP endpoints stopped");
-            }
-        });
-        tracing::info!(listen = %args.listen, namespace = %args.namespace, "amko-rs operator starting");
-        let operator = Operator::new(client, options, metrics, endpoints, set_log_level);
         tokio::select! {
-            _ = operator.run() => {}
+            _ = serve(client, options, listener, set_log_level) => {}
             _ = shutdown_signal() => tracing::info!("shutting down"),
         }
         Ok::<(), Box<dyn std::error::Error>>(())
     })?;
     Ok(())
+}
+
+/// Installs the global tracing subscriber (filter from env `AMKO_LOG`, default `info`) writing
+/// to `writer` (with terminal colours when `ansi`), and returns the function that changes its
+/// level live.
+pub fn init_tracing(
+    format: LogFormat,
+    writer: BoxMakeWriter,
+    ansi: bool,
+) -> Result<SetLogLevel, Box<dyn std::error::Error>> {
+    let filter = EnvFilter::try_from_env("AMKO_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let (filter, reload_handle) = reload::Layer::new(filter);
+    let registry = tracing_subscriber::registry().with(filter);
+    match format {
+        LogFormat::Text => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(ansi)
+                    .with_writer(writer),
+            )
+            .try_init()?,
+        LogFormat::Json => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_ansi(ansi)
+                    .with_writer(writer),
+            )
+            .try_init()?,
+    }
+    Ok(Arc::new(move |level: LogLevel| {
+        let _ = reload_handle
+            .modify(|f| *f = EnvFilter::new(format!("{},kube=warn,hyper=warn", level.as_filter())));
+    }))
+}
+
+/// The operator with its HTTP endpoints on `listener`; runs until the process stops. `amko run`
+/// and `amko demo` both start it here. Needs an actix System (the pipeline is actors).
+pub async fn serve(
+    client: kube::Client,
+    options: OperatorOptions,
+    listener: tokio::net::TcpListener,
+    set_log_level: SetLogLevel,
+) {
+    let metrics = Metrics::new();
+    let endpoints = Endpoints::new(metrics.clone());
+    let listen = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let serve_endpoints = endpoints.clone();
+    actix::spawn(async move {
+        if let Err(e) = axum::serve(listener, http::router(serve_endpoints)).await {
+            tracing::error!(error = %e, "HTTP endpoints stopped");
+        }
+    });
+    tracing::info!(%listen, namespace = %options.namespace, "amko-rs operator starting");
+    Operator::new(client, options, metrics, endpoints, set_log_level)
+        .run()
+        .await;
 }
 
 async fn home_client(args: &Args) -> Result<kube::Client, Box<dyn std::error::Error>> {
@@ -154,7 +183,7 @@ async fn home_client(args: &Args) -> Result<kube::Client, Box<dyn std::error::Er
     Ok(kube::Client::try_from(config)?)
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

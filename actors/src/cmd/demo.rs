@@ -1,0 +1,426 @@
+//! `amko demo`: simulated member clusters (two Kubernetes, one OpenShift) and a simulated Avi
+//! controller in this process, amko-rs installed into `cluster1` as the chart would, the operator
+//! running in-process, sample applications created, and a live view of the GslbServices.
+
+mod view;
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use amko::avi::RateBudget;
+use amko::sim::avi::{AviSim, AviSimConfig, AviSimHandle};
+use amko::sim::k8s::{ClusterSpec, SimClusters, SimConfig};
+use amko::sim::scenario::{self, ChartInstall, Leader};
+use serde_json::{Value, json};
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
+
+use super::run::{self, LogFormat};
+use crate::operator::OperatorOptions;
+use view::Expected;
+
+/// Arguments of `amko demo`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Exit after the first convergence: 0 when the GslbServices converged, non-zero on failure
+    /// or timeout. Without it the demo keeps running until Ctrl-C.
+    #[arg(long)]
+    pub once: bool,
+    /// Where to write the kubeconfig of the simulated clusters (default: in the OS temp dir).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig_out: Option<PathBuf>,
+    /// Seconds to wait for the first convergence.
+    #[arg(long, default_value_t = 60)]
+    pub timeout_secs: u64,
+    /// Seconds between refreshes of the view.
+    #[arg(long, default_value_t = 2)]
+    pub refresh_secs: u64,
+    /// Address of the operator's HTTP endpoints (/api/status, /metrics, /debug/*).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+}
+
+const HOME_NAMESPACE: &str = "avi-system";
+const APP_NAMESPACE: &str = "demo";
+const UUID: &str = "0d3e5a6c-4d2e-4a6b-9c1d-0a3c0de0de01";
+const CLUSTERS: [&str; 3] = ["cluster1", "cluster2", "ocp1"];
+const SHOP: &str = "shop.demo.example.com";
+const API: &str = "api.demo.example.com";
+const STORE: &str = "store.demo.example.com";
+const INTERNAL: &str = "internal.demo.example.com";
+
+fn traffic_split(cluster2_weight: u32) -> Value {
+    json!([
+        {"cluster": "cluster1", "weight": 10, "priority": 10},
+        {"cluster": "cluster2", "weight": cluster2_weight, "priority": 10},
+        {"cluster": "ocp1", "weight": 1, "priority": 20}
+    ])
+}
+
+/// The chart's `gdpConfig` for the demo: apps labelled `app=gslb` in all three clusters.
+fn gdp_spec() -> Value {
+    json!({
+        "matchRules": {"appSelector": {"label": {"app": "gslb"}}},
+        "matchClusters": CLUSTERS.map(|c| json!({"cluster": c})),
+        "trafficSplit": traffic_split(5),
+        "ttl": 30
+    })
+}
+
+fn expected() -> Vec<Expected> {
+    let of = |fqdn: &str, clusters: &[&str]| Expected {
+        fqdn: fqdn.to_owned(),
+        clusters: clusters
+            .iter()
+            .map(|c| (*c).to_owned())
+            .collect::<BTreeSet<_>>(),
+    };
+    vec![
+        of(SHOP, &["cluster1", "cluster2"]),
+        of(API, &["cluster2"]),
+        of(STORE, &["ocp1"]),
+    ]
+}
+
+/// The simulators; they run on their own runtime so the operator's actix System is theirs alone.
+struct Simulators {
+    runtime: tokio::runtime::Runtime,
+    clusters: SimClusters,
+    avi: AviSimHandle,
+}
+
+impl Simulators {
+    fn start() -> Result<Self, Box<dyn std::error::Error>> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("amko-demo-sim")
+            .enable_all()
+            .build()?;
+        let (clusters, avi) = runtime.block_on(async {
+            let clusters = SimClusters::start(SimConfig {
+                clusters: vec![
+                    ClusterSpec::new(CLUSTERS[0]),
+                    ClusterSpec::new(CLUSTERS[1]),
+                    ClusterSpec::new(CLUSTERS[2]).openshift(),
+                ],
+                ..SimConfig::default()
+            })
+            .await?;
+            let avi = AviSim::start(AviSimConfig::default()).await?;
+            Ok::<_, Box<dyn std::error::Error>>((clusters, avi))
+        })?;
+        Ok(Simulators {
+            runtime,
+            clusters,
+            avi,
+        })
+    }
+
+    fn stop(self) {
+        let Simulators {
+            runtime,
+            clusters,
+            avi,
+        } = self;
+        runtime.block_on(async {
+            clusters.shutdown().await;
+            avi.shutdown().await;
+        });
+    }
+}
+
+pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let dir = std::env::temp_dir().join(format!("amko-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let log_path = dir.join("amko.log");
+    let log_file = std::fs::File::create(&log_path)
+        .map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
+    let set_log_level = run::init_tracing(
+        LogFormat::Text,
+        BoxMakeWriter::new(Mutex::new(log_file)),
+        false,
+    )?;
+
+    let started = Instant::now();
+    let sims = Simulators::start()?;
+    let kubeconfig = args
+        .kubeconfig_out
+        .clone()
+        .unwrap_or_else(|| dir.join("kubeconfig"));
+    sims.clusters.write_kubeconfig(&kubeconfig)?;
+    let members_kubeconfig = std::fs::read_to_string(&kubeconfig)
+        .map_err(|e| format!("cannot read {}: {e}", kubeconfig.display()))?;
+    println!("amko demo: simulated clusters and Avi controller started");
+    for endpoint in sims.clusters.endpoints() {
+        let flavour = if endpoint.openshift {
+            "OpenShift"
+        } else {
+            "Kubernetes"
+        };
+        println!("  {:<10} {flavour:<10} {}", endpoint.name, endpoint.server);
+    }
+    println!(
+        "  {:<10} {:<10} {}",
+        "avi",
+        "controller",
+        sims.avi.base_url()
+    );
+    println!("  logs: {}", log_path.display());
+
+    let options = OperatorOptions {
+        namespace: HOME_NAMESPACE.to_owned(),
+        members_kubeconfig: Some(members_kubeconfig),
+        boot_timeout: Duration::from_secs(20),
+        coalesce_window: Duration::from_millis(50),
+        rate: RateBudget::DEFAULT,
+        max_in_flight: 8,
+        refresh_interval: None,
+        reporter: "amko-demo".to_owned(),
+    };
+    let context = Context {
+        args: &args,
+        kubeconfig: &kubeconfig,
+        avi: &sims.avi,
+        started,
+    };
+    let outcome = actix::System::new().block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+        let listen = listener.local_addr()?;
+        let home = scenario::client_for(&kubeconfig, CLUSTERS[0]).await?;
+        let install = ChartInstall {
+            namespace: HOME_NAMESPACE.to_owned(),
+            uuid: UUID.to_owned(),
+            leader: Leader::of(&sims.avi),
+            members: CLUSTERS.map(str::to_owned).to_vec(),
+            refresh_interval_secs: 1800,
+            gdp_spec: gdp_spec(),
+        };
+        scenario::install_like_chart(&home, &install).await?;
+        println!("  installed CRDs, Secret, GSLBConfig gc-1 and GDP global-gdp into cluster1");
+        tokio::select! {
+            _ = run::serve(home, options, listener, set_log_level) => {
+                Err("the operator stopped".into())
+            }
+            outcome = context.show(listen) => outcome,
+            _ = run::shutdown_signal() => {
+                println!("stopping");
+                if args.once {
+                    Err("interrupted before the demo finished".into())
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    });
+    sims.stop();
+    match outcome {
+        Ok(()) => {
+            // The log and the default kubeconfig served only this run.
+            let _ = std::fs::remove_dir_all(&dir);
+            Ok(())
+        }
+        Err(e) => Err(format!("{e} (operator log: {})", log_path.display()).into()),
+    }
+}
+
+struct Context<'a> {
+    args: &'a Args,
+    kubeconfig: &'a Path,
+    avi: &'a AviSimHandle,
+    started: Instant,
+}
+
+impl Context<'_> {
+    /// Waits for the operator, creates the apps, shows the first convergence, then (without
+    /// `--once`) keeps the view fresh; never returns `Ok` without `--once`.
+    async fn show(&self, listen: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
+        let deadline = Instant::now() + Duration::from_secs(self.args.timeout_secs);
+        wait_ready(listen, deadline).await?;
+        println!(
+            "  operator ready after {} ms (http://{listen}/api/status)",
+            self.started.elapsed().as_millis()
+        );
+
+        let writes_before = self.avi.control().audit_len();
+        let first_app = Instant::now();
+        self.create_apps().await?;
+        let expected = expected();
+        let mut progress = (0, writes_before);
+        let views = loop {
+            let views = view::gslb_services(&self.avi.control().dump());
+            let now = (
+                view::matching(&views, &expected),
+                self.avi.control().audit_len(),
+            );
+            if now != progress {
+                println!(
+                    "  {:>5} ms: {}/{} GslbServices as expected, {} controller writes",
+                    first_app.elapsed().as_millis(),
+                    now.0,
+                    expected.len(),
+                    now.1 - writes_before
+                );
+                progress = now;
+            }
+            if view::converged(&views, &expected, &[INTERNAL]) {
+                break views;
+            }
+            if Instant::now() > deadline {
+                println!("\n{}", view::render(&views));
+                return Err(format!(
+                    "the GslbServices did not converge within {} s",
+                    self.args.timeout_secs
+                )
+                .into());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let took = first_app.elapsed();
+        // Count writes once the controller is quiet, so a late redundant write is not missed.
+        let writes = self.settled_writes(deadline).await - writes_before;
+        println!("\n{}", view::render(&views));
+        println!(
+            "Converged: {} GslbServices in {} ms from the first sample application, with {writes} controller writes ({INTERNAL} is not selected).",
+            views.len(),
+            took.as_millis()
+        );
+        if self.args.once {
+            return Ok(());
+        }
+        println!("{}", self.how_to_poke(listen));
+        self.follow(shown(&views, self.avi)).await
+    }
+
+    /// The audit log length once it has not grown for a while (or at `deadline`).
+    async fn settled_writes(&self, deadline: Instant) -> usize {
+        let quiet = Duration::from_millis(500);
+        let mut last = self.avi.control().audit_len();
+        let mut since = Instant::now();
+        while since.elapsed() < quiet && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let now = self.avi.control().audit_len();
+            if now != last {
+                last = now;
+                since = Instant::now();
+            }
+        }
+        last
+    }
+
+    async fn create_apps(&self) -> Result<(), Box<dyn std::error::Error>> {
+        let client = |c: &'static str| scenario::client_for(self.kubeconfig, c);
+        let selected = json!({"app": "gslb"});
+        let (c1, c2, ocp) = (
+            client(CLUSTERS[0]).await?,
+            client(CLUSTERS[1]).await?,
+            client(CLUSTERS[2]).await?,
+        );
+        scenario::create_ingress(&c1, APP_NAMESPACE, "shop", SHOP, selected.clone()).await?;
+        scenario::create_ingress(&c2, APP_NAMESPACE, "shop", SHOP, selected.clone()).await?;
+        scenario::create_lb_service(&c2, APP_NAMESPACE, "api", API, 8443, selected.clone()).await?;
+        scenario::create_route(&ocp, APP_NAMESPACE, "store", STORE, selected).await?;
+        scenario::create_ingress(
+            &c1,
+            APP_NAMESPACE,
+            "internal",
+            INTERNAL,
+            json!({"app": "internal"}),
+        )
+        .await?;
+        println!(
+            "  created Ingress {APP_NAMESPACE}/shop ({SHOP}) in cluster1 and cluster2, LoadBalancer Service {APP_NAMESPACE}/api ({API}) in cluster2,\n  Route {APP_NAMESPACE}/store ({STORE}) in ocp1, and Ingress {APP_NAMESPACE}/internal ({INTERNAL}, label app=internal: not selected)"
+        );
+        Ok(())
+    }
+
+    fn how_to_poke(&self, listen: SocketAddr) -> String {
+        let k = format!("kubectl --kubeconfig {}", self.kubeconfig.display());
+        let split = json!({"spec": {"trafficSplit": traffic_split(20)}});
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "\nPoke at it (the view below updates when the controller changes):"
+        );
+        let _ = writeln!(
+            out,
+            "  {k} --context cluster1 get ingress -n {APP_NAMESPACE}"
+        );
+        let _ = writeln!(
+            out,
+            "  {k} --context cluster1 get gdp,gc -n {HOME_NAMESPACE} -o yaml"
+        );
+        let _ = writeln!(out, "  # give cluster2 weight 20 instead of 5:");
+        let _ = writeln!(
+            out,
+            "  {k} --context cluster1 -n {HOME_NAMESPACE} patch gdp global-gdp --type merge -p '{split}'"
+        );
+        let _ = writeln!(
+            out,
+            "  # remove the Ingress from cluster2 (the GslbService keeps one member):"
+        );
+        let _ = writeln!(
+            out,
+            "  {k} --context cluster2 -n {APP_NAMESPACE} delete ingress shop"
+        );
+        let _ = writeln!(out, "  # select the excluded application:");
+        let _ = writeln!(
+            out,
+            "  {k} --context cluster1 -n {APP_NAMESPACE} label ingress internal app=gslb --overwrite"
+        );
+        let _ = writeln!(
+            out,
+            "  curl http://{listen}/api/status   (also /metrics, /debug/gslbservices)"
+        );
+        let _ = write!(out, "Ctrl-C to stop.");
+        out
+    }
+
+    /// Re-renders the view every `--refresh-secs` when it changed (until Ctrl-C stops the demo).
+    async fn follow(&self, mut last: String) -> Result<(), Box<dyn std::error::Error>> {
+        let every = Duration::from_secs(self.args.refresh_secs.max(1));
+        loop {
+            tokio::time::sleep(every).await;
+            let views = view::gslb_services(&self.avi.control().dump());
+            let now = shown(&views, self.avi);
+            if now != last {
+                println!(
+                    "\n--- {} s: {} GslbServices, {} controller writes so far ---\n{}",
+                    self.started.elapsed().as_secs(),
+                    views.len(),
+                    self.avi.control().audit_len(),
+                    view::render(&views)
+                );
+                last = now;
+            }
+        }
+    }
+}
+
+/// What the view shows, to detect a change: the tables and the write count.
+fn shown(views: &[view::GsView], avi: &AviSimHandle) -> String {
+    format!("{}{}", view::render(views), avi.control().audit_len())
+}
+
+async fn wait_ready(
+    listen: SocketAddr,
+    deadline: Instant,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let url = format!("http://{listen}/readyz");
+    let client = reqwest::Client::new();
+    loop {
+        let last = match client.get(&url).send().await {
+            Ok(response) if response.status().is_success() => return Ok(()),
+            Ok(response) => response.text().await.unwrap_or_default(),
+            Err(e) => e.to_string(),
+        };
+        if Instant::now() > deadline {
+            return Err(format!("the operator did not become ready: {last}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
