@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use amko::crd::{GlobalDeploymentPolicy, GslbConfig, all_crds};
 use amko::sim::avi::{AviSim, AviSimConfig, AviSimHandle};
-use amko::sim::k8s::{ClusterSpec, SimClusters, SimConfig};
+use amko::sim::k8s::{ClusterSpec, SimClusters, SimConfig, VipFamily};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -62,15 +62,37 @@ pub fn unique_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// Settings of `Env::start_with` beyond the cluster counts.
+#[derive(Clone, Debug, Default)]
+pub struct EnvOptions {
+    /// The VIP family AKO assigns in the named clusters (others: IPv4).
+    pub vip_families: Vec<(String, VipFamily)>,
+}
+
 impl Env {
     /// `clusters` Kubernetes clusters (`cluster1` is home and member) plus `openshift` more.
     pub async fn start(name: &str, clusters: usize, openshift: usize) -> Env {
+        Env::start_with(name, clusters, openshift, EnvOptions::default()).await
+    }
+
+    /// As `start`, with `options`.
+    pub async fn start_with(
+        name: &str,
+        clusters: usize,
+        openshift: usize,
+        options: EnvOptions,
+    ) -> Env {
         let dir = unique_dir(name);
         let mut specs: Vec<ClusterSpec> = (1..=clusters)
             .map(|i| ClusterSpec::new(format!("cluster{i}")))
             .collect();
         for i in 1..=openshift {
             specs.push(ClusterSpec::new(format!("ocp{i}")).openshift());
+        }
+        for (cluster, family) in &options.vip_families {
+            for spec in specs.iter_mut().filter(|s| &s.name == cluster) {
+                spec.ako.vip_family = *family;
+            }
         }
         let names = specs.iter().map(|s| s.name.clone()).collect();
         let clusters = SimClusters::start(SimConfig {
@@ -118,6 +140,12 @@ impl Env {
     /// Installs what the helm chart installs: CRDs, namespace, credentials Secret (with the
     /// controller's CA), GSLBConfig `gc-1` (fixed uuid) and GDP `global-gdp` with `gdp_spec`.
     pub async fn install(&self, gdp_spec: Value) {
+        self.install_with(gdp_spec, json!({})).await;
+    }
+
+    /// As `install`, with the fields of `gslb_config_extra` (e.g. `useCustomGlobalFqdn`) added
+    /// to the GSLBConfig spec.
+    pub async fn install_with(&self, gdp_spec: Value, gslb_config_extra: Value) {
         let client = self.home().await;
         let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
         for crd in all_crds().expect("CRDs generate") {
@@ -150,7 +178,7 @@ impl Env {
             .iter()
             .map(|n| json!({"clusterContext": n}))
             .collect();
-        let gc: GslbConfig = serde_json::from_value(json!({
+        let mut gc = json!({
             "apiVersion": "amko.vmware.com/v1alpha1", "kind": "GSLBConfig",
             "metadata": {"name": "gc-1", "namespace": HOME, "annotations": {"amko.vmware.com/amko-uuid": UUID}},
             "spec": {
@@ -159,8 +187,13 @@ impl Env {
                 "refreshInterval": 1800,
                 "logLevel": "INFO"
             }
-        }))
-        .expect("gslbconfig");
+        });
+        if let Some(extra) = gslb_config_extra.as_object() {
+            for (field, value) in extra {
+                gc["spec"][field] = value.clone();
+            }
+        }
+        let gc: GslbConfig = serde_json::from_value(gc).expect("gslbconfig");
         Api::<GslbConfig>::namespaced(client.clone(), HOME)
             .create(&PostParams::default(), &gc)
             .await
