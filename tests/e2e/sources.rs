@@ -484,6 +484,91 @@ async fn lb_services_become_one_gslb_service_and_sync_vip_only_drops_uuids() {
         .collect();
     assert_eq!(gs_writes, ["PUT api.example.com"], "{}", env.log());
     assert_eq!(env.writes(), before + 1, "no other write");
+
+    // syncVipOnly off again: the UUIDs come back.
+    env.apply_gdp(gdp(&["cluster1", "cluster2"])).await;
+    let placement2 = service_placement(&env, "cluster2", "pay", "api").await;
+    wait_until(
+        "cluster2's member with UUIDs again",
+        WAIT,
+        || async {
+            env.gslb_service("api.example.com").is_some_and(|gs| {
+                member_with_ip(&gs, &placement2.vip)["vs_uuid"] == placement2.vs_uuid.as_str()
+            })
+        },
+        || env.log(),
+    )
+    .await;
+    assert_member_placed(
+        &env.gslb_service("api.example.com").expect("GS"),
+        &placement2,
+    );
+
+    // A new lowest port in both clusters moves the monitor; the GslbService keeps its monitor
+    // reference (same name), so only the monitor is rewritten.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = env.writes();
+    for cluster in ["cluster1", "cluster2"] {
+        Api::<Service>::namespaced(env.client(cluster).await, "pay")
+            .patch(
+                "api",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"spec": {"ports": [
+                    {"name": "alt", "port": 8443, "protocol": "TCP"},
+                    {"name": "low", "port": 80, "protocol": "TCP"}
+                ]}})),
+            )
+            .await
+            .expect("ports changed");
+    }
+    wait_until(
+        "monitor on port 80",
+        WAIT,
+        || async {
+            env.gslb_service("api.example.com").is_some_and(|gs| {
+                monitors_of(&env, &gs)
+                    .first()
+                    .is_some_and(|m| m["monitor_port"] == 80)
+            })
+        },
+        || env.log(),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let writes: Vec<String> = env
+        .avi
+        .control()
+        .audit_log()
+        .iter()
+        .skip(before)
+        .map(|e| format!("{} {}", e.method, e.object_type))
+        .collect();
+    assert!(
+        writes.iter().all(|w| w.ends_with("healthmonitor")) && !writes.is_empty(),
+        "only the monitor is rewritten: {writes:?}"
+    );
+
+    // cluster1's Service stops being a LoadBalancer: its member leaves.
+    Api::<Service>::namespaced(env.client("cluster1").await, "pay")
+        .patch(
+            "api",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"type": "ClusterIP"}})),
+        )
+        .await
+        .expect("type changed");
+    wait_until(
+        "only cluster2's member left",
+        WAIT,
+        || async {
+            env.gslb_service("api.example.com").is_some_and(|gs| {
+                members_of(&gs).len() == 1
+                    && members_of(&gs)[0]["ip"]["addr"] == placement2.vip.as_str()
+            })
+        },
+        || env.log(),
+    )
+    .await;
     harness::remove_dir(&env.dir);
 }
 
@@ -1177,5 +1262,107 @@ async fn namespace_tenant_places_the_gslb_service_in_that_tenant() {
         env.log()
     );
     assert_policy_accepted(&env).await;
+
+    // The namespace of admin.example.com is moved to tenant team-a: AKO re-annotates the
+    // Ingress, and the GslbService moves: created in team-a, deleted from admin.
+    apply_namespace(
+        &client,
+        "plain",
+        json!({}),
+        json!({"ako.vmware.com/tenant-name": "team-a"}),
+    )
+    .await;
+    wait_until(
+        "admin.example.com moved to tenant team-a",
+        WAIT,
+        || async {
+            env.gslb_service("admin.example.com").is_some_and(|gs| {
+                ref_name(&gs["tenant_ref"]) == "team-a" && members_of(&gs).len() == 1
+            }) && env
+                .gslb_services()
+                .iter()
+                .filter(|g| g["name"] == "admin.example.com")
+                .count()
+                == 1
+        },
+        || env.log(),
+    )
+    .await;
+    let moved = env.gslb_service("admin.example.com").expect("GS");
+    assert_member_placed(
+        &moved,
+        &ingress_placement(&env, "cluster1", "plain", "web", "admin.example.com").await,
+    );
+    assert!(
+        monitors_of(&env, &moved)
+            .iter()
+            .all(|m| ref_name(&m["tenant_ref"]) == "team-a"),
+        "its monitor moved too"
+    );
+    wait_until(
+        "no managed monitor left in tenant admin",
+        WAIT,
+        || async {
+            !env.health_monitors().iter().any(|m| {
+                m["name"].as_str().is_some_and(|n| n.starts_with("amko--"))
+                    && ref_name(&m["tenant_ref"]) == "admin"
+            })
+        },
+        || env.log(),
+    )
+    .await;
+
+    // A namespace naming a tenant the controller does not have: its GslbService cannot be
+    // written, and the other GslbServices are not held up by it.
+    apply_namespace(
+        &client,
+        "ghost-apps",
+        json!({}),
+        json!({"ako.vmware.com/tenant-name": "ghost"}),
+    )
+    .await;
+    env.create_ingress(
+        "cluster1",
+        "ghost-apps",
+        "web",
+        "ghost.example.com",
+        json!({"app": "gslb"}),
+    )
+    .await;
+    env.create_ingress(
+        "cluster1",
+        "team-a-apps",
+        "second",
+        "second.example.com",
+        json!({"app": "gslb"}),
+    )
+    .await;
+    wait_until(
+        "second.example.com written despite the missing tenant",
+        WAIT,
+        || async { gs_with_members(&env, "second.example.com", 1) },
+        || env.log(),
+    )
+    .await;
+    assert!(env.gslb_service("ghost.example.com").is_none());
+    // The refusal is visible: logged with the controller's message, and counted.
+    wait_until(
+        "the refused write counted in /metrics",
+        WAIT,
+        || async {
+            env.get("/metrics").await.is_some_and(|(_, text)| {
+                text.lines().any(|l| {
+                    l.starts_with("amko_avi_write_errors_total{kind=\"rejected\"}")
+                        && !l.ends_with(" 0")
+                })
+            })
+        },
+        || env.log(),
+    )
+    .await;
+    assert!(
+        env.log().contains("Tenant 'ghost' does not exist"),
+        "the controller's reason is logged"
+    );
     harness::remove_dir(&env.dir);
 }
