@@ -691,6 +691,75 @@ async fn openshift_routes_become_gslb_services_with_the_right_monitors() {
     );
     assert_policy_accepted(&env).await;
 
+    // An AKO HostRule giving plain.example.com a certificate makes its member TLS: the monitor
+    // becomes HTTPS on 443 for the same path.
+    create_host_rule(
+        &env,
+        "ocp1",
+        "web",
+        "plain-tls",
+        json!({"fqdn": "plain.example.com",
+               "tls": {"sslKeyCertificate": {"name": "plain-cert", "type": "secret"}}}),
+    )
+    .await;
+    wait_until(
+        "HTTPS monitor for plain.example.com",
+        WAIT,
+        || async {
+            env.gslb_service("plain.example.com").is_some_and(|gs| {
+                let monitors = monitors_of(&env, &gs);
+                monitors.len() == 1
+                    && monitors[0]["type"] == "HEALTH_MONITOR_HTTPS"
+                    && monitors[0]["monitor_port"] == 443
+                    && monitors[0]["https_monitor"]["http_request"] == "HEAD /app HTTP/1.0"
+            })
+        },
+        || env.log(),
+    )
+    .await;
+    wait_until(
+        "the HTTP monitor of plain.example.com cleaned up",
+        WAIT,
+        || async {
+            !env.health_monitors().iter().any(|m| {
+                m["description"]
+                    == "created by: amko, gsname: plain.example.com, path: /app, protocol: http"
+            })
+        },
+        || env.log(),
+    )
+    .await;
+
+    // A defaultDomain that is not the router's: AKO serves no such host, so the subdomain
+    // route has no VIP under that name and its GslbService goes; restoring it brings it back.
+    let mut spec = json!({
+        "matchRules": {"appSelector": {"label": {"app": "gslb"}}},
+        "matchClusters": [{"cluster": "ocp1"}],
+        "defaultDomain": "apps.elsewhere.example.com"
+    });
+    env.apply_gdp(spec.clone()).await;
+    wait_until(
+        "subdomain GslbService removed",
+        WAIT,
+        || async { env.gslb_service("shop.apps.ocp1.sim.local").is_none() },
+        || env.log(),
+    )
+    .await;
+    assert!(
+        env.gslb_service("shop.apps.elsewhere.example.com")
+            .is_none(),
+        "no VIP for a host AKO does not serve"
+    );
+    spec["defaultDomain"] = json!(".apps.ocp1.sim.local");
+    env.apply_gdp(spec).await;
+    wait_until(
+        "subdomain GslbService back",
+        WAIT,
+        || async { gs_with_members(&env, "shop.apps.ocp1.sim.local", 1) },
+        || env.log(),
+    )
+    .await;
+
     // Removing one passthrough GslbService keeps the monitor the other still uses.
     let routes = Api::<Route>::namespaced(env.client("ocp1").await, "web");
     routes
@@ -1077,6 +1146,53 @@ async fn custom_global_fqdn_maps_local_hosts_through_host_rules() {
         || env.log(),
     )
     .await;
+
+    // Renaming the global FQDN of cluster1's HostRule: the old GslbService goes, the new one
+    // carries the member and the alias.
+    let east = Api::<HostRule>::namespaced(env.client("cluster1").await, "shop");
+    east.patch(
+        "east",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"virtualhost": {"gslb": {"fqdn": "store.example.com"}}}})),
+    )
+    .await
+    .expect("global FQDN renamed");
+    wait_until(
+        "store.example.com replaces shop.example.com",
+        WAIT,
+        || async {
+            env.gslb_service("shop.example.com").is_none()
+                && env.gslb_service("store.example.com").is_some_and(|gs| {
+                    members_of(&gs).len() == 1
+                        && domain_names(&gs) == ["shop-alt.example.com", "store.example.com"]
+                })
+        },
+        || env.log(),
+    )
+    .await;
+    assert_member_placed(
+        &env.gslb_service("store.example.com").expect("GS"),
+        &ingress_placement(&env, "cluster1", "shop", "web", "shop.east.internal").await,
+    );
+
+    // includeAliases off: the alias is no longer a domain name.
+    east.patch(
+        "east",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"virtualhost": {"gslb": {"includeAliases": false}}}})),
+    )
+    .await
+    .expect("includeAliases off");
+    wait_until(
+        "alias dropped",
+        WAIT,
+        || async {
+            env.gslb_service("store.example.com")
+                .is_some_and(|gs| domain_names(&gs) == ["store.example.com"])
+        },
+        || env.log(),
+    )
+    .await;
     harness::remove_dir(&env.dir);
 }
 
@@ -1153,6 +1269,77 @@ async fn host_rule_aliases_add_domain_names_in_default_mode() {
         || async {
             env.gslb_service("app.example.com")
                 .is_some_and(|gs| domain_names(&gs) == ["app.example.com", "www.example.com"])
+        },
+        || env.log(),
+    )
+    .await;
+
+    // An alias that is another GslbService's own FQDN: the controller allows a domain name on
+    // one GslbService only, so the alias must give way and both GslbServices stay writable.
+    env.create_ingress(
+        "cluster1",
+        "shop",
+        "blog",
+        "blog.example.com",
+        json!({"app": "gslb"}),
+    )
+    .await;
+    wait_until(
+        "blog GslbService",
+        WAIT,
+        || async { gs_with_members(&env, "blog.example.com", 1) },
+        || env.log(),
+    )
+    .await;
+    Api::<HostRule>::namespaced(env.client("cluster1").await, "shop")
+        .patch(
+            "app",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"virtualhost": {"aliases": ["www.example.com", "blog.example.com"]}}})),
+        )
+        .await
+        .expect("aliases edited");
+    // A later change to both GslbServices must still reach the controller.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    env.apply_gdp(json!({
+        "matchRules": {"appSelector": {"label": {"app": "gslb"}}},
+        "matchClusters": [{"cluster": "cluster1"}],
+        "ttl": 77
+    }))
+    .await;
+    wait_until(
+        "both GslbServices take the new TTL",
+        WAIT,
+        || async {
+            ["app.example.com", "blog.example.com"]
+                .iter()
+                .all(|n| env.gslb_service(n).is_some_and(|gs| gs["ttl"] == 77))
+        },
+        || env.log(),
+    )
+    .await;
+    assert_eq!(
+        domain_names(&env.gslb_service("blog.example.com").expect("GS")),
+        ["blog.example.com"]
+    );
+    assert_eq!(
+        domain_names(&env.gslb_service("app.example.com").expect("GS")),
+        ["app.example.com", "www.example.com"],
+        "the alias that is blog's own FQDN is not claimed"
+    );
+    // Once blog.example.com has no member left, the alias is free and app takes it.
+    Api::<Ingress>::namespaced(env.client("cluster1").await, "shop")
+        .delete("blog", &Default::default())
+        .await
+        .expect("delete");
+    wait_until(
+        "app takes the freed alias",
+        WAIT,
+        || async {
+            env.gslb_service("blog.example.com").is_none()
+                && env.gslb_service("app.example.com").is_some_and(|gs| {
+                    domain_names(&gs) == ["app.example.com", "blog.example.com", "www.example.com"]
+                })
         },
         || env.log(),
     )
