@@ -269,6 +269,18 @@ async fn create_route(env: &Env, cluster: &str, ns: &str, name: &str, spec: Valu
 }
 
 async fn create_host_rule(env: &Env, cluster: &str, ns: &str, name: &str, virtualhost: Value) {
+    create_host_rule_expecting(env, cluster, ns, name, virtualhost, "Accepted").await;
+}
+
+/// Creates an AKO HostRule and waits until AKO gives it `status.status == expected`.
+async fn create_host_rule_expecting(
+    env: &Env,
+    cluster: &str,
+    ns: &str,
+    name: &str,
+    virtualhost: Value,
+    expected: &str,
+) {
     create::<HostRule>(
         &env.client(cluster).await,
         ns,
@@ -281,14 +293,14 @@ async fn create_host_rule(env: &Env, cluster: &str, ns: &str, name: &str, virtua
     .await;
     let api = Api::<HostRule>::namespaced(env.client(cluster).await, ns);
     wait_until(
-        "AKO accepts the HostRule",
+        "AKO's verdict on the HostRule",
         WAIT,
         || async {
             api.get(name)
                 .await
                 .ok()
                 .and_then(|r| serde_json::to_value(r).ok())
-                .is_some_and(|r| r["status"]["status"] == "Accepted")
+                .is_some_and(|r| r["status"]["status"] == expected)
         },
         || env.log(),
     )
@@ -1014,6 +1026,44 @@ async fn selectors_and_match_clusters_follow_runtime_changes() {
     )
     .await;
     assert_eq!(gdp_status(&env).await, "success");
+
+    // cluster2 back in matchClusters: its member rejoins.
+    env.apply_gdp(json!({
+        "matchRules": {
+            "appSelector": {"label": {"app": "gslb", "tier": "web"}},
+            "namespaceSelector": {"label": {"env": "prod", "team": "a"}}
+        },
+        "matchClusters": [{"cluster": "cluster1"}, {"cluster": "cluster2"}]
+    }))
+    .await;
+    wait_until(
+        "cluster2's member back",
+        WAIT,
+        || async { gs_with_members(&env, "team-b.example.com", 2) },
+        || env.log(),
+    )
+    .await;
+
+    // Deleting the namespace in cluster1 takes its member away.
+    Api::<Namespace>::all(env.client("cluster1").await)
+        .delete("prod-b", &Default::default())
+        .await
+        .expect("namespace deleted");
+    let cluster2_vip = ingress_placement(&env, "cluster2", "prod-b", "web", "team-b.example.com")
+        .await
+        .vip;
+    wait_until(
+        "cluster1's member gone with its namespace",
+        WAIT,
+        || async {
+            env.gslb_service("team-b.example.com").is_some_and(|gs| {
+                members_of(&gs).len() == 1
+                    && members_of(&gs)[0]["ip"]["addr"] == cluster2_vip.as_str()
+            })
+        },
+        || env.log(),
+    )
+    .await;
     harness::remove_dir(&env.dir);
 }
 
@@ -1101,7 +1151,22 @@ async fn custom_global_fqdn_maps_local_hosts_through_host_rules() {
     )
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
+    // A second HostRule for the same local host is Rejected by AKO: its mapping is ignored.
+    create_host_rule_expecting(
+        &env,
+        "cluster1",
+        // AKO emulation orders rules by creation time (seconds), then namespace: a namespace
+        // after "shop" keeps this the later rule even within the same second.
+        "zz-duplicates",
+        "duplicate",
+        json!({"fqdn": "shop.east.internal", "gslb": {"fqdn": "wrong.example.com"}}),
+        "Rejected",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(env.gslb_service("wrong.example.com").is_none());
     let gs = env.gslb_service("shop.example.com").expect("GS");
+    assert_eq!(members_of(&gs).len(), 2);
     assert_eq!(
         domain_names(&gs),
         ["shop-alt.example.com", "shop.example.com"],
