@@ -341,6 +341,28 @@ async fn gslb_config_state(env: &Env) -> String {
         .unwrap_or_default()
 }
 
+/// Restarts the operator and checks that it finds the controller as it left it: no writes.
+async fn assert_restart_writes_nothing(env: &mut Env) {
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = env.writes();
+    env.start_operator(&[]);
+    env.wait_ready().await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let writes: Vec<String> = env
+        .avi
+        .control()
+        .audit_log()
+        .iter()
+        .skip(before)
+        .map(|e| format!("{} {} {}", e.method, e.object_type, e.name))
+        .collect();
+    assert!(
+        writes.is_empty(),
+        "restart wrote to the controller: {writes:?}\n{}",
+        env.log()
+    );
+}
+
 async fn assert_policy_accepted(env: &Env) {
     assert_eq!(
         gslb_config_state(env).await,
@@ -581,6 +603,7 @@ async fn lb_services_become_one_gslb_service_and_sync_vip_only_drops_uuids() {
         || env.log(),
     )
     .await;
+    assert_restart_writes_nothing(&mut env).await;
     harness::remove_dir(&env.dir);
 }
 
@@ -796,6 +819,7 @@ async fn openshift_routes_become_gslb_services_with_the_right_monitors() {
         Some(json!(shared)),
         "the shared monitor survives while pass-b uses it"
     );
+    assert_restart_writes_nothing(&mut env).await;
     harness::remove_dir(&env.dir);
 }
 
@@ -867,6 +891,7 @@ async fn ipv6_vips_become_v6_members() {
     assert_eq!(member_with_ip(&svc, &placement.vip)["ip"]["type"], "V6");
     assert_eq!(monitors_of(&env, &svc)[0]["monitor_port"], 8080);
     assert_policy_accepted(&env).await;
+    assert_restart_writes_nothing(&mut env).await;
     harness::remove_dir(&env.dir);
 }
 
@@ -1064,6 +1089,7 @@ async fn selectors_and_match_clusters_follow_runtime_changes() {
         || env.log(),
     )
     .await;
+    assert_restart_writes_nothing(&mut env).await;
     harness::remove_dir(&env.dir);
 }
 
@@ -1258,6 +1284,7 @@ async fn custom_global_fqdn_maps_local_hosts_through_host_rules() {
         || env.log(),
     )
     .await;
+    assert_restart_writes_nothing(&mut env).await;
     harness::remove_dir(&env.dir);
 }
 
@@ -1409,6 +1436,7 @@ async fn host_rule_aliases_add_domain_names_in_default_mode() {
         || env.log(),
     )
     .await;
+    assert_restart_writes_nothing(&mut env).await;
     harness::remove_dir(&env.dir);
 }
 
@@ -1502,17 +1530,7 @@ async fn namespace_tenant_places_the_gslb_service_in_that_tenant() {
     );
 
     // A restart finds the GslbService in its tenant again and writes nothing.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let before = env.writes();
-    env.start_operator(&[]);
-    env.wait_ready().await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(
-        env.writes(),
-        before,
-        "restart wrote to the controller\n{}",
-        env.log()
-    );
+    assert_restart_writes_nothing(&mut env).await;
     assert_policy_accepted(&env).await;
 
     // The namespace of admin.example.com is moved to tenant team-a: AKO re-annotates the
