@@ -67,6 +67,8 @@ pub fn unique_dir(name: &str) -> PathBuf {
 pub struct EnvOptions {
     /// The VIP family AKO assigns in the named clusters (others: IPv4).
     pub vip_families: Vec<(String, VipFamily)>,
+    /// Clusters without AKO emulation (objects get no VIP, status or annotations from AKO).
+    pub without_ako: Vec<String>,
 }
 
 impl Env {
@@ -93,6 +95,12 @@ impl Env {
             for spec in specs.iter_mut().filter(|s| &s.name == cluster) {
                 spec.ako.vip_family = *family;
             }
+        }
+        for spec in specs
+            .iter_mut()
+            .filter(|s| options.without_ako.contains(&s.name))
+        {
+            spec.ako.enabled = false;
         }
         let names = specs.iter().map(|s| s.name.clone()).collect();
         let clusters = SimClusters::start(SimConfig {

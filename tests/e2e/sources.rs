@@ -607,6 +607,95 @@ async fn lb_services_become_one_gslb_service_and_sync_vip_only_drops_uuids() {
     harness::remove_dir(&env.dir);
 }
 
+/// A cluster without AKO, whose LoadBalancer VIPs come from another load balancer: its objects
+/// have no AKO UUIDs, so they wait for AKO until syncVipOnly sends their VIPs alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_vip_only_takes_vips_from_a_cluster_without_ako() {
+    let mut env = Env::start_with(
+        "no-ako",
+        2,
+        0,
+        EnvOptions {
+            without_ako: vec!["cluster2".into()],
+            ..EnvOptions::default()
+        },
+    )
+    .await;
+    env.install(gdp(&["cluster1", "cluster2"])).await;
+    env.start_operator(&[]);
+    env.wait_ready().await;
+
+    let ports = json!([{"name": "https", "port": 443, "protocol": "TCP"}]);
+    for cluster in ["cluster1", "cluster2"] {
+        create_lb_service(
+            &env,
+            cluster,
+            "pay",
+            "api",
+            "api.example.com",
+            ports.clone(),
+            json!({"app": "gslb"}),
+        )
+        .await;
+    }
+    // What a non-AKO load balancer controller (e.g. MetalLB) writes: a VIP, no AKO annotations.
+    Api::<Service>::namespaced(env.client("cluster2").await, "pay")
+        .patch_status(
+            "api",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"loadBalancer": {"ingress": [
+                {"ip": "192.0.2.10", "hostname": "api.example.com"}
+            ]}}})),
+        )
+        .await
+        .expect("status written");
+    wait_until(
+        "cluster1's member, and cluster2's refused for want of AKO UUIDs",
+        WAIT,
+        || async {
+            let waiting = env.get("/debug/members").await.is_some_and(|(_, body)| {
+                body.contains("waiting for AKO to annotate")
+                    && body.contains("syncVipOnly for cluster cluster2")
+            });
+            waiting && gs_with_members(&env, "api.example.com", 1)
+        },
+        || env.log(),
+    )
+    .await;
+    let placement1 = service_placement(&env, "cluster1", "pay", "api").await;
+    assert_member_placed(
+        &env.gslb_service("api.example.com").expect("GS"),
+        &placement1,
+    );
+
+    let mut spec = gdp(&["cluster1", "cluster2"]);
+    spec["matchClusters"] =
+        json!([{"cluster": "cluster1"}, {"cluster": "cluster2", "syncVipOnly": true}]);
+    env.apply_gdp(spec).await;
+    wait_until(
+        "cluster2's VIP as a member",
+        WAIT,
+        || async { gs_with_members(&env, "api.example.com", 2) },
+        || env.log(),
+    )
+    .await;
+    let gs = env.gslb_service("api.example.com").expect("GS");
+    let vip_only = member_with_ip(&gs, "192.0.2.10");
+    assert!(
+        vip_only.get("vs_uuid").is_none_or(Value::is_null),
+        "{vip_only}"
+    );
+    assert!(
+        vip_only.get("cluster_uuid").is_none_or(Value::is_null),
+        "{vip_only}"
+    );
+    assert_eq!(vip_only["ip"]["type"], "V4");
+    assert_member_placed(&gs, &placement1);
+    assert_eq!(gdp_status(&env).await, "success");
+    assert_restart_writes_nothing(&mut env).await;
+    harness::remove_dir(&env.dir);
+}
+
 /// Routes in an OpenShift cluster: by host and by subdomain + the GDP's defaultDomain; an edge
 /// TLS route is monitored over HTTPS; passthrough routes share the instance's TCP/443 monitor.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -833,6 +922,7 @@ async fn ipv6_vips_become_v6_members() {
         0,
         EnvOptions {
             vip_families: vec![("cluster2".into(), VipFamily::V6)],
+            ..EnvOptions::default()
         },
     )
     .await;
