@@ -151,8 +151,8 @@ impl Env {
         self.install_with(gdp_spec, json!({})).await;
     }
 
-    /// As `install`, with the fields of `gslb_config_extra` (e.g. `useCustomGlobalFqdn`) added
-    /// to the GSLBConfig spec.
+    /// As `install`, with `gslb_config_extra` (e.g. `{"useCustomGlobalFqdn": true}` or
+    /// `{"gslbLeader": {"tenant": "t"}}`) merged into the GSLBConfig spec.
     pub async fn install_with(&self, gdp_spec: Value, gslb_config_extra: Value) {
         let client = self.home().await;
         let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
@@ -196,11 +196,7 @@ impl Env {
                 "logLevel": "INFO"
             }
         });
-        if let Some(extra) = gslb_config_extra.as_object() {
-            for (field, value) in extra {
-                gc["spec"][field] = value.clone();
-            }
-        }
+        merge_into(&mut gc["spec"], &gslb_config_extra);
         let gc: GslbConfig = serde_json::from_value(gc).expect("gslbconfig");
         Api::<GslbConfig>::namespaced(client.clone(), HOME)
             .create(&PostParams::default(), &gc)
@@ -340,6 +336,18 @@ impl Env {
             .create(&PostParams::default(), &ingress)
             .await
             .expect("ingress created");
+    }
+}
+
+/// Merges `extra` into `target`: objects field by field, anything else replaced.
+fn merge_into(target: &mut Value, extra: &Value) {
+    match (target.as_object_mut(), extra.as_object()) {
+        (Some(target), Some(extra)) => {
+            for (field, value) in extra {
+                merge_into(target.entry(field.clone()).or_insert(Value::Null), value);
+            }
+        }
+        _ => *target = extra.clone(),
     }
 }
 

@@ -1726,3 +1726,96 @@ async fn namespace_tenant_places_the_gslb_service_in_that_tenant() {
     );
     harness::remove_dir(&env.dir);
 }
+
+/// The GSLBConfig's tenant (`gslbLeader.tenant`) is where GslbServices of objects in namespaces
+/// without a tenant annotation go, whatever tenant AKO reports on the object (AKO always writes
+/// its own, `admin` here); an annotated namespace still picks its tenant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gslb_config_tenant_is_the_default_for_unannotated_namespaces() {
+    let mut env = Env::start("default-tenant", 1, 0).await;
+    for tenant in ["team-g", "team-a"] {
+        avi_client(&env)
+            .create(
+                "tenant",
+                &json!({"name": tenant, "local": true}),
+                Some("admin"),
+            )
+            .await
+            .expect("tenant created through the Avi API");
+    }
+    env.install_with(
+        gdp(&["cluster1"]),
+        json!({"gslbLeader": {"tenant": "team-g"}}),
+    )
+    .await;
+    env.start_operator(&[]);
+    env.wait_ready().await;
+
+    let client = env.client("cluster1").await;
+    apply_namespace(
+        &client,
+        "team-a-apps",
+        json!({}),
+        json!({"ako.vmware.com/tenant-name": "team-a"}),
+    )
+    .await;
+    env.create_ingress(
+        "cluster1",
+        "team-a-apps",
+        "web",
+        "a.example.com",
+        json!({"app": "gslb"}),
+    )
+    .await;
+    env.create_ingress(
+        "cluster1",
+        "plain",
+        "web",
+        "g.example.com",
+        json!({"app": "gslb"}),
+    )
+    .await;
+    wait_until(
+        "both GslbServices",
+        WAIT,
+        || async {
+            gs_with_members(&env, "a.example.com", 1) && gs_with_members(&env, "g.example.com", 1)
+        },
+        || env.log(),
+    )
+    .await;
+    let plain = Api::<Ingress>::namespaced(client.clone(), "plain")
+        .get("web")
+        .await
+        .expect("ingress");
+    assert_eq!(
+        plain
+            .metadata
+            .annotations
+            .unwrap_or_default()
+            .get("ako.vmware.com/tenant-name")
+            .map(String::as_str),
+        Some("admin"),
+        "AKO reports its own tenant on objects of unannotated namespaces"
+    );
+    let g = env.gslb_service("g.example.com").expect("GS");
+    assert_eq!(
+        ref_name(&g["tenant_ref"]),
+        "team-g",
+        "the GSLBConfig's tenant"
+    );
+    assert!(
+        monitors_of(&env, &g)
+            .iter()
+            .all(|m| ref_name(&m["tenant_ref"]) == "team-g")
+    );
+    let a = env.gslb_service("a.example.com").expect("GS");
+    assert_eq!(
+        ref_name(&a["tenant_ref"]),
+        "team-a",
+        "the namespace's tenant"
+    );
+    assert_policy_accepted(&env).await;
+    assert_restart_writes_nothing(&mut env).await;
+    harness::remove_dir(&env.dir);
+}
