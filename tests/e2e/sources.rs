@@ -383,8 +383,10 @@ fn gdp(clusters: &[&str]) -> Value {
 // Scenarios.
 // ---------------------------------------------------------------------------------------------
 
-/// LoadBalancer Services in two clusters become one GslbService monitored on the lowest port;
-/// then syncVipOnly for one cluster strips that cluster's members of their AKO UUIDs.
+/// LoadBalancer Services in two clusters become one GslbService monitored on the lowest port
+/// (TCP or UDP); syncVipOnly for one cluster strips its members of their AKO UUIDs (one write)
+/// and back; a new lowest port rewrites only the monitor; a Service that stops being a
+/// LoadBalancer leaves.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lb_services_become_one_gslb_service_and_sync_vip_only_drops_uuids() {
     let mut env = Env::start("lbsvc", 2, 0).await;
@@ -696,8 +698,9 @@ async fn sync_vip_only_takes_vips_from_a_cluster_without_ako() {
     harness::remove_dir(&env.dir);
 }
 
-/// Routes in an OpenShift cluster: by host and by subdomain + the GDP's defaultDomain; an edge
-/// TLS route is monitored over HTTPS; passthrough routes share the instance's TCP/443 monitor.
+/// Routes in an OpenShift cluster: by host and by subdomain + the GDP's defaultDomain (also
+/// changed at runtime); an edge TLS route, or a HostRule certificate, gives HTTPS monitors;
+/// passthrough routes share the instance's TCP/443 monitor.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openshift_routes_become_gslb_services_with_the_right_monitors() {
     let mut env = Env::start("routes", 1, 1).await;
@@ -985,8 +988,9 @@ async fn ipv6_vips_become_v6_members() {
     harness::remove_dir(&env.dir);
 }
 
-/// App and namespace selectors with several labels each (all must match), namespace label
-/// changes selecting and unselecting objects at runtime, and a cluster leaving matchClusters.
+/// App and namespace selectors with several labels each (all must match), namespace and
+/// object label changes selecting and unselecting objects at runtime, a cluster leaving and
+/// rejoining matchClusters, and a namespace deleted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn selectors_and_match_clusters_follow_runtime_changes() {
     let mut env = Env::start("selectors", 2, 0).await;
@@ -1184,7 +1188,8 @@ async fn selectors_and_match_clusters_follow_runtime_changes() {
 }
 
 /// useCustomGlobalFqdn: AKO HostRules in two clusters map different local hosts to one global
-/// FQDN; aliases become domain names only with includeAliases; unmapped hosts are not selected.
+/// FQDN; aliases become domain names only with includeAliases; unmapped hosts and rules AKO
+/// rejected are not used; renaming the global FQDN replaces the GslbService.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn custom_global_fqdn_maps_local_hosts_through_host_rules() {
     let mut env = Env::start("custom-fqdn", 2, 0).await;
@@ -1379,7 +1384,7 @@ async fn custom_global_fqdn_maps_local_hosts_through_host_rules() {
 }
 
 /// Default naming mode: a HostRule's aliases add domain names to the GslbService named by its
-/// local FQDN.
+/// local FQDN, except an alias that is another GslbService's own FQDN.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn host_rule_aliases_add_domain_names_in_default_mode() {
     let mut env = Env::start("aliases", 1, 0).await;
@@ -1531,7 +1536,8 @@ async fn host_rule_aliases_add_domain_names_in_default_mode() {
 }
 
 /// An Ingress in a namespace annotated with an Avi tenant: AKO annotates the object with the
-/// tenant and the GslbService and its monitor live in that tenant on the controller.
+/// tenant and the GslbService and its monitor live in that tenant on the controller; a tenant
+/// change moves them; a tenant the controller lacks is refused visibly without blocking others.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn namespace_tenant_places_the_gslb_service_in_that_tenant() {
     let mut env = Env::start("tenants", 1, 0).await;
