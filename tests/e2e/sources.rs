@@ -1825,3 +1825,67 @@ async fn gslb_config_tenant_is_the_default_for_unannotated_namespaces() {
     assert_restart_writes_nothing(&mut env).await;
     harness::remove_dir(&env.dir);
 }
+
+/// useCustomGlobalFqdn with OpenShift Routes: a HostRule maps a route's host to the global
+/// FQDN; a passthrough route is refused in this mode even when a HostRule maps its host.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_global_fqdn_with_routes_refuses_passthrough() {
+    let mut env = Env::start("custom-routes", 1, 1).await;
+    env.install_with(gdp(&["ocp1"]), json!({"useCustomGlobalFqdn": true}))
+        .await;
+    env.start_operator(&[]);
+    env.wait_ready().await;
+    create_route(
+        &env,
+        "ocp1",
+        "web",
+        "edge",
+        json!({"host": "edge.ocp.internal", "tls": {"termination": "edge"}}),
+    )
+    .await;
+    create_route(
+        &env,
+        "ocp1",
+        "web",
+        "pass",
+        json!({"host": "pass.ocp.internal", "tls": {"termination": "passthrough"}}),
+    )
+    .await;
+    create_host_rule(
+        &env,
+        "ocp1",
+        "web",
+        "edge",
+        json!({"fqdn": "edge.ocp.internal", "gslb": {"fqdn": "edge.example.com"}}),
+    )
+    .await;
+    create_host_rule(
+        &env,
+        "ocp1",
+        "web",
+        "pass",
+        json!({"fqdn": "pass.ocp.internal", "gslb": {"fqdn": "pass.example.com"}}),
+    )
+    .await;
+    wait_until(
+        "edge.example.com, and the passthrough route refused with a reason",
+        WAIT,
+        || async {
+            let refused = env.get("/debug/members").await.is_some_and(|(_, body)| {
+                body.contains("passthrough objects cannot be used with useCustomGlobalFqdn")
+            });
+            refused && gs_with_members(&env, "edge.example.com", 1)
+        },
+        || env.log(),
+    )
+    .await;
+    let (_, placement) = route_placement(&env, "ocp1", "web", "edge").await;
+    let gs = env.gslb_service("edge.example.com").expect("GS");
+    assert_member_placed(&gs, &placement);
+    assert_eq!(monitors_of(&env, &gs)[0]["type"], "HEALTH_MONITOR_HTTPS");
+    assert!(env.gslb_service("pass.example.com").is_none());
+    assert!(env.gslb_service("edge.ocp.internal").is_none());
+    assert_policy_accepted(&env).await;
+    assert_restart_writes_nothing(&mut env).await;
+    harness::remove_dir(&env.dir);
+}
