@@ -363,12 +363,19 @@ async fn assert_restart_writes_nothing(env: &mut Env) {
     );
 }
 
-async fn assert_policy_accepted(env: &Env) {
-    assert_eq!(
-        gslb_config_state(env).await,
-        "success: gslb config accepted"
-    );
-    assert_eq!(gdp_status(env).await, "success");
+/// Waits for the GSLBConfig and GDP status to say accepted (the supervisor writes the
+/// GSLBConfig state shortly after the writer reports boot done, so readiness can come first).
+async fn wait_policy_accepted(env: &Env) {
+    wait_until(
+        "GSLBConfig and GDP accepted",
+        WAIT,
+        || async {
+            gslb_config_state(env).await == "success: gslb config accepted"
+                && gdp_status(env).await == "success"
+        },
+        || env.log(),
+    )
+    .await;
 }
 
 fn gdp(clusters: &[&str]) -> Value {
@@ -475,7 +482,7 @@ async fn lb_services_become_one_gslb_service_and_sync_vip_only_drops_uuids() {
         env.gslb_service("internal.example.com").is_none(),
         "not selected"
     );
-    assert_policy_accepted(&env).await;
+    wait_policy_accepted(&env).await;
 
     // syncVipOnly for cluster2: its member keeps the VIP but loses the AKO UUIDs; cluster1's
     // member is unchanged.
@@ -505,7 +512,7 @@ async fn lb_services_become_one_gslb_service_and_sync_vip_only_drops_uuids() {
         &gs,
         &service_placement(&env, "cluster1", "pay", "api").await,
     );
-    assert_eq!(gdp_status(&env).await, "success");
+    wait_policy_accepted(&env).await;
 
     // The flip cost exactly one write: the GslbService of cluster2's member (not the UDP one).
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -693,7 +700,7 @@ async fn sync_vip_only_takes_vips_from_a_cluster_without_ako() {
     );
     assert_eq!(vip_only["ip"]["type"], "V4");
     assert_member_placed(&gs, &placement1);
-    assert_eq!(gdp_status(&env).await, "success");
+    wait_policy_accepted(&env).await;
     assert_restart_writes_nothing(&mut env).await;
     harness::remove_dir(&env.dir);
 }
@@ -816,7 +823,7 @@ async fn openshift_routes_become_gslb_services_with_the_right_monitors() {
         1,
         "one passthrough monitor for both"
     );
-    assert_policy_accepted(&env).await;
+    wait_policy_accepted(&env).await;
 
     // An AKO HostRule giving plain.example.com a certificate makes its member TLS: the monitor
     // becomes HTTPS on 443 for the same path.
@@ -983,7 +990,7 @@ async fn ipv6_vips_become_v6_members() {
     assert_member_placed(&svc, &placement);
     assert_eq!(member_with_ip(&svc, &placement.vip)["ip"]["type"], "V6");
     assert_eq!(monitors_of(&env, &svc)[0]["monitor_port"], 8080);
-    assert_policy_accepted(&env).await;
+    wait_policy_accepted(&env).await;
     assert_restart_writes_nothing(&mut env).await;
     harness::remove_dir(&env.dir);
 }
@@ -1060,7 +1067,7 @@ async fn selectors_and_match_clusters_follow_runtime_changes() {
             &ingress_placement(&env, cluster, "prod-a", "web", "shop.example.com").await,
         );
     }
-    assert_policy_accepted(&env).await;
+    wait_policy_accepted(&env).await;
 
     // prod-b in cluster1 gains team=a: its Ingress is selected.
     patch_namespace_labels(&env, "cluster1", "prod-b", json!({"team": "a"})).await;
@@ -1144,7 +1151,7 @@ async fn selectors_and_match_clusters_follow_runtime_changes() {
         || env.log(),
     )
     .await;
-    assert_eq!(gdp_status(&env).await, "success");
+    wait_policy_accepted(&env).await;
 
     // cluster2 back in matchClusters: its member rejoins.
     env.apply_gdp(json!({
@@ -1318,7 +1325,7 @@ async fn custom_global_fqdn_maps_local_hosts_through_host_rules() {
         monitors[0]["description"],
         "created by: amko, gsname: shop.example.com, path: /, protocol: http"
     );
-    assert_policy_accepted(&env).await;
+    wait_policy_accepted(&env).await;
 
     // Deleting cluster2's HostRule takes its member out of the global GslbService.
     Api::<HostRule>::namespaced(env.client("cluster2").await, "shop")
@@ -1627,7 +1634,7 @@ async fn namespace_tenant_places_the_gslb_service_in_that_tenant() {
 
     // A restart finds the GslbService in its tenant again and writes nothing.
     assert_restart_writes_nothing(&mut env).await;
-    assert_policy_accepted(&env).await;
+    wait_policy_accepted(&env).await;
 
     // The namespace of admin.example.com is moved to tenant team-a: AKO re-annotates the
     // Ingress, and the GslbService moves: created in team-a, deleted from admin.
@@ -1821,7 +1828,7 @@ async fn gslb_config_tenant_is_the_default_for_unannotated_namespaces() {
         "team-a",
         "the namespace's tenant"
     );
-    assert_policy_accepted(&env).await;
+    wait_policy_accepted(&env).await;
     assert_restart_writes_nothing(&mut env).await;
     harness::remove_dir(&env.dir);
 }
@@ -1885,7 +1892,7 @@ async fn custom_global_fqdn_with_routes_refuses_passthrough() {
     assert_eq!(monitors_of(&env, &gs)[0]["type"], "HEALTH_MONITOR_HTTPS");
     assert!(env.gslb_service("pass.example.com").is_none());
     assert!(env.gslb_service("edge.ocp.internal").is_none());
-    assert_policy_accepted(&env).await;
+    wait_policy_accepted(&env).await;
     assert_restart_writes_nothing(&mut env).await;
     harness::remove_dir(&env.dir);
 }
