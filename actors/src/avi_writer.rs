@@ -614,9 +614,20 @@ impl Handler<WriteDone> for AviActor {
                             let message = format!("GslbService {}: {}", msg.key, err);
                             self.failed.insert(msg.key.clone(), message.clone());
                             self.problems.do_send(WriteProblem { key: msg.key.clone(), message: Some(message) });
-                            // Domain-name conflicts clear up when another GslbService goes; retry slowly.
-                            if err.kind == AviErrorKind::Conflict {
-                                self.retry_later(ctx, msg.key.clone(), Duration::from_secs(30));
+                            // Conflicts clear up when another GslbService lets go of a name
+                            // (the controller answers domain-name conflicts with 400): retry,
+                            // soon at first since the other write is usually already queued.
+                            if err.kind == AviErrorKind::Conflict || err.is_domain_conflict() {
+                                let attempt = self.attempts.entry(msg.key.clone()).or_insert(0);
+                                *attempt += 1;
+                                let delay = ExponentialBuilder::default()
+                                    .with_min_delay(Duration::from_secs(1))
+                                    .with_max_delay(Duration::from_secs(30))
+                                    .without_max_times()
+                                    .build()
+                                    .nth(*attempt - 1)
+                                    .unwrap_or(Duration::from_secs(30));
+                                self.retry_later(ctx, msg.key.clone(), delay);
                             }
                         }
                         _ => {

@@ -95,6 +95,15 @@ impl AviError {
         }
     }
 
+    /// The controller refused a GslbService because another one holds one of its domain names
+    /// (HTTP 400, not 409). It clears up once the other GslbService lets go of the name.
+    pub fn is_domain_conflict(&self) -> bool {
+        self.kind == AviErrorKind::Rejected
+            && self
+                .message
+                .contains("domain name conflicting with existing domain name")
+    }
+
     /// Worth retrying later without any change on our side.
     pub fn is_retryable(&self) -> bool {
         matches!(
@@ -202,5 +211,14 @@ mod tests {
         );
         assert_eq!(err.to_string(), "POST /api/gslbservice: HTTP 400: bad ttl");
         assert!(!err.is_retryable());
+        assert!(!err.is_domain_conflict());
+        let conflict = AviError::from_status(
+            "PUT",
+            "/api/gslbservice/x",
+            400,
+            r#"{"error": "domain name conflicting with existing domain name b.example.com in GslbService b.example.com"}"#,
+            None,
+        );
+        assert!(conflict.is_domain_conflict());
     }
 }

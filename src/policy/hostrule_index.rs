@@ -75,6 +75,19 @@ impl HostRuleIndex {
             .contains(&(cluster.to_owned(), namespace.to_owned(), host.to_owned()))
     }
 
+    /// The GslbService an alias goes to (its first claimant by name), if any HostRule claims it.
+    pub fn alias_owner(&self, alias: &str, custom_global_fqdn: bool) -> Option<&str> {
+        let claims = if custom_global_fqdn {
+            &self.alias_claims_custom
+        } else {
+            &self.alias_claims_default
+        };
+        claims
+            .get(alias)
+            .and_then(|owners| owners.first())
+            .map(String::as_str)
+    }
+
     /// Domain names of the GslbService `gs_fqdn`: the FQDN first, then its aliases, sorted. An
     /// alias claimed by several GslbServices goes to the first of them by name only, because the
     /// controller allows a domain name on one GslbService.

@@ -134,22 +134,29 @@ impl SelectionContext<'_> {
         })
     }
 
-    /// The object's tenant: its AKO annotation, else its namespace's, else the GSLBConfig's.
-    /// An object annotated for a tenant other than its namespace's is refused.
+    /// The object's tenant: its namespace's tenant annotation; for a namespace without one,
+    /// the GSLBConfig's tenant (amko-behaviour §4.5: AKO reports its own tenant on such objects,
+    /// which must not override `gslbLeader.tenant`). Until the namespace has been observed, the
+    /// object's AKO annotation is the best guess. An object annotated for a tenant other than its
+    /// namespace's is refused.
     fn tenant(
         &self,
         obs: &Observation,
         namespace: Option<&NamespaceInfo>,
     ) -> Result<String, String> {
-        let namespace_tenant = namespace.and_then(|n| n.tenant.as_deref());
-        match (obs.tenant.as_deref(), namespace_tenant) {
-            (Some(object), Some(ns)) if object != ns => Err(format!(
-                "object tenant {object} differs from tenant {ns} of namespace {}",
-                obs.id.namespace
-            )),
-            (Some(object), _) => Ok(object.to_owned()),
-            (None, Some(ns)) => Ok(ns.to_owned()),
-            (None, None) => Ok(self.settings.default_tenant.clone()),
+        let default = || self.settings.default_tenant.clone();
+        match (obs.tenant.as_deref(), namespace) {
+            (Some(object), Some(ns)) => match ns.tenant.as_deref() {
+                Some(tenant) if tenant != object => Err(format!(
+                    "object tenant {object} differs from tenant {tenant} of namespace {}",
+                    obs.id.namespace
+                )),
+                Some(tenant) => Ok(tenant.to_owned()),
+                None => Ok(default()),
+            },
+            (None, Some(ns)) => Ok(ns.tenant.clone().unwrap_or_else(default)),
+            (Some(object), None) => Ok(object.to_owned()),
+            (None, None) => Ok(default()),
         }
     }
 }
@@ -341,7 +348,16 @@ mod tests {
             reason(verdict(&policy(), false, &hr, &o)),
             "object tenant tenant2 differs from tenant tenant1 of namespace t1"
         );
+        // A namespace without a tenant annotation: the GSLBConfig's tenant, whatever AKO
+        // reported on the object.
         let mut o = obs("east", "shop", "gslb");
+        o.tenant = Some("tenant3".into());
+        assert_eq!(
+            member(verdict(&policy(), false, &hr, &o)).key.tenant,
+            "admin"
+        );
+        // A namespace not observed yet: the object's annotation.
+        let mut o = obs("east", "unseen", "gslb");
         o.tenant = Some("tenant3".into());
         assert_eq!(
             member(verdict(&policy(), false, &hr, &o)).key.tenant,

@@ -258,14 +258,34 @@ impl World {
         GsInputs {
             key: key.clone(),
             members: self.members_of(key),
-            domain_names: self
-                .hostrule_index
-                .domain_names(&key.fqdn, self.settings.use_custom_global_fqdn),
+            domain_names: self.domain_names_of(key),
             policy: self.policy.clone().unwrap_or_default(),
             overrides: self
                 .overrides
                 .get(&(key.tenant.clone(), key.fqdn.clone()))
                 .cloned(),
+        }
+    }
+
+    /// The GslbService's FQDN and its HostRule aliases, minus aliases that are the FQDN of
+    /// another GslbService with members: the controller allows a domain name on one GslbService
+    /// only, and claiming another's own name would make every write of this one fail.
+    fn domain_names_of(&self, key: &GsKey) -> Vec<String> {
+        let mut names = self
+            .hostrule_index
+            .domain_names(&key.fqdn, self.settings.use_custom_global_fqdn);
+        names.retain(|name| *name == key.fqdn || !self.members.keys().any(|k| k.fqdn == *name));
+        names
+    }
+
+    /// When the GslbService named `fqdn` starts or stops existing, the GslbService whose
+    /// HostRule alias is that name gains or loses it (see `domain_names_of`).
+    fn alias_dependents(&self, fqdn: &str, changed: &mut BTreeSet<GsKey>) {
+        if let Some(owner) = self
+            .hostrule_index
+            .alias_owner(fqdn, self.settings.use_custom_global_fqdn)
+        {
+            changed.extend(self.members.keys().filter(|k| k.fqdn == owner).cloned());
         }
     }
 
@@ -361,14 +381,19 @@ impl World {
             changed.insert(old.key.clone());
             if members.is_empty() {
                 self.members.remove(&old.key);
+                self.alias_dependents(&old.key.fqdn, &mut changed);
             }
         }
         if let Selection::Selected(member) = &verdict {
             changed.insert(member.key.clone());
+            let first = !self.members.contains_key(&member.key);
             self.members
                 .entry(member.key.clone())
                 .or_default()
                 .insert(obs.id.clone(), (**member).clone());
+            if first {
+                self.alias_dependents(&member.key.fqdn, &mut changed);
+            }
         }
         self.verdicts.insert(obs.id.clone(), verdict);
         changed
@@ -383,6 +408,7 @@ impl World {
             members.remove(id);
             if members.is_empty() {
                 self.members.remove(&member.key);
+                self.alias_dependents(&member.key.fqdn, &mut changed);
             }
             changed.insert(member.key.clone());
         }

@@ -237,6 +237,49 @@ fn overrides_and_hostrule_aliases() {
 }
 
 #[test]
+fn an_alias_that_is_another_gslb_services_fqdn_gives_way() {
+    let mut world = World::new(settings());
+    world.set_policy(Some(policy(false)));
+    let app = obs("east", "shop", "app", "app.example.com", "10.0.0.1");
+    world.upsert_object(object(&app), ingested(vec![app]));
+    let rule = HostRuleInfo {
+        cluster: "east".into(),
+        namespace: "shop".into(),
+        name: "hr".into(),
+        local_fqdn: "app.example.com".into(),
+        aliases: vec!["blog.example.com".into(), "www.example.com".into()],
+        accepted: true,
+        ..Default::default()
+    };
+    world.set_hostrule("east", "shop", "hr", Some(rule));
+    let names = |world: &World| world.inputs_for(&key("app.example.com")).domain_names;
+    assert_eq!(
+        names(&world),
+        ["app.example.com", "blog.example.com", "www.example.com"]
+    );
+    // blog.example.com becomes a GslbService of its own: app's alias must go, so both change.
+    let blog = obs("west", "shop", "blog", "blog.example.com", "10.0.0.2");
+    assert_eq!(
+        world.upsert_object(object(&blog), ingested(vec![blog.clone()])),
+        keys(&["app.example.com", "blog.example.com"])
+    );
+    assert_eq!(names(&world), ["app.example.com", "www.example.com"]);
+    assert_eq!(
+        world.inputs_for(&key("blog.example.com")).domain_names,
+        ["blog.example.com"]
+    );
+    // blog's last member leaves: the alias comes back to app.
+    assert_eq!(
+        world.delete_object(&object(&blog)),
+        keys(&["app.example.com", "blog.example.com"])
+    );
+    assert_eq!(
+        names(&world),
+        ["app.example.com", "blog.example.com", "www.example.com"]
+    );
+}
+
+#[test]
 fn relist_forgets_objects_that_are_gone() {
     let mut world = World::new(settings());
     world.set_policy(Some(policy(false)));

@@ -8,10 +8,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use amko::sim::avi::{AviSim, AviSimConfig, AviSimHandle};
-use amko::sim::k8s::{ClusterSpec, SimClusters, SimConfig};
+use amko::crd::GslbConfig;
+use amko::sim::k8s::{ClusterSpec, SimClusters, SimConfig, VipFamily};
 use amko::sim::scenario::{self, ChartInstall, Leader};
-use kube::Client;
-use serde_json::Value;
+use kube::api::{Patch, PatchParams};
+use kube::{Api, Client};
+use serde_json::{Value, json};
 
 pub const HOME: &str = "avi-system";
 pub const UUID: &str = "6c5f1c84-4b3c-4e5e-9d21-0a5cbd3f0001";
@@ -57,15 +59,45 @@ pub fn unique_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// Settings of `Env::start_with` beyond the cluster counts.
+#[derive(Clone, Debug, Default)]
+pub struct EnvOptions {
+    /// The VIP family AKO assigns in the named clusters (others: IPv4).
+    pub vip_families: Vec<(String, VipFamily)>,
+    /// Clusters without AKO emulation (objects get no VIP, status or annotations from AKO).
+    pub without_ako: Vec<String>,
+}
+
 impl Env {
     /// `clusters` Kubernetes clusters (`cluster1` is home and member) plus `openshift` more.
     pub async fn start(name: &str, clusters: usize, openshift: usize) -> Env {
+        Env::start_with(name, clusters, openshift, EnvOptions::default()).await
+    }
+
+    /// As `start`, with `options`.
+    pub async fn start_with(
+        name: &str,
+        clusters: usize,
+        openshift: usize,
+        options: EnvOptions,
+    ) -> Env {
         let dir = unique_dir(name);
         let mut specs: Vec<ClusterSpec> = (1..=clusters)
             .map(|i| ClusterSpec::new(format!("cluster{i}")))
             .collect();
         for i in 1..=openshift {
             specs.push(ClusterSpec::new(format!("ocp{i}")).openshift());
+        }
+        for (cluster, family) in &options.vip_families {
+            for spec in specs.iter_mut().filter(|s| &s.name == cluster) {
+                spec.ako.vip_family = *family;
+            }
+        }
+        for spec in specs
+            .iter_mut()
+            .filter(|s| options.without_ako.contains(&s.name))
+        {
+            spec.ako.enabled = false;
         }
         let names = specs.iter().map(|s| s.name.clone()).collect();
         let clusters = SimClusters::start(SimConfig {
@@ -107,6 +139,13 @@ impl Env {
     /// Installs what the helm chart installs: CRDs, namespace, credentials Secret (with the
     /// controller's CA), GSLBConfig `gc-1` (fixed uuid) and GDP `global-gdp` with `gdp_spec`.
     pub async fn install(&self, gdp_spec: Value) {
+        self.install_with(gdp_spec, json!({})).await;
+    }
+
+    /// As `install`, with `gslb_config_extra` (e.g. `{"useCustomGlobalFqdn": true}` or
+    /// `{"gslbLeader": {"tenant": "t"}}`) merged into the GSLBConfig spec (a JSON merge patch,
+    /// applied before the operator starts).
+    pub async fn install_with(&self, gdp_spec: Value, gslb_config_extra: Value) {
         let install = ChartInstall {
             namespace: HOME.to_owned(),
             uuid: UUID.to_owned(),
@@ -118,6 +157,12 @@ impl Env {
         scenario::install_like_chart(&self.home().await, &install)
             .await
             .expect("chart objects installed");
+        if gslb_config_extra.as_object().is_some_and(|o| !o.is_empty()) {
+            Api::<GslbConfig>::namespaced(self.home().await, HOME)
+                .patch("gc-1", &PatchParams::default(), &Patch::Merge(json!({"spec": gslb_config_extra})))
+                .await
+                .expect("GSLBConfig extra fields");
+        }
     }
 
     pub async fn apply_gdp(&self, spec: Value) {
