@@ -25,7 +25,7 @@ use serde_json::json;
 
 use crate::avi_writer::WriteProblem;
 use crate::gdp::{GdpActor, SetOverrides, SetPolicy};
-use crate::status::{RecordEvent, SetStatus, StatusActor, StatusTarget};
+use crate::status::{ForgetStatus, RecordEvent, SetStatus, StatusActor, StatusTarget};
 use crate::telemetry::{Mailbox, Metrics};
 
 #[derive(Message)]
@@ -362,6 +362,10 @@ impl StreamHandler<Watched> for PolicyActor {
                         self.gdps.insert(g.name_any(), g);
                     }
                     Event::Delete(g) => {
+                        self.status.do_send(ForgetStatus(StatusTarget::Gdp {
+                            namespace: self.home_namespace.clone(),
+                            name: g.name_any(),
+                        }));
                         self.gdps.remove(&g.name_any());
                         self.gdp_results.remove(&g.name_any());
                         self.last_good_gdp.remove(&g.name_any());
@@ -378,6 +382,10 @@ impl StreamHandler<Watched> for PolicyActor {
                     }
                     Event::Delete(r) => {
                         let key = (r.namespace().unwrap_or_default(), r.name_any());
+                        self.status.do_send(ForgetStatus(StatusTarget::HostRule {
+                            namespace: key.0.clone(),
+                            name: key.1.clone(),
+                        }));
                         self.rules.remove(&key);
                         self.rule_results.remove(&key);
                         self.last_good_rules.remove(&key);
