@@ -109,6 +109,12 @@ pub enum Problem {
     EmptyReference { field: &'static str },
     #[error("site persistence profile {name} in {field} not present")]
     PersistenceProfileNotFound { field: &'static str, name: String },
+    #[error("site persistence profile {name} in {field} cannot be used: {reason}")]
+    PersistenceProfileUnusable {
+        field: &'static str,
+        name: String,
+        reason: super::lookup::ProfileDefect,
+    },
     #[error("pki profile {name} in {field} not present")]
     PkiProfileNotFound { field: &'static str, name: String },
 

@@ -185,6 +185,13 @@ fn controller() -> ControllerSnapshot {
             .persistence_profiles
             .insert((tenant.into(), "cookie-profile".into()));
         snapshot
+            .persistence_profiles
+            .insert((tenant.into(), "client-ip-profile".into()));
+        snapshot.unusable_persistence_profiles.insert(
+            (tenant.into(), "client-ip-profile".into()),
+            crate::policy::ProfileDefect::NotFederated,
+        );
+        snapshot
             .pki_profiles
             .insert((tenant.into(), "fed-pki".into()));
     }
@@ -742,6 +749,10 @@ fn gdp_rejection_cases() -> Vec<(Mutation<GlobalDeploymentPolicy>, &'static str)
             "site persistence profile missing in sitePersistenceRef not present",
         ),
         (
+            |g| g.spec.site_persistence_ref = Some("client-ip-profile".into()),
+            "site persistence profile client-ip-profile in sitePersistenceRef cannot be used: it is not federated",
+        ),
+        (
             |g| g.spec.pki_profile_ref = Some(String::new()),
             "empty string as pkiProfileRef not supported",
         ),
@@ -982,6 +993,10 @@ fn host_rule_rejection_cases() -> Vec<(Mutation<GslbHostRule>, &'static str)> {
             "site persistence profile missing in sitePersistence.profileRef not present",
         ),
         (
+            |r| persistence(r, true, "client-ip-profile", None),
+            "site persistence profile client-ip-profile in sitePersistence.profileRef cannot be used: it is not federated",
+        ),
+        (
             |r| persistence(r, false, "", Some("")),
             "empty string as sitePersistence.pkiProfileRef not supported",
         ),
@@ -1210,6 +1225,7 @@ fn variant(problem: &Problem) -> &'static str {
         Problem::HealthMonitorTemplateRequest { .. } => "HealthMonitorTemplateRequest",
         Problem::EmptyReference { .. } => "EmptyReference",
         Problem::PersistenceProfileNotFound { .. } => "PersistenceProfileNotFound",
+        Problem::PersistenceProfileUnusable { .. } => "PersistenceProfileUnusable",
         Problem::PkiProfileNotFound { .. } => "PkiProfileNotFound",
         Problem::FqdnMissing => "FqdnMissing",
         Problem::ThirdPartyVipInvalid { .. } => "ThirdPartyVipInvalid",

@@ -111,7 +111,8 @@ pub fn non_empty_ref<'a>(field: &'static str, value: &'a str) -> Result<&'a str,
     }
 }
 
-/// A federated application persistence profile named in `field`: non-empty and on the controller.
+/// A federated application persistence profile named in `field`: non-empty, on the controller,
+/// and usable for GSLB site persistence.
 pub fn persistence_profile(
     field: &'static str,
     name: &str,
@@ -119,13 +120,19 @@ pub fn persistence_profile(
     lookup: &dyn ControllerLookup,
 ) -> Result<String, Problem> {
     let name = non_empty_ref(field, name)?;
-    if lookup.persistence_profile_exists(tenant, name) {
-        Ok(name.to_owned())
-    } else {
-        Err(Problem::PersistenceProfileNotFound {
+    if !lookup.persistence_profile_exists(tenant, name) {
+        return Err(Problem::PersistenceProfileNotFound {
             field,
             name: name.to_owned(),
-        })
+        });
+    }
+    match lookup.persistence_profile_problem(tenant, name) {
+        Some(reason) => Err(Problem::PersistenceProfileUnusable {
+            field,
+            name: name.to_owned(),
+            reason,
+        }),
+        None => Ok(name.to_owned()),
     }
 }
 
