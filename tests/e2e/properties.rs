@@ -264,6 +264,29 @@ fn gs_writes_since(env: &Env, fqdn: &str, since: usize) -> usize {
         .count()
 }
 
+/// Restarts the operator and asserts that, with nothing changed, it writes nothing: what it
+/// reads back from the controller compares equal to what it wants.
+async fn restart_writes_nothing(env: &mut Env) {
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = env.writes();
+    env.start_operator(&[]);
+    env.wait_ready().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let written: Vec<String> = env
+        .avi
+        .control()
+        .audit_log()
+        .iter()
+        .skip(before)
+        .map(|e| format!("{} {} {}", e.method, e.object_type, e.name))
+        .collect();
+    assert!(
+        written.is_empty(),
+        "restart wrote {written:?}\n{}",
+        env.log()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn traffic_split_from_the_gdp_and_a_host_rule_for_one_fqdn() {
     let env = started(
@@ -328,6 +351,27 @@ async fn traffic_split_from_the_gdp_and_a_host_rule_for_one_fqdn() {
     assert_eq!(pools(&b).len(), 2);
     assert_eq!(gs_writes_since(&env, "b.example.com", before), 0);
     assert_eq!(gs_writes_since(&env, "a.example.com", before), 1);
+
+    // A rule naming one cluster only: the other keeps the GDP's weight and priority.
+    apply_rule(
+        &env,
+        "b-split",
+        json!({"fqdn": "b.example.com", "trafficSplit": [
+            {"cluster": "cluster2", "weight": 9, "priority": 20}
+        ]}),
+    )
+    .await;
+    let b = wait_gs(&env, "b.example.com", "partial split", |gs| {
+        gs["groups"].as_array().map(Vec::len) == Some(1)
+    })
+    .await;
+    let b1 = vip(&env, "cluster1", "b").await;
+    let b2 = vip(&env, "cluster2", "b").await;
+    let mut expected = vec![(b1, 15), (b2, 9)];
+    expected.sort();
+    let mut got = pools(&b);
+    got[0].2.sort();
+    assert_eq!(got, vec![("amko-gs-group-20".to_owned(), 20, expected)]);
     harness::remove_dir(&env.dir);
 }
 
@@ -418,13 +462,7 @@ async fn ttl_down_response_and_pool_algorithm_from_the_gdp_and_a_host_rule() {
         "GSLB_ALGORITHM_CONSISTENT_HASH"
     );
 
-    // A restart with nothing changed writes nothing.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let before = env.writes();
-    env.start_operator(&[]);
-    env.wait_ready().await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(env.writes(), before, "restart wrote\n{}", env.log());
+    restart_writes_nothing(&mut env).await;
     harness::remove_dir(&env.dir);
 }
 
@@ -451,7 +489,7 @@ async fn site_persistence_applies_to_tls_members_only() {
         .expect("pki profile");
     }
     env.install(gdp(
-        json!({"sitePersistenceRef": "gslb-site", "pkiProfileRef": "fed-pki"}),
+        json!({"sitePersistenceRef": "gslb-site", "pkiProfileRef": "other-pki"}),
     ))
     .await;
     let mut env = env;
@@ -501,7 +539,7 @@ async fn site_persistence_applies_to_tls_members_only() {
     );
     assert_eq!(
         ref_name(&secure["pki_profile_ref"]).as_deref(),
-        Some("fed-pki")
+        Some("other-pki")
     );
     // One TLS member makes the whole GslbService monitored over HTTPS.
     let monitors = managed_monitors_of(&env, "secure.example.com");
@@ -517,6 +555,16 @@ async fn site_persistence_applies_to_tls_members_only() {
             .is_none_or(Value::is_null)
     );
     assert!(plain.get("pki_profile_ref").is_none_or(Value::is_null));
+
+    restart_writes_nothing(&mut env).await;
+
+    // Without a PKI profile in the GDP, the first federated one on the controller is used.
+    replace_gdp(&env, gdp(json!({"sitePersistenceRef": "gslb-site"}))).await;
+    let secure = wait_gs(&env, "secure.example.com", "fallback PKI profile", |gs| {
+        ref_name(&gs["pki_profile_ref"]).as_deref() == Some("fed-pki")
+    })
+    .await;
+    assert_eq!(secure["site_persistence_enabled"], true);
 
     // A GSLBHostRule switches it off for the TLS FQDN ...
     apply_rule(
@@ -577,6 +625,31 @@ async fn site_persistence_applies_to_tls_members_only() {
         s == "Rejected" && e.contains("no-such-profile")
     })
     .await;
+
+    // A profile the controller would refuse for site persistence (not federated) is rejected
+    // when the rule is checked, instead of failing every write of the GslbService; the rule's
+    // previous version stays in force.
+    apply_rule(
+        &env,
+        "secure-off",
+        json!({"fqdn": "secure.example.com", "ttl": 9,
+               "sitePersistence": {"enabled": true, "profileRef": "System-Persistence-Client-IP"}}),
+    )
+    .await;
+    wait_rule_status(&env, "secure-off", "unusable profile rejected", |s, e| {
+        s == "Rejected"
+            && e.contains("System-Persistence-Client-IP")
+            && e.contains("not federated")
+            && e.contains("stays in force")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let secure = env.gslb_service("secure.example.com").expect("secure");
+    assert_eq!(
+        ref_name(&secure["pki_profile_ref"]).as_deref(),
+        Some("other-pki")
+    );
+    assert!(secure.get("ttl").is_none_or(Value::is_null));
     harness::remove_dir(&env.dir);
 }
 
