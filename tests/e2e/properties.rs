@@ -703,7 +703,10 @@ async fn health_monitor_refs_template_and_control_plane_only() {
     names.sort();
     assert_eq!(referenced, names);
 
-    // User refs replace them, and the managed ones are deleted.
+    // User refs replace them, and the managed ones are deleted: one GslbService update, then the
+    // two monitor deletions (a monitor still referenced cannot be deleted).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = env.writes();
     replace_gdp(
         &env,
         gdp(json!({"healthMonitorRefs": ["System-GSLB-HTTP"]})),
@@ -726,6 +729,25 @@ async fn health_monitor_refs_template_and_control_plane_only() {
             .iter()
             .any(|m| m["name"] == "System-GSLB-HTTP"),
         "the user's monitor is never deleted"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let writes: Vec<String> = env
+        .avi
+        .control()
+        .audit_log()
+        .iter()
+        .skip(before)
+        .map(|e| format!("{} {}", e.method, e.object_type))
+        .collect();
+    assert_eq!(
+        writes,
+        [
+            "PUT gslbservice",
+            "DELETE healthmonitor",
+            "DELETE healthmonitor"
+        ],
+        "{}",
+        env.log()
     );
 
     // A template: managed monitors again, with its method, version and response codes.
@@ -790,6 +812,28 @@ async fn health_monitor_refs_template_and_control_plane_only() {
             .any(|m| m["name"] == "fed-template"),
         "the template is never deleted"
     );
+    restart_writes_nothing(&mut env).await;
+
+    // Deleting the rule brings the GDP's templated monitors back.
+    delete_rule(&env, "hm-cp").await;
+    wait_until(
+        "templated monitors again",
+        WAIT,
+        || async {
+            managed_monitors_of(&env, "hm.example.com").len() == 2
+                && env
+                    .gslb_service("hm.example.com")
+                    .is_some_and(|gs| ref_names(&gs["health_monitor_refs"]).len() == 2)
+        },
+        || env.log(),
+    )
+    .await;
+    assert!(managed_monitors_of(&env, "hm.example.com").iter().all(|m| {
+        m["http_monitor"]["http_request"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("GET "))
+    }),);
+    restart_writes_nothing(&mut env).await;
     harness::remove_dir(&env.dir);
 }
 
@@ -840,7 +884,8 @@ async fn third_party_members_and_public_ips_from_a_host_rule() {
         json!({"fqdn": "tp.example.com",
                "thirdPartyMembers": [{"site": "legacy-dc", "vip": "203.0.113.20", "publicIP": "198.51.100.20"}],
                "trafficSplit": [{"cluster": "legacy-dc", "weight": 2, "priority": 5}],
-               "publicIP": [{"cluster": "cluster1", "ip": "198.51.100.30"}]}),
+               "publicIP": [{"cluster": "cluster1", "ip": "198.51.100.30"},
+                            {"cluster": "cluster2", "ip": "2001:db8::30"}]}),
     )
     .await;
     let gs = wait_gs(&env, "tp.example.com", "third-party member", |gs| {
@@ -881,7 +926,10 @@ async fn third_party_members_and_public_ips_from_a_host_rule() {
         member(&ip1)["public_ip"],
         json!({"ip": {"addr": "198.51.100.30", "type": "V4"}})
     );
-    assert!(member(&ip2).get("public_ip").is_none_or(Value::is_null));
+    assert_eq!(
+        member(&ip2)["public_ip"],
+        json!({"ip": {"addr": "2001:db8::30", "type": "V6"}})
+    );
     assert!(
         !gs["description"]
             .as_str()
@@ -902,6 +950,26 @@ async fn third_party_members_and_public_ips_from_a_host_rule() {
         s == "Rejected" && e.contains("nowhere-dc")
     })
     .await;
+    restart_writes_nothing(&mut env).await;
+
+    // An edit that drops the third-party member removes it from the GslbService.
+    apply_rule(
+        &env,
+        "tp",
+        json!({"fqdn": "tp.example.com",
+               "publicIP": [{"cluster": "cluster1", "ip": "198.51.100.30"}]}),
+    )
+    .await;
+    let gs = wait_gs(&env, "tp.example.com", "third-party member gone", |gs| {
+        members_of(gs).len() == 2
+    })
+    .await;
+    assert_eq!(pools(&gs).len(), 1);
+    assert!(
+        members_of(&gs)
+            .iter()
+            .all(|m| m["ip"]["addr"] != "203.0.113.20")
+    );
     harness::remove_dir(&env.dir);
 }
 
@@ -972,6 +1040,13 @@ async fn invalid_host_rules_are_rejected_and_the_last_good_one_stays() {
     wait_gs(&env, "a.example.com", "the rule in force", |gs| {
         gs["ttl"] == 5 && ref_names(&gs["health_monitor_refs"]) == ["System-GSLB-HTTP"]
     })
+    .await;
+    wait_until(
+        "the GDP's managed monitor deleted",
+        WAIT,
+        || async { managed_monitors_of(&env, "a.example.com").is_empty() },
+        || env.log(),
+    )
     .await;
 
     // Broken again: rejected, says the previous version stays, and it does.
