@@ -1122,6 +1122,34 @@ async fn a_second_rule_for_an_fqdn_is_rejected_and_deleting_rules_reverts_to_the
     })
     .await;
     assert_eq!(members_of(&gs).len(), 2);
+
+    // A rule for an FQDN nothing serves yet waits; the GslbService is created with it at once.
+    apply_rule(&env, "early", json!({"fqdn": "c.example.com", "ttl": 11})).await;
+    wait_rule_status(&env, "early", "early rule accepted", |s, _| s == "Accepted").await;
+    let before = env.writes();
+    ingress_in_both(&env, "c", "c.example.com").await;
+    wait_gs(
+        &env,
+        "c.example.com",
+        "GslbService with the rule's TTL",
+        |gs| gs["ttl"] == 11 && members_of(gs).len() == 2,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let gs_writes: Vec<String> = env
+        .avi
+        .control()
+        .audit_log()
+        .iter()
+        .skip(before)
+        .filter(|e| e.object_type == "gslbservice")
+        .map(|e| format!("{} {}", e.method, e.name))
+        .collect();
+    // Created once (the two clusters' Ingresses may land in the POST or in one update).
+    assert!(
+        gs_writes.first().map(String::as_str) == Some("POST c.example.com") && gs_writes.len() <= 2,
+        "{gs_writes:?}"
+    );
     harness::remove_dir(&env.dir);
 }
 
