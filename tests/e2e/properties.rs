@@ -76,10 +76,25 @@ async fn ingress_in_both(env: &Env, name: &str, host: &str) {
 /// server-side apply: the simulated API server approximates apply as a merge, so fields an edit
 /// drops would survive.)
 async fn put_rule(env: &Env, name: &str, spec: Value) -> Result<(), kube::Error> {
-    let api = Api::<GslbHostRule>::namespaced(env.home().await, HOME);
+    put_rule_in_namespace(env, HOME, name, spec).await
+}
+
+async fn put_rule_in(env: &Env, namespace: &str, name: &str, spec: Value) {
+    put_rule_in_namespace(env, namespace, name, spec)
+        .await
+        .expect("GSLBHostRule written");
+}
+
+async fn put_rule_in_namespace(
+    env: &Env,
+    namespace: &str,
+    name: &str,
+    spec: Value,
+) -> Result<(), kube::Error> {
+    let api = Api::<GslbHostRule>::namespaced(env.home().await, namespace);
     let mut rule = json!({
         "apiVersion": "amko.vmware.com/v1alpha1", "kind": "GSLBHostRule",
-        "metadata": {"name": name, "namespace": HOME},
+        "metadata": {"name": name, "namespace": namespace},
         "spec": spec
     });
     match api.get_opt(name).await? {
@@ -372,6 +387,35 @@ async fn traffic_split_from_the_gdp_and_a_host_rule_for_one_fqdn() {
     let mut got = pools(&b);
     got[0].2.sort();
     assert_eq!(got, vec![("amko-gs-group-20".to_owned(), 20, expected)]);
+
+    // syncVipOnly for cluster2: its members carry the VIP only.
+    let mut spec = gdp(json!({"trafficSplit": [
+        {"cluster": "cluster1", "weight": 15, "priority": 20},
+        {"cluster": "cluster2", "weight": 5, "priority": 10}
+    ]}));
+    spec["matchClusters"] =
+        json!([{"cluster": "cluster1"}, {"cluster": "cluster2", "syncVipOnly": true}]);
+    replace_gdp(&env, spec).await;
+    let ip2 = vip(&env, "cluster2", "a").await;
+    let gs = wait_gs(&env, "a.example.com", "VIP-only member", |gs| {
+        members_of(gs)
+            .iter()
+            .any(|m| m["ip"]["addr"] == ip2.as_str() && m.get("vs_uuid").is_none_or(Value::is_null))
+    })
+    .await;
+    for member in members_of(&gs) {
+        let vip_only = member["ip"]["addr"] == ip2.as_str();
+        assert_eq!(
+            member.get("vs_uuid").is_none_or(Value::is_null),
+            vip_only,
+            "{member}"
+        );
+        assert_eq!(
+            member.get("cluster_uuid").is_none_or(Value::is_null),
+            vip_only,
+            "{member}"
+        );
+    }
     harness::remove_dir(&env.dir);
 }
 
@@ -1122,6 +1166,41 @@ async fn a_second_rule_for_an_fqdn_is_rejected_and_deleting_rules_reverts_to_the
     })
     .await;
     assert_eq!(members_of(&gs).len(), 2);
+
+    // A rule in an application namespace works the same (its namespace has no tenant
+    // annotation, so it maps to the default tenant); moving it to another FQDN reverts the first.
+    ingress_in_both(&env, "b", "b.example.com").await;
+    wait_gs(&env, "b.example.com", "b", |gs| members_of(gs).len() == 2).await;
+    put_rule_in(
+        &env,
+        "shop",
+        "movable",
+        json!({"fqdn": "a.example.com", "ttl": 21}),
+    )
+    .await;
+    wait_gs(&env, "a.example.com", "rule from namespace shop", |gs| {
+        gs["ttl"] == 21
+    })
+    .await;
+    put_rule_in(
+        &env,
+        "shop",
+        "movable",
+        json!({"fqdn": "b.example.com", "ttl": 21}),
+    )
+    .await;
+    wait_gs(&env, "b.example.com", "rule moved to b", |gs| {
+        gs["ttl"] == 21
+    })
+    .await;
+    wait_gs(&env, "a.example.com", "a reverted", |gs| gs["ttl"] == 30).await;
+    let status = Api::<GslbHostRule>::namespaced(env.client("cluster1").await, "shop")
+        .get("movable")
+        .await
+        .expect("rule")
+        .status
+        .map(|s| s.status);
+    assert_eq!(status.as_deref(), Some("Accepted"));
 
     // A rule for an FQDN nothing serves yet waits; the GslbService is created with it at once.
     apply_rule(&env, "early", json!({"fqdn": "c.example.com", "ttl": 11})).await;
