@@ -694,6 +694,40 @@ async fn site_persistence_applies_to_tls_members_only() {
         Some("other-pki")
     );
     assert!(secure.get("ttl").is_none_or(Value::is_null));
+
+    // When the only TLS member goes, site persistence goes too, and the HTTPS monitor is
+    // replaced by an HTTP one.
+    let https_monitor = managed_monitors_of(&env, "secure.example.com")[0]["name"].clone();
+    Api::<Ingress>::namespaced(env.client("cluster1").await, "shop")
+        .delete("secure", &DeleteParams::default())
+        .await
+        .expect("TLS ingress deleted");
+    let secure = wait_gs(&env, "secure.example.com", "no TLS member left", |gs| {
+        members_of(gs).len() == 1 && gs["site_persistence_enabled"] == false
+    })
+    .await;
+    assert!(
+        secure
+            .get("application_persistence_profile_ref")
+            .is_none_or(Value::is_null)
+    );
+    assert!(secure.get("pki_profile_ref").is_none_or(Value::is_null));
+    wait_until(
+        "HTTP monitor instead of HTTPS",
+        WAIT,
+        || async {
+            let monitors = managed_monitors_of(&env, "secure.example.com");
+            monitors.len() == 1
+                && monitors[0]["type"] == "HEALTH_MONITOR_HTTP"
+                && monitors[0]["name"] != https_monitor
+                && env.gslb_service("secure.example.com").is_some_and(|gs| {
+                    ref_names(&gs["health_monitor_refs"])
+                        == [monitors[0]["name"].as_str().unwrap_or("?")]
+                })
+        },
+        || env.log(),
+    )
+    .await;
     harness::remove_dir(&env.dir);
 }
 
@@ -1246,6 +1280,8 @@ async fn deleting_the_gdp_deletes_its_gslb_services_and_their_monitors() {
         .await;
     }
     assert_eq!(managed_monitors_of(&env, "b.example.com").len(), 2);
+    apply_rule(&env, "b-ttl", json!({"fqdn": "b.example.com", "ttl": 13})).await;
+    wait_gs(&env, "b.example.com", "rule applied", |gs| gs["ttl"] == 13).await;
     let system_monitors = env
         .health_monitors()
         .iter()
@@ -1278,12 +1314,17 @@ async fn deleting_the_gdp_deletes_its_gslb_services_and_their_monitors() {
         "monitors amko-rs does not own stay"
     );
 
-    // A new GDP selects them again.
+    // A new GDP selects them again; the GSLBHostRule still applies.
     env.apply_gdp(gdp(json!({"ttl": 40}))).await; // a new object: apply creates it
     wait_gs(&env, "a.example.com", "GslbService recreated", |gs| {
         gs["ttl"] == 40 && members_of(gs).len() == 2
     })
     .await;
+    wait_gs(&env, "b.example.com", "recreated with the rule", |gs| {
+        gs["ttl"] == 13
+    })
+    .await;
+    assert_eq!(managed_monitors_of(&env, "b.example.com").len(), 2);
     let home = env.home().await;
     wait_until(
         "GDP status success",
