@@ -915,6 +915,84 @@ async fn health_monitor_refs_template_and_control_plane_only() {
     harness::remove_dir(&env.dir);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_monitor_precedence_rule_over_gdp() {
+    let env = Env::start("hm-precedence", 2, 0).await;
+    avi_client(&env)
+        .create(
+            "healthmonitor",
+            &json!({"name": "fed-template", "type": "HEALTH_MONITOR_HTTP", "is_federated": true,
+                    "monitor_port": 80,
+                    "http_monitor": {"http_request": "GET /healthz HTTP/1.1",
+                                     "http_response_code": ["HTTP_2XX"]}}),
+            None,
+        )
+        .await
+        .expect("template monitor");
+    env.install(gdp(json!({"controlPlaneHmOnly": true,
+                           "healthMonitorRefs": ["System-GSLB-HTTP"]})))
+        .await;
+    let mut env = env;
+    env.start_operator(&[]);
+    env.wait_ready().await;
+    // y: the rule's template and controlPlaneHmOnly false win; z: the rule only lifts
+    // controlPlaneHmOnly, so the GDP's refs apply; x: the GDP alone.
+    apply_rule(
+        &env,
+        "y",
+        json!({"fqdn": "y.example.com", "controlPlaneHmOnly": false,
+               "healthMonitorTemplate": "fed-template"}),
+    )
+    .await;
+    apply_rule(
+        &env,
+        "z",
+        json!({"fqdn": "z.example.com", "controlPlaneHmOnly": false}),
+    )
+    .await;
+    for fqdn in ["x", "y", "z"] {
+        ingress(
+            &env,
+            "cluster1",
+            fqdn,
+            &format!("{fqdn}.example.com"),
+            &["/p"],
+            false,
+        )
+        .await;
+    }
+    let x = wait_gs(&env, "x.example.com", "x", |_| true).await;
+    assert!(
+        x["health_monitor_refs"]
+            .as_array()
+            .is_none_or(Vec::is_empty),
+        "{x}"
+    );
+    let y = wait_gs(&env, "y.example.com", "y with a templated monitor", |gs| {
+        ref_names(&gs["health_monitor_refs"]).len() == 1
+    })
+    .await;
+    let managed = managed_monitors_of(&env, "y.example.com");
+    assert_eq!(managed.len(), 1);
+    assert_eq!(
+        ref_names(&y["health_monitor_refs"]),
+        [managed[0]["name"].as_str().unwrap_or("?")]
+    );
+    assert_eq!(
+        managed[0]["http_monitor"]["http_request"],
+        "GET /p HTTP/1.1"
+    );
+    let z = wait_gs(&env, "z.example.com", "z with the GDP's refs", |gs| {
+        ref_names(&gs["health_monitor_refs"]) == ["System-GSLB-HTTP"]
+    })
+    .await;
+    assert_eq!(z["groups"][0]["min_health_monitors_up"], 2);
+    assert!(managed_monitors_of(&env, "x.example.com").is_empty());
+    assert!(managed_monitors_of(&env, "z.example.com").is_empty());
+    restart_writes_nothing(&mut env).await;
+    harness::remove_dir(&env.dir);
+}
+
 /// Adds a third-party site to the controller's GSLB configuration through the API.
 async fn add_third_party_site(avi: &AviClient, site: &str) {
     let mut gslb = avi
