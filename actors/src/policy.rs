@@ -18,6 +18,7 @@ use amko::policy::types::{HostRuleOverrides, InstanceSettings, Policy};
 use amko::policy::{Problem, accept_gdp, accept_host_rule};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Patch, PatchParams};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client, ResourceExt};
@@ -39,6 +40,8 @@ enum Watched {
 struct Evaluated {
     gdps: BTreeMap<String, (String, Result<Policy, String>)>,
     rules: BTreeMap<(String, String), (String, Result<HostRuleOverrides, String>)>,
+    /// Rejected rules whose previously accepted spec (recorded on the object) is still valid.
+    recovered_rules: BTreeMap<(String, String), HostRuleOverrides>,
     /// Objects that could not be checked (controller unreachable): retried shortly.
     transient: Vec<String>,
 }
@@ -141,6 +144,7 @@ impl PolicyActor {
             let mut out = Evaluated {
                 gdps: BTreeMap::new(),
                 rules: BTreeMap::new(),
+                recovered_rules: BTreeMap::new(),
                 transient: Vec::new(),
             };
             for gdp in gdps {
@@ -167,6 +171,11 @@ impl PolicyActor {
                 match fetch_snapshot(&avi, &tenant, &refs).await {
                     Ok(snapshot) => {
                         let result = accept_host_rule(&rule, &tenant, &settings, &snapshot).map_err(|e| e.problem.to_string());
+                        if result.is_err()
+                            && let Some(previous) = previously_accepted(&rule, &avi, &tenant, &settings).await
+                        {
+                            out.recovered_rules.insert((namespace.clone(), rule.name_any()), previous);
+                        }
                         out.rules.insert((namespace, rule.name_any()), (version(&rule), result));
                     }
                     Err(e) => out.transient.push(format!("GSLBHostRule {namespace}/{}: cannot check references on the controller: {e}", rule.name_any())),
@@ -305,6 +314,46 @@ impl PolicyActor {
     }
 }
 
+/// Annotation holding the spec of a GSLBHostRule's last accepted version (JSON), so that after a
+/// restart an invalid edit still leaves that version in force, as the status promised.
+const ACCEPTED_SPEC_ANNOTATION: &str = "amko.vmware.com/last-accepted-spec";
+
+/// The rule's recorded last accepted spec, if it is still valid.
+async fn previously_accepted(
+    rule: &GslbHostRule,
+    avi: &AviClient,
+    tenant: &str,
+    settings: &InstanceSettings,
+) -> Option<HostRuleOverrides> {
+    let recorded = rule.annotations().get(ACCEPTED_SPEC_ANNOTATION)?;
+    let mut previous = rule.clone();
+    previous.spec = serde_json::from_str(recorded).ok()?;
+    let snapshot = fetch_snapshot(avi, tenant, &References::of_host_rule(&previous))
+        .await
+        .ok()?;
+    accept_host_rule(&previous, tenant, settings, &snapshot).ok()
+}
+
+/// Records the accepted spec on the rule (a metadata patch: the generation does not change).
+fn record_accepted_spec(client: &Client, rule: &GslbHostRule) {
+    let Ok(spec) = serde_json::to_string(&rule.spec) else {
+        return;
+    };
+    if rule.annotations().get(ACCEPTED_SPEC_ANNOTATION) == Some(&spec) {
+        return;
+    }
+    let namespace = rule.namespace().unwrap_or_default();
+    let name = rule.name_any();
+    let api = Api::<GslbHostRule>::namespaced(client.clone(), &namespace);
+    let patch =
+        Patch::Merge(json!({"metadata": {"annotations": {ACCEPTED_SPEC_ANNOTATION: spec}}}));
+    actix::spawn(async move {
+        if let Err(e) = api.patch(&name, &PatchParams::default(), &patch).await {
+            tracing::warn!(%namespace, gslbhostrule = %name, error = %e, "could not record the accepted spec");
+        }
+    });
+}
+
 fn version<K: ResourceExt>(obj: &K) -> Version {
     format!(
         "{}/{}",
@@ -432,6 +481,11 @@ impl Handler<Evaluated> for PolicyActor {
                 }
                 self.gdp_results.insert(name, (version, result));
             }
+            for (key, previous) in msg.recovered_rules {
+                if self.rules.contains_key(&key) {
+                    self.last_good_rules.entry(key).or_insert(previous);
+                }
+            }
             for (key, (version, result)) in msg.rules {
                 if !self.rules.contains_key(&key) {
                     continue;
@@ -439,6 +493,9 @@ impl Handler<Evaluated> for PolicyActor {
                 match &result {
                     Ok(overrides) => {
                         self.last_good_rules.insert(key.clone(), overrides.clone());
+                        if let Some(rule) = self.rules.get(&key).filter(|r| self::version(*r) == version) {
+                            record_accepted_spec(&self.client, rule);
+                        }
                     }
                     Err(reason) => {
                         tracing::warn!(namespace = %key.0, gslbhostrule = %key.1, %reason, "GSLBHostRule rejected");
