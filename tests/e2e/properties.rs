@@ -98,10 +98,10 @@ async fn put_rule_in_namespace(
         "spec": spec
     });
     match api.get_opt(name).await? {
-        Some(current) => {
-            rule["metadata"]["resourceVersion"] = json!(current.metadata.resource_version);
-            let rule: GslbHostRule = serde_json::from_value(rule).expect("GSLBHostRule");
-            api.replace(name, &PostParams::default(), &rule).await?;
+        // Like `kubectl edit`: the object's metadata (annotations too) stays.
+        Some(mut current) => {
+            current.spec = serde_json::from_value(rule["spec"].take()).expect("GSLBHostRule spec");
+            api.replace(name, &PostParams::default(), &current).await?;
         }
         None => {
             let rule: GslbHostRule = serde_json::from_value(rule).expect("GSLBHostRule");
@@ -1131,7 +1131,7 @@ async fn third_party_members_and_public_ips_from_a_host_rule() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_host_rules_are_rejected_and_the_last_good_one_stays() {
-    let env = started("invalid-rule", gdp(json!({"ttl": 30}))).await;
+    let mut env = started("invalid-rule", gdp(json!({"ttl": 30}))).await;
     ingress_in_both(&env, "a", "a.example.com").await;
     let gs = wait_gs(&env, "a.example.com", "GslbService", |gs| {
         members_of(gs).len() == 2
@@ -1222,6 +1222,19 @@ async fn invalid_host_rules_are_rejected_and_the_last_good_one_stays() {
     let gs = env.gslb_service("a.example.com").expect("a");
     assert_eq!(gs["ttl"], 5);
     assert_eq!(ref_names(&gs["health_monitor_refs"]), ["System-GSLB-HTTP"]);
+
+    // A restart keeps that promise: the accepted version is recorded on the rule, so the
+    // rejected edit still does not reach the controller.
+    restart_writes_nothing(&mut env).await;
+    let gs = env.gslb_service("a.example.com").expect("a");
+    assert_eq!(gs["ttl"], 5);
+    wait_rule_status(
+        &env,
+        "both",
+        "still rejected, old version in force",
+        |s, e| s == "Rejected" && e.contains("not-an-ip") && e.contains("stays in force"),
+    )
+    .await;
     harness::remove_dir(&env.dir);
 }
 
