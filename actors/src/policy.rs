@@ -40,6 +40,8 @@ enum Watched {
 struct Evaluated {
     gdps: BTreeMap<String, (String, Result<Policy, String>)>,
     rules: BTreeMap<(String, String), (String, Result<HostRuleOverrides, String>)>,
+    /// Rejected GDPs whose previously accepted spec (recorded on the object) is still valid.
+    recovered_gdps: BTreeMap<String, Policy>,
     /// Rejected rules whose previously accepted spec (recorded on the object) is still valid.
     recovered_rules: BTreeMap<(String, String), HostRuleOverrides>,
     /// Objects that could not be checked (controller unreachable): retried shortly.
@@ -144,6 +146,7 @@ impl PolicyActor {
             let mut out = Evaluated {
                 gdps: BTreeMap::new(),
                 rules: BTreeMap::new(),
+                recovered_gdps: BTreeMap::new(),
                 recovered_rules: BTreeMap::new(),
                 transient: Vec::new(),
             };
@@ -153,6 +156,12 @@ impl PolicyActor {
                     Ok(snapshot) => {
                         let result = accept_gdp(&gdp, &settings, &snapshot)
                             .map_err(|e| e.problem.to_string());
+                        if result.is_err()
+                            && let Some(previous) =
+                                previously_accepted_gdp(&gdp, &avi, &settings).await
+                        {
+                            out.recovered_gdps.insert(gdp.name_any(), previous);
+                        }
                         out.gdps.insert(gdp.name_any(), (version(&gdp), result));
                     }
                     // Unknown, not invalid: validated again shortly.
@@ -199,7 +208,10 @@ impl PolicyActor {
             self.active_gdp = self
                 .gdps
                 .values()
-                .filter(|g| matches!(self.gdp_results.get(&g.name_any()), Some((_, Ok(_)))))
+                .filter(|g| {
+                    matches!(self.gdp_results.get(&g.name_any()), Some((_, Ok(_))))
+                        || self.last_good_gdp.contains_key(&g.name_any())
+                })
                 .min_by_key(|g| {
                     (
                         g.metadata.creation_timestamp.clone().map(|t| t.0),
@@ -334,22 +346,48 @@ async fn previously_accepted(
     accept_host_rule(&previous, tenant, settings, &snapshot).ok()
 }
 
-/// Records the accepted spec on the rule (a metadata patch: the generation does not change).
-fn record_accepted_spec(client: &Client, rule: &GslbHostRule) {
-    let Ok(spec) = serde_json::to_string(&rule.spec) else {
+/// The GDP's recorded last accepted spec, if it is still valid.
+async fn previously_accepted_gdp(
+    gdp: &GlobalDeploymentPolicy,
+    avi: &AviClient,
+    settings: &InstanceSettings,
+) -> Option<Policy> {
+    let recorded = gdp.annotations().get(ACCEPTED_SPEC_ANNOTATION)?;
+    let mut previous = gdp.clone();
+    previous.spec = serde_json::from_str(recorded).ok()?;
+    let snapshot = fetch_snapshot(
+        avi,
+        &settings.default_tenant,
+        &References::of_gdp(&previous),
+    )
+    .await
+    .ok()?;
+    accept_gdp(&previous, settings, &snapshot).ok()
+}
+
+/// Records the accepted spec on the object (a metadata patch: the generation does not change).
+fn record_accepted_spec<K>(client: &Client, object: &K, spec: &impl serde::Serialize)
+where
+    K: kube::Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + 'static,
+{
+    let Ok(spec) = serde_json::to_string(spec) else {
         return;
     };
-    if rule.annotations().get(ACCEPTED_SPEC_ANNOTATION) == Some(&spec) {
+    if object.annotations().get(ACCEPTED_SPEC_ANNOTATION) == Some(&spec) {
         return;
     }
-    let namespace = rule.namespace().unwrap_or_default();
-    let name = rule.name_any();
-    let api = Api::<GslbHostRule>::namespaced(client.clone(), &namespace);
+    let namespace = object.namespace().unwrap_or_default();
+    let name = object.name_any();
+    let api = Api::<K>::namespaced(client.clone(), &namespace);
     let patch =
         Patch::Merge(json!({"metadata": {"annotations": {ACCEPTED_SPEC_ANNOTATION: spec}}}));
     actix::spawn(async move {
         if let Err(e) = api.patch(&name, &PatchParams::default(), &patch).await {
-            tracing::warn!(%namespace, gslbhostrule = %name, error = %e, "could not record the accepted spec");
+            tracing::warn!(kind = K::kind(&()).as_ref(), %namespace, %name, error = %e, "could not record the accepted spec");
         }
     });
 }
@@ -468,6 +506,9 @@ impl Handler<Evaluated> for PolicyActor {
                 match &result {
                     Ok(policy) => {
                         self.last_good_gdp.insert(name.clone(), policy.clone());
+                        if let Some(gdp) = self.gdps.get(&name).filter(|g| self::version(*g) == version) {
+                            record_accepted_spec(&self.client, gdp, &gdp.spec);
+                        }
                     }
                     Err(reason) => {
                         tracing::warn!(gdp = %name, %reason, "GlobalDeploymentPolicy rejected");
@@ -480,6 +521,11 @@ impl Handler<Evaluated> for PolicyActor {
                     }
                 }
                 self.gdp_results.insert(name, (version, result));
+            }
+            for (name, previous) in msg.recovered_gdps {
+                if self.gdps.contains_key(&name) {
+                    self.last_good_gdp.entry(name).or_insert(previous);
+                }
             }
             for (key, previous) in msg.recovered_rules {
                 if self.rules.contains_key(&key) {
@@ -494,7 +540,7 @@ impl Handler<Evaluated> for PolicyActor {
                     Ok(overrides) => {
                         self.last_good_rules.insert(key.clone(), overrides.clone());
                         if let Some(rule) = self.rules.get(&key).filter(|r| self::version(*r) == version) {
-                            record_accepted_spec(&self.client, rule);
+                            record_accepted_spec(&self.client, rule, &rule.spec);
                         }
                     }
                     Err(reason) => {
