@@ -507,6 +507,37 @@ async fn ttl_down_response_and_pool_algorithm_from_the_gdp_and_a_host_rule() {
     );
 
     restart_writes_nothing(&mut env).await;
+
+    // An invalid GDP edit (a monitor the controller does not have) is rejected and the previous
+    // version stays in force, also across a restart: the operator comes up with it and writes
+    // nothing.
+    replace_gdp(
+        &env,
+        gdp(json!({"ttl": 99, "healthMonitorRefs": ["no-such-monitor"]})),
+    )
+    .await;
+    let home = env.home().await;
+    let gdp_rejected = || async {
+        Api::<GlobalDeploymentPolicy>::namespaced(home.clone(), HOME)
+            .get("global-gdp")
+            .await
+            .ok()
+            .and_then(|g| g.status)
+            .is_some_and(|s| {
+                s.error_status.contains("no-such-monitor")
+                    && s.error_status.contains("stays in force")
+            })
+    };
+    wait_until("GDP edit rejected", WAIT, gdp_rejected, || env.log()).await;
+    restart_writes_nothing(&mut env).await;
+    wait_until(
+        "GDP still rejected after the restart",
+        WAIT,
+        gdp_rejected,
+        || env.log(),
+    )
+    .await;
+    assert_eq!(env.gslb_service("b.example.com").expect("b")["ttl"], 60);
     harness::remove_dir(&env.dir);
 }
 
