@@ -992,6 +992,15 @@ async fn health_monitor_precedence_rule_over_gdp() {
         )
         .await;
     }
+    // w: a TLS member; the template's request line goes into an HTTPS monitor.
+    apply_rule(
+        &env,
+        "w",
+        json!({"fqdn": "w.example.com", "controlPlaneHmOnly": false,
+               "healthMonitorTemplate": "fed-template"}),
+    )
+    .await;
+    ingress(&env, "cluster2", "w", "w.example.com", &["/secure"], true).await;
     let x = wait_gs(&env, "x.example.com", "x", |_| true).await;
     assert!(
         x["health_monitor_refs"]
@@ -1020,6 +1029,25 @@ async fn health_monitor_precedence_rule_over_gdp() {
     assert_eq!(z["groups"][0]["min_health_monitors_up"], 2);
     assert!(managed_monitors_of(&env, "x.example.com").is_empty());
     assert!(managed_monitors_of(&env, "z.example.com").is_empty());
+    wait_gs(
+        &env,
+        "w.example.com",
+        "w with a templated HTTPS monitor",
+        |gs| ref_names(&gs["health_monitor_refs"]).len() == 1,
+    )
+    .await;
+    let managed = managed_monitors_of(&env, "w.example.com");
+    assert_eq!(managed.len(), 1);
+    assert_eq!(managed[0]["type"], "HEALTH_MONITOR_HTTPS");
+    assert_eq!(managed[0]["monitor_port"], 443);
+    assert_eq!(
+        managed[0]["https_monitor"]["http_request"],
+        "GET /secure HTTP/1.1"
+    );
+    assert_eq!(
+        managed[0]["https_monitor"]["http_response_code"],
+        json!(["HTTP_2XX"])
+    );
     restart_writes_nothing(&mut env).await;
     harness::remove_dir(&env.dir);
 }
