@@ -1323,7 +1323,13 @@ async fn a_second_rule_for_an_fqdn_is_rejected_and_deleting_rules_reverts_to_the
         gs["ttl"] == 5 && members_of(gs).len() == 3
     })
     .await;
-    apply_rule(&env, "second", json!({"fqdn": "a.example.com", "ttl": 7})).await;
+    apply_rule(
+        &env,
+        "second",
+        json!({"fqdn": "a.example.com", "ttl": 7,
+               "thirdPartyMembers": [{"site": "legacy-dc", "vip": "203.0.113.21"}]}),
+    )
+    .await;
     wait_rule_status(&env, "second", "second rejected", |s, e| {
         s == "Rejected" && e.contains("existing GSLBHostRule") && e.contains("first")
     })
@@ -1341,7 +1347,20 @@ async fn a_second_rule_for_an_fqdn_is_rejected_and_deleting_rules_reverts_to_the
         gs["ttl"] == 7
     })
     .await;
-    assert_eq!(members_of(&gs).len(), 2, "third-party member removed: {gs}");
+    let third_party: Vec<Value> = members_of(&gs)
+        .into_iter()
+        .filter(|m| {
+            m["ip"]["addr"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("203.0.113."))
+        })
+        .map(|m| m["ip"]["addr"].clone())
+        .collect();
+    assert_eq!(
+        third_party,
+        ["203.0.113.21"],
+        "only the second rule's member: {gs}"
+    );
 
     // Deleting the last rule reverts to the GDP.
     delete_rule(&env, "second").await;
@@ -1349,7 +1368,7 @@ async fn a_second_rule_for_an_fqdn_is_rejected_and_deleting_rules_reverts_to_the
         gs["ttl"] == 30
     })
     .await;
-    assert_eq!(members_of(&gs).len(), 2);
+    assert_eq!(members_of(&gs).len(), 2, "third-party member removed: {gs}");
 
     // A rule in an application namespace works the same (its namespace has no tenant
     // annotation, so it maps to the default tenant); moving it to another FQDN reverts the first.
