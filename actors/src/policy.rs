@@ -1,7 +1,8 @@
 //! The PolicyActor: watches the GlobalDeploymentPolicies (home namespace) and GSLBHostRules (any
 //! namespace) of the cluster amko-rs runs in, accepts them with `amko::policy` (controller facts
 //! read by name through the Avi client), keeps the last good version of each in force when an
-//! edit is invalid, writes their status, and hands the accepted policy to the GdpActor.
+//! edit is invalid (recorded on the object, so across restarts too), writes their status, and
+//! hands the accepted policy to the GdpActor.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -181,7 +182,7 @@ impl PolicyActor {
                     Ok(snapshot) => {
                         let result = accept_host_rule(&rule, &tenant, &settings, &snapshot).map_err(|e| e.problem.to_string());
                         if result.is_err()
-                            && let Some(previous) = previously_accepted(&rule, &avi, &tenant, &settings).await
+                            && let Some(previous) = previously_accepted_rule(&rule, &avi, &tenant, &settings).await
                         {
                             out.recovered_rules.insert((namespace.clone(), rule.name_any()), previous);
                         }
@@ -326,12 +327,12 @@ impl PolicyActor {
     }
 }
 
-/// Annotation holding the spec of a GSLBHostRule's last accepted version (JSON), so that after a
-/// restart an invalid edit still leaves that version in force, as the status promised.
+/// Annotation holding the spec of a GDP's or GSLBHostRule's last accepted version (JSON), so that
+/// after a restart an invalid edit still leaves that version in force, as the status promised.
 const ACCEPTED_SPEC_ANNOTATION: &str = "amko.vmware.com/last-accepted-spec";
 
 /// The rule's recorded last accepted spec, if it is still valid.
-async fn previously_accepted(
+async fn previously_accepted_rule(
     rule: &GslbHostRule,
     avi: &AviClient,
     tenant: &str,
