@@ -1210,6 +1210,17 @@ async fn invalid_host_rules_are_rejected_and_the_last_good_one_stays() {
         s == "Rejected" && e.contains("no-such-monitor") && e.contains("not found")
     })
     .await;
+    // A monitor that exists but is not federated (a GslbService cannot use it).
+    apply_rule(
+        &env,
+        "bad-ref",
+        json!({"fqdn": "a.example.com", "ttl": 5, "healthMonitorRefs": ["System-HTTP"]}),
+    )
+    .await;
+    wait_rule_status(&env, "bad-ref", "non-federated monitor rejected", |s, e| {
+        s == "Rejected" && e.contains("System-HTTP") && e.contains("not federated")
+    })
+    .await;
     delete_rule(&env, "bad-ref").await;
 
     // Refs and template together: the CRD's validation refuses the object outright.
