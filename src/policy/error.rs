@@ -85,6 +85,8 @@ pub enum Problem {
     // --- health monitors
     #[error("healthMonitorRefs and healthMonitorTemplate cannot be specified together")]
     HealthMonitorRefsAndTemplate,
+    #[error("healthMonitorRefs lists {count} monitors; a GslbService takes at most {max}")]
+    HealthMonitorRefsTooMany { count: usize, max: usize },
     #[error("empty string as a health monitor reference in healthMonitorRefs not supported")]
     HealthMonitorRefEmpty,
     #[error("health monitor ref {name} in healthMonitorRefs not found")]

@@ -13,6 +13,7 @@ use crate::crd::common::{
     DownResponseSettings, GeoFallbackSettings, HASH_MASK_MAX, HASH_MASK_MIN, LabelMatch,
     PRIORITY_MAX, PRIORITY_MIN, PoolAlgorithmSettings, TTL_MAX, TTL_MIN, WEIGHT_MAX, WEIGHT_MIN,
 };
+use crate::model::health::MAX_GS_HEALTH_MONITORS;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
@@ -288,6 +289,12 @@ pub fn health_monitoring(
     match (refs.is_empty(), template) {
         (false, Some(_)) => Err(Problem::HealthMonitorRefsAndTemplate),
         (false, None) => {
+            if refs.len() > MAX_GS_HEALTH_MONITORS {
+                return Err(Problem::HealthMonitorRefsTooMany {
+                    count: refs.len(),
+                    max: MAX_GS_HEALTH_MONITORS,
+                });
+            }
             for name in refs {
                 if name.is_empty() {
                     return Err(Problem::HealthMonitorRefEmpty);
