@@ -1522,3 +1522,62 @@ async fn deleting_the_gdp_deletes_its_gslb_services_and_their_monitors() {
     .await;
     harness::remove_dir(&env.dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_with_more_paths_than_monitors_allowed_still_gets_a_gslb_service() {
+    let env = started("many-paths", gdp(json!({}))).await;
+    let paths = ["/a", "/b", "/c", "/d", "/e", "/f", "/g"];
+    ingress(&env, "cluster1", "many", "many.example.com", &paths, false).await;
+    // The controller takes at most six monitors per GslbService: the first six paths are
+    // monitored, and no monitor is created that nothing references.
+    let gs = wait_gs(&env, "many.example.com", "GslbService", |gs| {
+        ref_names(&gs["health_monitor_refs"]).len() == 6
+    })
+    .await;
+    let managed = managed_monitors_of(&env, "many.example.com");
+    let mut requests: Vec<&str> = managed
+        .iter()
+        .filter_map(|m| m["http_monitor"]["http_request"].as_str())
+        .collect();
+    requests.sort();
+    assert_eq!(
+        requests,
+        paths[..6]
+            .iter()
+            .map(|p| format!("HEAD {p} HTTP/1.0"))
+            .collect::<Vec<_>>()
+    );
+    let mut referenced = ref_names(&gs["health_monitor_refs"]);
+    referenced.sort();
+    let mut names: Vec<String> = managed
+        .iter()
+        .filter_map(|m| m["name"].as_str().map(str::to_owned))
+        .collect();
+    names.sort();
+    assert_eq!(referenced, names);
+
+    // Seven user refs are refused when the rule is checked, not by the controller later.
+    for name in ["hm-1", "hm-2", "hm-3"] {
+        avi_client(&env)
+            .create(
+                "healthmonitor",
+                &json!({"name": name, "type": "HEALTH_MONITOR_PING", "is_federated": true}),
+                None,
+            )
+            .await
+            .expect("monitor");
+    }
+    apply_rule(
+        &env,
+        "seven",
+        json!({"fqdn": "many.example.com", "healthMonitorRefs": [
+            "System-GSLB-Ping", "System-GSLB-TCP", "System-GSLB-HTTP", "System-GSLB-HTTPS",
+            "hm-1", "hm-2", "hm-3"]}),
+    )
+    .await;
+    wait_rule_status(&env, "seven", "seven refs rejected", |s, e| {
+        s == "Rejected" && e.contains("at most 6")
+    })
+    .await;
+    harness::remove_dir(&env.dir);
+}
