@@ -1581,3 +1581,73 @@ async fn a_host_with_more_paths_than_monitors_allowed_still_gets_a_gslb_service(
     .await;
     harness::remove_dir(&env.dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn monitors_of_a_gslb_service_the_controller_refused_are_cleaned_up() {
+    let env = Env::start("refused", 2, 0).await;
+    // The controller only takes FQDNs under its GSLB DNS subdomain.
+    let avi = avi_client(&env);
+    let mut gslb = avi
+        .list("gslb", &[], Some("admin"))
+        .await
+        .expect("gslb")
+        .into_iter()
+        .next()
+        .expect("one gslb object");
+    let uuid = gslb["uuid"].as_str().expect("gslb uuid").to_owned();
+    gslb["dns_configs"] = json!([{"domain_name": "example.com"}]);
+    avi.update("gslb", &uuid, &gslb, Some("admin"))
+        .await
+        .expect("gslb updated");
+    env.install(gdp(json!({}))).await;
+    let mut env = env;
+    env.start_operator(&[]);
+    env.wait_ready().await;
+
+    // Monitors come first, then the controller refuses the GslbService.
+    for (name, host) in [("one", "one.example.org"), ("two", "two.example.org")] {
+        ingress(&env, "cluster1", name, host, &["/"], false).await;
+    }
+    wait_until(
+        "monitors created for the refused GslbServices",
+        WAIT,
+        || async {
+            managed_monitors_of(&env, "one.example.org").len() == 1
+                && managed_monitors_of(&env, "two.example.org").len() == 1
+        },
+        || env.log(),
+    )
+    .await;
+    assert!(env.gslb_service("one.example.org").is_none());
+    let ingresses = Api::<Ingress>::namespaced(env.client("cluster1").await, "shop");
+
+    // The Ingress goes while the operator runs: its monitor goes with it.
+    ingresses
+        .delete("one", &DeleteParams::default())
+        .await
+        .expect("deleted");
+    wait_until(
+        "monitor of one.example.org deleted",
+        WAIT,
+        || async { managed_monitors_of(&env, "one.example.org").is_empty() },
+        || env.log(),
+    )
+    .await;
+
+    // The Ingress goes while the operator is down: the restart finds the monitor and deletes it.
+    env.stop_operator();
+    ingresses
+        .delete("two", &DeleteParams::default())
+        .await
+        .expect("deleted");
+    env.start_operator(&[]);
+    env.wait_ready().await;
+    wait_until(
+        "monitor of two.example.org deleted",
+        WAIT,
+        || async { managed_monitors_of(&env, "two.example.org").is_empty() },
+        || env.log(),
+    )
+    .await;
+    harness::remove_dir(&env.dir);
+}
