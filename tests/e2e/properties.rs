@@ -1619,6 +1619,15 @@ async fn monitors_of_a_gslb_service_the_controller_refused_are_cleaned_up() {
     )
     .await;
     assert!(env.gslb_service("one.example.org").is_none());
+    // A GSLBHostRule for the FQDN is valid, and its status tells why nothing happens.
+    apply_rule(&env, "one", json!({"fqdn": "one.example.org", "ttl": 5})).await;
+    wait_rule_status(
+        &env,
+        "one",
+        "the controller's refusal in the status",
+        |s, e| s == "Accepted" && e.contains("one.example.org") && e.contains("subdomain"),
+    )
+    .await;
     let ingresses = Api::<Ingress>::namespaced(env.client("cluster1").await, "shop");
 
     // The Ingress goes while the operator runs: its monitor goes with it.
@@ -1632,6 +1641,10 @@ async fn monitors_of_a_gslb_service_the_controller_refused_are_cleaned_up() {
         || async { managed_monitors_of(&env, "one.example.org").is_empty() },
         || env.log(),
     )
+    .await;
+    wait_rule_status(&env, "one", "nothing left to refuse", |s, e| {
+        s == "Accepted" && e.is_empty()
+    })
     .await;
 
     // The Ingress goes while the operator is down: the restart finds the monitor and deletes it.
