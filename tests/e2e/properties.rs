@@ -72,52 +72,46 @@ async fn ingress_in_both(env: &Env, name: &str, host: &str) {
     }
 }
 
-/// Creates the GSLBHostRule `name` in the home namespace, or replaces its spec. (A replace, not
-/// server-side apply: the simulated API server approximates apply as a merge, so fields an edit
-/// drops would survive.)
-async fn put_rule(env: &Env, name: &str, spec: Value) -> Result<(), kube::Error> {
-    put_rule_in_namespace(env, HOME, name, spec).await
-}
-
-async fn put_rule_in(env: &Env, namespace: &str, name: &str, spec: Value) {
-    put_rule_in_namespace(env, namespace, name, spec)
-        .await
-        .expect("GSLBHostRule written");
-}
-
-async fn put_rule_in_namespace(
+/// Creates the GSLBHostRule `namespace/name`, or replaces its spec keeping its metadata, like
+/// `kubectl edit`. (A replace, not server-side apply: the simulated API server approximates apply
+/// as a merge, so fields an edit drops would survive.)
+async fn try_put_rule(
     env: &Env,
     namespace: &str,
     name: &str,
     spec: Value,
 ) -> Result<(), kube::Error> {
     let api = Api::<GslbHostRule>::namespaced(env.home().await, namespace);
-    let mut rule = json!({
-        "apiVersion": "amko.vmware.com/v1alpha1", "kind": "GSLBHostRule",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": spec
-    });
     match api.get_opt(name).await? {
-        // Like `kubectl edit`: the object's metadata (annotations too) stays.
         Some(mut current) => {
-            current.spec = serde_json::from_value(rule["spec"].take()).expect("GSLBHostRule spec");
+            current.spec = serde_json::from_value(spec).expect("GSLBHostRule spec");
             api.replace(name, &PostParams::default(), &current).await?;
         }
         None => {
-            let rule: GslbHostRule = serde_json::from_value(rule).expect("GSLBHostRule");
+            let rule: GslbHostRule = serde_json::from_value(json!({
+                "apiVersion": "amko.vmware.com/v1alpha1", "kind": "GSLBHostRule",
+                "metadata": {"name": name, "namespace": namespace},
+                "spec": spec
+            }))
+            .expect("GSLBHostRule");
             api.create(&PostParams::default(), &rule).await?;
         }
     }
     Ok(())
 }
 
+/// `try_put_rule` in the home namespace, which must succeed.
 async fn apply_rule(env: &Env, name: &str, spec: Value) {
-    put_rule(env, name, spec)
+    apply_rule_in(env, HOME, name, spec).await;
+}
+
+async fn apply_rule_in(env: &Env, namespace: &str, name: &str, spec: Value) {
+    try_put_rule(env, namespace, name, spec)
         .await
         .expect("GSLBHostRule written");
 }
 
-/// Replaces the GDP's spec (see `put_rule` for why not apply).
+/// Replaces the GDP's spec (see `try_put_rule` for why not apply).
 async fn replace_gdp(env: &Env, spec: Value) {
     let api = Api::<GlobalDeploymentPolicy>::namespaced(env.home().await, HOME);
     let mut gdp = api.get("global-gdp").await.expect("GDP");
@@ -1224,8 +1218,9 @@ async fn invalid_host_rules_are_rejected_and_the_last_good_one_stays() {
     delete_rule(&env, "bad-ref").await;
 
     // Refs and template together: the CRD's validation refuses the object outright.
-    let refused = put_rule(
+    let refused = try_put_rule(
         &env,
+        HOME,
         "both",
         json!({"fqdn": "a.example.com", "ttl": 5,
                "healthMonitorRefs": ["System-GSLB-HTTP"], "healthMonitorTemplate": "System-GSLB-HTTP"}),
@@ -1385,7 +1380,7 @@ async fn a_second_rule_for_an_fqdn_is_rejected_and_deleting_rules_reverts_to_the
     // annotation, so it maps to the default tenant); moving it to another FQDN reverts the first.
     ingress_in_both(&env, "b", "b.example.com").await;
     wait_gs(&env, "b.example.com", "b", |gs| members_of(gs).len() == 2).await;
-    put_rule_in(
+    apply_rule_in(
         &env,
         "shop",
         "movable",
@@ -1396,7 +1391,7 @@ async fn a_second_rule_for_an_fqdn_is_rejected_and_deleting_rules_reverts_to_the
         gs["ttl"] == 21
     })
     .await;
-    put_rule_in(
+    apply_rule_in(
         &env,
         "shop",
         "movable",
