@@ -502,6 +502,22 @@ async fn ttl_down_response_and_pool_algorithm_from_the_gdp_and_a_host_rule() {
 
     restart_writes_nothing(&mut env).await;
 
+    // Dropping the properties from the GDP unsets them on the controller (default algorithm, no
+    // TTL); the rule's FQDN keeps its own.
+    replace_gdp(&env, gdp(json!({}))).await;
+    let b = wait_gs(&env, "b.example.com", "GDP properties dropped", |gs| {
+        gs.get("ttl").is_none_or(Value::is_null)
+    })
+    .await;
+    for pool in b["groups"].as_array().expect("groups") {
+        assert_eq!(pool["algorithm"], "GSLB_ALGORITHM_ROUND_ROBIN");
+        assert!(pool.get("fallback_algorithm").is_none_or(Value::is_null));
+        assert!(pool.get("consistent_hash_mask").is_none_or(Value::is_null));
+    }
+    let a = env.gslb_service("a.example.com").expect("a");
+    assert_eq!(a["ttl"], 5);
+    restart_writes_nothing(&mut env).await;
+
     // An invalid GDP edit (a monitor the controller does not have) is rejected and the previous
     // version stays in force, also across a restart: the operator comes up with it and writes
     // nothing.
@@ -531,7 +547,8 @@ async fn ttl_down_response_and_pool_algorithm_from_the_gdp_and_a_host_rule() {
         || env.log(),
     )
     .await;
-    assert_eq!(env.gslb_service("b.example.com").expect("b")["ttl"], 60);
+    let b = env.gslb_service("b.example.com").expect("b");
+    assert!(b.get("ttl").is_none_or(Value::is_null), "{b}");
     harness::remove_dir(&env.dir);
 }
 
