@@ -401,6 +401,7 @@ fn rbac_is_least_privilege() {
         [
             "amko.vmware.com gslbconfigs,globaldeploymentpolicies,amkoclusters get,list,watch",
             "amko.vmware.com gslbconfigs patch",
+            "amko.vmware.com globaldeploymentpolicies patch",
             "amko.vmware.com gslbconfigs/status,globaldeploymentpolicies/status,amkoclusters/status get,patch,update",
             "core secrets[gslb-avi-secret] get",
             "core,events.k8s.io events create,patch",
@@ -411,6 +412,7 @@ fn rbac_is_least_privilege() {
         [
             "amko.vmware.com gslbhostrules get,list,watch",
             "amko.vmware.com gslbhostrules/status patch,update",
+            "amko.vmware.com gslbhostrules patch",
             "core namespaces get,list,watch",
         ]
     );

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use amko::avi::sync::{CacheChange, execute, federated_pki_profiles, load_state};
 use amko::avi::{AviClient, AviError, AviErrorKind};
-use amko::model::plan::{ControllerState, Plan, Write, plan_gslb_service, referenced_monitors};
+use amko::model::plan::{
+    ControllerState, Plan, Write, monitor_gs_name, plan_gslb_service, referenced_monitors,
+};
 use amko::model::{DesiredGs, GsKey};
 use backon::{BackoffBuilder, ExponentialBuilder};
 use serde_json::{Value, json};
@@ -219,7 +221,8 @@ impl AviActor {
         self.pump(ctx);
     }
 
-    /// Queues every desired GslbService and every owned one nothing wants (orphans).
+    /// Queues every desired GslbService, every owned one nothing wants (orphans), and every
+    /// GslbService a managed monitor was made for (monitors left without their GslbService).
     fn queue_everything(&mut self) {
         let keys: BTreeSet<GsKey> = self
             .desired
@@ -229,6 +232,17 @@ impl AviActor {
                 tenant: tenant.clone(),
                 fqdn: name.clone(),
             }))
+            .chain(
+                self.cache
+                    .health_monitors
+                    .iter()
+                    .filter_map(|((tenant, _), hm)| {
+                        monitor_gs_name(&hm.body).map(|gs| GsKey {
+                            tenant: tenant.clone(),
+                            fqdn: gs.to_owned(),
+                        })
+                    }),
+            )
             .collect();
         for key in keys {
             self.enqueue(key);

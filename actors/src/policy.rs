@@ -1,7 +1,8 @@
 //! The PolicyActor: watches the GlobalDeploymentPolicies (home namespace) and GSLBHostRules (any
 //! namespace) of the cluster amko-rs runs in, accepts them with `amko::policy` (controller facts
 //! read by name through the Avi client), keeps the last good version of each in force when an
-//! edit is invalid, writes their status, and hands the accepted policy to the GdpActor.
+//! edit is invalid (recorded on the object, so across restarts too), writes their status, and
+//! hands the accepted policy to the GdpActor.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use amko::policy::types::{HostRuleOverrides, InstanceSettings, Policy};
 use amko::policy::{Problem, accept_gdp, accept_host_rule};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Patch, PatchParams};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client, ResourceExt};
@@ -25,7 +27,7 @@ use serde_json::json;
 
 use crate::avi_writer::WriteProblem;
 use crate::gdp::{GdpActor, SetOverrides, SetPolicy};
-use crate::status::{RecordEvent, SetStatus, StatusActor, StatusTarget};
+use crate::status::{ForgetStatus, RecordEvent, SetStatus, StatusActor, StatusTarget};
 use crate::telemetry::{Mailbox, Metrics};
 
 #[derive(Message)]
@@ -39,6 +41,10 @@ enum Watched {
 struct Evaluated {
     gdps: BTreeMap<String, (String, Result<Policy, String>)>,
     rules: BTreeMap<(String, String), (String, Result<HostRuleOverrides, String>)>,
+    /// Rejected GDPs whose previously accepted spec (recorded on the object) is still valid.
+    recovered_gdps: BTreeMap<String, Policy>,
+    /// Rejected rules whose previously accepted spec (recorded on the object) is still valid.
+    recovered_rules: BTreeMap<(String, String), HostRuleOverrides>,
     /// Objects that could not be checked (controller unreachable): retried shortly.
     transient: Vec<String>,
 }
@@ -141,6 +147,8 @@ impl PolicyActor {
             let mut out = Evaluated {
                 gdps: BTreeMap::new(),
                 rules: BTreeMap::new(),
+                recovered_gdps: BTreeMap::new(),
+                recovered_rules: BTreeMap::new(),
                 transient: Vec::new(),
             };
             for gdp in gdps {
@@ -149,6 +157,12 @@ impl PolicyActor {
                     Ok(snapshot) => {
                         let result = accept_gdp(&gdp, &settings, &snapshot)
                             .map_err(|e| e.problem.to_string());
+                        if result.is_err()
+                            && let Some(previous) =
+                                previously_accepted_gdp(&gdp, &avi, &settings).await
+                        {
+                            out.recovered_gdps.insert(gdp.name_any(), previous);
+                        }
                         out.gdps.insert(gdp.name_any(), (version(&gdp), result));
                     }
                     // Unknown, not invalid: validated again shortly.
@@ -167,6 +181,11 @@ impl PolicyActor {
                 match fetch_snapshot(&avi, &tenant, &refs).await {
                     Ok(snapshot) => {
                         let result = accept_host_rule(&rule, &tenant, &settings, &snapshot).map_err(|e| e.problem.to_string());
+                        if result.is_err()
+                            && let Some(previous) = previously_accepted_rule(&rule, &avi, &tenant, &settings).await
+                        {
+                            out.recovered_rules.insert((namespace.clone(), rule.name_any()), previous);
+                        }
                         out.rules.insert((namespace, rule.name_any()), (version(&rule), result));
                     }
                     Err(e) => out.transient.push(format!("GSLBHostRule {namespace}/{}: cannot check references on the controller: {e}", rule.name_any())),
@@ -190,7 +209,10 @@ impl PolicyActor {
             self.active_gdp = self
                 .gdps
                 .values()
-                .filter(|g| matches!(self.gdp_results.get(&g.name_any()), Some((_, Ok(_)))))
+                .filter(|g| {
+                    matches!(self.gdp_results.get(&g.name_any()), Some((_, Ok(_))))
+                        || self.last_good_gdp.contains_key(&g.name_any())
+                })
                 .min_by_key(|g| {
                     (
                         g.metadata.creation_timestamp.clone().map(|t| t.0),
@@ -305,6 +327,72 @@ impl PolicyActor {
     }
 }
 
+/// Annotation holding the spec of a GDP's or GSLBHostRule's last accepted version (JSON), so that
+/// after a restart an invalid edit still leaves that version in force, as the status promised.
+const ACCEPTED_SPEC_ANNOTATION: &str = "amko.vmware.com/last-accepted-spec";
+
+/// The rule's recorded last accepted spec, if it is still valid.
+async fn previously_accepted_rule(
+    rule: &GslbHostRule,
+    avi: &AviClient,
+    tenant: &str,
+    settings: &InstanceSettings,
+) -> Option<HostRuleOverrides> {
+    let recorded = rule.annotations().get(ACCEPTED_SPEC_ANNOTATION)?;
+    let mut previous = rule.clone();
+    previous.spec = serde_json::from_str(recorded).ok()?;
+    let snapshot = fetch_snapshot(avi, tenant, &References::of_host_rule(&previous))
+        .await
+        .ok()?;
+    accept_host_rule(&previous, tenant, settings, &snapshot).ok()
+}
+
+/// The GDP's recorded last accepted spec, if it is still valid.
+async fn previously_accepted_gdp(
+    gdp: &GlobalDeploymentPolicy,
+    avi: &AviClient,
+    settings: &InstanceSettings,
+) -> Option<Policy> {
+    let recorded = gdp.annotations().get(ACCEPTED_SPEC_ANNOTATION)?;
+    let mut previous = gdp.clone();
+    previous.spec = serde_json::from_str(recorded).ok()?;
+    let snapshot = fetch_snapshot(
+        avi,
+        &settings.default_tenant,
+        &References::of_gdp(&previous),
+    )
+    .await
+    .ok()?;
+    accept_gdp(&previous, settings, &snapshot).ok()
+}
+
+/// Records the accepted spec on the object (a metadata patch: the generation does not change).
+fn record_accepted_spec<K>(client: &Client, object: &K, spec: &impl serde::Serialize)
+where
+    K: kube::Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + 'static,
+{
+    let Ok(spec) = serde_json::to_string(spec) else {
+        return;
+    };
+    if object.annotations().get(ACCEPTED_SPEC_ANNOTATION) == Some(&spec) {
+        return;
+    }
+    let namespace = object.namespace().unwrap_or_default();
+    let name = object.name_any();
+    let api = Api::<K>::namespaced(client.clone(), &namespace);
+    let patch =
+        Patch::Merge(json!({"metadata": {"annotations": {ACCEPTED_SPEC_ANNOTATION: spec}}}));
+    actix::spawn(async move {
+        if let Err(e) = api.patch(&name, &PatchParams::default(), &patch).await {
+            tracing::warn!(kind = K::kind(&()).as_ref(), %namespace, %name, error = %e, "could not record the accepted spec");
+        }
+    });
+}
+
 fn version<K: ResourceExt>(obj: &K) -> Version {
     format!(
         "{}/{}",
@@ -362,6 +450,10 @@ impl StreamHandler<Watched> for PolicyActor {
                         self.gdps.insert(g.name_any(), g);
                     }
                     Event::Delete(g) => {
+                        self.status.do_send(ForgetStatus(StatusTarget::Gdp {
+                            namespace: self.home_namespace.clone(),
+                            name: g.name_any(),
+                        }));
                         self.gdps.remove(&g.name_any());
                         self.gdp_results.remove(&g.name_any());
                         self.last_good_gdp.remove(&g.name_any());
@@ -378,6 +470,10 @@ impl StreamHandler<Watched> for PolicyActor {
                     }
                     Event::Delete(r) => {
                         let key = (r.namespace().unwrap_or_default(), r.name_any());
+                        self.status.do_send(ForgetStatus(StatusTarget::HostRule {
+                            namespace: key.0.clone(),
+                            name: key.1.clone(),
+                        }));
                         self.rules.remove(&key);
                         self.rule_results.remove(&key);
                         self.last_good_rules.remove(&key);
@@ -411,6 +507,9 @@ impl Handler<Evaluated> for PolicyActor {
                 match &result {
                     Ok(policy) => {
                         self.last_good_gdp.insert(name.clone(), policy.clone());
+                        if let Some(gdp) = self.gdps.get(&name).filter(|g| self::version(*g) == version) {
+                            record_accepted_spec(&self.client, gdp, &gdp.spec);
+                        }
                     }
                     Err(reason) => {
                         tracing::warn!(gdp = %name, %reason, "GlobalDeploymentPolicy rejected");
@@ -424,6 +523,16 @@ impl Handler<Evaluated> for PolicyActor {
                 }
                 self.gdp_results.insert(name, (version, result));
             }
+            for (name, previous) in msg.recovered_gdps {
+                if self.gdps.contains_key(&name) {
+                    self.last_good_gdp.entry(name).or_insert(previous);
+                }
+            }
+            for (key, previous) in msg.recovered_rules {
+                if self.rules.contains_key(&key) {
+                    self.last_good_rules.entry(key).or_insert(previous);
+                }
+            }
             for (key, (version, result)) in msg.rules {
                 if !self.rules.contains_key(&key) {
                     continue;
@@ -431,6 +540,9 @@ impl Handler<Evaluated> for PolicyActor {
                 match &result {
                     Ok(overrides) => {
                         self.last_good_rules.insert(key.clone(), overrides.clone());
+                        if let Some(rule) = self.rules.get(&key).filter(|r| self::version(*r) == version) {
+                            record_accepted_spec(&self.client, rule, &rule.spec);
+                        }
                     }
                     Err(reason) => {
                         tracing::warn!(namespace = %key.0, gslbhostrule = %key.1, %reason, "GSLBHostRule rejected");

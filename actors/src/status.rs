@@ -69,10 +69,17 @@ impl EventSink {
     }
 }
 
+/// The object was deleted: forget what was written for it, so that a new object of the same
+/// name gets its status written too.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub struct ForgetStatus(pub StatusTarget);
+
 struct Written {
     target: StatusTarget,
     status: Value,
-    result: Result<(), String>,
+    /// `Ok(false)`: the object was gone, nothing was written.
+    result: Result<bool, String>,
 }
 impl Message for Written {
     type Result = ();
@@ -84,6 +91,8 @@ pub struct StatusActor {
     written: BTreeMap<StatusTarget, Value>,
     pending: BTreeMap<StatusTarget, Value>,
     in_flight: BTreeSet<StatusTarget>,
+    /// Targets forgotten while a write was in flight: that write must not count as written.
+    forgotten: BTreeSet<StatusTarget>,
     reporter: String,
 }
 
@@ -95,6 +104,7 @@ impl StatusActor {
             written: BTreeMap::new(),
             pending: BTreeMap::new(),
             in_flight: BTreeSet::new(),
+            forgotten: BTreeSet::new(),
             reporter,
         }
     }
@@ -128,7 +138,11 @@ impl StatusActor {
     }
 }
 
-async fn write_status(client: Client, target: &StatusTarget, status: &Value) -> Result<(), String> {
+async fn write_status(
+    client: Client,
+    target: &StatusTarget,
+    status: &Value,
+) -> Result<bool, String> {
     let patch = Patch::Merge(json!({ "status": status }));
     let params = PatchParams::default();
     let result = match target {
@@ -152,9 +166,9 @@ async fn write_status(client: Client, target: &StatusTarget, status: &Value) -> 
         }
     };
     match result {
-        Ok(()) => Ok(()),
+        Ok(()) => Ok(true),
         // The object is gone: nothing to report on.
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
         Err(e) => Err(e.to_string()),
     }
 }
@@ -179,10 +193,12 @@ impl Handler<Written> for StatusActor {
 
     fn handle(&mut self, msg: Written, ctx: &mut Context<Self>) {
         self.in_flight.remove(&msg.target);
+        let forgotten = self.forgotten.remove(&msg.target);
         match msg.result {
-            Ok(()) => {
+            Ok(true) if !forgotten => {
                 self.written.insert(msg.target, msg.status);
             }
+            Ok(_) => {}
             Err(reason) => {
                 let (kind, namespace, name) = msg.target.parts();
                 tracing::warn!(kind, namespace, name, %reason, "status write failed; retrying");
@@ -195,6 +211,20 @@ impl Handler<Written> for StatusActor {
             }
         }
         self.pump(ctx);
+    }
+}
+
+impl Handler<ForgetStatus> for StatusActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ForgetStatus, _: &mut Context<Self>) {
+        self.mailbox.clone().handle(|| {
+            self.written.remove(&msg.0);
+            self.pending.remove(&msg.0);
+            if self.in_flight.contains(&msg.0) {
+                self.forgotten.insert(msg.0);
+            }
+        })
     }
 }
 

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::client::AviClient;
 use super::error::AviError;
 use crate::crd::{GlobalDeploymentPolicy, GslbHostRule};
-use crate::policy::{ControllerSnapshot, HealthMonitorFacts};
+use crate::policy::{ControllerSnapshot, HealthMonitorFacts, ProfileDefect};
 
 /// Names of controller objects a policy refers to.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -109,9 +109,13 @@ pub async fn fetch_snapshot(
     .await?
     {
         if let Some(name) = profile.get("name").and_then(Value::as_str) {
-            snapshot
-                .persistence_profiles
-                .insert((tenant.to_owned(), name.to_owned()));
+            let key = (tenant.to_owned(), name.to_owned());
+            if let Some(problem) = site_persistence_problem(&profile) {
+                snapshot
+                    .unusable_persistence_profiles
+                    .insert(key.clone(), problem);
+            }
+            snapshot.persistence_profiles.insert(key);
         }
     }
     for profile in by_names(client, "pkiprofile", tenant, &refs.pki_profiles).await? {
@@ -136,6 +140,19 @@ pub async fn fetch_snapshot(
         }
     }
     Ok(snapshot)
+}
+
+/// Why the controller would refuse this profile as a GslbService's site persistence profile.
+fn site_persistence_problem(profile: &Value) -> Option<ProfileDefect> {
+    if profile.get("is_federated").and_then(Value::as_bool) != Some(true) {
+        Some(ProfileDefect::NotFederated)
+    } else if profile.get("persistence_type").and_then(Value::as_str)
+        != Some("PERSISTENCE_TYPE_GSLB_SITE")
+    {
+        Some(ProfileDefect::NotGslbSite)
+    } else {
+        None
+    }
 }
 
 async fn by_names(

@@ -292,6 +292,25 @@ fn template_tls_paths_and_https_monitors() {
 }
 
 #[test]
+fn path_monitors_stop_at_the_controllers_limit() {
+    let mut a = member(ObjectKind::Ingress, "east", "10.1.1.10");
+    a.paths = ["/g", "/a", "/f", "/b", "/e", "/c", "/d"]
+        .map(String::from)
+        .to_vec();
+    let (gs, hms) = build(&[a], &Policy::default(), None);
+    let mut requests: Vec<&str> = hms
+        .iter()
+        .map(|h| h["http_monitor"]["http_request"].as_str().expect("req"))
+        .collect();
+    requests.sort();
+    assert_eq!(
+        requests,
+        ["/a", "/b", "/c", "/d", "/e", "/f"].map(|p| format!("HEAD {p} HTTP/1.0"))
+    );
+    assert_eq!(gs["health_monitor_refs"].as_array().expect("refs").len(), 6);
+}
+
+#[test]
 fn services_and_passthrough_get_transport_monitors() {
     let mut udp = member(ObjectKind::LbService, "east", "10.1.1.10");
     udp.port = Some((53, Protocol::Udp));

@@ -15,6 +15,9 @@ use crate::policy::types::HmTemplate;
 
 /// Prefix of every health monitor name amko-rs manages.
 pub const MANAGED_HM_PREFIX: &str = "amko--";
+/// The controller refuses a GslbService referencing more health monitors than this
+/// (`health_monitor_refs`: at most 6).
+pub const MAX_GS_HEALTH_MONITORS: usize = 6;
 /// Marker key carrying the owner (`amko-<uuid>`) on managed health monitors.
 pub const CREATED_BY_MARKER: &str = "created-by";
 
@@ -48,7 +51,9 @@ pub(crate) struct HmContext<'a> {
 /// LoadBalancer Services get one TCP/UDP monitor on the lowest Service port; passthrough Routes
 /// share the instance's TCP/443 monitor; everything else gets one HTTP(S) monitor per path. A GS
 /// mixing Services and Ingresses is monitored as a Service (AMKO's choice, minus its bug of taking
-/// the lowest port over the Ingress members too).
+/// the lowest port over the Ingress members too). Path monitors stop at the controller's limit of
+/// `MAX_GS_HEALTH_MONITORS` (the first paths in sorted order): AMKO created one per path and, with
+/// more paths, a GslbService the controller refused, so the FQDN got none at all.
 pub(crate) fn managed_monitors(
     ctx: &HmContext<'_>,
     members: &[&Member],
@@ -83,6 +88,7 @@ pub(crate) fn managed_monitors(
         .collect();
     let mut monitors: Vec<HealthMonitorPayload> = paths
         .into_iter()
+        .take(MAX_GS_HEALTH_MONITORS)
         .map(|path| path_monitor(ctx, path, secure))
         .collect();
     monitors.sort_by(|a, b| a.name.cmp(&b.name));

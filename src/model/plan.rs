@@ -179,16 +179,17 @@ pub fn plan_gslb_service(
                 uuid: gs.uuid.clone(),
                 name: gs.name.clone(),
             });
-            delete_unused_monitors(
-                &mut plan,
-                state,
-                tenant,
-                &previously_referenced,
-                &[],
-                created_by,
-                hm_used_elsewhere,
-            );
         }
+        let stale = with_stale_monitors(state, key, previously_referenced);
+        delete_unused_monitors(
+            &mut plan,
+            state,
+            tenant,
+            &stale,
+            &[],
+            created_by,
+            hm_used_elsewhere,
+        );
         return plan;
     };
 
@@ -233,16 +234,47 @@ pub fn plan_gslb_service(
         .iter()
         .map(|h| h.name.clone())
         .collect();
+    let stale = with_stale_monitors(state, key, previously_referenced);
     delete_unused_monitors(
         &mut plan,
         state,
         tenant,
-        &previously_referenced,
+        &stale,
         &still_needed,
         created_by,
         hm_used_elsewhere,
     );
     plan
+}
+
+/// The GslbService a managed monitor was made for, from its description
+/// (`created by: amko, gsname: <gs>[, path: ...]`); `None` for the shared passthrough monitor.
+pub fn monitor_gs_name(hm_body: &Value) -> Option<&str> {
+    let rest = hm_body
+        .get("description")
+        .and_then(Value::as_str)?
+        .strip_prefix("created by: amko, gsname: ")?;
+    Some(rest.split(", ").next().unwrap_or(rest))
+}
+
+/// `referenced` plus the managed monitors on the controller that were made for this GslbService
+/// but that it does not reference: left behind when the controller refused the GslbService after
+/// they were created, or by an interrupted run. Only owned ones are deleted (see below).
+fn with_stale_monitors(
+    state: &ControllerState,
+    key: &GsKey,
+    mut referenced: Vec<String>,
+) -> Vec<String> {
+    for ((tenant, name), hm) in &state.health_monitors {
+        if *tenant == key.tenant
+            && name.starts_with(MANAGED_HM_PREFIX)
+            && monitor_gs_name(&hm.body) == Some(key.fqdn.as_str())
+            && !referenced.contains(name)
+        {
+            referenced.push(name.clone());
+        }
+    }
+    referenced
 }
 
 /// Deletes monitors this GslbService referenced and no longer needs, when we own them, they are
@@ -415,6 +447,55 @@ mod tests {
                 "delete gslbservice admin/a.example.com",
                 "delete healthmonitor admin/amko--h1"
             ]
+        );
+    }
+
+    #[test]
+    fn monitors_left_without_their_gslb_service_are_deleted() {
+        let mut state = ControllerState::default();
+        for (name, description, owner) in [
+            (
+                "amko--left",
+                "created by: amko, gsname: a.example.com, path: /, protocol: http",
+                ME,
+            ),
+            (
+                "amko--other-gs",
+                "created by: amko, gsname: b.example.com",
+                ME,
+            ),
+            (
+                "amko--foreign",
+                "created by: amko, gsname: a.example.com",
+                "amko-someone-else",
+            ),
+        ] {
+            let body = json!({"name": name, "description": description,
+                              "markers": [{"key": "created-by", "values": [owner]}]});
+            state
+                .health_monitors
+                .insert(("admin".into(), name.into()), echo(body, name));
+        }
+        let gone = plan_gslb_service(&key(), None, &state, ME, &|_, _| false);
+        assert_eq!(kinds(&gone), vec!["delete healthmonitor admin/amko--left"]);
+
+        let d = desired(&["amko--h1"]);
+        let plan = plan_gslb_service(&key(), Some(&d), &state, ME, &|_, _| false);
+        assert_eq!(
+            kinds(&plan),
+            vec![
+                "create healthmonitor admin/amko--h1",
+                "create gslbservice admin/a.example.com",
+                "delete healthmonitor admin/amko--left"
+            ]
+        );
+        assert_eq!(
+            monitor_gs_name(&json!({"description": "created by: amko, gsname: a.example.com"})),
+            Some("a.example.com")
+        );
+        assert_eq!(
+            monitor_gs_name(&json!({"description": "created by: amko"})),
+            None
         );
     }
 

@@ -85,6 +85,8 @@ pub enum Problem {
     // --- health monitors
     #[error("healthMonitorRefs and healthMonitorTemplate cannot be specified together")]
     HealthMonitorRefsAndTemplate,
+    #[error("healthMonitorRefs lists {count} monitors; a GslbService takes at most {max}")]
+    HealthMonitorRefsTooMany { count: usize, max: usize },
     #[error("empty string as a health monitor reference in healthMonitorRefs not supported")]
     HealthMonitorRefEmpty,
     #[error("health monitor ref {name} in healthMonitorRefs not found")]
@@ -109,6 +111,12 @@ pub enum Problem {
     EmptyReference { field: &'static str },
     #[error("site persistence profile {name} in {field} not present")]
     PersistenceProfileNotFound { field: &'static str, name: String },
+    #[error("site persistence profile {name} in {field} cannot be used: {reason}")]
+    PersistenceProfileUnusable {
+        field: &'static str,
+        name: String,
+        reason: super::lookup::ProfileDefect,
+    },
     #[error("pki profile {name} in {field} not present")]
     PkiProfileNotFound { field: &'static str, name: String },
 

@@ -22,10 +22,25 @@ impl HealthMonitorFacts {
     }
 }
 
+/// Why an existing application persistence profile cannot serve GSLB site persistence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProfileDefect {
+    #[error("it is not federated")]
+    NotFederated,
+    #[error("its persistence_type is not PERSISTENCE_TYPE_GSLB_SITE")]
+    NotGslbSite,
+}
+
 /// Questions about objects on the GSLB leader controller. `tenant` is the Avi tenant the CR maps to.
 pub trait ControllerLookup {
     fn health_monitor(&self, tenant: &str, name: &str) -> Option<HealthMonitorFacts>;
     fn persistence_profile_exists(&self, tenant: &str, name: &str) -> bool;
+    /// Why an existing application persistence profile cannot serve GSLB site persistence (the
+    /// controller refuses a GslbService naming one that is not federated or not of type
+    /// `PERSISTENCE_TYPE_GSLB_SITE`); `None` when it can, or when the lookup does not know.
+    fn persistence_profile_problem(&self, _tenant: &str, _name: &str) -> Option<ProfileDefect> {
+        None
+    }
     fn pki_profile_exists(&self, tenant: &str, name: &str) -> bool;
     /// A third-party (non-Avi) site in the leader's GSLB configuration.
     fn third_party_site_exists(&self, site: &str) -> bool;
@@ -37,6 +52,8 @@ pub trait ControllerLookup {
 pub struct ControllerSnapshot {
     pub health_monitors: BTreeMap<(String, String), HealthMonitorFacts>,
     pub persistence_profiles: BTreeSet<(String, String)>,
+    /// Profiles that exist but cannot be used for site persistence, with the reason.
+    pub unusable_persistence_profiles: BTreeMap<(String, String), ProfileDefect>,
     pub pki_profiles: BTreeSet<(String, String)>,
     pub third_party_sites: BTreeSet<String>,
 }
@@ -52,6 +69,12 @@ impl ControllerLookup for ControllerSnapshot {
 
     fn persistence_profile_exists(&self, tenant: &str, name: &str) -> bool {
         self.persistence_profiles.contains(&key(tenant, name))
+    }
+
+    fn persistence_profile_problem(&self, tenant: &str, name: &str) -> Option<ProfileDefect> {
+        self.unusable_persistence_profiles
+            .get(&key(tenant, name))
+            .copied()
     }
 
     fn pki_profile_exists(&self, tenant: &str, name: &str) -> bool {

@@ -16,7 +16,7 @@ pub mod validate;
 pub use compile::{accept_gdp, accept_gslb_config, accept_host_rule};
 pub use config::{ControllerSettings, GslbConfigSettings, LogLevel};
 pub use error::{DownResponseProblem, ObjectRef, PolicyError, PoolAlgorithmProblem, Problem};
-pub use lookup::{ControllerLookup, ControllerSnapshot, HealthMonitorFacts};
+pub use lookup::{ControllerLookup, ControllerSnapshot, HealthMonitorFacts, ProfileDefect};
 
 #[cfg(test)]
 mod tests;

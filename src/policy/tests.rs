@@ -185,6 +185,13 @@ fn controller() -> ControllerSnapshot {
             .persistence_profiles
             .insert((tenant.into(), "cookie-profile".into()));
         snapshot
+            .persistence_profiles
+            .insert((tenant.into(), "client-ip-profile".into()));
+        snapshot.unusable_persistence_profiles.insert(
+            (tenant.into(), "client-ip-profile".into()),
+            crate::policy::ProfileDefect::NotFederated,
+        );
+        snapshot
             .pki_profiles
             .insert((tenant.into(), "fed-pki".into()));
     }
@@ -605,6 +612,10 @@ fn gdp_rejection_cases() -> Vec<(Mutation<GlobalDeploymentPolicy>, &'static str)
             "empty string as a health monitor reference in healthMonitorRefs not supported",
         ),
         (
+            |g| g.spec.health_monitor_refs = vec!["fed-https-check".into(); 7],
+            "healthMonitorRefs lists 7 monitors; a GslbService takes at most 6",
+        ),
+        (
             |g| g.spec.health_monitor_refs = vec!["fed-https-check".into(), "missing".into()],
             "health monitor ref missing in healthMonitorRefs not found",
         ),
@@ -740,6 +751,10 @@ fn gdp_rejection_cases() -> Vec<(Mutation<GlobalDeploymentPolicy>, &'static str)
         (
             |g| g.spec.site_persistence_ref = Some("missing".into()),
             "site persistence profile missing in sitePersistenceRef not present",
+        ),
+        (
+            |g| g.spec.site_persistence_ref = Some("client-ip-profile".into()),
+            "site persistence profile client-ip-profile in sitePersistenceRef cannot be used: it is not federated",
         ),
         (
             |g| g.spec.pki_profile_ref = Some(String::new()),
@@ -982,6 +997,10 @@ fn host_rule_rejection_cases() -> Vec<(Mutation<GslbHostRule>, &'static str)> {
             "site persistence profile missing in sitePersistence.profileRef not present",
         ),
         (
+            |r| persistence(r, true, "client-ip-profile", None),
+            "site persistence profile client-ip-profile in sitePersistence.profileRef cannot be used: it is not federated",
+        ),
+        (
             |r| persistence(r, false, "", Some("")),
             "empty string as sitePersistence.pkiProfileRef not supported",
         ),
@@ -1202,6 +1221,7 @@ fn variant(problem: &Problem) -> &'static str {
         Problem::TtlOutOfRange { .. } => "TtlOutOfRange",
         Problem::HealthMonitorRefsAndTemplate => "HealthMonitorRefsAndTemplate",
         Problem::HealthMonitorRefEmpty => "HealthMonitorRefEmpty",
+        Problem::HealthMonitorRefsTooMany { .. } => "HealthMonitorRefsTooMany",
         Problem::HealthMonitorRefNotFound { .. } => "HealthMonitorRefNotFound",
         Problem::HealthMonitorRefNotFederated { .. } => "HealthMonitorRefNotFederated",
         Problem::HealthMonitorTemplateNotFound { .. } => "HealthMonitorTemplateNotFound",
@@ -1210,6 +1230,7 @@ fn variant(problem: &Problem) -> &'static str {
         Problem::HealthMonitorTemplateRequest { .. } => "HealthMonitorTemplateRequest",
         Problem::EmptyReference { .. } => "EmptyReference",
         Problem::PersistenceProfileNotFound { .. } => "PersistenceProfileNotFound",
+        Problem::PersistenceProfileUnusable { .. } => "PersistenceProfileUnusable",
         Problem::PkiProfileNotFound { .. } => "PkiProfileNotFound",
         Problem::FqdnMissing => "FqdnMissing",
         Problem::ThirdPartyVipInvalid { .. } => "ThirdPartyVipInvalid",
@@ -1339,6 +1360,7 @@ fn every_problem_is_reachable_or_operator_only() {
         "TtlOutOfRange",
         "HealthMonitorRefsAndTemplate",
         "HealthMonitorRefEmpty",
+        "HealthMonitorRefsTooMany",
         "HealthMonitorRefNotFound",
         "HealthMonitorRefNotFederated",
         "HealthMonitorTemplateNotFound",
@@ -1347,6 +1369,7 @@ fn every_problem_is_reachable_or_operator_only() {
         "HealthMonitorTemplateRequest",
         "EmptyReference",
         "PersistenceProfileNotFound",
+        "PersistenceProfileUnusable",
         "PkiProfileNotFound",
         "FqdnMissing",
         "ThirdPartyVipInvalid",

@@ -13,6 +13,7 @@ use crate::crd::common::{
     DownResponseSettings, GeoFallbackSettings, HASH_MASK_MAX, HASH_MASK_MIN, LabelMatch,
     PRIORITY_MAX, PRIORITY_MIN, PoolAlgorithmSettings, TTL_MAX, TTL_MIN, WEIGHT_MAX, WEIGHT_MIN,
 };
+use crate::model::health::MAX_GS_HEALTH_MONITORS;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
@@ -111,7 +112,8 @@ pub fn non_empty_ref<'a>(field: &'static str, value: &'a str) -> Result<&'a str,
     }
 }
 
-/// A federated application persistence profile named in `field`: non-empty and on the controller.
+/// A federated application persistence profile named in `field`: non-empty, on the controller,
+/// and usable for GSLB site persistence.
 pub fn persistence_profile(
     field: &'static str,
     name: &str,
@@ -119,13 +121,19 @@ pub fn persistence_profile(
     lookup: &dyn ControllerLookup,
 ) -> Result<String, Problem> {
     let name = non_empty_ref(field, name)?;
-    if lookup.persistence_profile_exists(tenant, name) {
-        Ok(name.to_owned())
-    } else {
-        Err(Problem::PersistenceProfileNotFound {
+    if !lookup.persistence_profile_exists(tenant, name) {
+        return Err(Problem::PersistenceProfileNotFound {
             field,
             name: name.to_owned(),
-        })
+        });
+    }
+    match lookup.persistence_profile_problem(tenant, name) {
+        Some(reason) => Err(Problem::PersistenceProfileUnusable {
+            field,
+            name: name.to_owned(),
+            reason,
+        }),
+        None => Ok(name.to_owned()),
     }
 }
 
@@ -281,6 +289,12 @@ pub fn health_monitoring(
     match (refs.is_empty(), template) {
         (false, Some(_)) => Err(Problem::HealthMonitorRefsAndTemplate),
         (false, None) => {
+            if refs.len() > MAX_GS_HEALTH_MONITORS {
+                return Err(Problem::HealthMonitorRefsTooMany {
+                    count: refs.len(),
+                    max: MAX_GS_HEALTH_MONITORS,
+                });
+            }
             for name in refs {
                 if name.is_empty() {
                     return Err(Problem::HealthMonitorRefEmpty);

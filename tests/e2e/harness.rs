@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use amko::sim::avi::{AviSim, AviSimConfig, AviSimHandle};
 use amko::crd::GslbConfig;
+use amko::sim::avi::{AviSim, AviSimConfig, AviSimHandle};
 use amko::sim::k8s::{ClusterSpec, SimClusters, SimConfig, VipFamily};
 use amko::sim::scenario::{self, ChartInstall, Leader};
 use kube::api::{Patch, PatchParams};
@@ -159,7 +159,11 @@ impl Env {
             .expect("chart objects installed");
         if gslb_config_extra.as_object().is_some_and(|o| !o.is_empty()) {
             Api::<GslbConfig>::namespaced(self.home().await, HOME)
-                .patch("gc-1", &PatchParams::default(), &Patch::Merge(json!({"spec": gslb_config_extra})))
+                .patch(
+                    "gc-1",
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({"spec": gslb_config_extra})),
+                )
                 .await
                 .expect("GSLBConfig extra fields");
         }
