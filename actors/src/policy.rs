@@ -67,6 +67,8 @@ pub struct PolicyActor {
     last_good_rules: BTreeMap<(String, String), HostRuleOverrides>,
     active_gdp: Option<String>,
     problems: BTreeMap<GsKey, String>,
+    /// The last status handed to the StatusActor per GSLBHostRule.
+    rule_status_sent: BTreeMap<(String, String), (&'static str, String)>,
     evaluating: bool,
     dirty: bool,
     listed: BTreeSet<&'static str>,
@@ -101,6 +103,7 @@ impl PolicyActor {
             last_good_rules: BTreeMap::new(),
             active_gdp: None,
             problems: BTreeMap::new(),
+            rule_status_sent: BTreeMap::new(),
             evaluating: false,
             dirty: false,
             listed: BTreeSet::new(),
@@ -239,7 +242,8 @@ impl PolicyActor {
         // GSLBHostRules: one per (tenant, fqdn); the oldest claim wins.
         let mut claimed: BTreeMap<(String, String), (String, String)> = BTreeMap::new();
         let mut ordered: Vec<&(String, String)> = self.last_good_rules.keys().collect();
-        ordered.sort_by_key(|k| {
+        // The key clones strings: compute it once per rule, not once per comparison.
+        ordered.sort_by_cached_key(|k| {
             let rule = self.rules.get(*k);
             (
                 rule.and_then(|r| r.metadata.creation_timestamp.clone().map(|t| t.0)),
@@ -292,6 +296,17 @@ impl PolicyActor {
                     Err(reason) => (STATUS_REJECTED, reason.clone()),
                 }
             };
+            // Only changed statuses: publishing runs for every rule edit, and resending every
+            // rule's status each time made it quadratic in the number of rules.
+            if self
+                .rule_status_sent
+                .get(key)
+                .is_some_and(|(s, e)| *s == status && *e == error)
+            {
+                continue;
+            }
+            self.rule_status_sent
+                .insert(key.clone(), (status, error.clone()));
             self.status.do_send(SetStatus {
                 target: StatusTarget::HostRule {
                     namespace: key.0.clone(),
@@ -373,14 +388,24 @@ impl StreamHandler<Watched> for PolicyActor {
                 Watched::HostRule(Ok(event)) => match event {
                     Event::Init => {}
                     Event::InitApply(r) | Event::Apply(r) => {
-                        self.rules
-                            .insert((r.namespace().unwrap_or_default(), r.name_any()), r);
+                        let key = (r.namespace().unwrap_or_default(), r.name_any());
+                        // Our own status writes come back as events with the same generation:
+                        // nothing to validate again.
+                        let unchanged = self
+                            .rules
+                            .get(&key)
+                            .is_some_and(|old| version(old) == version(&r));
+                        self.rules.insert(key, r);
+                        if unchanged {
+                            return;
+                        }
                     }
                     Event::Delete(r) => {
                         let key = (r.namespace().unwrap_or_default(), r.name_any());
                         self.rules.remove(&key);
                         self.rule_results.remove(&key);
                         self.last_good_rules.remove(&key);
+                        self.rule_status_sent.remove(&key);
                     }
                     Event::InitDone => {
                         self.listed.insert("ghr");
