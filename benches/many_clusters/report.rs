@@ -67,6 +67,26 @@ pub fn table(figures: &[Figures]) -> String {
         for note in &f.notes {
             let _ = writeln!(out, "  {}: {note}", f.scenario);
         }
+        if let Some(busiest) = f.busiest_actors["busiest"].as_array() {
+            let top: Vec<String> = busiest
+                .iter()
+                .take(3)
+                .map(|a| {
+                    format!(
+                        "{} {:.2}s/{} msgs",
+                        a["actor"].as_str().unwrap_or("?"),
+                        a["busy_seconds"].as_f64().unwrap_or(0.0),
+                        a["handled"]
+                    )
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "  {}: busiest actors (cumulative): {}",
+                f.scenario,
+                top.join(", ")
+            );
+        }
         if !f.writes.is_empty() {
             let by_type: Vec<String> = f.writes.iter().map(|(k, v)| format!("{k} {v}")).collect();
             let _ = writeln!(

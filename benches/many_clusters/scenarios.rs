@@ -237,16 +237,31 @@ async fn churn(bench: &mut Bench) -> Result<Figures, BenchError> {
             .push(entry.time_micros);
     }
     let mut latencies = Vec::new();
+    let mut by_kind: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut unmatched = 0;
     for (i, at) in &acked {
         let next = writes_of
             .get(changes[*i].fqdn.as_str())
             .and_then(|times| times.iter().find(|t| **t >= *at));
         match next {
-            Some(t) => latencies.push((t - at) as f64 / 1000.0),
+            Some(t) => {
+                let ms = (t - at) as f64 / 1000.0;
+                latencies.push(ms);
+                by_kind
+                    .entry(format!("{:?}", changes[*i].kind))
+                    .or_default()
+                    .push(ms);
+            }
             None => unmatched += 1,
         }
     }
+    let per_kind: Vec<String> = by_kind
+        .into_iter()
+        .filter_map(|(kind, values)| {
+            Latencies::from_millis(values, 0)
+                .map(|l| format!("{kind} p50 {:.0} / p99 {:.0} ms", l.p50, l.p99))
+        })
+        .collect();
     // A change that creates or deletes a GslbService also creates or deletes its monitor.
     let monitor_writes = audit
         .iter()
@@ -260,6 +275,9 @@ async fn churn(bench: &mut Bench) -> Result<Figures, BenchError> {
         )
         .await;
     figures.change_to_write_ms = Latencies::from_millis(latencies, unmatched);
+    figures
+        .notes
+        .push(format!("change to write by kind: {}", per_kind.join(", ")));
     figures.notes.push(format!(
         "{} changes sent in {sent_secs:.2}s ({:.0}/s), {failures} failed; minimum = one GslbService write per change plus the monitor writes of GslbServices created or deleted",
         acked.len(),
