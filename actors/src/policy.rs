@@ -24,7 +24,7 @@ use kube::{Api, Client, ResourceExt};
 use serde_json::json;
 
 use crate::avi_writer::WriteProblem;
-use crate::gdp::{GdpActor, SetOverrides, SetPolicy};
+use crate::gdp::{ChangeOverrides, GdpActor, SetOverrides, SetPolicy};
 use crate::status::{RecordEvent, SetStatus, StatusActor, StatusTarget};
 use crate::telemetry::{Mailbox, Metrics};
 
@@ -69,6 +69,8 @@ pub struct PolicyActor {
     problems: BTreeMap<GsKey, String>,
     /// The last status handed to the StatusActor per GSLBHostRule.
     rule_status_sent: BTreeMap<(String, String), (&'static str, String)>,
+    /// The overrides the GdpActor has, by (tenant, FQDN).
+    overrides_sent: Option<BTreeMap<(String, String), HostRuleOverrides>>,
     evaluating: bool,
     dirty: bool,
     listed: BTreeSet<&'static str>,
@@ -104,6 +106,7 @@ impl PolicyActor {
             active_gdp: None,
             problems: BTreeMap::new(),
             rule_status_sent: BTreeMap::new(),
+            overrides_sent: None,
             evaluating: false,
             dirty: false,
             listed: BTreeSet::new(),
@@ -315,8 +318,36 @@ impl PolicyActor {
                 status: json!({ "status": status, "error": error }),
             });
         }
-        self.gdp_mailbox.sent();
-        self.gdp_actor.do_send(SetOverrides(in_force));
+        // The GdpActor gets the whole set once, then only differences: it is on the data path,
+        // and comparing thousands of overrides on every edit delayed every other change.
+        let in_force: BTreeMap<(String, String), HostRuleOverrides> = in_force
+            .into_iter()
+            .map(|o| ((o.tenant.clone(), o.fqdn.clone()), o))
+            .collect();
+        match &self.overrides_sent {
+            None => {
+                self.gdp_mailbox.sent();
+                self.gdp_actor
+                    .do_send(SetOverrides(in_force.values().cloned().collect()));
+            }
+            Some(sent) => {
+                let upserts: Vec<HostRuleOverrides> = in_force
+                    .iter()
+                    .filter(|(k, o)| sent.get(*k) != Some(*o))
+                    .map(|(_, o)| o.clone())
+                    .collect();
+                let removed: Vec<(String, String)> = sent
+                    .keys()
+                    .filter(|k| !in_force.contains_key(*k))
+                    .cloned()
+                    .collect();
+                if !upserts.is_empty() || !removed.is_empty() {
+                    self.gdp_mailbox.sent();
+                    self.gdp_actor.do_send(ChangeOverrides { upserts, removed });
+                }
+            }
+        }
+        self.overrides_sent = Some(in_force);
     }
 }
 
