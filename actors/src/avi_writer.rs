@@ -340,7 +340,6 @@ impl AviActor {
         for key in deferred {
             self.enqueue(key);
         }
-        self.publish_gauges();
     }
 
     fn start_writes(&mut self, ctx: &mut Context<Self>, key: GsKey, writes: Vec<Write>) {
@@ -467,6 +466,8 @@ impl Actor for AviActor {
         self.load(ctx, false);
         let refresh = self.config.refresh_interval;
         ctx.run_interval(refresh, |act, ctx| act.load(ctx, true));
+        // The gauges sum over every GslbService: once a second, not on every pump.
+        ctx.run_interval(Duration::from_secs(1), |act, _| act.publish_gauges());
         // A paused writer (429, maintenance) resumes on its own.
         ctx.run_interval(Duration::from_millis(250), |act, ctx| {
             if act.paused_until.is_some() {

@@ -57,6 +57,15 @@ pub struct SetPolicy(pub Option<Policy>);
 #[rtype(result = "()")]
 pub struct SetOverrides(pub Vec<HostRuleOverrides>);
 
+/// What changed in the accepted GSLBHostRule overrides since the last `SetOverrides` or
+/// `ChangeOverrides`: replaced ones, and (tenant, FQDN) pairs that lost theirs.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ChangeOverrides {
+    pub upserts: Vec<HostRuleOverrides>,
+    pub removed: Vec<(String, String)>,
+}
+
 /// Who should be told when the GDP's defaultDomain changes (Routes are re-read with it).
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -354,6 +363,17 @@ impl Handler<SetOverrides> for GdpActor {
             self.route(changed);
             self.boot.overrides_received = true;
             self.maybe_boot();
+        })
+    }
+}
+
+impl Handler<ChangeOverrides> for GdpActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ChangeOverrides, _: &mut Context<Self>) {
+        self.mailbox.clone().handle(|| {
+            let changed = self.world.change_overrides(msg.upserts, &msg.removed);
+            self.route(changed);
         })
     }
 }

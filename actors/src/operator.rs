@@ -253,8 +253,9 @@ impl Operator {
         let started = self.inputs_of(gc).await;
         self.set_gc_state(gc, STATE_SYNCING);
         let arbiter = Arbiter::new();
+        let policy_arbiter = Arbiter::new();
         let pipeline = self
-            .start_pipeline(&arbiter, &settings, avi, &members)
+            .start_pipeline(&arbiter, &policy_arbiter, &settings, avi, &members)
             .await;
         self.endpoints.set_pipeline(Some(pipeline.clone()));
 
@@ -307,6 +308,7 @@ impl Operator {
         };
         self.endpoints.set_pipeline(None);
         arbiter.stop();
+        policy_arbiter.stop();
         outcome
     }
 
@@ -379,6 +381,7 @@ impl Operator {
     async fn start_pipeline(
         &self,
         arbiter: &Arbiter,
+        policy_arbiter: &Arbiter,
         settings: &GslbConfigSettings,
         avi: Arc<AviClient>,
         members: &MembersKubeconfig,
@@ -456,7 +459,9 @@ impl Operator {
                 metrics.clone(),
             );
             let namespace = self.options.namespace.clone();
-            PolicyActor::start_in_arbiter(&handle, move |_| {
+            // Validating and publishing policy objects is the heaviest work at thousands of
+            // GSLBHostRules: on its own thread it does not delay the data path.
+            PolicyActor::start_in_arbiter(&policy_arbiter.handle(), move |_| {
                 PolicyActor::new(
                     client,
                     avi,

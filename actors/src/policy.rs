@@ -26,7 +26,7 @@ use kube::{Api, Client, ResourceExt};
 use serde_json::json;
 
 use crate::avi_writer::WriteProblem;
-use crate::gdp::{GdpActor, SetOverrides, SetPolicy};
+use crate::gdp::{ChangeOverrides, GdpActor, SetOverrides, SetPolicy};
 use crate::status::{ForgetStatus, RecordEvent, SetStatus, StatusActor, StatusTarget};
 use crate::telemetry::{Mailbox, Metrics};
 
@@ -73,6 +73,10 @@ pub struct PolicyActor {
     last_good_rules: BTreeMap<(String, String), HostRuleOverrides>,
     active_gdp: Option<String>,
     problems: BTreeMap<GsKey, String>,
+    /// The last status handed to the StatusActor per GSLBHostRule.
+    rule_status_sent: BTreeMap<(String, String), (&'static str, String)>,
+    /// The overrides the GdpActor has, by (tenant, FQDN).
+    overrides_sent: Option<BTreeMap<(String, String), HostRuleOverrides>>,
     evaluating: bool,
     dirty: bool,
     listed: BTreeSet<&'static str>,
@@ -107,6 +111,8 @@ impl PolicyActor {
             last_good_rules: BTreeMap::new(),
             active_gdp: None,
             problems: BTreeMap::new(),
+            rule_status_sent: BTreeMap::new(),
+            overrides_sent: None,
             evaluating: false,
             dirty: false,
             listed: BTreeSet::new(),
@@ -261,7 +267,8 @@ impl PolicyActor {
         // GSLBHostRules: one per (tenant, fqdn); the oldest claim wins.
         let mut claimed: BTreeMap<(String, String), (String, String)> = BTreeMap::new();
         let mut ordered: Vec<&(String, String)> = self.last_good_rules.keys().collect();
-        ordered.sort_by_key(|k| {
+        // The key clones strings: compute it once per rule, not once per comparison.
+        ordered.sort_by_cached_key(|k| {
             let rule = self.rules.get(*k);
             (
                 rule.and_then(|r| r.metadata.creation_timestamp.clone().map(|t| t.0)),
@@ -314,6 +321,17 @@ impl PolicyActor {
                     Err(reason) => (STATUS_REJECTED, reason.clone()),
                 }
             };
+            // Only changed statuses: publishing runs for every rule edit, and resending every
+            // rule's status each time made it quadratic in the number of rules.
+            if self
+                .rule_status_sent
+                .get(key)
+                .is_some_and(|(s, e)| *s == status && *e == error)
+            {
+                continue;
+            }
+            self.rule_status_sent
+                .insert(key.clone(), (status, error.clone()));
             self.status.do_send(SetStatus {
                 target: StatusTarget::HostRule {
                     namespace: key.0.clone(),
@@ -322,8 +340,36 @@ impl PolicyActor {
                 status: json!({ "status": status, "error": error }),
             });
         }
-        self.gdp_mailbox.sent();
-        self.gdp_actor.do_send(SetOverrides(in_force));
+        // The GdpActor gets the whole set once, then only differences: it is on the data path,
+        // and comparing thousands of overrides on every edit delayed every other change.
+        let in_force: BTreeMap<(String, String), HostRuleOverrides> = in_force
+            .into_iter()
+            .map(|o| ((o.tenant.clone(), o.fqdn.clone()), o))
+            .collect();
+        match &self.overrides_sent {
+            None => {
+                self.gdp_mailbox.sent();
+                self.gdp_actor
+                    .do_send(SetOverrides(in_force.values().cloned().collect()));
+            }
+            Some(sent) => {
+                let upserts: Vec<HostRuleOverrides> = in_force
+                    .iter()
+                    .filter(|(k, o)| sent.get(*k) != Some(*o))
+                    .map(|(_, o)| o.clone())
+                    .collect();
+                let removed: Vec<(String, String)> = sent
+                    .keys()
+                    .filter(|k| !in_force.contains_key(*k))
+                    .cloned()
+                    .collect();
+                if !upserts.is_empty() || !removed.is_empty() {
+                    self.gdp_mailbox.sent();
+                    self.gdp_actor.do_send(ChangeOverrides { upserts, removed });
+                }
+            }
+        }
+        self.overrides_sent = Some(in_force);
     }
 }
 
@@ -465,8 +511,17 @@ impl StreamHandler<Watched> for PolicyActor {
                 Watched::HostRule(Ok(event)) => match event {
                     Event::Init => {}
                     Event::InitApply(r) | Event::Apply(r) => {
-                        self.rules
-                            .insert((r.namespace().unwrap_or_default(), r.name_any()), r);
+                        let key = (r.namespace().unwrap_or_default(), r.name_any());
+                        // Our own status writes come back as events with the same generation:
+                        // nothing to validate again.
+                        let unchanged = self
+                            .rules
+                            .get(&key)
+                            .is_some_and(|old| version(old) == version(&r));
+                        self.rules.insert(key, r);
+                        if unchanged {
+                            return;
+                        }
                     }
                     Event::Delete(r) => {
                         let key = (r.namespace().unwrap_or_default(), r.name_any());
@@ -477,6 +532,7 @@ impl StreamHandler<Watched> for PolicyActor {
                         self.rules.remove(&key);
                         self.rule_results.remove(&key);
                         self.last_good_rules.remove(&key);
+                        self.rule_status_sent.remove(&key);
                     }
                     Event::InitDone => {
                         self.listed.insert("ghr");

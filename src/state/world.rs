@@ -240,6 +240,36 @@ impl World {
         changed
     }
 
+    /// Applies a difference of the accepted GSLBHostRule overrides: `upserts` replace the
+    /// overrides of their (tenant, FQDN), `removed` lists (tenant, FQDN) pairs that have none any
+    /// more. Costs what changed, not the number of overrides. Returns the keys that changed.
+    pub fn change_overrides(
+        &mut self,
+        upserts: Vec<HostRuleOverrides>,
+        removed: &[(String, String)],
+    ) -> BTreeSet<GsKey> {
+        let mut changed = BTreeSet::new();
+        for o in upserts {
+            let key = (o.tenant.clone(), o.fqdn.clone());
+            if self.overrides.get(&key).map(|a| a.as_ref()) != Some(&o) {
+                changed.insert(GsKey {
+                    tenant: key.0.clone(),
+                    fqdn: key.1.clone(),
+                });
+                self.overrides.insert(key, Arc::new(o));
+            }
+        }
+        for key in removed {
+            if self.overrides.remove(key).is_some() {
+                changed.insert(GsKey {
+                    tenant: key.0.clone(),
+                    fqdn: key.1.clone(),
+                });
+            }
+        }
+        changed
+    }
+
     /// Every key that currently has members.
     pub fn keys(&self) -> impl Iterator<Item = &GsKey> {
         self.members.keys()

@@ -205,8 +205,29 @@ fn overrides_and_hostrule_aliases() {
         world.set_overrides(vec![ghr.clone()]),
         keys(&["a.example.com"])
     );
-    assert!(world.set_overrides(vec![ghr]).is_empty());
+    assert!(world.set_overrides(vec![ghr.clone()]).is_empty());
     assert_eq!(world.set_overrides(vec![]), keys(&["a.example.com"]));
+    // The same through differences.
+    let pair = ("admin".to_owned(), "a.example.com".to_owned());
+    let other_source = HostRuleOverrides {
+        source: "avi-system/other".into(),
+        ..ghr.clone()
+    };
+    assert_eq!(
+        world.change_overrides(vec![ghr.clone()], &[]),
+        keys(&["a.example.com"])
+    );
+    assert!(world.change_overrides(vec![ghr.clone()], &[]).is_empty());
+    assert_eq!(
+        world.change_overrides(vec![other_source], &[]),
+        keys(&["a.example.com"])
+    );
+    assert_eq!(
+        world.change_overrides(vec![], std::slice::from_ref(&pair)),
+        keys(&["a.example.com"])
+    );
+    assert!(world.change_overrides(vec![], &[pair]).is_empty());
+    assert!(world.set_overrides(vec![]).is_empty());
 
     let rule = HostRuleInfo {
         cluster: "west".into(),
