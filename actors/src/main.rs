@@ -4,11 +4,14 @@
 mod avi_writer;
 mod cluster;
 mod cmd;
+mod election;
+mod federator;
 mod gdp;
 mod gslb_service;
 mod http;
 mod operator;
 mod policy;
+mod role;
 mod status;
 mod telemetry;
 
@@ -27,6 +30,8 @@ struct Cli {
 enum Command {
     /// Print the CustomResourceDefinitions amko-rs serves and reads, as YAML.
     Crds(cmd::crds::Args),
+    /// Copy the GSLBConfig and GDP of the leader cluster to the follower clusters (AMKOCluster).
+    Federate(cmd::federate::Args),
     /// Run the operator: watch member clusters and keep GslbServices on the Avi GSLB leader.
     Run(cmd::run::Args),
     /// Start simulated member clusters and an Avi controller, print one JSON line, run until signalled.
@@ -37,6 +42,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Crds(args) => cmd::crds::run(args),
+        Command::Federate(args) => cmd::federate::run(args),
         Command::Run(args) => cmd::run::run(args),
         Command::Sim(args) => cmd::sim::run(args),
     };

@@ -1,5 +1,6 @@
 //! One module per `amko` subcommand.
 
 pub mod crds;
+pub mod federate;
 pub mod run;
 pub mod sim;
