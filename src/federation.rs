@@ -144,7 +144,8 @@ pub fn plan_copies(
 /// A leader's claim, compared when two clusters both say `isLeader: true`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LeaderClaim {
-    /// `status.leaderSince` (RFC 3339, UTC); empty when not recorded (counts as oldest).
+    /// `status.leaderSince` (RFC 3339, UTC); empty when not recorded yet, which counts as the
+    /// newest claim: a cluster just promoted has not written it yet.
     pub since: String,
     pub context: String,
 }
@@ -152,7 +153,7 @@ pub struct LeaderClaim {
 /// Whether `mine` must stop writing because `theirs` is the older claim. The order is total
 /// (time, then context name), so of two leaders exactly one steps back: the newer one.
 pub fn must_step_back(mine: &LeaderClaim, theirs: &LeaderClaim) -> bool {
-    let key = |c: &LeaderClaim| (c.since.clone(), c.context.clone());
+    let key = |c: &LeaderClaim| (c.since.is_empty(), c.since.clone(), c.context.clone());
     key(mine).cmp(&key(theirs)) == Ordering::Greater
 }
 
@@ -258,7 +259,10 @@ mod tests {
             plan_copies(Some(&leader), &[]),
             vec![CopyAction::Create(leader.clone())]
         );
-        assert_eq!(plan_copies(Some(&leader), std::slice::from_ref(&leader)), vec![]);
+        assert_eq!(
+            plan_copies(Some(&leader), std::slice::from_ref(&leader)),
+            vec![]
+        );
         let stale = object("gc-1", json!({"a": 0}), Some("u-1"));
         let stray = object("gc-2", json!({"a": 1}), None);
         assert_eq!(
@@ -294,11 +298,12 @@ mod tests {
         };
         assert!(must_step_back(&new, &old));
         assert!(!must_step_back(&old, &new));
-        let unknown = LeaderClaim {
+        let not_recorded_yet = LeaderClaim {
             since: String::new(),
             context: "west".to_owned(),
         };
-        assert!(must_step_back(&old, &unknown));
+        assert!(must_step_back(&not_recorded_yet, &new));
+        assert!(!must_step_back(&new, &not_recorded_yet));
         let same_time = LeaderClaim {
             since: old.since.clone(),
             context: "west".to_owned(),

@@ -132,6 +132,8 @@ impl RoleWatcher {
         let api: Api<AmkoCluster> = Api::namespaced(self.client.clone(), &self.namespace);
         let list = match api.list(&ListParams::default()).await {
             Ok(list) => list.items,
+            // No AMKOCluster CRD installed: a single-cluster install.
+            Err(kube::Error::Api(s)) if s.code == 404 => Vec::new(),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot list AMKOClusters");
                 return None;

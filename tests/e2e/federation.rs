@@ -22,7 +22,7 @@ use harness::{CREATED_BY, Env, HOME, UUID, wait_until};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Patch, PatchParams, PostParams};
+use kube::api::PostParams;
 use kube::{Api, ResourceExt};
 use serde_json::{Value, json};
 
@@ -165,6 +165,42 @@ async fn federation(name: &str, gdp: Value, followers: [(&str, &str); 2]) -> Env
         create_amko_cluster(&env, context, false, version).await;
     }
     env
+}
+
+/// The shell block after `<!-- runbook:<marker> -->` in docs/disaster-recovery.md.
+fn runbook_block(marker: &str) -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/disaster-recovery.md");
+    let doc = std::fs::read_to_string(path).expect("docs/disaster-recovery.md");
+    let tag = format!("<!-- runbook:{marker} -->");
+    let after = doc
+        .split_once(&tag)
+        .unwrap_or_else(|| panic!("the runbook has no {tag}"))
+        .1;
+    let block = after
+        .split_once("```sh\n")
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .unwrap_or_else(|| panic!("no sh block after {tag}"))
+        .0;
+    block.to_owned()
+}
+
+/// Runs a runbook block with kubectl against the simulated clusters; returns its stdout lines.
+fn run_runbook(env: &Env, marker: &str, vars: &[(&str, &str)]) -> Vec<String> {
+    let output = Command::new("sh")
+        .args(["-ec", &runbook_block(marker)])
+        .env("KUBECONFIG", &env.kubeconfig)
+        .envs(vars.iter().copied())
+        .output()
+        .expect("sh runs");
+    assert!(
+        output.status.success(),
+        "runbook step {marker} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 fn gdp() -> Value {
@@ -401,6 +437,11 @@ async fn a_promoted_follower_adopts_the_gslb_services_without_deleting_or_duplic
     );
     assert!(!standby.ready().await);
     assert!(gslb_configs(&env, "cluster2").await[0].status.is_none());
+    // The runbook's pre-flight check says recovery will work.
+    assert_eq!(
+        run_runbook(&env, "check", &[("SURVIVOR", "cluster2")]),
+        [UUID, "false"]
+    );
     let before: Vec<(String, Value)> = env
         .gslb_services()
         .into_iter()
@@ -421,21 +462,14 @@ async fn a_promoted_follower_adopts_the_gslb_services_without_deleting_or_duplic
     drop(leader_federator);
     let mark = env.writes();
 
-    // Promote cluster2 (cluster failure procedure: the controller is unchanged, and the
+    // Promote cluster2 with the runbook (cluster failure: the controller is unchanged, and the
     // federated gc-1 already points at it).
     let federated_gc = gslb_configs(&env, "cluster2").await.remove(0);
     assert_eq!(
         federated_gc.spec.gslb_leader.controller_ip,
         env.avi.base_url()
     );
-    Api::<AmkoCluster>::namespaced(env.client("cluster2").await, HOME)
-        .patch(
-            "amkocluster-federation",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"isLeader": true}})),
-        )
-        .await
-        .expect("promote cluster2");
+    run_runbook(&env, "promote", &[("SURVIVOR", "cluster2")]);
     wait_until(
         "the promoted operator finished its boot sync",
         Duration::from_secs(60),
@@ -456,6 +490,44 @@ async fn a_promoted_follower_adopts_the_gslb_services_without_deleting_or_duplic
         "the new leader creates a GslbService",
         Duration::from_secs(30),
         || async { env.gslb_service("new.example.com").is_some() },
+        || standby.log(),
+    )
+    .await;
+
+    // The site failure step: point gc-1 at the controller (the same one, spelled without the
+    // scheme): the new leader restarts its actors in-process and is accepted again.
+    let address = env.avi.base_url().trim_start_matches("https://").to_owned();
+    run_runbook(
+        &env,
+        "point",
+        &[("SURVIVOR", "cluster2"), ("NEW_CONTROLLER", &address)],
+    );
+    wait_until(
+        "gc-1 accepted with the new controller address",
+        Duration::from_secs(60),
+        || async {
+            let gcs = gslb_configs(&env, "cluster2").await;
+            gcs.len() == 1
+                && gcs[0].spec.gslb_leader.controller_ip == address
+                && standby.log().contains("GSLBConfig or its Secret changed")
+                && run_runbook(&env, "verify", &[("SURVIVOR", "cluster2")])
+                    .first()
+                    .is_some_and(|state| state == "success: gslb config accepted")
+        },
+        || standby.log(),
+    )
+    .await;
+    let verified = run_runbook(&env, "verify", &[("SURVIVOR", "cluster2")]);
+    assert!(
+        verified.get(1).is_some_and(|since| since.len() >= 20),
+        "leaderSince recorded: {verified:?}"
+    );
+    wait_until(
+        "the restarted pipeline is ready",
+        Duration::from_secs(60),
+        || async {
+            standby.log().matches("pipeline started").count() >= 2 && standby.ready().await
+        },
         || standby.log(),
     )
     .await;
@@ -618,5 +690,143 @@ async fn the_standby_replica_finishes_what_a_killed_lease_holder_started() {
             .collect::<Vec<_>>()
     );
     assert_eq!(env.gslb_services().len(), hosts.len());
+    harness::remove_dir(&env.dir);
+}
+
+async fn leader_since(env: &Env, context: &str) -> Option<String> {
+    Api::<AmkoCluster>::namespaced(env.client(context).await, HOME)
+        .get_opt("amkocluster-federation")
+        .await
+        .ok()
+        .flatten()
+        .and_then(|c| c.status)
+        .and_then(|s| s.leader_since)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_leaders_are_reported_on_both_and_the_newer_waits_until_one_is_demoted() {
+    let mut env = federation(
+        "two-leaders",
+        gdp(),
+        [("cluster2", "1.0"), ("cluster3", "1.0")],
+    )
+    .await;
+    env.start_operator(&["--role-poll-ms", "300"]);
+    let federator1 = federator(&env, "federator-cluster1", "cluster1");
+    let federator2 = federator(&env, "federator-cluster2", "cluster2");
+    let second = operator(&env, "operator-cluster2", "cluster2", &[]);
+    env.wait_ready().await;
+    wait_until(
+        "gc-1 and global-gdp federated to cluster2, cluster1's leadership recorded",
+        Duration::from_secs(30),
+        || async {
+            follower_matches_leader(&env, "cluster2").await
+                && leader_since(&env, "cluster1").await.is_some()
+        },
+        || federator1.log(),
+    )
+    .await;
+
+    // cluster2 is promoted while cluster1 still leads.
+    run_runbook(&env, "promote", &[("SURVIVOR", "cluster2")]);
+    let conflict = |other: &str| {
+        triple(
+            CONDITION_MEMBER_VALIDATION,
+            fed::MEMBER_CLIENTS_INVALID,
+            &format!("AMKO in cluster {other} is also a leader, conflicting state"),
+        )
+    };
+    wait_until(
+        "the conflict is reported on both AMKOClusters",
+        Duration::from_secs(30),
+        || async {
+            conditions(&env, "cluster1")
+                .await
+                .contains(&conflict("cluster2"))
+                && conditions(&env, "cluster2")
+                    .await
+                    .contains(&conflict("cluster1"))
+        },
+        || federator2.log(),
+    )
+    .await;
+    wait_until(
+        "the newer leader does not write",
+        Duration::from_secs(30),
+        || async {
+            second
+                .phase()
+                .await
+                .starts_with("AMKO in cluster cluster1 is also a leader, conflicting state")
+        },
+        || second.log(),
+    )
+    .await;
+    assert!(!second.ready().await);
+    // The older leader goes on writing.
+    env.create_ingress(
+        "cluster2",
+        "shop",
+        "during",
+        "during.example.com",
+        json!({"app": "gslb"}),
+    )
+    .await;
+    wait_until(
+        "the older leader creates a GslbService",
+        Duration::from_secs(30),
+        || async { env.gslb_service("during.example.com").is_some() },
+        || env.log(),
+    )
+    .await;
+    assert!(matches!(env.get("/readyz").await, Some((200, _))));
+
+    // Resolved as the runbook says: the returning (older) leader is demoted, in-process.
+    run_runbook(&env, "demote", &[("OLD_LEADER", "cluster1")]);
+    wait_until(
+        "cluster2 leads and cluster1 idles",
+        Duration::from_secs(60),
+        || async {
+            let status = env
+                .get("/api/status")
+                .await
+                .map(|(_, b)| b)
+                .unwrap_or_default();
+            second.ready().await && status.contains("follower")
+        },
+        || second.log(),
+    )
+    .await;
+    let metrics = env
+        .get("/metrics")
+        .await
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    assert!(metrics.lines().any(|l| l == "amko_leading 0"), "{metrics}");
+    assert_eq!(leader_since(&env, "cluster1").await, None);
+    env.create_ingress(
+        "cluster3",
+        "shop",
+        "after",
+        "after.example.com",
+        json!({"app": "gslb"}),
+    )
+    .await;
+    wait_until(
+        "the promoted leader creates a GslbService",
+        Duration::from_secs(30),
+        || async { env.gslb_service("after.example.com").is_some() },
+        || second.log(),
+    )
+    .await;
+    let writes = env.avi.control().audit_log();
+    assert!(writes.iter().all(|w| w.method != "DELETE"), "{writes:?}");
+    for host in ["during.example.com", "after.example.com"] {
+        let creates = writes
+            .iter()
+            .filter(|w| w.method == "POST" && w.object_type == "gslbservice" && w.name == host)
+            .count();
+        assert_eq!(creates, 1, "{host} created {creates} times");
+    }
     harness::remove_dir(&env.dir);
 }
