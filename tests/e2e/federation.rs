@@ -830,3 +830,69 @@ async fn two_leaders_are_reported_on_both_and_the_newer_waits_until_one_is_demot
     }
     harness::remove_dir(&env.dir);
 }
+
+/// The containers of the chart's Deployment when rendered with `fixture` (tests/fixtures/chart-values).
+fn rendered_containers(fixture: &str) -> Vec<Value> {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let output = Command::new("helm")
+        .current_dir(root)
+        .args([
+            "template",
+            "amko",
+            "charts/amko",
+            "--namespace",
+            HOME,
+            "--values",
+        ])
+        .arg(format!("tests/fixtures/chart-values/{fixture}.yaml"))
+        .output()
+        .expect("helm runs (see .ci/install-tools.sh)");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .split("\n---")
+        .filter_map(|doc| serde_saphyr::from_str::<Value>(doc).ok())
+        .filter(|doc| doc["kind"] == "Deployment")
+        .flat_map(|doc| {
+            doc["spec"]["template"]["spec"]["containers"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+#[test]
+fn the_binary_accepts_every_argument_the_chart_passes() {
+    // "full" runs two replicas (leader election) and a federation (the federator container).
+    let containers = rendered_containers("full");
+    let args_of = |name: &str| -> Vec<String> {
+        containers
+            .iter()
+            .find(|c| c["name"] == name)
+            .and_then(|c| c["args"].as_array())
+            .unwrap_or_else(|| panic!("no {name} container"))
+            .iter()
+            .filter_map(|a| a.as_str().map(str::to_owned))
+            .collect()
+    };
+    for (container, subcommand) in [("amko", "run"), ("amko-federator", "federate")] {
+        let args = args_of(container);
+        assert_eq!(args.first().map(String::as_str), Some(subcommand));
+        assert!(args.iter().any(|a| a == "--leader-elect"), "{args:?}");
+        // clap parses every argument before it acts on --help: an unknown one fails here.
+        let output = Command::new(env!("CARGO_BIN_EXE_amko"))
+            .args(&args)
+            .arg("--help")
+            .output()
+            .expect("amko runs");
+        assert!(
+            output.status.success(),
+            "amko rejects the chart's {container} args {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
