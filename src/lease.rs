@@ -4,11 +4,12 @@
 //! concurrency (the `resourceVersion` of the Lease read is sent back, so of two replicas racing for
 //! an expired Lease exactly one wins and the other sees 409 Conflict).
 
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
-use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use k8s_openapi::jiff::Timestamp;
 use kube::api::{PostParams, ResourceExt};
 use kube::{Api, Client};
 
@@ -40,16 +41,19 @@ pub enum Decision {
     Wait { holder: String },
 }
 
-/// Decides from a Lease's spec, our identity and the time now. A Lease without a
-/// `leaseDurationSeconds` uses `default_duration`; one without a `renewTime` counts as expired.
+/// Decides from a Lease's spec, our identity and how long the Lease has been unchanged as this
+/// replica observed it. Like client-go, expiry is measured on our own clock from the moment we
+/// saw the holder's last renewal, never by comparing its `renewTime` with our clock, so clock skew
+/// between nodes cannot make two replicas lead at once. A Lease without `leaseDurationSeconds`
+/// uses `default_duration`; one without holder or `renewTime` is free.
 pub fn decide(
     spec: &LeaseSpec,
     identity: &str,
-    now: Timestamp,
+    unchanged_for: Duration,
     default_duration: Duration,
 ) -> Decision {
     let holder = spec.holder_identity.as_deref().unwrap_or_default();
-    if holder.is_empty() {
+    if holder.is_empty() || spec.renew_time.is_none() {
         return Decision::TakeOver;
     }
     if holder == identity {
@@ -59,16 +63,7 @@ pub fn decide(
         .lease_duration_seconds
         .filter(|s| *s > 0)
         .map_or(default_duration, |s| Duration::from_secs(s as u64));
-    let expired = match &spec.renew_time {
-        Some(MicroTime(renewed)) => {
-            let duration = SignedDuration::try_from(duration).unwrap_or(SignedDuration::MAX);
-            renewed
-                .checked_add(duration)
-                .is_ok_and(|expiry| expiry < now)
-        }
-        None => true,
-    };
-    if expired {
+    if unchanged_for > duration {
         Decision::TakeOver
     } else {
         Decision::Wait {
@@ -80,7 +75,7 @@ pub fn decide(
 /// The outcome of one election step.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LeaseState {
-    /// We hold the Lease until at least `renewTime + duration` (as written just now).
+    /// We hold the Lease: a standby waits `leaseDurationSeconds` after it sees this renewal.
     Held,
     /// Another replica holds it (empty when we lost a race and do not know to whom yet).
     Standby { holder: String },
@@ -93,6 +88,8 @@ pub struct LeaseElector {
     name: String,
     identity: String,
     duration: Duration,
+    /// The Lease's last seen resourceVersion and when we first saw it.
+    observed: Mutex<Option<(String, Instant)>>,
 }
 
 impl LeaseElector {
@@ -109,6 +106,19 @@ impl LeaseElector {
             name: name.to_owned(),
             identity: identity.to_owned(),
             duration,
+            observed: Mutex::new(None),
+        }
+    }
+
+    /// How long the Lease has had resourceVersion `version`, on our clock.
+    fn unchanged_for(&self, version: &str) -> Duration {
+        let mut observed = self.observed.lock().unwrap_or_else(|p| p.into_inner());
+        match observed.as_ref() {
+            Some((seen, at)) if seen == version => at.elapsed(),
+            _ => {
+                *observed = Some((version.to_owned(), Instant::now()));
+                Duration::ZERO
+            }
         }
     }
 
@@ -178,7 +188,8 @@ impl LeaseElector {
             };
         };
         let mut spec = lease.spec.clone().unwrap_or_default();
-        match decide(&spec, &self.identity, now, self.duration) {
+        let unchanged_for = self.unchanged_for(&lease.resource_version().unwrap_or_default());
+        match decide(&spec, &self.identity, unchanged_for, self.duration) {
             Decision::Wait { holder } => return Ok(LeaseState::Standby { holder }),
             Decision::Renew => {
                 spec.renew_time = Some(MicroTime(now));
@@ -237,14 +248,10 @@ impl LeaseElector {
 mod tests {
     use super::*;
 
-    fn at(seconds: i64) -> Timestamp {
-        Timestamp::from_second(1_800_000_000 + seconds).expect("valid timestamp")
-    }
-
-    fn held_by(holder: &str, renewed: i64, duration: i32) -> LeaseSpec {
+    fn held_by(holder: &str, duration: i32) -> LeaseSpec {
         LeaseSpec {
             holder_identity: Some(holder.to_owned()),
-            renew_time: Some(MicroTime(at(renewed))),
+            renew_time: Some(MicroTime(Timestamp::UNIX_EPOCH)),
             lease_duration_seconds: Some(duration),
             ..LeaseSpec::default()
         }
@@ -252,43 +259,48 @@ mod tests {
 
     const DEFAULT: Duration = Duration::from_secs(15);
 
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
     #[test]
     fn our_own_lease_is_renewed_even_when_expired() {
         assert_eq!(
-            decide(&held_by("a", 0, 10), "a", at(100), DEFAULT),
+            decide(&held_by("a", 10), "a", secs(100), DEFAULT),
             Decision::Renew
         );
     }
 
     #[test]
-    fn a_fresh_foreign_lease_is_waited_for_until_it_expires() {
-        let spec = held_by("a", 0, 10);
+    fn a_foreign_lease_is_waited_for_until_unchanged_for_its_duration() {
+        // renewTime is far in the past on our clock: skew does not matter, observation does.
+        let spec = held_by("a", 10);
         assert_eq!(
-            decide(&spec, "b", at(10), DEFAULT),
+            decide(&spec, "b", secs(10), DEFAULT),
             Decision::Wait {
                 holder: "a".to_owned()
             }
         );
-        assert_eq!(decide(&spec, "b", at(11), DEFAULT), Decision::TakeOver);
+        assert_eq!(decide(&spec, "b", secs(11), DEFAULT), Decision::TakeOver);
     }
 
     #[test]
     fn an_empty_holder_or_missing_renew_time_is_free() {
-        let mut spec = held_by("", 0, 10);
-        assert_eq!(decide(&spec, "b", at(1), DEFAULT), Decision::TakeOver);
-        spec = held_by("a", 0, 10);
+        let mut spec = held_by("", 10);
+        assert_eq!(decide(&spec, "b", secs(0), DEFAULT), Decision::TakeOver);
+        spec = held_by("a", 10);
         spec.renew_time = None;
-        assert_eq!(decide(&spec, "b", at(1), DEFAULT), Decision::TakeOver);
+        assert_eq!(decide(&spec, "b", secs(0), DEFAULT), Decision::TakeOver);
     }
 
     #[test]
     fn a_lease_without_duration_uses_the_default() {
-        let mut spec = held_by("a", 0, 0);
+        let mut spec = held_by("a", 0);
         spec.lease_duration_seconds = None;
         assert!(matches!(
-            decide(&spec, "b", at(15), DEFAULT),
+            decide(&spec, "b", secs(15), DEFAULT),
             Decision::Wait { .. }
         ));
-        assert_eq!(decide(&spec, "b", at(16), DEFAULT), Decision::TakeOver);
+        assert_eq!(decide(&spec, "b", secs(16), DEFAULT), Decision::TakeOver);
     }
 }
