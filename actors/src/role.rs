@@ -23,6 +23,8 @@ use crate::election::LeaseView;
 pub struct Gate {
     pub may_lead: bool,
     pub why: String,
+    /// False until the role was read once (the instance is neither leading nor idle yet).
+    pub decided: bool,
 }
 
 /// The role of this cluster as its AMKOCluster says.
@@ -63,6 +65,7 @@ impl RoleWatcher {
         let (tx, rx) = watch::channel(Gate {
             may_lead: false,
             why: "checking this cluster's role (AMKOCluster)".to_owned(),
+            decided: false,
         });
         actix::spawn(async move {
             let mut lease_open = true;
@@ -102,6 +105,7 @@ impl RoleWatcher {
         let closed = |why: String| Gate {
             may_lead: false,
             why,
+            decided: true,
         };
         let gate = match role {
             Role::Alone => match standby {
@@ -109,6 +113,7 @@ impl RoleWatcher {
                 None => Gate {
                     may_lead: true,
                     why: "no AMKOCluster in this cluster: running as the leader".to_owned(),
+                    decided: true,
                 },
             },
             Role::Invalid(why) => closed(why),
@@ -191,6 +196,7 @@ impl RoleWatcher {
             if must_step_back(&mine, &theirs) {
                 return Gate {
                     may_lead: false,
+                    decided: true,
                     why: format!(
                         "AMKO in cluster {context} is also a leader, conflicting state: this cluster became leader later ({}) and does not write until one of them is set to isLeader: false",
                         mine.since
@@ -202,6 +208,7 @@ impl RoleWatcher {
         Gate {
             may_lead: true,
             why: format!("leader (AMKOCluster {name} says isLeader: true)"),
+            decided: true,
         }
     }
 

@@ -64,6 +64,18 @@ impl Proc {
     async fn ready(&self) -> bool {
         matches!(self.get("/readyz").await, Some((200, _)))
     }
+
+    /// `amko_leading` on /metrics: 1 while this instance runs the pipeline.
+    async fn leading(&self) -> bool {
+        self.get("/metrics")
+            .await
+            .is_some_and(|(_, body)| body.lines().any(|l| l == "amko_leading 1"))
+    }
+
+    /// Leading, and its pipeline finished the boot sync.
+    async fn leads_and_is_ready(&self) -> bool {
+        self.leading().await && self.ready().await
+    }
 }
 
 fn free_port() -> u16 {
@@ -435,7 +447,8 @@ async fn a_promoted_follower_adopts_the_gslb_services_without_deleting_or_duplic
         "{}",
         standby.log()
     );
-    assert!(!standby.ready().await);
+    // Idle on purpose counts as ready (rollouts do not wait for a follower to lead).
+    assert!(standby.ready().await && !standby.leading().await);
     assert!(gslb_configs(&env, "cluster2").await[0].status.is_none());
     // The runbook's pre-flight check says recovery will work.
     assert_eq!(
@@ -473,7 +486,7 @@ async fn a_promoted_follower_adopts_the_gslb_services_without_deleting_or_duplic
     wait_until(
         "the promoted operator finished its boot sync",
         Duration::from_secs(60),
-        || standby.ready(),
+        || standby.leads_and_is_ready(),
         || standby.log(),
     )
     .await;
@@ -526,7 +539,8 @@ async fn a_promoted_follower_adopts_the_gslb_services_without_deleting_or_duplic
         "the restarted pipeline is ready",
         Duration::from_secs(60),
         || async {
-            standby.log().matches("pipeline started").count() >= 2 && standby.ready().await
+            standby.log().matches("pipeline started").count() >= 2
+                && standby.leads_and_is_ready().await
         },
         || standby.log(),
     )
@@ -612,7 +626,7 @@ async fn the_standby_replica_finishes_what_a_killed_lease_holder_started() {
         "replica-a is ready and replica-b stands by",
         Duration::from_secs(60),
         || async {
-            holder.ready().await
+            holder.leads_and_is_ready().await
                 && standby.phase().await
                     == "standby: the leader-election lease is held by replica-a"
         },
@@ -764,7 +778,7 @@ async fn two_leaders_are_reported_on_both_and_the_newer_waits_until_one_is_demot
         || second.log(),
     )
     .await;
-    assert!(!second.ready().await);
+    assert!(!second.leading().await);
     // The older leader goes on writing.
     env.create_ingress(
         "cluster2",
@@ -794,7 +808,7 @@ async fn two_leaders_are_reported_on_both_and_the_newer_waits_until_one_is_demot
                 .await
                 .map(|(_, b)| b)
                 .unwrap_or_default();
-            second.ready().await && status.contains("follower")
+            second.leads_and_is_ready().await && status.contains("follower")
         },
         || second.log(),
     )

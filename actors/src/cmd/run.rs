@@ -201,6 +201,7 @@ async fn lead_while_allowed(
         let current = gate.borrow_and_update().clone();
         if !current.may_lead {
             metrics.leading.set(0);
+            endpoints.set_idle(current.decided);
             endpoints.set_phase(current.why);
             if gate.changed().await.is_err() {
                 return;
@@ -208,6 +209,7 @@ async fn lead_while_allowed(
             continue;
         }
         tracing::info!(why = %current.why, "this instance leads: starting the operator");
+        endpoints.set_idle(false);
         metrics.leading.set(1);
         let closed = async {
             loop {
