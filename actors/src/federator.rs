@@ -446,3 +446,58 @@ impl Federator {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use amko::crd::GslbConfigSpec;
+
+    fn gc(name: &str, controller: &str, uuid: Option<&str>) -> GslbConfig {
+        let mut gc = GslbConfig::new(name, GslbConfigSpec::default());
+        gc.spec.gslb_leader.controller_ip = controller.to_owned();
+        if let Some(uuid) = uuid {
+            gc.annotations_mut()
+                .insert(AMKO_UUID_ANNOTATION.to_owned(), uuid.to_owned());
+        }
+        gc
+    }
+
+    #[test]
+    fn a_copy_onto_an_existing_object_keeps_its_identity_and_takes_spec_and_uuid() {
+        let leader = gc("gc-1", "10.0.0.1", Some("u-1"));
+        let mut existing = gc("gc-1", "10.9.9.9", Some("u-old"));
+        existing.metadata.resource_version = Some("42".to_owned());
+        existing
+            .annotations_mut()
+            .insert("team".to_owned(), "gslb".to_owned());
+        let copy = (GSLB_CONFIG.copy)(&leader, Some(existing), "avi-system");
+        assert_eq!(copy.spec, leader.spec);
+        assert_eq!(copy.metadata.resource_version.as_deref(), Some("42"));
+        assert_eq!(
+            copy.annotations()
+                .get(AMKO_UUID_ANNOTATION)
+                .map(String::as_str),
+            Some("u-1")
+        );
+        assert_eq!(
+            copy.annotations().get("team").map(String::as_str),
+            Some("gslb")
+        );
+        assert_eq!((GSLB_CONFIG.compare)(&copy), (GSLB_CONFIG.compare)(&leader));
+    }
+
+    #[test]
+    fn a_fresh_copy_carries_only_name_namespace_uuid_and_spec() {
+        let mut leader = gc("gc-1", "10.0.0.1", Some("u-1"));
+        leader.metadata.resource_version = Some("7".to_owned());
+        leader.metadata.namespace = Some("elsewhere".to_owned());
+        leader.status = Some(Default::default());
+        let copy = (GSLB_CONFIG.copy)(&leader, None, "avi-system");
+        assert_eq!(copy.metadata.name.as_deref(), Some("gc-1"));
+        assert_eq!(copy.metadata.namespace.as_deref(), Some("avi-system"));
+        assert_eq!(copy.metadata.resource_version, None);
+        assert_eq!(copy.status, None);
+        assert_eq!(copy.annotations().len(), 1);
+        assert_eq!(copy.spec, leader.spec);
+    }
+}

@@ -93,44 +93,16 @@ impl RoleWatcher {
     /// `None` when the AMKOCluster cannot be read: the previous verdict stands.
     async fn evaluate(&mut self, lease: &LeaseView) -> Option<Gate> {
         let role = self.role().await?;
-        let standby = match lease {
-            LeaseView::Standby { holder } if holder.is_empty() => {
-                Some("standby: waiting for the leader-election lease".to_owned())
+        let mut conflict = None;
+        if lease.held() {
+            // Only the replica that may write records leaderSince.
+            match &role {
+                Role::Follower(name) => self.record_leader_since(name, None).await,
+                Role::Leader(cluster) => conflict = self.leader_conflict(cluster).await,
+                _ => {}
             }
-            LeaseView::Standby { holder } => Some(format!(
-                "standby: the leader-election lease is held by {holder}"
-            )),
-            _ => None,
-        };
-        let closed = |why: String| Gate {
-            may_lead: false,
-            why,
-            decided: true,
-        };
-        let gate = match role {
-            Role::Alone => match standby {
-                Some(why) => closed(why),
-                None => Gate {
-                    may_lead: true,
-                    why: "no AMKOCluster in this cluster: running as the leader".to_owned(),
-                    decided: true,
-                },
-            },
-            Role::Invalid(why) => closed(why),
-            Role::Follower(name) => {
-                if standby.is_none() {
-                    self.record_leader_since(&name, None).await;
-                }
-                closed(format!(
-                    "follower: AMKOCluster {name} says isLeader: false; amko-rs idles until it is promoted"
-                ))
-            }
-            Role::Leader(cluster) => match standby {
-                Some(why) => closed(why),
-                None => self.leader_gate(&cluster).await,
-            },
-        };
-        Some(gate)
+        }
+        Some(verdict(&role, lease, conflict))
     }
 
     async fn role(&self) -> Option<Role> {
@@ -175,7 +147,8 @@ impl RoleWatcher {
         }
     }
 
-    async fn leader_gate(&mut self, cluster: &AmkoCluster) -> Gate {
+    /// Why this leader must step back: another cluster of the federation is an older leader.
+    async fn leader_conflict(&mut self, cluster: &AmkoCluster) -> Option<String> {
         let name = cluster.name_any();
         let since = match cluster.status.as_ref().and_then(|s| s.leader_since.clone()) {
             Some(since) => since,
@@ -194,22 +167,14 @@ impl RoleWatcher {
                 continue;
             };
             if must_step_back(&mine, &theirs) {
-                return Gate {
-                    may_lead: false,
-                    decided: true,
-                    why: format!(
-                        "AMKO in cluster {context} is also a leader, conflicting state: this cluster became leader later ({}) and does not write until one of them is set to isLeader: false",
-                        mine.since
-                    ),
-                };
+                return Some(format!(
+                    "AMKO in cluster {context} is also a leader, conflicting state: this cluster became leader later ({}) and does not write until one of them is set to isLeader: false",
+                    mine.since
+                ));
             }
             tracing::warn!(cluster = %context, "AMKO in cluster {context} is also a leader, conflicting state; it became leader later and steps back");
         }
-        Gate {
-            may_lead: true,
-            why: format!("leader (AMKOCluster {name} says isLeader: true)"),
-            decided: true,
-        }
+        None
     }
 
     /// The leader claim of member `context`, when it is reachable and says `isLeader: true`.
@@ -232,5 +197,109 @@ impl RoleWatcher {
                 since: c.status.and_then(|s| s.leader_since).unwrap_or_default(),
                 context: context.to_owned(),
             })
+    }
+}
+
+/// The verdict from the role, the Lease and, for a leader, the reason to step back (if any).
+fn verdict(role: &Role, lease: &LeaseView, conflict: Option<String>) -> Gate {
+    let closed = |why: String| Gate {
+        may_lead: false,
+        why,
+        decided: true,
+    };
+    let open = |why: String| Gate {
+        may_lead: true,
+        why,
+        decided: true,
+    };
+    match lease {
+        LeaseView::Standby { holder } if holder.is_empty() => {
+            return closed("standby: waiting for the leader-election lease".to_owned());
+        }
+        LeaseView::Standby { holder } => {
+            return closed(format!(
+                "standby: the leader-election lease is held by {holder}"
+            ));
+        }
+        LeaseView::Held | LeaseView::NotElecting => {}
+    }
+    match role {
+        Role::Alone => open("no AMKOCluster in this cluster: running as the leader".to_owned()),
+        Role::Invalid(why) => closed(why.clone()),
+        Role::Follower(name) => closed(format!(
+            "follower: AMKOCluster {name} says isLeader: false; amko-rs idles until it is promoted"
+        )),
+        Role::Leader(cluster) => match conflict {
+            Some(why) => closed(why),
+            None => open(format!(
+                "leader (AMKOCluster {} says isLeader: true)",
+                cluster.name_any()
+            )),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use amko::crd::AmkoClusterSpec;
+
+    fn leader() -> Role {
+        Role::Leader(Box::new(AmkoCluster::new(
+            "amkocluster-federation",
+            AmkoClusterSpec {
+                is_leader: true,
+                ..AmkoClusterSpec::default()
+            },
+        )))
+    }
+
+    fn standby_of(holder: &str) -> LeaseView {
+        LeaseView::Standby {
+            holder: holder.to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_single_cluster_install_or_a_leader_leads_when_it_holds_the_lease() {
+        for lease in [LeaseView::NotElecting, LeaseView::Held] {
+            assert!(verdict(&Role::Alone, &lease, None).may_lead);
+            assert!(verdict(&leader(), &lease, None).may_lead);
+        }
+        let standby = verdict(&leader(), &standby_of("replica-a"), None);
+        assert!(!standby.may_lead && standby.decided);
+        assert_eq!(
+            standby.why,
+            "standby: the leader-election lease is held by replica-a"
+        );
+        assert!(!verdict(&Role::Alone, &standby_of(""), None).may_lead);
+    }
+
+    #[test]
+    fn followers_invalid_setups_and_the_newer_of_two_leaders_idle() {
+        let follower = verdict(
+            &Role::Follower("amkocluster-federation".to_owned()),
+            &LeaseView::Held,
+            None,
+        );
+        assert!(!follower.may_lead);
+        assert!(
+            follower
+                .why
+                .starts_with("follower: AMKOCluster amkocluster-federation")
+        );
+        let invalid = verdict(
+            &Role::Invalid("only one AMKOCluster object allowed per cluster".to_owned()),
+            &LeaseView::NotElecting,
+            None,
+        );
+        assert!(!invalid.may_lead);
+        let conflict = verdict(
+            &leader(),
+            &LeaseView::NotElecting,
+            Some("AMKO in cluster east is also a leader, conflicting state".to_owned()),
+        );
+        assert!(!conflict.may_lead);
+        assert!(conflict.why.starts_with("AMKO in cluster east"));
     }
 }
