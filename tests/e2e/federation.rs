@@ -122,8 +122,19 @@ fn operator(env: &Env, label: &str, context: &str, extra: &[&str]) -> Proc {
     spawn(env, label, "run", context, &args)
 }
 
+/// `amko federate` with rounds every `interval` seconds besides those local changes trigger.
+fn federator_every(env: &Env, label: &str, context: &str, interval: &str) -> Proc {
+    spawn(
+        env,
+        label,
+        "federate",
+        context,
+        &["--interval-secs", interval],
+    )
+}
+
 fn federator(env: &Env, label: &str, context: &str) -> Proc {
-    spawn(env, label, "federate", context, &["--interval-secs", "1"])
+    federator_every(env, label, context, "1")
 }
 
 /// What the chart installs in every cluster besides GSLBConfig and GDP: CRDs, the namespace and
@@ -306,7 +317,9 @@ async fn leader_federates_its_gslbconfig_and_gdp_and_skips_a_follower_on_another
         .await
         .expect("stray GSLBConfig");
 
-    let leader = federator(&env, "federator-cluster1", "cluster1");
+    // The leader's periodic round is far away: its first round and the GDP edit below are
+    // handled because it watches its own AMKOCluster, GSLBConfig and GDP.
+    let leader = federator_every(&env, "federator-cluster1", "cluster1", "600");
     let follower = federator(&env, "federator-cluster2", "cluster2");
     wait_until(
         "cluster2 holds exactly the leader's GSLBConfig and GDP",

@@ -1,18 +1,23 @@
 //! `amko federate`: the federator container of the chart. On the leader cluster it copies the
-//! GSLBConfig and GDP to the follower clusters every `--interval-secs` and writes the
-//! AMKOCluster's status conditions; on a follower it reports "won't federate objects". Serves
-//! `/healthz`, `/api/status` and `/metrics` on `--listen`.
+//! GSLBConfig and GDP to the follower clusters and writes the AMKOCluster's status conditions; on
+//! a follower it reports "won't federate objects". A round runs when the local AMKOCluster,
+//! GSLBConfig or GDP changes (watched) and every `--interval-secs` (followers edited by hand are
+//! put back). Serves `/healthz`, `/api/status` and `/metrics` on `--listen`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use amko::crd::{AmkoCluster, GlobalDeploymentPolicy, GslbConfig};
 use axum::Router;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
+use futures::stream::{self, BoxStream, StreamExt};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client};
 
 use crate::cmd::run::{
     ElectionArgs, LogFormat, home_client, init_logging, members_kubeconfig_text, shutdown_signal,
@@ -41,7 +46,7 @@ pub struct Args {
     /// Log format.
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormat,
-    /// Seconds between federation rounds.
+    /// Seconds between federation rounds when nothing changes locally.
     #[arg(long, default_value_t = 10)]
     pub interval_secs: u64,
     #[command(flatten)]
@@ -103,6 +108,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         tracing::info!(listen = %args.listen, namespace = %args.namespace, "amko-rs federator starting");
         let elector = args.election.elector(&client, &args.namespace);
         let lease = ElectionArgs::follow(&elector, &metrics);
+        let mut changes = local_changes(&client, &args.namespace);
         let mut federator = Federator::new(
             client,
             args.namespace.clone(),
@@ -128,7 +134,13 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 if let Ok(mut p) = shared.phase.write() {
                     *p = phase;
                 }
-                tokio::time::sleep(interval).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(interval) => {}
+                    _ = changes.next() => {
+                        // A burst (an edit plus its status write) becomes one round.
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                }
             }
         };
         tokio::select! {
@@ -141,4 +153,28 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         Ok::<(), Box<dyn std::error::Error>>(())
     })?;
     Ok(())
+}
+
+/// One item per change of the local AMKOCluster, GSLBConfig or GDP (watch events, with kube's
+/// backoff when the API server is unreachable; errors only delay the next round).
+fn local_changes(client: &Client, namespace: &str) -> BoxStream<'static, ()> {
+    fn changes<K>(api: Api<K>) -> BoxStream<'static, ()>
+    where
+        K: kube::Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + 'static,
+        K::DynamicType: Default,
+    {
+        watcher::watcher(api, watcher::Config::default())
+            .default_backoff()
+            .filter_map(|event| async move { event.ok().map(|_| ()) })
+            .boxed()
+    }
+    stream::select_all([
+        changes(Api::<AmkoCluster>::namespaced(client.clone(), namespace)),
+        changes(Api::<GslbConfig>::namespaced(client.clone(), namespace)),
+        changes(Api::<GlobalDeploymentPolicy>::namespaced(
+            client.clone(),
+            namespace,
+        )),
+    ])
+    .boxed()
 }
