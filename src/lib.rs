@@ -5,7 +5,9 @@
 
 pub mod avi;
 pub mod crd;
+pub mod federation;
 pub mod ingest;
+pub mod lease;
 pub mod members;
 pub mod model;
 pub mod policy;

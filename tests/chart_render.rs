@@ -439,7 +439,7 @@ fn rbac_is_least_privilege() {
         lease_rules,
         [
             "coordination.k8s.io leases create",
-            "coordination.k8s.io leases[amko-east-leader] get,update",
+            "coordination.k8s.io leases[amko-east-leader,amko-east-leader-federator] get,update",
         ]
     );
 }
@@ -544,7 +544,12 @@ fn full_values_reach_every_object() {
     let federator = rendered.container("amko-federator").expect("federator");
     assert_eq!(
         strings(&federator["args"]),
-        ["federate", "--listen=0.0.0.0:9101"]
+        [
+            "federate",
+            "--listen=0.0.0.0:9101",
+            "--leader-elect",
+            "--lease-name=amko-east-leader-federator"
+        ]
     );
     assert_eq!(
         federator["image"], "registry.example.internal/amko-rs:0.1.0-test",

@@ -4,6 +4,7 @@
 //! `/debug/members`. Nothing here ever includes credentials.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use actix::Addr;
@@ -32,6 +33,9 @@ pub struct Endpoints {
     pub pipeline: Arc<RwLock<Option<Pipeline>>>,
     /// What the operator is doing, for `/api/status` and `/readyz` when not ready.
     pub phase: Arc<RwLock<String>>,
+    /// This instance idles on purpose (a follower, or a standby replica): it is ready as such, so
+    /// rollouts and `helm --wait` do not wait for it to lead.
+    pub idle: Arc<AtomicBool>,
 }
 
 impl Endpoints {
@@ -40,7 +44,12 @@ impl Endpoints {
             metrics,
             pipeline: Arc::new(RwLock::new(None)),
             phase: Arc::new(RwLock::new("starting".to_owned())),
+            idle: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    pub fn set_idle(&self, idle: bool) {
+        self.idle.store(idle, Ordering::Relaxed);
     }
 
     pub fn set_phase(&self, phase: impl Into<String>) {
@@ -82,6 +91,9 @@ async fn status(State(e): State<Endpoints>) -> Json<Value> {
 }
 
 async fn readyz(State(e): State<Endpoints>) -> Response {
+    if e.idle.load(Ordering::Relaxed) {
+        return (StatusCode::OK, format!("ready: {}", e.phase())).into_response();
+    }
     let booted = match e.pipeline() {
         Some(p) => p.avi.send(IsBooted).await.unwrap_or(false),
         None => false,

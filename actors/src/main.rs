@@ -4,11 +4,14 @@
 mod avi_writer;
 mod cluster;
 mod cmd;
+mod election;
+mod federator;
 mod gdp;
 mod gslb_service;
 mod http;
 mod operator;
 mod policy;
+mod role;
 mod status;
 mod telemetry;
 
@@ -29,6 +32,8 @@ enum Command {
     Crds(cmd::crds::Args),
     /// Simulated clusters and Avi controller, the operator and sample apps: watch GslbServices converge.
     Demo(cmd::demo::Args),
+    /// Copy the GSLBConfig and GDP of the leader cluster to the follower clusters (AMKOCluster).
+    Federate(cmd::federate::Args),
     /// Run the operator: watch member clusters and keep GslbServices on the Avi GSLB leader.
     Run(cmd::run::Args),
     /// Start simulated member clusters and an Avi controller, print one JSON line, run until signalled.
@@ -40,6 +45,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Crds(args) => cmd::crds::run(args),
         Command::Demo(args) => cmd::demo::run(args),
+        Command::Federate(args) => cmd::federate::run(args),
         Command::Run(args) => cmd::run::run(args),
         Command::Sim(args) => cmd::sim::run(args),
     };

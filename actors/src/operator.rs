@@ -252,10 +252,10 @@ impl Operator {
         }
         let started = self.inputs_of(gc).await;
         self.set_gc_state(gc, STATE_SYNCING);
-        let arbiter = Arbiter::new();
-        let policy_arbiter = Arbiter::new();
+        let arbiter = StopOnDrop(Arbiter::new());
+        let policy_arbiter = StopOnDrop(Arbiter::new());
         let pipeline = self
-            .start_pipeline(&arbiter, &policy_arbiter, &settings, avi, &members)
+            .start_pipeline(&arbiter.0, &policy_arbiter.0, &settings, avi, &members)
             .await;
         self.endpoints.set_pipeline(Some(pipeline.clone()));
 
@@ -307,8 +307,6 @@ impl Operator {
             break Ok(());
         };
         self.endpoints.set_pipeline(None);
-        arbiter.stop();
-        policy_arbiter.stop();
         outcome
     }
 
@@ -507,6 +505,16 @@ impl Operator {
             gdp,
             avi: avi_actor,
         }
+    }
+}
+
+/// Stops the pipeline's arbiter however `run_config` ends, also when the operator is dropped
+/// because this instance stopped leading (see `cmd/run.rs`): no actor of it writes afterwards.
+struct StopOnDrop(Arbiter);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.stop();
     }
 }
 

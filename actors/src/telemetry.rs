@@ -33,6 +33,11 @@ pub struct ClusterLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HolderLabels {
+    pub holder: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct WriteLabels {
     pub kind: String,
 }
@@ -69,6 +74,9 @@ pub struct Metrics {
     pub drift_repairs: Counter,
     pub orphan_deletions: Counter,
     pub write_errors: Family<WriteLabels, Counter>,
+    pub leading: Gauge,
+    pub lease_holder: Family<HolderLabels, Gauge>,
+    pub federation_writes: Family<WriteLabels, Counter>,
     instances: DashMap<String, Arc<InstanceStats>>,
 }
 
@@ -92,6 +100,9 @@ impl Metrics {
             drift_repairs: Counter::default(),
             orphan_deletions: Counter::default(),
             write_errors: Family::default(),
+            leading: Gauge::default(),
+            lease_holder: Family::default(),
+            federation_writes: Family::default(),
             instances: DashMap::new(),
             registry: Registry::default(),
         };
@@ -171,7 +182,36 @@ impl Metrics {
             "Owned objects deleted because nothing wants them",
             m.orphan_deletions.clone(),
         );
+        registry.register(
+            "leading",
+            "1 while this instance is the one that writes (holds the Lease with --leader-elect, and its AMKOCluster makes it the leader)",
+            m.leading.clone(),
+        );
+        registry.register(
+            "lease_holder",
+            "1 for the replica that holds the leader-election Lease, as this replica last saw it",
+            m.lease_holder.clone(),
+        );
+        registry.register(
+            "federation_writes",
+            "GSLBConfig and GDP writes to follower clusters, by kind",
+            m.federation_writes.clone(),
+        );
         Arc::new(Metrics { registry, ..m })
+    }
+
+    /// Records who holds the leader-election Lease (one series at a time).
+    pub fn set_lease_holder(&self, holder: &str) {
+        let labels = HolderLabels {
+            holder: holder.to_owned(),
+        };
+        if self.lease_holder.get(&labels).is_some_and(|g| g.get() == 1) {
+            return;
+        }
+        self.lease_holder.clear();
+        if !holder.is_empty() {
+            self.lease_holder.get_or_create(&labels).set(1);
+        }
     }
 
     /// OpenMetrics text of every metric.

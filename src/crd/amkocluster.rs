@@ -51,6 +51,10 @@ pub struct AmkoClusterSpec {
 pub struct AmkoClusterStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<AmkoClusterCondition>,
+    /// When this cluster's operator started acting as leader (RFC 3339, UTC). Of two clusters that
+    /// both say `isLeader: true`, the one that became leader later stops writing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader_since: Option<String>,
 }
 
 /// One federation step's outcome (plain strings, not `metav1.Condition`).

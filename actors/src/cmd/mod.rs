@@ -2,5 +2,6 @@
 
 pub mod crds;
 pub mod demo;
+pub mod federate;
 pub mod run;
 pub mod sim;

@@ -1,5 +1,7 @@
 //! `amko run`: the operator, in a pod (in-cluster config) or out of cluster (`--kubeconfig`,
-//! `--context`). Members come from env `GSLB_CONFIG` or `--members-kubeconfig`.
+//! `--context`). Members come from env `GSLB_CONFIG` or `--members-kubeconfig`. The operator runs
+//! only while this instance may write: it holds the Lease (`--leader-elect`) and its AMKOCluster
+//! makes it the leader (or there is none); otherwise it idles and starts when that changes.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,16 +9,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use amko::avi::RateBudget;
+use amko::lease::LeaseElector;
 use amko::policy::LogLevel;
 use kube::config::{KubeConfigOptions, Kubeconfig};
+use tokio::sync::watch;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::reload;
 use tracing_subscriber::util::SubscriberInitExt;
 
+use crate::election::{self, LeaseView};
 use crate::http::{self, Endpoints};
 use crate::operator::{Operator, OperatorOptions, SetLogLevel};
+use crate::role::{Gate, RoleWatcher};
 use crate::telemetry::Metrics;
 
 /// Arguments of `amko run`.
@@ -58,6 +64,61 @@ pub struct Args {
     /// Overrides the GSLBConfig's refreshInterval, in seconds.
     #[arg(long)]
     pub refresh_secs: Option<u64>,
+    #[command(flatten)]
+    pub election: ElectionArgs,
+    /// How often this cluster's AMKOCluster (leader or follower) is re-read.
+    #[arg(long, default_value_t = 2000)]
+    pub role_poll_ms: u64,
+}
+
+/// Leader election between replicas of one cluster (`replicaCount > 1` in the chart).
+#[derive(clap::Args, Debug)]
+pub struct ElectionArgs {
+    /// Only the replica holding the Lease writes; the others stand by.
+    #[arg(long)]
+    pub leader_elect: bool,
+    /// Name of the coordination.k8s.io Lease (in --namespace).
+    #[arg(long, default_value = "amko-leader")]
+    pub lease_name: String,
+    /// A standby takes over when the holder has not renewed for this long.
+    #[arg(long, default_value_t = 15)]
+    pub lease_duration_secs: u64,
+    /// This replica's identity in the Lease (default: the pod name, else host and process id).
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+}
+
+impl ElectionArgs {
+    /// The election, when enabled.
+    pub fn elector(&self, client: &kube::Client, namespace: &str) -> Option<Arc<LeaseElector>> {
+        if !self.leader_elect {
+            return None;
+        }
+        let identity = self.identity.clone().unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/etc/hostname")
+                .map(|h| h.trim().to_owned())
+                .unwrap_or_else(|_| "amko".to_owned());
+            format!("{host}-{}", std::process::id())
+        });
+        Some(Arc::new(LeaseElector::new(
+            client.clone(),
+            namespace,
+            &self.lease_name,
+            &identity,
+            Duration::from_secs(self.lease_duration_secs.max(1)),
+        )))
+    }
+
+    /// Follows the Lease (or always "held" without election).
+    pub fn follow(
+        elector: &Option<Arc<LeaseElector>>,
+        metrics: &Arc<Metrics>,
+    ) -> watch::Receiver<LeaseView> {
+        match elector {
+            Some(e) => election::spawn(e.clone(), metrics.clone()),
+            None => election::not_electing(),
+        }
+    }
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -67,17 +128,8 @@ pub enum LogFormat {
 }
 
 pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let set_log_level = init_tracing(args.log_format, BoxMakeWriter::new(std::io::stderr), ansi)?;
-    let members_kubeconfig = match &args.members_kubeconfig {
-        Some(path) => Some(
-            std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
-        ),
-        None => std::env::var("GSLB_CONFIG")
-            .ok()
-            .filter(|s| !s.trim().is_empty()),
-    };
+    let set_log_level = init_logging(args.log_format)?;
+    let members_kubeconfig = members_kubeconfig_text(args.members_kubeconfig.as_ref())?;
     let options = OperatorOptions {
         namespace: args.namespace.clone(),
         members_kubeconfig,
@@ -94,17 +146,95 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 
     let system = actix::System::new();
     system.block_on(async move {
-        let client = home_client(&args).await?;
+        let client = home_client(args.kubeconfig.as_ref(), args.context.as_deref()).await?;
+        let metrics = Metrics::new();
+        let endpoints = Endpoints::new(metrics.clone());
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+        let serve_endpoints = endpoints.clone();
+        actix::spawn(async move {
+            if let Err(e) = axum::serve(listener, http::router(serve_endpoints)).await {
+                tracing::error!(error = %e, "HTTP endpoints stopped");
+            }
+        });
+        tracing::info!(listen = %args.listen, namespace = %args.namespace, "amko-rs operator starting");
+        let elector = args.election.elector(&client, &args.namespace);
+        let lease = ElectionArgs::follow(&elector, &metrics);
+        let gate = RoleWatcher::new(
+            client.clone(),
+            args.namespace.clone(),
+            options.members_kubeconfig.as_deref(),
+            Duration::from_millis(args.role_poll_ms.max(100)),
+        )
+        .spawn(lease);
+        let make = || {
+            Operator::new(
+                client.clone(),
+                options.clone(),
+                metrics.clone(),
+                endpoints.clone(),
+                set_log_level.clone(),
+            )
+        };
         tokio::select! {
-            _ = serve(client, options, listener, set_log_level) => {}
+            _ = lead_while_allowed(gate, make, &endpoints, &metrics) => {}
             _ = shutdown_signal() => tracing::info!("shutting down"),
+        }
+        if let Some(elector) = elector
+            && let Err(e) = elector.release().await
+        {
+            tracing::warn!(error = %e, "cannot release the lease; a standby takes over when it expires");
         }
         Ok::<(), Box<dyn std::error::Error>>(())
     })?;
     Ok(())
+}
+
+/// Runs the operator while the gate is open; stops it (in-process) when it closes.
+async fn lead_while_allowed(
+    mut gate: watch::Receiver<Gate>,
+    make: impl Fn() -> Operator,
+    endpoints: &Endpoints,
+    metrics: &Metrics,
+) {
+    loop {
+        let current = gate.borrow_and_update().clone();
+        if !current.may_lead {
+            metrics.leading.set(0);
+            endpoints.set_idle(current.decided);
+            endpoints.set_phase(current.why);
+            if gate.changed().await.is_err() {
+                return;
+            }
+            continue;
+        }
+        tracing::info!(why = %current.why, "this instance leads: starting the operator");
+        endpoints.set_idle(false);
+        metrics.leading.set(1);
+        let closed = async {
+            loop {
+                if gate.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+                if !gate.borrow().may_lead {
+                    return;
+                }
+            }
+        };
+        tokio::select! {
+            _ = make().run() => {}
+            _ = closed => tracing::info!(why = %gate.borrow().why, "this instance no longer leads: operator stopped"),
+        }
+        metrics.leading.set(0);
+        endpoints.set_pipeline(None);
+    }
+}
+
+/// The subscriber `amko run` and `amko federate` use: stderr, colours only on a terminal.
+pub fn init_logging(format: LogFormat) -> Result<SetLogLevel, Box<dyn std::error::Error>> {
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    init_tracing(format, BoxMakeWriter::new(std::io::stderr), ansi)
 }
 
 /// Installs the global tracing subscriber (filter from env `AMKO_LOG`, default `info`) writing
@@ -141,8 +271,8 @@ pub fn init_tracing(
     }))
 }
 
-/// The operator with its HTTP endpoints on `listener`; runs until the process stops. `amko run`
-/// and `amko demo` both start it here. Needs an actix System (the pipeline is actors).
+/// The operator with its HTTP endpoints on `listener`, always leading (no AMKOCluster or Lease
+/// checks); runs until the process stops. `amko demo` uses it. Needs an actix System.
 pub async fn serve(
     client: kube::Client,
     options: OperatorOptions,
@@ -167,13 +297,31 @@ pub async fn serve(
         .await;
 }
 
-async fn home_client(args: &Args) -> Result<kube::Client, Box<dyn std::error::Error>> {
-    let config = match &args.kubeconfig {
+/// The members kubeconfig text: `--members-kubeconfig FILE`, else env `GSLB_CONFIG`.
+pub fn members_kubeconfig_text(
+    path: Option<&PathBuf>,
+) -> Result<Option<String>, Box<dyn std::error::Error>> {
+    Ok(match path {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
+        ),
+        None => std::env::var("GSLB_CONFIG")
+            .ok()
+            .filter(|s| !s.trim().is_empty()),
+    })
+}
+
+pub async fn home_client(
+    kubeconfig: Option<&PathBuf>,
+    context: Option<&str>,
+) -> Result<kube::Client, Box<dyn std::error::Error>> {
+    let config = match kubeconfig {
         Some(path) => {
             let kubeconfig = Kubeconfig::read_from(path)
                 .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             let options = KubeConfigOptions {
-                context: args.context.clone(),
+                context: context.map(str::to_owned),
                 ..KubeConfigOptions::default()
             };
             kube::Config::from_custom_kubeconfig(kubeconfig, &options).await?

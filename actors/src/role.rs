@@ -1,0 +1,305 @@
+//! Whether this `amko run` may write (to the controller and to CR status): it holds the Lease
+//! (with `--leader-elect`), and its cluster's AMKOCluster makes it the federation leader — or there
+//! is no AMKOCluster at all (a single-cluster install runs as leader). Of two clusters that both say
+//! `isLeader: true`, the one that became leader later (`status.leaderSince`) does not write until
+//! one of them is set back to `isLeader: false`. Re-evaluated every few seconds and on Lease
+//! changes, so promoting or demoting a cluster takes effect without a restart.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use amko::crd::AmkoCluster;
+use amko::federation::{LeaderClaim, followers_of, must_step_back};
+use amko::members::MembersKubeconfig;
+use kube::api::{ListParams, Patch, PatchParams};
+use kube::{Api, Client, ResourceExt};
+use serde_json::json;
+use tokio::sync::watch;
+
+use crate::election::LeaseView;
+
+/// The verdict: may this instance run the pipeline, and why (shown as the phase when it may not).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Gate {
+    pub may_lead: bool,
+    pub why: String,
+    /// False until the role was read once (the instance is neither leading nor idle yet).
+    pub decided: bool,
+}
+
+/// The role of this cluster as its AMKOCluster says.
+enum Role {
+    /// No AMKOCluster: today's single-cluster behaviour.
+    Alone,
+    Leader(Box<AmkoCluster>),
+    Follower(String),
+    Invalid(String),
+}
+
+pub struct RoleWatcher {
+    client: Client,
+    namespace: String,
+    members: Option<MembersKubeconfig>,
+    member_clients: BTreeMap<String, Client>,
+    poll: Duration,
+}
+
+impl RoleWatcher {
+    pub fn new(
+        client: Client,
+        namespace: String,
+        members_kubeconfig: Option<&str>,
+        poll: Duration,
+    ) -> Self {
+        RoleWatcher {
+            client,
+            namespace,
+            members: members_kubeconfig.and_then(|t| MembersKubeconfig::parse(t).ok()),
+            member_clients: BTreeMap::new(),
+            poll,
+        }
+    }
+
+    /// Runs on the current arbiter and publishes the gate. It starts closed.
+    pub fn spawn(mut self, mut lease: watch::Receiver<LeaseView>) -> watch::Receiver<Gate> {
+        let (tx, rx) = watch::channel(Gate {
+            may_lead: false,
+            why: "checking this cluster's role (AMKOCluster)".to_owned(),
+            decided: false,
+        });
+        actix::spawn(async move {
+            let mut lease_open = true;
+            loop {
+                let view = lease.borrow_and_update().clone();
+                if let Some(gate) = self.evaluate(&view).await {
+                    tx.send_if_modified(|current| {
+                        if *current == gate {
+                            return false;
+                        }
+                        tracing::info!(may_lead = gate.may_lead, why = %gate.why, "role changed");
+                        *current = gate;
+                        true
+                    });
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(self.poll) => {}
+                    changed = lease.changed(), if lease_open => lease_open = changed.is_ok(),
+                }
+            }
+        });
+        rx
+    }
+
+    /// `None` when the AMKOCluster cannot be read: the previous verdict stands.
+    async fn evaluate(&mut self, lease: &LeaseView) -> Option<Gate> {
+        let role = self.role().await?;
+        let mut conflict = None;
+        if lease.held() {
+            // Only the replica that may write records leaderSince.
+            match &role {
+                Role::Follower(name) => self.record_leader_since(name, None).await,
+                Role::Leader(cluster) => conflict = self.leader_conflict(cluster).await,
+                _ => {}
+            }
+        }
+        Some(verdict(&role, lease, conflict))
+    }
+
+    async fn role(&self) -> Option<Role> {
+        let api: Api<AmkoCluster> = Api::namespaced(self.client.clone(), &self.namespace);
+        let list = match api.list(&ListParams::default()).await {
+            Ok(list) => list.items,
+            // No AMKOCluster CRD installed: a single-cluster install.
+            Err(kube::Error::Api(s)) if s.code == 404 => Vec::new(),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list AMKOClusters");
+                return None;
+            }
+        };
+        Some(match list.as_slice() {
+            [] => Role::Alone,
+            [one] if one.spec.is_leader => Role::Leader(Box::new(one.clone())),
+            [one] => Role::Follower(one.name_any()),
+            _ => Role::Invalid(format!(
+                "only one AMKOCluster object allowed per cluster; {} found in {}",
+                list.len(),
+                self.namespace
+            )),
+        })
+    }
+
+    /// Records (or clears) `status.leaderSince` on our AMKOCluster; only the writer calls this.
+    async fn record_leader_since(&self, name: &str, since: Option<&str>) {
+        let api: Api<AmkoCluster> = Api::namespaced(self.client.clone(), &self.namespace);
+        let current = match api.get_opt(name).await {
+            Ok(Some(c)) => c.status.and_then(|s| s.leader_since),
+            _ => return,
+        };
+        if current.as_deref() == since {
+            return;
+        }
+        let patch = json!({"status": {"leaderSince": since}});
+        if let Err(e) = api
+            .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            tracing::warn!(error = %e, amkocluster = %name, "cannot record status.leaderSince");
+        }
+    }
+
+    /// Why this leader must step back: another cluster of the federation is an older leader.
+    async fn leader_conflict(&mut self, cluster: &AmkoCluster) -> Option<String> {
+        let name = cluster.name_any();
+        let since = match cluster.status.as_ref().and_then(|s| s.leader_since.clone()) {
+            Some(since) => since,
+            None => {
+                let now = k8s_openapi::jiff::Timestamp::now().to_string();
+                self.record_leader_since(&name, Some(&now)).await;
+                now
+            }
+        };
+        let mine = LeaderClaim {
+            since,
+            context: cluster.spec.cluster_context.clone(),
+        };
+        for context in followers_of(cluster).unwrap_or_default() {
+            let Some(theirs) = self.leader_claim_of(&context).await else {
+                continue;
+            };
+            if must_step_back(&mine, &theirs) {
+                return Some(format!(
+                    "AMKO in cluster {context} is also a leader, conflicting state: this cluster became leader later ({}) and does not write until one of them is set to isLeader: false",
+                    mine.since
+                ));
+            }
+            tracing::warn!(cluster = %context, "AMKO in cluster {context} is also a leader, conflicting state; it became leader later and steps back");
+        }
+        None
+    }
+
+    /// The leader claim of member `context`, when it is reachable and says `isLeader: true`.
+    async fn leader_claim_of(&mut self, context: &str) -> Option<LeaderClaim> {
+        if !self.member_clients.contains_key(context) {
+            let config = self.members.as_ref()?.config_for(context).await.ok()?;
+            let client = Client::try_from(config).ok()?;
+            self.member_clients.insert(context.to_owned(), client);
+        }
+        let client = self.member_clients.get(context)?.clone();
+        let api: Api<AmkoCluster> = Api::namespaced(client, &self.namespace);
+        let list = tokio::time::timeout(Duration::from_secs(3), api.list(&ListParams::default()))
+            .await
+            .ok()?
+            .ok()?;
+        list.items
+            .into_iter()
+            .find(|c| c.spec.is_leader)
+            .map(|c| LeaderClaim {
+                since: c.status.and_then(|s| s.leader_since).unwrap_or_default(),
+                context: context.to_owned(),
+            })
+    }
+}
+
+/// The verdict from the role, the Lease and, for a leader, the reason to step back (if any).
+fn verdict(role: &Role, lease: &LeaseView, conflict: Option<String>) -> Gate {
+    let closed = |why: String| Gate {
+        may_lead: false,
+        why,
+        decided: true,
+    };
+    let open = |why: String| Gate {
+        may_lead: true,
+        why,
+        decided: true,
+    };
+    match lease {
+        LeaseView::Standby { holder } if holder.is_empty() => {
+            return closed("standby: waiting for the leader-election lease".to_owned());
+        }
+        LeaseView::Standby { holder } => {
+            return closed(format!(
+                "standby: the leader-election lease is held by {holder}"
+            ));
+        }
+        LeaseView::Held | LeaseView::NotElecting => {}
+    }
+    match role {
+        Role::Alone => open("no AMKOCluster in this cluster: running as the leader".to_owned()),
+        Role::Invalid(why) => closed(why.clone()),
+        Role::Follower(name) => closed(format!(
+            "follower: AMKOCluster {name} says isLeader: false; amko-rs idles until it is promoted"
+        )),
+        Role::Leader(cluster) => match conflict {
+            Some(why) => closed(why),
+            None => open(format!(
+                "leader (AMKOCluster {} says isLeader: true)",
+                cluster.name_any()
+            )),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use amko::crd::AmkoClusterSpec;
+
+    fn leader() -> Role {
+        Role::Leader(Box::new(AmkoCluster::new(
+            "amkocluster-federation",
+            AmkoClusterSpec {
+                is_leader: true,
+                ..AmkoClusterSpec::default()
+            },
+        )))
+    }
+
+    fn standby_of(holder: &str) -> LeaseView {
+        LeaseView::Standby {
+            holder: holder.to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_single_cluster_install_or_a_leader_leads_when_it_holds_the_lease() {
+        for lease in [LeaseView::NotElecting, LeaseView::Held] {
+            assert!(verdict(&Role::Alone, &lease, None).may_lead);
+            assert!(verdict(&leader(), &lease, None).may_lead);
+        }
+        let standby = verdict(&leader(), &standby_of("replica-a"), None);
+        assert!(!standby.may_lead && standby.decided);
+        assert_eq!(
+            standby.why,
+            "standby: the leader-election lease is held by replica-a"
+        );
+        assert!(!verdict(&Role::Alone, &standby_of(""), None).may_lead);
+    }
+
+    #[test]
+    fn followers_invalid_setups_and_the_newer_of_two_leaders_idle() {
+        let follower = verdict(
+            &Role::Follower("amkocluster-federation".to_owned()),
+            &LeaseView::Held,
+            None,
+        );
+        assert!(!follower.may_lead);
+        assert!(
+            follower
+                .why
+                .starts_with("follower: AMKOCluster amkocluster-federation")
+        );
+        let invalid = verdict(
+            &Role::Invalid("only one AMKOCluster object allowed per cluster".to_owned()),
+            &LeaseView::NotElecting,
+            None,
+        );
+        assert!(!invalid.may_lead);
+        let conflict = verdict(
+            &leader(),
+            &LeaseView::NotElecting,
+            Some("AMKO in cluster east is also a leader, conflicting state".to_owned()),
+        );
+        assert!(!conflict.may_lead);
+        assert!(conflict.why.starts_with("AMKO in cluster east"));
+    }
+}
