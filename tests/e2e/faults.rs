@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use amko::sim::avi::RateLimitConfig;
 use amko::sim::k8s::Down;
-use harness::{CREATED_BY, Env, wait_until};
+use harness::{CREATED_BY, Env, members_of, wait_until};
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::Api;
 use kube::api::DeleteParams;
@@ -21,15 +21,6 @@ fn gdp() -> Value {
         "matchRules": {"appSelector": {"label": {"app": "gslb"}}},
         "matchClusters": [{"cluster": "cluster1"}, {"cluster": "cluster2"}]
     })
-}
-
-fn member_count(gs: &Value) -> usize {
-    gs["groups"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|g| g["members"].as_array().map_or(0, Vec::len))
-        .sum()
 }
 
 /// No name appears twice among the controller's GslbServices and health monitors.
@@ -66,7 +57,7 @@ async fn refresh_writes_nothing_when_in_sync_and_repairs_drift() {
         Duration::from_secs(30),
         || async {
             env.gslb_service("drift.example.com")
-                .is_some_and(|gs| member_count(&gs) == 2)
+                .is_some_and(|gs| members_of(&gs).len() == 2)
         },
         || env.log(),
     )
@@ -159,7 +150,7 @@ async fn an_unreachable_member_cluster_keeps_its_members() {
         Duration::from_secs(30),
         || async {
             env.gslb_service("stay.example.com")
-                .is_some_and(|gs| member_count(&gs) == 2)
+                .is_some_and(|gs| members_of(&gs).len() == 2)
         },
         || env.log(),
     )
@@ -176,7 +167,7 @@ async fn an_unreachable_member_cluster_keeps_its_members() {
     );
     assert_eq!(
         env.gslb_service("stay.example.com")
-            .map(|gs| member_count(&gs)),
+            .map(|gs| members_of(&gs).len()),
         Some(2)
     );
     let members = env
@@ -198,7 +189,7 @@ async fn an_unreachable_member_cluster_keeps_its_members() {
         Duration::from_secs(40),
         || async {
             env.gslb_service("stay.example.com")
-                .is_some_and(|gs| member_count(&gs) == 1)
+                .is_some_and(|gs| members_of(&gs).len() == 1)
         },
         || env.log(),
     )

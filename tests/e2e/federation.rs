@@ -78,16 +78,9 @@ impl Proc {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 /// Starts `amko <subcommand>` in cluster `context` with the harness kubeconfig as members.
 fn spawn(env: &Env, label: &str, subcommand: &str, context: &str, extra: &[&str]) -> Proc {
-    let listen = format!("127.0.0.1:{}", free_port());
+    let listen = format!("127.0.0.1:{}", harness::free_port());
     let log = env.dir.join(format!("{label}.log"));
     let log_file = std::fs::File::create(&log).expect("log file");
     let child = Command::new(env!("CARGO_BIN_EXE_amko"))

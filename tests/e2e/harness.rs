@@ -42,11 +42,21 @@ impl Drop for Operator {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
+}
+
+/// Every pool member of a GslbService as the controller holds it.
+pub fn members_of(gs: &Value) -> Vec<Value> {
+    gs["groups"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|g| g["members"].as_array().cloned().unwrap_or_default())
+        .collect()
 }
 
 pub fn unique_dir(name: &str) -> PathBuf {

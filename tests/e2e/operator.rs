@@ -7,7 +7,7 @@ mod harness;
 use std::time::Duration;
 
 use amko::crd::{GlobalDeploymentPolicy, GslbConfig, GslbHostRule};
-use harness::{CREATED_BY, Env, HOME, wait_until};
+use harness::{CREATED_BY, Env, HOME, members_of, wait_until};
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
@@ -23,15 +23,6 @@ fn two_cluster_gdp() -> Value {
         ],
         "ttl": 30
     })
-}
-
-fn members_of(gs: &Value) -> Vec<Value> {
-    gs["groups"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|g| g["members"].as_array().cloned().unwrap_or_default())
-        .collect()
 }
 
 async fn ingress_vip_and_uuid(

@@ -7,9 +7,9 @@ mod harness;
 
 use std::time::Duration;
 
-use amko::avi::{AviClient, AviConnection};
+use amko::avi::AviClient;
 use amko::crd::{GlobalDeploymentPolicy, GslbHostRule};
-use harness::{Env, HOME, ensure_namespace, wait_until};
+use harness::{Env, HOME, ensure_namespace, members_of, wait_until};
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::Api;
 use kube::api::{DeleteParams, PostParams};
@@ -164,15 +164,6 @@ async fn wait_gs(env: &Env, fqdn: &str, what: &str, check: impl Fn(&Value) -> bo
     env.gslb_service(fqdn).expect("GslbService")
 }
 
-fn members_of(gs: &Value) -> Vec<Value> {
-    gs["groups"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|g| g["members"].as_array().cloned().unwrap_or_default())
-        .collect()
-}
-
 /// `(pool name, priority, [(member ip, ratio)])`.
 type PoolView = (String, i64, Vec<(String, i64)>);
 
@@ -246,20 +237,6 @@ async fn vip(env: &Env, cluster: &str, name: &str) -> String {
         .and_then(|i| i.into_iter().next())
         .and_then(|i| i.ip)
         .expect("AKO wrote a VIP")
-}
-
-fn avi_client(env: &Env) -> AviClient {
-    AviClient::new(AviConnection {
-        base_url: env.avi.base_url().to_owned(),
-        username: env.avi.username().to_owned(),
-        password: env.avi.password().to_owned(),
-        version: env.avi.version().to_owned(),
-        tenant: "admin".into(),
-        ca_pem: env.avi.ca_pem().map(str::to_owned),
-        insecure_skip_verify: false,
-        timeout: Duration::from_secs(10),
-    })
-    .expect("Avi client")
 }
 
 /// Controller writes to the GslbService `fqdn` since audit entry `since`.
@@ -555,7 +532,7 @@ async fn ttl_down_response_and_pool_algorithm_from_the_gdp_and_a_host_rule() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn site_persistence_applies_to_tls_members_only() {
     let env = Env::start("persistence", 2, 0).await;
-    let avi = avi_client(&env);
+    let avi = env.avi_client();
     let profile = avi
         .create(
             "applicationpersistenceprofile",
@@ -776,7 +753,7 @@ async fn site_persistence_applies_to_tls_members_only() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_monitor_refs_template_and_control_plane_only() {
     let env = Env::start("monitors", 2, 0).await;
-    avi_client(&env)
+    env.avi_client()
         .create(
             "healthmonitor",
             &json!({"name": "fed-template", "type": "HEALTH_MONITOR_HTTP", "is_federated": true,
@@ -960,7 +937,7 @@ async fn health_monitor_refs_template_and_control_plane_only() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_monitor_precedence_rule_over_gdp() {
     let env = Env::start("hm-precedence", 2, 0).await;
-    avi_client(&env)
+    env.avi_client()
         .create(
             "healthmonitor",
             &json!({"name": "fed-template", "type": "HEALTH_MONITOR_HTTP", "is_federated": true,
@@ -1087,7 +1064,7 @@ async fn add_third_party_site(avi: &AviClient, site: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn third_party_members_and_public_ips_from_a_host_rule() {
     let env = Env::start("third-party", 2, 0).await;
-    add_third_party_site(&avi_client(&env), "legacy-dc").await;
+    add_third_party_site(&env.avi_client(), "legacy-dc").await;
     env.install(gdp(json!({"trafficSplit": [
         {"cluster": "cluster1", "weight": 4, "priority": 10},
         {"cluster": "cluster2", "weight": 6, "priority": 10}
@@ -1323,7 +1300,7 @@ async fn invalid_host_rules_are_rejected_and_the_last_good_one_stays() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_rule_for_an_fqdn_is_rejected_and_deleting_rules_reverts_to_the_gdp() {
     let env = Env::start("rule-conflict", 2, 0).await;
-    add_third_party_site(&avi_client(&env), "legacy-dc").await;
+    add_third_party_site(&env.avi_client(), "legacy-dc").await;
     env.install(gdp(json!({"ttl": 30}))).await;
     let mut env = env;
     env.start_operator(&[]);
@@ -1570,7 +1547,7 @@ async fn a_host_with_more_paths_than_monitors_allowed_still_gets_a_gslb_service(
 
     // Seven user refs are refused when the rule is checked, not by the controller later.
     for name in ["hm-1", "hm-2", "hm-3"] {
-        avi_client(&env)
+        env.avi_client()
             .create(
                 "healthmonitor",
                 &json!({"name": name, "type": "HEALTH_MONITOR_PING", "is_federated": true}),
@@ -1598,7 +1575,7 @@ async fn a_host_with_more_paths_than_monitors_allowed_still_gets_a_gslb_service(
 async fn monitors_of_a_gslb_service_the_controller_refused_are_cleaned_up() {
     let env = Env::start("refused", 2, 0).await;
     // The controller only takes FQDNs under its GSLB DNS subdomain.
-    let avi = avi_client(&env);
+    let avi = env.avi_client();
     let mut gslb = avi
         .list("gslb", &[], Some("admin"))
         .await

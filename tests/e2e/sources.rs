@@ -11,7 +11,7 @@ use amko::crd::ako_hostrule::HostRule;
 use amko::crd::route::Route;
 use amko::crd::{GlobalDeploymentPolicy, GslbConfig};
 use amko::sim::k8s::VipFamily;
-use harness::{CREATED_BY, Env, EnvOptions, HOME, UUID, wait_until};
+use harness::{CREATED_BY, Env, EnvOptions, HOME, UUID, members_of, wait_until};
 use k8s_openapi::api::core::v1::{Namespace, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{Patch, PatchParams, PostParams};
@@ -23,15 +23,6 @@ const WAIT: Duration = Duration::from_secs(30);
 // ---------------------------------------------------------------------------------------------
 // Helpers: reading the controller and the clusters.
 // ---------------------------------------------------------------------------------------------
-
-fn members_of(gs: &Value) -> Vec<Value> {
-    gs["groups"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|g| g["members"].as_array().cloned().unwrap_or_default())
-        .collect()
-}
 
 fn member_with_ip(gs: &Value, ip: &str) -> Value {
     members_of(gs)
