@@ -159,6 +159,7 @@ fn walk(schema: &Value, value: &mut Value, old: Option<&Value>, path: &str, out:
                 "items",
                 out,
             );
+            list_type_uniqueness(schema, items, path, out);
         }
         Value::String(s) => {
             bounds_on_count(
@@ -263,6 +264,44 @@ fn walk_object(
         "properties",
         out,
     );
+}
+
+/// `x-kubernetes-list-type: set` items, and `map` items' `x-kubernetes-list-map-keys`, must be
+/// unique, as a real API server enforces.
+fn list_type_uniqueness(schema: &Value, items: &[Value], path: &str, out: &mut Outcome) {
+    let identity = |item: &Value| -> Option<Value> {
+        match schema
+            .get("x-kubernetes-list-type")
+            .and_then(Value::as_str)?
+        {
+            "set" => Some(item.clone()),
+            "map" => {
+                let keys = schema.get("x-kubernetes-list-map-keys")?.as_array()?;
+                let mut id = Map::new();
+                for key in keys.iter().filter_map(Value::as_str) {
+                    id.insert(
+                        key.to_owned(),
+                        item.get(key).cloned().unwrap_or(Value::Null),
+                    );
+                }
+                Some(Value::Object(id))
+            }
+            _ => None,
+        }
+    };
+    let mut seen: Vec<Value> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let Some(id) = identity(item) else { return };
+        if seen.contains(&id) {
+            out.causes.push(FieldCause::new(
+                "FieldValueDuplicate",
+                &format!("{path}[{i}]"),
+                format!("Duplicate value: {id}"),
+            ));
+        } else {
+            seen.push(id);
+        }
+    }
 }
 
 fn required(schema: &Value, map: &Map<String, Value>, path: &str, out: &mut Outcome) {
