@@ -295,7 +295,7 @@ fn list_type_uniqueness(schema: &Value, items: &[Value], path: &str, out: &mut O
         if seen.contains(&id) {
             out.causes.push(FieldCause::new(
                 "FieldValueDuplicate",
-                &format!("{path}[{i}]"),
+                format!("{path}[{i}]"),
                 format!("Duplicate value: {id}"),
             ));
         } else {
