@@ -44,6 +44,13 @@ pub struct MemberReport {
     pub reason: Option<String>,
 }
 
+/// The stored outcome of selecting one observation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Verdict {
+    Selected(GsKey),
+    NotSelected(String),
+}
+
 /// All inputs of model building, and the selection derived from them.
 #[derive(Debug)]
 pub struct World {
@@ -56,8 +63,9 @@ pub struct World {
     namespaces: BTreeMap<(String, String), NamespaceInfo>,
     hostrules: BTreeMap<(String, String, String), HostRuleInfo>,
     hostrule_index: HostRuleIndex,
-    /// Derived: verdict per observation and members per GslbService.
-    verdicts: BTreeMap<ObservationId, Selection>,
+    /// Derived: verdict per observation and members per GslbService (each member once: the
+    /// verdict names its GslbService, the member lives in `members`).
+    verdicts: BTreeMap<ObservationId, Verdict>,
     members: BTreeMap<GsKey, BTreeMap<ObservationId, Member>>,
 }
 
@@ -315,8 +323,8 @@ impl World {
         for observations in self.objects.values() {
             for obs in observations {
                 let (selected_into, reason) = match self.verdicts.get(&obs.id) {
-                    Some(Selection::Selected(m)) => (Some(m.key.clone()), None),
-                    Some(Selection::NotSelected(r)) => (None, Some(r.clone())),
+                    Some(Verdict::Selected(key)) => (Some(key.clone()), None),
+                    Some(Verdict::NotSelected(r)) => (None, Some(r.clone())),
                     None => (None, Some("no accepted GlobalDeploymentPolicy".to_owned())),
                 };
                 out.push(MemberReport {
@@ -370,7 +378,7 @@ impl World {
 
     fn evaluate(&mut self, obs: &Observation) -> BTreeSet<GsKey> {
         let mut changed = BTreeSet::new();
-        let verdict = match &self.policy {
+        let selection = match &self.policy {
             None => Selection::NotSelected("no accepted GlobalDeploymentPolicy".to_owned()),
             Some(policy) => SelectionContext {
                 policy,
@@ -380,30 +388,34 @@ impl World {
             }
             .select(obs),
         };
-        if let Some(Selection::Selected(old)) = self.verdicts.get(&obs.id)
-            && let Some(members) = self.members.get_mut(&old.key)
+        if let Some(Verdict::Selected(old_key)) = self.verdicts.get(&obs.id)
+            && let Some(members) = self.members.get_mut(old_key)
         {
             let removed = members.remove(&obs.id);
-            if let Selection::Selected(new) = &verdict
-                && new.key == old.key
+            if let Selection::Selected(new) = &selection
+                && new.key == *old_key
                 && removed.as_ref() == Some(new.as_ref())
             {
-                members.insert(obs.id.clone(), (**new).clone());
-                self.verdicts.insert(obs.id.clone(), verdict);
+                members.insert(obs.id.clone(), *new.clone());
                 return changed;
             }
-            changed.insert(old.key.clone());
+            changed.insert(old_key.clone());
             if members.is_empty() {
-                self.members.remove(&old.key);
+                self.members.remove(old_key);
             }
         }
-        if let Selection::Selected(member) = &verdict {
-            changed.insert(member.key.clone());
-            self.members
-                .entry(member.key.clone())
-                .or_default()
-                .insert(obs.id.clone(), (**member).clone());
-        }
+        let verdict = match selection {
+            Selection::Selected(member) => {
+                let key = member.key.clone();
+                changed.insert(key.clone());
+                self.members
+                    .entry(key.clone())
+                    .or_default()
+                    .insert(obs.id.clone(), *member);
+                Verdict::Selected(key)
+            }
+            Selection::NotSelected(reason) => Verdict::NotSelected(reason),
+        };
         self.verdicts.insert(obs.id.clone(), verdict);
         changed
     }
@@ -411,14 +423,14 @@ impl World {
     /// Drops the verdict and membership of one observation.
     fn forget(&mut self, id: &ObservationId) -> BTreeSet<GsKey> {
         let mut changed = BTreeSet::new();
-        if let Some(Selection::Selected(member)) = self.verdicts.remove(id)
-            && let Some(members) = self.members.get_mut(&member.key)
+        if let Some(Verdict::Selected(key)) = self.verdicts.remove(id)
+            && let Some(members) = self.members.get_mut(&key)
         {
             members.remove(id);
             if members.is_empty() {
-                self.members.remove(&member.key);
+                self.members.remove(&key);
             }
-            changed.insert(member.key.clone());
+            changed.insert(key);
         }
         changed
     }
