@@ -28,9 +28,9 @@ fn ingress(c: usize, i: usize, label: &str) -> Ingress {
         "metadata": {"name": format!("web-{i}"), "namespace": "default", "labels": {"app": label},
             "annotations": {"ako.vmware.com/host-fqdn-vs-uuid-map": vs_map,
                             "ako.vmware.com/controller-cluster-uuid": format!("cluster-{c}")}},
-        "spec": {"rules": [{"host": host, "http": {"paths": [{"path": "/", "pathType": "Prefix",
+        "spec": {"rules": [{"host": host.clone(), "http": {"paths": [{"path": "/", "pathType": "Prefix",
             "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]},
-        "status": {"loadBalancer": {"ingress": [{"ip": format!("10.{}.{}.{}", c, i / 250, 1 + i % 250)}]}}
+        "status": {"loadBalancer": {"ingress": [{"ip": format!("10.{}.{}.{}", c, i / 250, 1 + i % 250), "hostname": host}]}}
     }))
     .unwrap_or_default()
 }
@@ -76,6 +76,11 @@ fn pipeline(c: &mut Criterion) {
         .iter()
         .flat_map(|(cluster, ing)| ingest_ingress(cluster, ing).observations)
         .collect();
+    assert_eq!(
+        observations.len(),
+        1000,
+        "every fixture Ingress yields its host"
+    );
     let policy = fixtures::policy(CLUSTERS);
     let settings = fixtures::settings();
     let namespaces = BTreeMap::new();
@@ -105,6 +110,7 @@ fn pipeline(c: &mut Criterion) {
         })
     });
     let key = world.keys().next().cloned();
+    assert_eq!(world.observation_count(), CLUSTERS * PER_CLUSTER);
     c.bench_function("World: inputs of one GslbService (20,000 objects)", |b| {
         b.iter(|| {
             key.as_ref()

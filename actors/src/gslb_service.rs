@@ -62,7 +62,8 @@ impl GslbServiceActor {
     }
 
     fn flush(&mut self, ctx: &mut Context<Self>) {
-        let Some(inputs) = self.latest.as_ref() else {
+        // Built once per window; holding the inputs afterwards only doubled the members in memory.
+        let Some(inputs) = self.latest.take() else {
             return;
         };
         let observed_at = self.first_change.take().unwrap_or_else(Instant::now);

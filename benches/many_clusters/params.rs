@@ -59,6 +59,10 @@ pub struct Params {
     /// `AMKO_LOG` of the operator.
     #[arg(long, default_value = "info")]
     pub operator_log: String,
+    /// Runs the operator under this command (e.g. `heaptrack -o /tmp/amko`) to profile it; the
+    /// process figures are then the wrapper's.
+    #[arg(long)]
+    pub operator_wrapper: Option<String>,
     /// Give up waiting for convergence after this many seconds.
     #[arg(long, default_value_t = 300)]
     pub timeout_secs: u64,

@@ -125,9 +125,13 @@ pub fn machine() -> String {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    // Other work on the machine skews the timings: record how busy it was.
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load: Vec<&str> = load.split_whitespace().take(3).collect();
     format!(
-        "{cpus} CPUs ({model}), {mem:.1} GiB RAM, Linux {}",
-        kernel.trim()
+        "{cpus} CPUs ({model}), {mem:.1} GiB RAM, Linux {}, load average {}",
+        kernel.trim(),
+        load.join(" ")
     )
 }
 

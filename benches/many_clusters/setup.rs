@@ -302,7 +302,17 @@ impl Bench {
             .join(format!("operator-{}.log", self.operators_started));
         let log_file = std::fs::File::create(&log)?;
         let p = &self.params;
-        let child = Command::new(env!("CARGO_BIN_EXE_amko"))
+        let binary = env!("CARGO_BIN_EXE_amko");
+        let mut command = match &p.operator_wrapper {
+            Some(wrapper) => {
+                let mut words = wrapper.split_whitespace();
+                let mut c = Command::new(words.next().unwrap_or(binary));
+                c.args(words).arg(binary);
+                c
+            }
+            None => Command::new(binary),
+        };
+        let child = command
             .args(["run", "--kubeconfig"])
             .arg(&self.kubeconfig)
             .args(["--context", "cluster1", "--namespace", HOME])
