@@ -11,9 +11,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use amko::avi::sync::{CacheChange, execute, federated_pki_profiles, load_state};
 use amko::avi::{AviClient, AviError, AviErrorKind};
-use amko::model::plan::{
-    ControllerState, Plan, Write, monitor_gs_name, plan_gslb_service, referenced_monitors,
-};
+use amko::model::plan::{ControllerObject, ControllerState, Plan, Write, plan_gslb_service};
 use amko::model::{DesiredGs, GsKey};
 use backon::{BackoffBuilder, ExponentialBuilder};
 use serde_json::{Value, json};
@@ -31,11 +29,12 @@ pub struct WriterConfig {
 }
 
 /// The desired state of one GslbService (`None`: it must not exist), from its GslbService actor.
+/// Shared with that actor (which compares the next state with it), so it is held once.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Desired {
     pub key: GsKey,
-    pub desired: Option<DesiredGs>,
+    pub desired: Option<Arc<DesiredGs>>,
     /// When the earliest observation behind this state arrived.
     pub observed_at: Instant,
 }
@@ -51,7 +50,7 @@ pub struct ClusterSynced(pub String);
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct BootSnapshot {
-    pub desired: BTreeMap<GsKey, DesiredGs>,
+    pub desired: BTreeMap<GsKey, Arc<DesiredGs>>,
     pub unsynced: BTreeSet<String>,
     pub observed_at: Instant,
 }
@@ -115,7 +114,7 @@ pub struct AviActor {
     phase: Phase,
     cache: ControllerState,
     pki_profiles: Vec<String>,
-    desired: BTreeMap<GsKey, DesiredGs>,
+    desired: BTreeMap<GsKey, Arc<DesiredGs>>,
     /// When the earliest unwritten observation of a key arrived.
     observed: BTreeMap<GsKey, Instant>,
     queue: VecDeque<GsKey>,
@@ -237,7 +236,7 @@ impl AviActor {
                     .health_monitors
                     .iter()
                     .filter_map(|((tenant, _), hm)| {
-                        monitor_gs_name(&hm.body).map(|gs| GsKey {
+                        hm.made_for().map(|gs| GsKey {
                             tenant: tenant.clone(),
                             fqdn: gs.to_owned(),
                         })
@@ -262,8 +261,8 @@ impl AviActor {
         else {
             return false;
         };
-        let description = gs
-            .body
+        let body = gs.body();
+        let description = body
             .get("description")
             .and_then(Value::as_str)
             .unwrap_or_default();
@@ -279,14 +278,12 @@ impl AviActor {
         });
         desired_use
             || self.cache.gslb_services.iter().any(|((t, n), gs)| {
-                t == tenant
-                    && *n != key.fqdn
-                    && referenced_monitors(&gs.body).iter().any(|r| r == name)
+                t == tenant && *n != key.fqdn && gs.monitor_refs().iter().any(|r| r == name)
             })
     }
 
     fn plan_for(&self, key: &GsKey) -> Plan {
-        let mut desired = self.desired.get(key).cloned();
+        let mut desired = self.desired.get(key).map(|d| DesiredGs::clone(d));
         if let Some(d) = desired.as_mut()
             && d.gslb_service.site_persistence_enabled
             && d.gslb_service.pki_profile_ref.is_none()
@@ -715,7 +712,7 @@ impl Handler<DebugGslbServices> for AviActor {
                     .cache
                     .gslb_services
                     .get(&(key.tenant.clone(), key.fqdn.clone()))
-                    .map(|o| o.body.clone());
+                    .map(ControllerObject::body);
                 let differences = match (&desired, &controller) {
                     (Some(d), Some(c)) => json!(amko::model::compare::differences(d, c)),
                     _ => Value::Null,

@@ -165,10 +165,14 @@ impl GdpActor {
                 "boot timeout: converging without these clusters; GslbServices with their members stay untouched"
             );
         }
-        let desired: BTreeMap<GsKey, amko::model::DesiredGs> = self
+        let desired: BTreeMap<GsKey, Arc<amko::model::DesiredGs>> = self
             .world
             .keys()
-            .filter_map(|k| self.world.desired(k, None).map(|d| (k.clone(), d)))
+            .filter_map(|k| {
+                self.world
+                    .desired(k, None)
+                    .map(|d| (k.clone(), Arc::new(d)))
+            })
             .collect();
         self.avi_mailbox.sent();
         self.avi.do_send(BootSnapshot {

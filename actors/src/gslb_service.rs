@@ -30,7 +30,8 @@ pub struct GslbServiceActor {
     latest: Option<GsInputs>,
     /// When the first change not yet handed over arrived.
     first_change: Option<Instant>,
-    last_sent: Option<Option<DesiredGs>>,
+    /// Shared with the AviActor, which holds the same state.
+    last_sent: Option<Option<Arc<DesiredGs>>>,
 }
 
 impl GslbServiceActor {
@@ -67,7 +68,7 @@ impl GslbServiceActor {
             return;
         };
         let observed_at = self.first_change.take().unwrap_or_else(Instant::now);
-        let desired = inputs.build(&self.settings, None);
+        let desired = inputs.build(&self.settings, None).map(Arc::new);
         let empty = desired.is_none();
         if self.last_sent.as_ref() != Some(&desired) {
             self.avi_mailbox.sent();

@@ -12,13 +12,18 @@ use super::compare::{in_sync, ref_identity};
 use super::health::{CREATED_BY_MARKER, MANAGED_HM_PREFIX};
 use super::member::GsKey;
 
-/// An object as the controller returned it.
+/// An object as the controller returned it. The body is kept as compact JSON text (a parsed
+/// `Value` of a GslbService is several times larger, and 20,000 of them dominated the operator's
+/// memory); it is parsed when a plan or the debug endpoint reads it. The two fields that scans
+/// over the whole cache read are extracted once, so those scans parse nothing.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ControllerObject {
     pub uuid: String,
     pub name: String,
     pub tenant: String,
-    pub body: Value,
+    body: Box<str>,
+    monitor_refs: Box<[String]>,
+    made_for: Option<Box<str>>,
 }
 
 impl ControllerObject {
@@ -28,8 +33,26 @@ impl ControllerObject {
             uuid: body.get("uuid")?.as_str()?.to_owned(),
             name: body.get("name")?.as_str()?.to_owned(),
             tenant: tenant.to_owned(),
-            body,
+            monitor_refs: referenced_monitors(&body).into_boxed_slice(),
+            made_for: monitor_gs_name(&body).map(Into::into),
+            body: body.to_string().into_boxed_str(),
         })
+    }
+
+    /// The body as the controller returned it.
+    pub fn body(&self) -> Value {
+        // The text was written by `Value`'s own serializer, so it always parses.
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+
+    /// Names of the health monitors this object (a GslbService) references.
+    pub fn monitor_refs(&self) -> &[String] {
+        &self.monitor_refs
+    }
+
+    /// The GslbService a managed monitor was made for (see [`monitor_gs_name`]).
+    pub fn made_for(&self) -> Option<&str> {
+        self.made_for.as_deref()
     }
 }
 
@@ -157,19 +180,20 @@ pub fn plan_gslb_service(
     let existing = state
         .gslb_services
         .get(&(key.tenant.clone(), key.fqdn.clone()));
-    if let Some(gs) = existing
-        && !gs_is_owned(&gs.body, created_by)
+    let existing_body = existing.map(ControllerObject::body);
+    if let Some(body) = &existing_body
+        && !gs_is_owned(body, created_by)
     {
         plan.conflicts.push(format!(
             "gslbservice {}/{} exists with created_by {:?}, which is not this instance ({created_by}); it is left alone",
             key.tenant,
             key.fqdn,
-            gs.body.get("created_by").and_then(Value::as_str).unwrap_or("")
+            body.get("created_by").and_then(Value::as_str).unwrap_or("")
         ));
         return plan;
     }
     let previously_referenced: Vec<String> = existing
-        .map(|gs| referenced_monitors(&gs.body))
+        .map(|gs| gs.monitor_refs().to_vec())
         .unwrap_or_default();
 
     let Some(desired) = desired else {
@@ -196,13 +220,16 @@ pub fn plan_gslb_service(
     // Monitors first: the GslbService may only reference monitors that exist.
     for hm in &desired.health_monitors {
         let body = serde_json::to_value(hm).unwrap_or(Value::Null);
-        match state.health_monitors.get(&(tenant.clone(), hm.name.clone())) {
+        let current = state
+            .health_monitors
+            .get(&(tenant.clone(), hm.name.clone()));
+        match current.map(|c| (c, c.body())) {
             None => plan.writes.push(Write::CreateHealthMonitor { tenant: tenant.clone(), body }),
-            Some(current) if !hm_is_owned(&current.body, created_by) => plan.conflicts.push(format!(
+            Some((_, current_body)) if !hm_is_owned(&current_body, created_by) => plan.conflicts.push(format!(
                 "healthmonitor {tenant}/{} exists without this instance's created-by marker; it is left alone",
                 hm.name
             )),
-            Some(current) if !in_sync(&body, &current.body) => plan.writes.push(Write::UpdateHealthMonitor {
+            Some((current, current_body)) if !in_sync(&body, &current_body) => plan.writes.push(Write::UpdateHealthMonitor {
                 tenant: tenant.clone(),
                 uuid: current.uuid.clone(),
                 body,
@@ -215,12 +242,12 @@ pub fn plan_gslb_service(
         return plan;
     }
     let body = serde_json::to_value(&desired.gslb_service).unwrap_or(Value::Null);
-    match existing {
+    match existing.zip(existing_body.as_ref()) {
         None => plan.writes.push(Write::CreateGslbService {
             tenant: tenant.clone(),
             body,
         }),
-        Some(current) if !in_sync(&body, &current.body) => {
+        Some((current, current_body)) if !in_sync(&body, current_body) => {
             plan.writes.push(Write::UpdateGslbService {
                 tenant: tenant.clone(),
                 uuid: current.uuid.clone(),
@@ -268,7 +295,7 @@ fn with_stale_monitors(
     for ((tenant, name), hm) in &state.health_monitors {
         if *tenant == key.tenant
             && name.starts_with(MANAGED_HM_PREFIX)
-            && monitor_gs_name(&hm.body) == Some(key.fqdn.as_str())
+            && hm.made_for() == Some(key.fqdn.as_str())
             && !referenced.contains(name)
         {
             referenced.push(name.clone());
@@ -298,7 +325,7 @@ fn delete_unused_monitors(
         if let Some(hm) = state
             .health_monitors
             .get(&(tenant.to_owned(), name.clone()))
-            && hm_is_owned(&hm.body, created_by)
+            && hm_is_owned(&hm.body(), created_by)
         {
             plan.writes.push(Write::DeleteHealthMonitor {
                 tenant: tenant.to_owned(),
@@ -435,11 +462,13 @@ mod tests {
         let old = desired(&["amko--h1", "user-hm"]);
         let mut state = state_with(&old);
         // A user monitor the GS referenced is never deleted, even if it carries no marker.
-        state
+        let hm = state
             .health_monitors
             .get_mut(&("admin".into(), "user-hm".into()))
-            .expect("hm")
-            .body["markers"] = json!([]);
+            .expect("hm");
+        let mut body = hm.body();
+        body["markers"] = json!([]);
+        *hm = ControllerObject::from_body("admin", body).expect("hm");
         let plan = plan_gslb_service(&key(), None, &state, ME, &|_, _| false);
         assert_eq!(
             kinds(&plan),
@@ -503,11 +532,13 @@ mod tests {
     fn objects_of_others_are_never_touched() {
         let d = desired(&["amko--h1"]);
         let mut state = state_with(&d);
-        state
+        let gs = state
             .gslb_services
             .get_mut(&("admin".into(), "a.example.com".into()))
-            .expect("gs")
-            .body["created_by"] = json!("amko-someone-else");
+            .expect("gs");
+        let mut body = gs.body();
+        body["created_by"] = json!("amko-someone-else");
+        *gs = ControllerObject::from_body("admin", body).expect("gs");
         let plan = plan_gslb_service(&key(), None, &state, ME, &|_, _| false);
         assert!(plan.writes.is_empty());
         assert!(
