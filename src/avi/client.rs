@@ -329,6 +329,21 @@ impl AviClient {
         tenant: Option<&str>,
     ) -> Result<Vec<Value>, AviError> {
         let mut results = Vec::new();
+        self.for_each_page(object_type, query, tenant, |page| results.extend(page))
+            .await?;
+        Ok(results)
+    }
+
+    /// Like `list`, but hands each page to `visit` as it arrives, so a caller that keeps a
+    /// compact form of each object never holds the whole collection as JSON values.
+    pub async fn for_each_page(
+        &self,
+        object_type: &str,
+        query: &[(&str, &str)],
+        tenant: Option<&str>,
+        mut visit: impl FnMut(Vec<Value>),
+    ) -> Result<(), AviError> {
+        let mut seen = 0usize;
         let mut page = 1u32;
         loop {
             let mut pairs: Vec<String> = query
@@ -338,26 +353,29 @@ impl AviClient {
             pairs.push(format!("page_size={PAGE_SIZE}"));
             pairs.push(format!("page={page}"));
             let path = format!("/api/{object_type}?{}", pairs.join("&"));
-            let body = self
+            let mut body = self
                 .call(Method::GET, &path, tenant, None)
                 .await?
                 .unwrap_or(Value::Null);
-            let items = body
-                .get("results")
-                .and_then(Value::as_array)
-                .ok_or_else(|| AviError {
-                    kind: AviErrorKind::BadResponse,
-                    method: "GET".into(),
-                    path: path.clone(),
-                    status: Some(200),
-                    message: "collection answer has no results list".into(),
-                })?;
-            let fetched = items.len();
-            results.extend(items.iter().cloned());
             let total = body.get("count").and_then(Value::as_u64).unwrap_or(0) as usize;
-            if body.get("next").is_none_or(Value::is_null) || fetched == 0 || results.len() >= total
-            {
-                return Ok(results);
+            let last = body.get("next").is_none_or(Value::is_null);
+            let items = match body.get_mut("results").map(Value::take) {
+                Some(Value::Array(items)) => items,
+                _ => {
+                    return Err(AviError {
+                        kind: AviErrorKind::BadResponse,
+                        method: "GET".into(),
+                        path,
+                        status: Some(200),
+                        message: "collection answer has no results list".into(),
+                    });
+                }
+            };
+            let fetched = items.len();
+            seen += fetched;
+            visit(items);
+            if last || fetched == 0 || seen >= total {
+                return Ok(());
             }
             page += 1;
         }

@@ -73,36 +73,41 @@ pub async fn load_state(
     default_tenant: &str,
 ) -> Result<ControllerState, AviError> {
     let mut state = ControllerState::default();
-    let services = client
-        .list(
+    // Page by page: only one page is ever held as parsed JSON.
+    client
+        .for_each_page(
             "gslbservice",
             &[("created_by", created_by), ("include_name", "true")],
             Some("*"),
+            |page| {
+                for body in page {
+                    let tenant = tenant_of(&body, default_tenant);
+                    if let Some(object) = ControllerObject::from_body(&tenant, body) {
+                        state
+                            .gslb_services
+                            .insert((tenant, object.name.clone()), object);
+                    }
+                }
+            },
         )
         .await?;
-    for body in services {
-        let tenant = tenant_of(&body, default_tenant);
-        if let Some(object) = ControllerObject::from_body(&tenant, body) {
-            state
-                .gslb_services
-                .insert((tenant, object.name.clone()), object);
-        }
-    }
-    let monitors = client
-        .list(
+    client
+        .for_each_page(
             "healthmonitor",
             &[("name.contains", "amko--"), ("include_name", "true")],
             Some("*"),
+            |page| {
+                for body in page {
+                    let tenant = tenant_of(&body, default_tenant);
+                    if let Some(object) = ControllerObject::from_body(&tenant, body) {
+                        state
+                            .health_monitors
+                            .insert((tenant, object.name.clone()), object);
+                    }
+                }
+            },
         )
         .await?;
-    for body in monitors {
-        let tenant = tenant_of(&body, default_tenant);
-        if let Some(object) = ControllerObject::from_body(&tenant, body) {
-            state
-                .health_monitors
-                .insert((tenant, object.name.clone()), object);
-        }
-    }
     Ok(state)
 }
 
