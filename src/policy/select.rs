@@ -136,9 +136,10 @@ impl SelectionContext<'_> {
 
     /// The object's tenant: its namespace's tenant annotation; for a namespace without one,
     /// the GSLBConfig's tenant (amko-behaviour §4.5: AKO reports its own tenant on such objects,
-    /// which must not override `gslbLeader.tenant`). Until the namespace has been observed, the
-    /// object's AKO annotation is the best guess. An object annotated for a tenant other than its
-    /// namespace's is refused.
+    /// which must not override `gslbLeader.tenant`). An object annotated for a tenant other than
+    /// its namespace's is refused. While the namespace has not been observed, an object annotated
+    /// with another tenant than the GSLBConfig's waits: only the namespace can tell whether that
+    /// tenant is the namespace's or AKO's own, and guessing would write to the wrong tenant.
     fn tenant(
         &self,
         obs: &Observation,
@@ -155,8 +156,11 @@ impl SelectionContext<'_> {
                 None => Ok(default()),
             },
             (None, Some(ns)) => Ok(ns.tenant.clone().unwrap_or_else(default)),
-            (Some(object), None) => Ok(object.to_owned()),
-            (None, None) => Ok(default()),
+            (Some(object), None) if object != self.settings.default_tenant => Err(format!(
+                "namespace {} has not been observed in cluster {} yet; its tenant annotation decides between tenant {object} and {}",
+                obs.id.namespace, obs.id.cluster, self.settings.default_tenant
+            )),
+            (_, None) => Ok(default()),
         }
     }
 }
@@ -356,13 +360,16 @@ mod tests {
             member(verdict(&policy(), false, &hr, &o)).key.tenant,
             "admin"
         );
-        // A namespace not observed yet: the object's annotation.
+        // A namespace not observed yet: the default tenant is safe to assume only when the
+        // object says so too.
         let mut o = obs("east", "unseen", "gslb");
-        o.tenant = Some("tenant3".into());
+        o.tenant = Some("admin".into());
         assert_eq!(
             member(verdict(&policy(), false, &hr, &o)).key.tenant,
-            "tenant3"
+            "admin"
         );
+        o.tenant = Some("tenant3".into());
+        assert!(reason(verdict(&policy(), false, &hr, &o)).contains("has not been observed"));
     }
 
     #[test]
