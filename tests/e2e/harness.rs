@@ -271,6 +271,29 @@ impl Env {
         .expect("client")
     }
 
+    /// Restarts the operator and asserts that, with nothing changed, it writes nothing: what it
+    /// reads back from the controller compares equal to what it wants.
+    pub async fn assert_restart_writes_nothing(&mut self) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let before = self.writes();
+        self.start_operator(&[]);
+        self.wait_ready().await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let written: Vec<String> = self
+            .avi
+            .control()
+            .audit_log()
+            .iter()
+            .skip(before)
+            .map(|e| format!("{} {} {}", e.method, e.object_type, e.name))
+            .collect();
+        assert!(
+            written.is_empty(),
+            "restart wrote {written:?}\n{}",
+            self.log()
+        );
+    }
+
     /// GslbServices on the controller, by name.
     pub fn gslb_services(&self) -> Vec<Value> {
         self.avi.control().dump()["gslbservice"]

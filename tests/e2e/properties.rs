@@ -250,29 +250,6 @@ fn gs_writes_since(env: &Env, fqdn: &str, since: usize) -> usize {
         .count()
 }
 
-/// Restarts the operator and asserts that, with nothing changed, it writes nothing: what it
-/// reads back from the controller compares equal to what it wants.
-async fn restart_writes_nothing(env: &mut Env) {
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let before = env.writes();
-    env.start_operator(&[]);
-    env.wait_ready().await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let written: Vec<String> = env
-        .avi
-        .control()
-        .audit_log()
-        .iter()
-        .skip(before)
-        .map(|e| format!("{} {} {}", e.method, e.object_type, e.name))
-        .collect();
-    assert!(
-        written.is_empty(),
-        "restart wrote {written:?}\n{}",
-        env.log()
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn traffic_split_from_the_gdp_and_a_host_rule_for_one_fqdn() {
     let env = started(
@@ -477,7 +454,7 @@ async fn ttl_down_response_and_pool_algorithm_from_the_gdp_and_a_host_rule() {
         "GSLB_ALGORITHM_CONSISTENT_HASH"
     );
 
-    restart_writes_nothing(&mut env).await;
+    env.assert_restart_writes_nothing().await;
 
     // Dropping the properties from the GDP unsets them on the controller (default algorithm, no
     // TTL); the rule's FQDN keeps its own.
@@ -493,7 +470,7 @@ async fn ttl_down_response_and_pool_algorithm_from_the_gdp_and_a_host_rule() {
     }
     let a = env.gslb_service("a.example.com").expect("a");
     assert_eq!(a["ttl"], 5);
-    restart_writes_nothing(&mut env).await;
+    env.assert_restart_writes_nothing().await;
 
     // An invalid GDP edit (a monitor the controller does not have) is rejected and the previous
     // version stays in force, also across a restart: the operator comes up with it and writes
@@ -516,7 +493,7 @@ async fn ttl_down_response_and_pool_algorithm_from_the_gdp_and_a_host_rule() {
             })
     };
     wait_until("GDP edit rejected", WAIT, gdp_rejected, || env.log()).await;
-    restart_writes_nothing(&mut env).await;
+    env.assert_restart_writes_nothing().await;
     wait_until(
         "GDP still rejected after the restart",
         WAIT,
@@ -619,7 +596,7 @@ async fn site_persistence_applies_to_tls_members_only() {
     );
     assert!(plain.get("pki_profile_ref").is_none_or(Value::is_null));
 
-    restart_writes_nothing(&mut env).await;
+    env.assert_restart_writes_nothing().await;
 
     // Without a PKI profile in the GDP, the first federated one on the controller is used.
     replace_gdp(&env, gdp(json!({"sitePersistenceRef": "gslb-site"}))).await;
@@ -909,7 +886,7 @@ async fn health_monitor_refs_template_and_control_plane_only() {
             .any(|m| m["name"] == "fed-template"),
         "the template is never deleted"
     );
-    restart_writes_nothing(&mut env).await;
+    env.assert_restart_writes_nothing().await;
 
     // Deleting the rule brings the GDP's templated monitors back.
     delete_rule(&env, "hm-cp").await;
@@ -930,7 +907,7 @@ async fn health_monitor_refs_template_and_control_plane_only() {
             .as_str()
             .is_some_and(|r| r.starts_with("GET "))
     }),);
-    restart_writes_nothing(&mut env).await;
+    env.assert_restart_writes_nothing().await;
     harness::remove_dir(&env.dir);
 }
 
@@ -1036,7 +1013,7 @@ async fn health_monitor_precedence_rule_over_gdp() {
         managed[0]["https_monitor"]["http_response_code"],
         json!(["HTTP_2XX"])
     );
-    restart_writes_nothing(&mut env).await;
+    env.assert_restart_writes_nothing().await;
     harness::remove_dir(&env.dir);
 }
 
@@ -1153,7 +1130,7 @@ async fn third_party_members_and_public_ips_from_a_host_rule() {
         s == "Rejected" && e.contains("nowhere-dc")
     })
     .await;
-    restart_writes_nothing(&mut env).await;
+    env.assert_restart_writes_nothing().await;
 
     // An edit that drops the third-party member removes it from the GslbService.
     apply_rule(
@@ -1284,7 +1261,7 @@ async fn invalid_host_rules_are_rejected_and_the_last_good_one_stays() {
 
     // A restart keeps that promise: the accepted version is recorded on the rule, so the
     // rejected edit still does not reach the controller.
-    restart_writes_nothing(&mut env).await;
+    env.assert_restart_writes_nothing().await;
     let gs = env.gslb_service("a.example.com").expect("a");
     assert_eq!(gs["ttl"], 5);
     wait_rule_status(

@@ -332,28 +332,6 @@ async fn gslb_config_state(env: &Env) -> String {
         .unwrap_or_default()
 }
 
-/// Restarts the operator and checks that it finds the controller as it left it: no writes.
-async fn assert_restart_writes_nothing(env: &mut Env) {
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let before = env.writes();
-    env.start_operator(&[]);
-    env.wait_ready().await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let writes: Vec<String> = env
-        .avi
-        .control()
-        .audit_log()
-        .iter()
-        .skip(before)
-        .map(|e| format!("{} {} {}", e.method, e.object_type, e.name))
-        .collect();
-    assert!(
-        writes.is_empty(),
-        "restart wrote to the controller: {writes:?}\n{}",
-        env.log()
-    );
-}
-
 /// Waits for the GSLBConfig and GDP status to say accepted (the supervisor writes the
 /// GSLBConfig state shortly after the writer reports boot done, so readiness can come first).
 async fn wait_policy_accepted(env: &Env) {
@@ -603,7 +581,7 @@ async fn lb_services_become_one_gslb_service_and_sync_vip_only_drops_uuids() {
         || env.log(),
     )
     .await;
-    assert_restart_writes_nothing(&mut env).await;
+    env.assert_restart_writes_nothing().await;
     harness::remove_dir(&env.dir);
 }
 
@@ -692,7 +670,7 @@ async fn sync_vip_only_takes_vips_from_a_cluster_without_ako() {
     assert_eq!(vip_only["ip"]["type"], "V4");
     assert_member_placed(&gs, &placement1);
     wait_policy_accepted(&env).await;
-    assert_restart_writes_nothing(&mut env).await;
+    env.assert_restart_writes_nothing().await;
     harness::remove_dir(&env.dir);
 }
 
@@ -909,7 +887,7 @@ async fn openshift_routes_become_gslb_services_with_the_right_monitors() {
         Some(json!(shared)),
         "the shared monitor survives while pass-b uses it"
     );
-    assert_restart_writes_nothing(&mut env).await;
+    env.assert_restart_writes_nothing().await;
     harness::remove_dir(&env.dir);
 }
 
@@ -982,7 +960,7 @@ async fn ipv6_vips_become_v6_members() {
     assert_eq!(member_with_ip(&svc, &placement.vip)["ip"]["type"], "V6");
     assert_eq!(monitors_of(&env, &svc)[0]["monitor_port"], 8080);
     wait_policy_accepted(&env).await;
-    assert_restart_writes_nothing(&mut env).await;
+    env.assert_restart_writes_nothing().await;
     harness::remove_dir(&env.dir);
 }
 
@@ -1181,7 +1159,7 @@ async fn selectors_and_match_clusters_follow_runtime_changes() {
         || env.log(),
     )
     .await;
-    assert_restart_writes_nothing(&mut env).await;
+    env.assert_restart_writes_nothing().await;
     harness::remove_dir(&env.dir);
 }
 
@@ -1377,7 +1355,7 @@ async fn custom_global_fqdn_maps_local_hosts_through_host_rules() {
         || env.log(),
     )
     .await;
-    assert_restart_writes_nothing(&mut env).await;
+    env.assert_restart_writes_nothing().await;
     harness::remove_dir(&env.dir);
 }
 
@@ -1529,7 +1507,7 @@ async fn host_rule_aliases_add_domain_names_in_default_mode() {
         || env.log(),
     )
     .await;
-    assert_restart_writes_nothing(&mut env).await;
+    env.assert_restart_writes_nothing().await;
     harness::remove_dir(&env.dir);
 }
 
@@ -1624,7 +1602,7 @@ async fn namespace_tenant_places_the_gslb_service_in_that_tenant() {
     );
 
     // A restart finds the GslbService in its tenant again and writes nothing.
-    assert_restart_writes_nothing(&mut env).await;
+    env.assert_restart_writes_nothing().await;
     wait_policy_accepted(&env).await;
 
     // The namespace of admin.example.com is moved to tenant team-a: AKO re-annotates the
@@ -1820,7 +1798,7 @@ async fn gslb_config_tenant_is_the_default_for_unannotated_namespaces() {
         "the namespace's tenant"
     );
     wait_policy_accepted(&env).await;
-    assert_restart_writes_nothing(&mut env).await;
+    env.assert_restart_writes_nothing().await;
     harness::remove_dir(&env.dir);
 }
 
@@ -1884,6 +1862,6 @@ async fn custom_global_fqdn_with_routes_refuses_passthrough() {
     assert!(env.gslb_service("pass.example.com").is_none());
     assert!(env.gslb_service("edge.ocp.internal").is_none());
     wait_policy_accepted(&env).await;
-    assert_restart_writes_nothing(&mut env).await;
+    env.assert_restart_writes_nothing().await;
     harness::remove_dir(&env.dir);
 }
