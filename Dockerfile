@@ -7,20 +7,17 @@
 # ---- build ---------------------------------------------------------------------------------
 FROM rust:1-bookworm AS build
 WORKDIR /src
-# Manifests first, so the dependency layer is cached across source edits. Cargo needs every
-# workspace target to exist to read the manifests, hence the placeholder files (replaced below).
+# The whole workspace: cargo reads every member's manifest (and the test and bench targets they
+# list) even when it builds one binary.
 COPY Cargo.toml Cargo.lock ./
-COPY actors/Cargo.toml actors/Cargo.toml
-RUN mkdir -p src actors/src benches \
- && echo '' > src/lib.rs \
- && echo 'fn main() {}' > actors/src/main.rs \
- && echo 'fn main() {}' > benches/model.rs \
- && cargo fetch --locked
 COPY src src
+COPY sim sim
 COPY actors actors
+COPY tests tests
 COPY benches benches
-# --locked: the image is built from exactly the versions CI tested.
-RUN cargo build --release --locked -p amko-actors --bin amko \
+# --locked: the image is built from exactly the versions CI tested. --no-default-features: the
+# production binary carries no simulators (`amko sim` and `amko demo` are left out).
+RUN cargo build --release --locked -p amko-actors --no-default-features --bin amko \
  && install -D -m 0755 target/release/amko /out/amko
 
 # ---- runtime -------------------------------------------------------------------------------

@@ -11,10 +11,11 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 use amko::model::compare::in_sync;
-use amko::model::{GsInput, GsKey, Member, build_gslb_service};
+use amko::model::{GsInput, build_gslb_service};
+use amko::vocab::{GsKey, Member};
 
 /// Groups members by GslbService and builds each one, as the GslbService actors do in aggregate.
-fn build_all(members: &[Member], policy: &amko::policy::types::Policy) -> Vec<String> {
+fn build_all(members: &[Member], policy: &amko::vocab::Policy) -> Vec<String> {
     let settings = fixtures::settings();
     let mut by_key: BTreeMap<&GsKey, Vec<Member>> = BTreeMap::new();
     for m in members {

@@ -1,6 +1,7 @@
-//! amko-rs core library: everything that is not an actor. CRDs, policy validation and selection,
-//! ingest of member-cluster objects, the GslbService model, the Avi client and the simulators.
-//! Nothing here depends on actix; the `amko-actors` crate wires these pieces into actors.
+//! amko-rs core library: everything that is neither an actor nor a simulator. CRDs, policy
+//! validation and selection, ingest of member-cluster objects, the GslbService model, and the I/O
+//! adapters the operator needs (Avi client, member kubeconfig, lease). Nothing here depends on actix
+//! or on the simulators (crate `amko-sim`); the `amko-actors` crate wires these pieces into actors.
 #![forbid(unsafe_code)]
 
 pub mod avi;
@@ -11,5 +12,5 @@ pub mod lease;
 pub mod members;
 pub mod model;
 pub mod policy;
-pub mod sim;
 pub mod state;
+pub mod vocab;

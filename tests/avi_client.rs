@@ -10,8 +10,9 @@ use std::time::Duration;
 use amko::avi::sync::{execute, load_state};
 use amko::avi::{AviClient, AviConnection, AviErrorKind, RateBudget};
 use amko::model::plan::{ControllerState, plan_gslb_service};
-use amko::model::{GsInput, GsKey, build_gslb_service};
-use amko::sim::avi::{AviSim, AviSimConfig, AviSimHandle, RateLimitConfig};
+use amko::model::{GsInput, build_gslb_service};
+use amko::vocab::GsKey;
+use amko_sim::avi::{AviSim, AviSimConfig, AviSimHandle, RateLimitConfig};
 use common::fixtures;
 use serde_json::json;
 

@@ -6,11 +6,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use amko::sim::k8s::{SimClusters, SimConfig};
+use amko_sim::k8s::{SimClusters, SimConfig};
 
 fn fixtures(dir: &str) -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
+        .join("../tests/fixtures")
         .join(dir);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&root)
         .expect("fixture dir")

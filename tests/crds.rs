@@ -6,8 +6,8 @@
 use amko::crd::{self, GlobalDeploymentPolicy, GslbConfig, GslbHostRule};
 use amko::policy::{
     ControllerLookup, HealthMonitorFacts, accept_gdp, accept_gslb_config, accept_host_rule,
-    types::InstanceSettings,
 };
+use amko::vocab::InstanceSettings;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use amko::lease::{LeaseElector, LeaseState};
-use amko::sim::k8s::{SimClusters, SimConfig};
+use amko_sim::k8s::{SimClusters, SimConfig};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::PostParams;

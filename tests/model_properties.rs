@@ -9,8 +9,9 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use amko::model::compare::{differences, in_sync};
-use amko::model::{GsInput, GsKey, Member, build_gslb_service};
-use amko::policy::types::{HostRuleOverrides, Policy, Split, ThirdPartyMember};
+use amko::model::{GsInput, build_gslb_service};
+use amko::vocab::{GsKey, Member};
+use amko::vocab::{HostRuleOverrides, Policy, Split, ThirdPartyMember};
 
 fn build_json(
     key: &GsKey,

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use amko::sim::avi::{
+use amko_sim::avi::{
     AviSim, AviSimConfig, AviSimHandle, FaultUpdate, RateLimitConfig, RateLimitScope,
 };
 use reqwest::{Method, StatusCode};

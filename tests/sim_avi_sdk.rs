@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use amko::sim::avi::{AviSim, AviSimConfig};
+use amko_sim::avi::{AviSim, AviSimConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn avisdk_round_trip() {
@@ -16,7 +16,7 @@ async fn avisdk_round_trip() {
         .await
         .expect("start the Avi simulator");
     let ca_file = sim.ca_file().expect("HTTPS simulator writes a CA file");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/avisdk/sdk_roundtrip.py");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/avisdk/sdk_roundtrip.py");
 
     let run = tokio::process::Command::new("python3")
         .arg(&script)

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use amko::sim::k8s::ako::{self, IpFamily};
-use amko::sim::k8s::{ClusterSpec, SimClusters, SimConfig, VipFamily};
+use amko_sim::k8s::ako::{self, IpFamily};
+use amko_sim::k8s::{ClusterSpec, SimClusters, SimConfig, VipFamily};
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::{Client, Config};

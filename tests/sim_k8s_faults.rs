@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use amko::sim::k8s::{Down, Listen, SimClusters, SimConfig};
+use amko_sim::k8s::{Down, Listen, SimClusters, SimConfig};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};

@@ -7,7 +7,7 @@ mod sim_k8s_common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use amko::sim::k8s::{SimClusters, SimConfig};
+use amko_sim::k8s::{SimClusters, SimConfig};
 use serde_json::Value;
 use sim_k8s_common::{Kubectl, Run, TempDir, run, temp_dir};
 
@@ -40,7 +40,7 @@ impl Helm {
 
 fn chart() -> String {
     format!(
-        "{}/tests/fixtures/sim_k8s/chart",
+        "{}/../tests/fixtures/sim_k8s/chart",
         env!("CARGO_MANIFEST_DIR")
     )
 }

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use amko::sim::k8s::{SimClusters, SimConfig};
+use amko_sim::k8s::{SimClusters, SimConfig};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use k8s_openapi::api::networking::v1::Ingress;

@@ -4,7 +4,7 @@
 
 mod sim_k8s_common;
 
-use amko::sim::k8s::{ClusterSpec, SimClusters, SimConfig};
+use amko_sim::k8s::{ClusterSpec, SimClusters, SimConfig};
 use serde_json::Value;
 use sim_k8s_common::Kubectl;
 

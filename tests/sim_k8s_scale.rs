@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use amko::sim::k8s::{SimClusters, SimConfig};
+use amko_sim::k8s::{SimClusters, SimConfig};
 use futures::StreamExt;
 use serde_json::{Value, json};
 

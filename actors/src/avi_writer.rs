@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use amko::avi::sync::{CacheChange, execute, federated_pki_profiles, load_state};
 use amko::avi::{AviClient, AviError, AviErrorKind};
+use amko::model::DesiredGs;
 use amko::model::plan::{ControllerObject, ControllerState, Plan, Write, plan_gslb_service};
-use amko::model::{DesiredGs, GsKey};
+use amko::vocab::GsKey;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use serde_json::{Value, json};
 

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use amko::ingest::{HostRuleInfo, Ingested, NamespaceInfo, ObjectKind};
-use amko::model::GsKey;
-use amko::policy::types::{HostRuleOverrides, InstanceSettings, Policy};
 use amko::state::{ObjectId, World};
+use amko::vocab::GsKey;
+use amko::vocab::{HostRuleOverrides, InstanceSettings, Policy};
 use serde_json::{Value, json};
 
 use crate::avi_writer::{AviActor, BootSnapshot, ClusterSynced};

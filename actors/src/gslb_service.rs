@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use amko::model::{DesiredGs, GsKey};
-use amko::policy::types::InstanceSettings;
+use amko::model::DesiredGs;
 use amko::state::GsInputs;
+use amko::vocab::GsKey;
+use amko::vocab::InstanceSettings;
 
 use crate::avi_writer::{AviActor, Desired};
 use crate::telemetry::{Mailbox, Metrics};

@@ -31,12 +31,14 @@ enum Command {
     /// Print the CustomResourceDefinitions amko-rs serves and reads, as YAML.
     Crds(cmd::crds::Args),
     /// Simulated clusters and Avi controller, the operator and sample apps: watch GslbServices converge.
+    #[cfg(feature = "sim")]
     Demo(cmd::demo::Args),
     /// Copy the GSLBConfig and GDP of the leader cluster to the follower clusters (AMKOCluster).
     Federate(cmd::federate::Args),
     /// Run the operator: watch member clusters and keep GslbServices on the Avi GSLB leader.
     Run(cmd::run::Args),
     /// Start simulated member clusters and an Avi controller, print one JSON line, run until signalled.
+    #[cfg(feature = "sim")]
     Sim(cmd::sim::Args),
 }
 
@@ -44,9 +46,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Crds(args) => cmd::crds::run(args),
+        #[cfg(feature = "sim")]
         Command::Demo(args) => cmd::demo::run(args),
         Command::Federate(args) => cmd::federate::run(args),
         Command::Run(args) => cmd::run::run(args),
+        #[cfg(feature = "sim")]
         Command::Sim(args) => cmd::sim::run(args),
     };
     match result {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use amko::sim::avi::{AuditEntry, CounterSnapshot, SimControl};
+use amko_sim::avi::{AuditEntry, CounterSnapshot, SimControl};
 use serde::Serialize;
 
 use crate::probe::{self, Histogram, Probe};

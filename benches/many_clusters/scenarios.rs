@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use amko::sim::avi::{RateLimitConfig, RateLimitScope};
-use amko::sim::k8s::Down;
+use amko_sim::avi::{RateLimitConfig, RateLimitScope};
+use amko_sim::k8s::Down;
 use futures::StreamExt;
 use serde_json::{Value, json};
 
@@ -90,7 +90,7 @@ async fn in_sync_refresh(bench: &mut Bench) -> Result<Figures, BenchError> {
     ensure_operator(bench).await?;
     let control = bench.avi.control().clone();
     let reads =
-        |c: &amko::sim::avi::SimControl| c.counters().count(Some("GET"), Some("gslbservice"), None);
+        |c: &amko_sim::avi::SimControl| c.counters().count(Some("GET"), Some("gslbservice"), None);
     let before = reads(&control);
     let recorder = Recorder::start(bench, "in_sync_refresh").await;
     // Wait for the periodic refresh to start reading the controller, then for it to end.

@@ -7,8 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use amko::crd::all_crds;
-use amko::sim::avi::{AviSim, AviSimConfig, AviSimHandle};
-use amko::sim::k8s::{ClusterSpec, SimClusters, SimConfig, WatchSettings};
+use amko_sim::avi::{AviSim, AviSimConfig, AviSimHandle};
+use amko_sim::k8s::{ClusterSpec, SimClusters, SimConfig, WatchSettings};
 use futures::StreamExt;
 use serde_json::{Value, json};
 

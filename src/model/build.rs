@@ -7,15 +7,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use super::health::{HmContext, managed_monitors};
-use super::member::{GsKey, Member};
 use super::payload::{
     DownResponsePayload, GslbIpPayload, GslbServicePayload, HealthMonitorPayload, IpAddrPayload,
     PoolMemberPayload, PoolPayload, ref_by_name,
 };
-use crate::policy::types::{
+use crate::vocab::{
     DEFAULT_SPLIT, DEFAULT_THIRD_PARTY_SPLIT, DownResponse, GeoFallback, HealthMonitoring,
     HostRuleOverrides, InstanceSettings, Policy, PoolAlgorithm, SitePersistence, Split,
 };
+use crate::vocab::{GsKey, Member};
 
 /// Everything the model of one GslbService depends on.
 pub struct GsInput<'a> {

@@ -3,9 +3,9 @@
 use serde_json::{Value, json};
 
 use super::build::{GsInput, build_gslb_service};
-use super::member::{GsKey, Member};
 use crate::ingest::{ObjectKind, ObservationId, Protocol};
-use crate::policy::types::*;
+use crate::vocab::*;
+use crate::vocab::{GsKey, Member};
 
 fn key() -> GsKey {
     GsKey {

@@ -6,18 +6,15 @@ use std::fmt::Write as _;
 
 use sha1::{Digest, Sha1};
 
-use super::member::Member;
 use super::payload::{
     HealthMonitorPayload, HttpMonitorPayload, MarkerPayload, TcpMonitorPayload, UdpMonitorPayload,
 };
 use crate::ingest::Protocol;
-use crate::policy::types::HmTemplate;
+use crate::vocab::Member;
+use crate::vocab::{HmTemplate, MAX_GS_HEALTH_MONITORS};
 
 /// Prefix of every health monitor name amko-rs manages.
 pub const MANAGED_HM_PREFIX: &str = "amko--";
-/// The controller refuses a GslbService referencing more health monitors than this
-/// (`health_monitor_refs`: at most 6).
-pub const MAX_GS_HEALTH_MONITORS: usize = 6;
 /// Marker key carrying the owner (`amko-<uuid>`) on managed health monitors.
 pub const CREATED_BY_MARKER: &str = "created-by";
 

@@ -6,9 +6,7 @@ pub mod build;
 mod build_tests;
 pub mod compare;
 pub mod health;
-pub mod member;
 pub mod payload;
 pub mod plan;
 
 pub use build::{DesiredGs, GsInput, build_gslb_service};
-pub use member::{GsKey, Member};

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::build::DesiredGs;
 use super::compare::{in_sync, ref_identity};
 use super::health::{CREATED_BY_MARKER, MANAGED_HM_PREFIX};
-use super::member::GsKey;
+use crate::vocab::GsKey;
 
 /// An object as the controller returned it. The body is kept as compact JSON text (a parsed
 /// `Value` of a GslbService is several times larger, and 20,000 of them dominated the operator's

@@ -8,13 +8,13 @@ use super::config::{
 };
 use super::error::{ObjectRef, PolicyError, Problem};
 use super::lookup::ControllerLookup;
-use super::types::{
-    ClusterMatch, GsProperties, HostRuleOverrides, InstanceSettings, Policy, SitePersistence,
-    ThirdPartyMember,
-};
 use super::validate;
 use crate::crd::gslbconfig::AMKO_UUID_ANNOTATION;
 use crate::crd::{GlobalDeploymentPolicy, GslbConfig, GslbHostRule};
+use crate::vocab::{
+    ClusterMatch, GsProperties, HostRuleOverrides, InstanceSettings, Policy, SitePersistence,
+    ThirdPartyMember,
+};
 use kube::ResourceExt;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! The accepted GSLBConfig, compiled: everything static an instance needs (controller address,
 //! API version, credentials Secret, resync period, log level, identity) besides `InstanceSettings`.
 
-use super::types::InstanceSettings;
+use crate::vocab::InstanceSettings;
 use std::time::Duration;
 
 /// `refreshInterval` when absent or 0. AMKO's code used 600 s while its chart and docs said 1800 s;

@@ -10,7 +10,6 @@ pub mod error;
 pub mod hostrule_index;
 pub mod lookup;
 pub mod select;
-pub mod types;
 pub mod validate;
 
 pub use compile::{accept_gdp, accept_gslb_config, accept_host_rule};

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::hostrule_index::HostRuleIndex;
-use super::types::{InstanceSettings, LabelSelector, Policy};
 use crate::ingest::{NamespaceInfo, Observation};
-use crate::model::member::{GsKey, Member};
+use crate::vocab::{GsKey, Member};
+use crate::vocab::{InstanceSettings, LabelSelector, Policy};
 
 /// The verdict on one observation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -177,7 +177,7 @@ fn describe(selector: &LabelSelector) -> String {
 mod tests {
     use super::*;
     use crate::ingest::{HostRuleInfo, ObjectKind, ObservationId};
-    use crate::policy::types::ClusterMatch;
+    use crate::vocab::ClusterMatch;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs

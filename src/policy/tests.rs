@@ -4,7 +4,6 @@
 use super::config::{DEFAULT_REFRESH_INTERVAL, GslbConfigSettings, LogLevel};
 use super::error::Problem;
 use super::lookup::{ControllerSnapshot, HealthMonitorFacts};
-use super::types::*;
 use super::{accept_gdp, accept_gslb_config, accept_host_rule};
 use crate::crd::common::{GeoFallbackSettings, LabelMatch, PoolAlgorithmSettings};
 use crate::crd::gdp::{GdpTrafficSplit, MatchCluster};
@@ -14,6 +13,7 @@ use crate::crd::gslbhostrule::{
 use crate::crd::{
     GlobalDeploymentPolicy, GlobalDeploymentPolicySpec, GslbConfig, GslbHostRule, GslbHostRuleSpec,
 };
+use crate::vocab::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::time::Duration;

@@ -4,16 +4,16 @@
 
 use super::error::{DownResponseProblem, PoolAlgorithmProblem, Problem};
 use super::lookup::ControllerLookup;
-use super::types::{
-    DownResponse, GeoFallback, HealthMonitoring, HmTemplate, LabelSelector, PoolAlgorithm, Split,
-};
 use crate::crd::common::{
     ALGORITHM_CONSISTENT_HASH, ALGORITHM_GEO, ALGORITHM_ROUND_ROBIN, ALGORITHM_TOPOLOGY,
     DOWN_RESPONSE_ALL_RECORDS, DOWN_RESPONSE_EMPTY, DOWN_RESPONSE_FALLBACK_IP, DOWN_RESPONSE_NONE,
     DownResponseSettings, GeoFallbackSettings, HASH_MASK_MAX, HASH_MASK_MIN, LabelMatch,
     PRIORITY_MAX, PRIORITY_MIN, PoolAlgorithmSettings, TTL_MAX, TTL_MIN, WEIGHT_MAX, WEIGHT_MIN,
 };
-use crate::model::health::MAX_GS_HEALTH_MONITORS;
+use crate::vocab::MAX_GS_HEALTH_MONITORS;
+use crate::vocab::{
+    DownResponse, GeoFallback, HealthMonitoring, HmTemplate, LabelSelector, PoolAlgorithm, Split,
+};
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 

@@ -8,11 +8,12 @@ use std::sync::Arc;
 use crate::ingest::{
     HostRuleInfo, Ingested, NamespaceInfo, ObjectKind, Observation, ObservationId, Skipped,
 };
+use crate::model::GsInput;
 use crate::model::build::{DesiredGs, build_gslb_service};
-use crate::model::{GsInput, GsKey, Member};
 use crate::policy::hostrule_index::HostRuleIndex;
 use crate::policy::select::{Selection, SelectionContext};
-use crate::policy::types::{HostRuleOverrides, InstanceSettings, Policy};
+use crate::vocab::{GsKey, Member};
+use crate::vocab::{HostRuleOverrides, InstanceSettings, Policy};
 
 /// Identity of a member-cluster object (an Ingress yields several observations, one per host).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -6,8 +6,8 @@ use super::world::{ObjectId, World};
 use crate::ingest::{
     HostRuleInfo, Ingested, NamespaceInfo, ObjectKind, Observation, ObservationId,
 };
-use crate::model::GsKey;
-use crate::policy::types::{
+use crate::vocab::GsKey;
+use crate::vocab::{
     ClusterMatch, HostRuleOverrides, InstanceSettings, LabelSelector, Policy, Split,
 };
 

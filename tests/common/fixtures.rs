@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use amko::ingest::{ObjectKind, ObservationId, Protocol};
-use amko::model::{GsKey, Member};
-use amko::policy::types::{ClusterMatch, InstanceSettings, LabelSelector, Policy, Split};
+use amko::vocab::{ClusterMatch, InstanceSettings, LabelSelector, Policy, Split};
+use amko::vocab::{GsKey, Member};
 
 pub fn cluster_name(c: usize) -> String {
     format!("cluster{}", c + 1)

@@ -8,8 +8,8 @@ mod harness;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use amko::sim::avi::RateLimitConfig;
-use amko::sim::k8s::Down;
+use amko_sim::avi::RateLimitConfig;
+use amko_sim::k8s::Down;
 use harness::{CREATED_BY, Env, members_of, wait_until};
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::Api;

@@ -17,7 +17,7 @@ use amko::crd::amkocluster::{
 };
 use amko::crd::{AmkoCluster, GlobalDeploymentPolicy, GslbConfig, all_crds};
 use amko::federation as fed;
-use amko::sim::k8s::Down;
+use amko_sim::k8s::Down;
 use harness::{CREATED_BY, Env, HOME, UUID, wait_until};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Secret;
@@ -386,7 +386,7 @@ async fn leader_federates_its_gslbconfig_and_gdp_and_skips_a_follower_on_another
     harness::remove_dir(&env.dir);
 }
 
-fn audit_since(env: &Env, mark: usize) -> Vec<amko::sim::avi::AuditEntry> {
+fn audit_since(env: &Env, mark: usize) -> Vec<amko_sim::avi::AuditEntry> {
     env.avi
         .control()
         .audit_log()

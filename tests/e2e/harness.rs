@@ -8,9 +8,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use amko::crd::GslbConfig;
-use amko::sim::avi::{AviSim, AviSimConfig, AviSimHandle};
-use amko::sim::k8s::{ClusterSpec, SimClusters, SimConfig, VipFamily};
-use amko::sim::scenario::{self, ChartInstall, Leader};
+use amko_sim::avi::{AviSim, AviSimConfig, AviSimHandle};
+use amko_sim::k8s::{ClusterSpec, SimClusters, SimConfig, VipFamily};
+use amko_sim::scenario::{self, ChartInstall, Leader};
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Client};
 use serde_json::{Value, json};

@@ -10,7 +10,7 @@ use std::time::Duration;
 use amko::crd::ako_hostrule::HostRule;
 use amko::crd::route::Route;
 use amko::crd::{GlobalDeploymentPolicy, GslbConfig};
-use amko::sim::k8s::VipFamily;
+use amko_sim::k8s::VipFamily;
 use harness::{CREATED_BY, Env, EnvOptions, HOME, UUID, members_of, wait_until};
 use k8s_openapi::api::core::v1::{Namespace, Service};
 use k8s_openapi::api::networking::v1::Ingress;

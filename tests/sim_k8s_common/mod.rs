@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use amko::sim::k8s::SimClusters;
+use amko_sim::k8s::SimClusters;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 

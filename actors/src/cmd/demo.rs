@@ -12,9 +12,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use amko::avi::RateBudget;
-use amko::sim::avi::{AviSim, AviSimConfig, AviSimHandle};
-use amko::sim::k8s::{ClusterSpec, SimClusters, SimConfig};
-use amko::sim::scenario::{self, ChartInstall, Leader};
+use amko_sim::avi::{AviSim, AviSimConfig, AviSimHandle};
+use amko_sim::k8s::{ClusterSpec, SimClusters, SimConfig};
+use amko_sim::scenario::{self, ChartInstall, Leader};
 use serde_json::{Value, json};
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 

@@ -1,7 +1,9 @@
 //! One module per `amko` subcommand.
 
 pub mod crds;
+#[cfg(feature = "sim")]
 pub mod demo;
 pub mod federate;
 pub mod run;
+#[cfg(feature = "sim")]
 pub mod sim;

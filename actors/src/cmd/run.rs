@@ -273,6 +273,7 @@ pub fn init_tracing(
 
 /// The operator with its HTTP endpoints on `listener`, always leading (no AMKOCluster or Lease
 /// checks); runs until the process stops. `amko demo` uses it. Needs an actix System.
+#[cfg(feature = "sim")]
 pub async fn serve(
     client: kube::Client,
     options: OperatorOptions,

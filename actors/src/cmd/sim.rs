@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use amko::sim::avi::{AviSim, AviSimConfig, RateLimitConfig};
-use amko::sim::k8s::{ClusterSpec, Down, FaultSettings, Listen, SimClusters, SimConfig, VipFamily};
+use amko_sim::avi::{AviSim, AviSimConfig, RateLimitConfig};
+use amko_sim::k8s::{ClusterSpec, Down, FaultSettings, Listen, SimClusters, SimConfig, VipFamily};
 
 /// Arguments of `amko sim`.
 #[derive(clap::Args, Debug)]

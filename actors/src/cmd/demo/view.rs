@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use amko::sim::k8s::ako;
+use amko_sim::k8s::ako;
 use serde_json::Value;
 
 /// One GslbService member, resolved to the member cluster it came from.

@@ -13,7 +13,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client};
 use serde_json::{Value, json};
 
-use crate::crd::{GlobalDeploymentPolicy, GslbConfig, all_crds};
+use amko::crd::{GlobalDeploymentPolicy, GslbConfig, all_crds};
 
 /// Names the chart gives its objects.
 pub const GSLB_CONFIG_NAME: &str = "gc-1";

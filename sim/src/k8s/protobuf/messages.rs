@@ -7,7 +7,7 @@
 use serde_json::{Map, Value};
 
 use super::{Field, bad, fields, map_entry, object_meta, text};
-use crate::sim::k8s::error::ApiError;
+use crate::k8s::error::ApiError;
 
 #[derive(Clone, Copy)]
 enum Kind {

@@ -255,8 +255,8 @@ fn mask_secrets(obj_type: ObjType, body: &mut Map<String, Value>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::avi::collection::parse_list_query;
-    use crate::sim::avi::controller::Origin;
+    use crate::avi::collection::parse_list_query;
+    use crate::avi::controller::Origin;
     use proptest::prelude::*;
 
     fn controller_with(monitors: &[(String, bool)]) -> Controller {

@@ -107,7 +107,7 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::avi::config::RateLimitScope;
+    use crate::avi::config::RateLimitScope;
 
     fn limit(rate: f64, burst: u32, delay: bool) -> RateLimitConfig {
         RateLimitConfig {
