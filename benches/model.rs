@@ -11,12 +11,13 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 use amko::model::compare::in_sync;
-use amko::model::{GsInput, build_gslb_service};
+use amko::model::{GsInputs, build_gslb_service};
 use amko::vocab::{GsKey, Member};
 
 /// Groups members by GslbService and builds each one, as the GslbService actors do in aggregate.
 fn build_all(members: &[Member], policy: &amko::vocab::Policy) -> Vec<String> {
     let settings = fixtures::settings();
+    let policy = std::sync::Arc::new(policy.clone());
     let mut by_key: BTreeMap<&GsKey, Vec<Member>> = BTreeMap::new();
     for m in members {
         by_key.entry(&m.key).or_default().push(m.clone());
@@ -24,16 +25,14 @@ fn build_all(members: &[Member], policy: &amko::vocab::Policy) -> Vec<String> {
     by_key
         .into_iter()
         .filter_map(|(key, group)| {
-            let input = GsInput {
-                key,
+            let input = GsInputs {
+                key: key.clone(),
                 domain_names: vec![key.fqdn.clone()],
-                members: &group,
-                policy,
+                members: group,
+                policy: policy.clone(),
                 overrides: None,
-                settings: &settings,
-                fallback_pki_profile: None,
             };
-            build_gslb_service(&input)
+            build_gslb_service(&input, &settings, None)
                 .map(|d| serde_json::to_string(&d.gslb_service).unwrap_or_default())
         })
         .collect()

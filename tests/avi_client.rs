@@ -10,7 +10,7 @@ use std::time::Duration;
 use amko::avi::sync::{execute, load_state};
 use amko::avi::{AviClient, AviConnection, AviErrorKind, RateBudget};
 use amko::model::plan::{ControllerState, plan_gslb_service};
-use amko::model::{GsInput, build_gslb_service};
+use amko::model::{GsInputs, build_gslb_service};
 use amko::vocab::GsKey;
 use amko_sim::avi::{AviSim, AviSimConfig, AviSimHandle, RateLimitConfig};
 use common::fixtures;
@@ -46,16 +46,14 @@ fn desired_for(fqdn_index: usize, clusters: usize) -> amko::model::DesiredGs {
     let key = members[0].key.clone();
     let policy = fixtures::policy(clusters);
     let settings = fixtures::settings();
-    build_gslb_service(&GsInput {
-        key: &key,
+    let inputs = GsInputs {
         domain_names: vec![key.fqdn.clone()],
-        members: &members,
-        policy: &policy,
+        key,
+        members,
+        policy: std::sync::Arc::new(policy),
         overrides: None,
-        settings: &settings,
-        fallback_pki_profile: None,
-    })
-    .expect("members present")
+    };
+    build_gslb_service(&inputs, &settings, None).expect("members present")
 }
 
 async fn converge(

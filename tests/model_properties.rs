@@ -9,7 +9,9 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use amko::model::compare::{differences, in_sync};
-use amko::model::{GsInput, build_gslb_service};
+use std::sync::Arc;
+
+use amko::model::{GsInputs, build_gslb_service};
 use amko::vocab::{GsKey, Member};
 use amko::vocab::{HostRuleOverrides, Policy, Split, ThirdPartyMember};
 
@@ -20,16 +22,14 @@ fn build_json(
     ghr: Option<&HostRuleOverrides>,
 ) -> (String, Vec<String>) {
     let settings = fixtures::settings();
-    let input = GsInput {
-        key,
+    let input = GsInputs {
+        key: key.clone(),
         domain_names: vec![key.fqdn.clone(), format!("alias.{}", key.fqdn)],
-        members,
-        policy,
-        overrides: ghr,
-        settings: &settings,
-        fallback_pki_profile: None,
+        members: members.to_vec(),
+        policy: Arc::new(policy.clone()),
+        overrides: ghr.cloned().map(Arc::new),
     };
-    let desired = build_gslb_service(&input).expect("members present");
+    let desired = build_gslb_service(&input, &settings, None).expect("members present");
     (
         serde_json::to_string(&desired.gslb_service).expect("json"),
         desired

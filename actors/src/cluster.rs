@@ -1,6 +1,6 @@
 //! One ClusterActor per member cluster context: watches Ingresses (or Routes on OpenShift),
 //! Services, Namespaces and AKO HostRules, turns each object into observations with the pure
-//! functions of `amko::ingest`, and reports changes to the GdpActor. A cluster that cannot be
+//! functions of `amko::ingest`, and reports changes to the SelectionActor. A cluster that cannot be
 //! reached keeps its last known objects (nothing is sent), and is retried with backoff; after a
 //! relist, objects that disappeared meanwhile are reported gone.
 
@@ -20,7 +20,7 @@ use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client, ResourceExt};
 
-use crate::gdp::{ClusterChange, ClusterEvent, DefaultDomain, GdpActor};
+use crate::selection::{ClusterChange, ClusterEvent, DefaultDomain, SelectionActor};
 use crate::telemetry::{Mailbox, Metrics};
 
 /// One watch event of any watched kind (errors as text: they only mark the cluster down).
@@ -60,8 +60,8 @@ enum Kind {
 pub struct ClusterActor {
     name: String,
     client: Client,
-    gdp: Addr<GdpActor>,
-    gdp_mailbox: Mailbox,
+    selection: Addr<SelectionActor>,
+    selection_mailbox: Mailbox,
     mailbox: Mailbox,
     default_domain: Option<String>,
     routes: BTreeMap<ObjectId, Route>,
@@ -77,16 +77,16 @@ impl ClusterActor {
     pub fn new(
         name: String,
         client: Client,
-        gdp: Addr<GdpActor>,
-        gdp_mailbox: Mailbox,
+        selection: Addr<SelectionActor>,
+        selection_mailbox: Mailbox,
         metrics: &std::sync::Arc<Metrics>,
     ) -> Self {
         let mailbox = metrics.mailbox("cluster", &name);
         ClusterActor {
             name,
             client,
-            gdp,
-            gdp_mailbox,
+            selection,
+            selection_mailbox,
             mailbox,
             default_domain: None,
             routes: BTreeMap::new(),
@@ -99,8 +99,8 @@ impl ClusterActor {
     }
 
     fn send(&self, change: ClusterChange) {
-        self.gdp_mailbox.sent();
-        self.gdp.do_send(ClusterEvent {
+        self.selection_mailbox.sent();
+        self.selection.do_send(ClusterEvent {
             cluster: self.name.clone(),
             change,
         });

@@ -8,17 +8,17 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use amko::model::DesiredGs;
-use amko::state::GsInputs;
+use amko::model::{GsInputs, build_gslb_service};
 use amko::vocab::GsKey;
 use amko::vocab::InstanceSettings;
 
 use crate::avi_writer::{AviActor, Desired};
 use crate::telemetry::{Mailbox, Metrics};
 
-/// New inputs for this GslbService.
+/// The inputs of this GslbService changed (members, domain names, policy or overrides).
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Inputs(pub GsInputs);
+pub struct InputsChanged(pub GsInputs);
 
 pub struct GslbServiceActor {
     key: GsKey,
@@ -69,7 +69,7 @@ impl GslbServiceActor {
             return;
         };
         let observed_at = self.first_change.take().unwrap_or_else(Instant::now);
-        let desired = inputs.build(&self.settings, None).map(Arc::new);
+        let desired = build_gslb_service(&inputs, &self.settings, None).map(Arc::new);
         let empty = desired.is_none();
         if self.last_sent.as_ref() != Some(&desired) {
             self.avi_mailbox.sent();
@@ -95,10 +95,10 @@ impl Actor for GslbServiceActor {
     }
 }
 
-impl Handler<Inputs> for GslbServiceActor {
+impl Handler<InputsChanged> for GslbServiceActor {
     type Result = ();
 
-    fn handle(&mut self, msg: Inputs, ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: InputsChanged, ctx: &mut Context<Self>) {
         self.mailbox.clone().handle(|| {
             self.latest = Some(msg.0);
             if self.first_change.is_none() {

@@ -16,13 +16,13 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use crate::avi_writer::{AviActor, DebugGslbServices, IsBooted};
-use crate::gdp::{DebugQuery, GdpActor};
+use crate::selection::{DebugQuery, SelectionActor};
 use crate::telemetry::Metrics;
 
 /// The running pipeline's actors, replaced when the operator restarts them.
 #[derive(Clone)]
 pub struct Pipeline {
-    pub gdp: Addr<GdpActor>,
+    pub selection: Addr<SelectionActor>,
     pub avi: Addr<AviActor>,
 }
 
@@ -159,7 +159,7 @@ async fn debug_members(State(e): State<Endpoints>) -> Response {
 
 async fn gdp_query(e: Endpoints, query: DebugQuery) -> Response {
     match e.pipeline() {
-        Some(p) => match p.gdp.send(query).await {
+        Some(p) => match p.selection.send(query).await {
             Ok(v) => Json(v).into_response(),
             Err(_) => unavailable(&e),
         },

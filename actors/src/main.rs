@@ -6,12 +6,12 @@ mod cluster;
 mod cmd;
 mod election;
 mod federator;
-mod gdp;
 mod gslb_service;
 mod http;
 mod operator;
 mod policy;
 mod role;
+mod selection;
 mod status;
 mod telemetry;
 

@@ -22,9 +22,9 @@ use serde_json::json;
 
 use crate::avi_writer::{AviActor, IsBooted, WriterConfig};
 use crate::cluster::ClusterActor;
-use crate::gdp::{GdpActor, RegisterDomainListener};
 use crate::http::{Endpoints, Pipeline};
 use crate::policy::PolicyActor;
+use crate::selection::{RegisterDomainListener, SelectionActor};
 use crate::status::{EventSink, RecordEvent, SetStatus, StatusActor, StatusTarget};
 use crate::telemetry::{AviRequestLabels, Metrics};
 
@@ -424,7 +424,7 @@ impl Operator {
             })
         };
         let avi_mailbox = metrics.mailbox("avi", "writer");
-        let gdp = {
+        let selection = {
             let (instance, avi_actor, avi_mailbox, metrics) = (
                 (*instance).clone(),
                 avi_actor.clone(),
@@ -433,8 +433,8 @@ impl Operator {
             );
             let (window, boot_timeout) = (self.options.coalesce_window, self.options.boot_timeout);
             let events = events.clone();
-            GdpActor::start_in_arbiter(&handle, move |_| {
-                GdpActor::new(
+            SelectionActor::start_in_arbiter(&handle, move |_| {
+                SelectionActor::new(
                     instance,
                     avi_actor,
                     avi_mailbox,
@@ -445,14 +445,14 @@ impl Operator {
                 )
             })
         };
-        let gdp_mailbox = metrics.mailbox("gdp", "policy");
+        let selection_mailbox = metrics.mailbox("selection", "world");
         let policy = {
-            let (client, avi, instance, gdp, gdp_mailbox, status, metrics) = (
+            let (client, avi, instance, selection, selection_mailbox, status, metrics) = (
                 self.client.clone(),
                 avi.clone(),
                 instance.clone(),
-                gdp.clone(),
-                gdp_mailbox.clone(),
+                selection.clone(),
+                selection_mailbox.clone(),
                 self.status.clone(),
                 metrics.clone(),
             );
@@ -465,8 +465,8 @@ impl Operator {
                     avi,
                     instance,
                     namespace,
-                    gdp,
-                    gdp_mailbox,
+                    selection,
+                    selection_mailbox,
                     status,
                     &metrics,
                 )
@@ -491,18 +491,21 @@ impl Operator {
                     continue;
                 }
             };
-            let (gdp_addr, gdp_mailbox, metrics) =
-                (gdp.clone(), gdp_mailbox.clone(), metrics.clone());
+            let (selection_addr, selection_mailbox, metrics) = (
+                selection.clone(),
+                selection_mailbox.clone(),
+                metrics.clone(),
+            );
             let name = context.clone();
             let addr = ClusterActor::start_in_arbiter(&handle, move |_| {
-                ClusterActor::new(name, client, gdp_addr, gdp_mailbox, &metrics)
+                ClusterActor::new(name, client, selection_addr, selection_mailbox, &metrics)
             });
-            gdp.do_send(RegisterDomainListener(addr.clone().recipient()));
+            selection.do_send(RegisterDomainListener(addr.clone().recipient()));
             clusters.insert(context, addr);
         }
         tracing::info!(clusters = clusters.len(), created_by = %settings.instance.created_by, "pipeline started");
         Pipeline {
-            gdp,
+            selection,
             avi: avi_actor,
         }
     }

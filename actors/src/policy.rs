@@ -2,7 +2,7 @@
 //! namespace) of the cluster amko-rs runs in, accepts them with `amko::policy` (controller facts
 //! read by name through the Avi client), keeps the last good version of each in force when an
 //! edit is invalid (recorded on the object, so across restarts too), writes their status, and
-//! hands the accepted policy to the GdpActor.
+//! hands the accepted policy to the SelectionActor.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -26,7 +26,7 @@ use kube::{Api, Client, ResourceExt};
 use serde_json::json;
 
 use crate::avi_writer::WriteProblem;
-use crate::gdp::{ChangeOverrides, GdpActor, SetOverrides, SetPolicy};
+use crate::selection::{ChangeOverrides, SelectionActor, SetOverrides, SetPolicy};
 use crate::status::{ForgetStatus, RecordEvent, SetStatus, StatusActor, StatusTarget};
 use crate::telemetry::{Mailbox, Metrics};
 
@@ -59,8 +59,8 @@ pub struct PolicyActor {
     avi: Arc<AviClient>,
     settings: Arc<InstanceSettings>,
     home_namespace: String,
-    gdp_actor: Addr<GdpActor>,
-    gdp_mailbox: Mailbox,
+    selection: Addr<SelectionActor>,
+    selection_mailbox: Mailbox,
     status: Addr<StatusActor>,
     mailbox: Mailbox,
     gdps: BTreeMap<String, GlobalDeploymentPolicy>,
@@ -75,7 +75,7 @@ pub struct PolicyActor {
     problems: BTreeMap<GsKey, String>,
     /// The last status handed to the StatusActor per GSLBHostRule.
     rule_status_sent: BTreeMap<(String, String), (&'static str, String)>,
-    /// The overrides the GdpActor has, by (tenant, FQDN).
+    /// The overrides the SelectionActor has, by (tenant, FQDN).
     overrides_sent: Option<BTreeMap<(String, String), HostRuleOverrides>>,
     evaluating: bool,
     dirty: bool,
@@ -89,8 +89,8 @@ impl PolicyActor {
         avi: Arc<AviClient>,
         settings: Arc<InstanceSettings>,
         home_namespace: String,
-        gdp_actor: Addr<GdpActor>,
-        gdp_mailbox: Mailbox,
+        selection: Addr<SelectionActor>,
+        selection_mailbox: Mailbox,
         status: Addr<StatusActor>,
         metrics: &Arc<Metrics>,
     ) -> Self {
@@ -99,8 +99,8 @@ impl PolicyActor {
             avi,
             settings,
             home_namespace,
-            gdp_actor,
-            gdp_mailbox,
+            selection,
+            selection_mailbox,
             status,
             mailbox: metrics.mailbox("policy", "watcher"),
             gdps: BTreeMap::new(),
@@ -260,8 +260,8 @@ impl PolicyActor {
                 .map(Some)
         };
         if let Some(policy) = policy {
-            self.gdp_mailbox.sent();
-            self.gdp_actor.do_send(SetPolicy(policy));
+            self.selection_mailbox.sent();
+            self.selection.do_send(SetPolicy(policy));
         }
 
         // GSLBHostRules: one per (tenant, fqdn); the oldest claim wins.
@@ -340,7 +340,7 @@ impl PolicyActor {
                 status: json!({ "status": status, "error": error }),
             });
         }
-        // The GdpActor gets the whole set once, then only differences: it is on the data path,
+        // The SelectionActor gets the whole set once, then only differences: it is on the data path,
         // and comparing thousands of overrides on every edit delayed every other change.
         let in_force: BTreeMap<(String, String), HostRuleOverrides> = in_force
             .into_iter()
@@ -348,8 +348,8 @@ impl PolicyActor {
             .collect();
         match &self.overrides_sent {
             None => {
-                self.gdp_mailbox.sent();
-                self.gdp_actor
+                self.selection_mailbox.sent();
+                self.selection
                     .do_send(SetOverrides(in_force.values().cloned().collect()));
             }
             Some(sent) => {
@@ -364,8 +364,8 @@ impl PolicyActor {
                     .cloned()
                     .collect();
                 if !upserts.is_empty() || !removed.is_empty() {
-                    self.gdp_mailbox.sent();
-                    self.gdp_actor.do_send(ChangeOverrides { upserts, removed });
+                    self.selection_mailbox.sent();
+                    self.selection.do_send(ChangeOverrides { upserts, removed });
                 }
             }
         }

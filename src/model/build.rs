@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use super::health::{HmContext, managed_monitors};
 use super::payload::{
@@ -17,20 +18,20 @@ use crate::vocab::{
 };
 use crate::vocab::{GsKey, Member};
 
-/// Everything the model of one GslbService depends on.
-pub struct GsInput<'a> {
-    pub key: &'a GsKey,
+/// Everything one GslbService is built from: its key, the members selected for it, its domain
+/// names and the policy in force for it. The world view (`state::World`) produces it, the
+/// selection actor sends it to the GslbService's actor, and [`build_gslb_service`] consumes it.
+/// Cheap to clone: the policy and the overrides are shared.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GsInputs {
+    pub key: GsKey,
     /// The FQDN first, then aliases (see `HostRuleIndex::domain_names`).
     pub domain_names: Vec<String>,
     /// Members selected for `key`, in any order.
-    pub members: &'a [Member],
-    pub policy: &'a Policy,
+    pub members: Vec<Member>,
+    pub policy: Arc<Policy>,
     /// The accepted GSLBHostRule for this FQDN and tenant, if any.
-    pub overrides: Option<&'a HostRuleOverrides>,
-    pub settings: &'a InstanceSettings,
-    /// A federated PKI profile to use when site persistence is on but none is configured
-    /// (AMKO picks the first federated one on the controller).
-    pub fallback_pki_profile: Option<&'a str>,
+    pub overrides: Option<Arc<HostRuleOverrides>>,
 }
 
 /// The desired state of one GslbService: the object and the managed monitors it references.
@@ -43,10 +44,18 @@ pub struct DesiredGs {
 }
 
 /// The desired GslbService, or `None` when no member is left (the GslbService must go).
-pub fn build_gslb_service(input: &GsInput<'_>) -> Option<DesiredGs> {
-    let key = input.key;
+/// `settings` are this instance's (owner marker); `fallback_pki_profile` is the federated PKI
+/// profile to use when site persistence is on but none is configured (AMKO picks the first
+/// federated one on the controller).
+pub fn build_gslb_service(
+    input: &GsInputs,
+    settings: &InstanceSettings,
+    fallback_pki_profile: Option<&str>,
+) -> Option<DesiredGs> {
+    let key = &input.key;
     let overrides = input
         .overrides
+        .as_deref()
         .filter(|o| o.fqdn == key.fqdn && o.tenant == key.tenant);
     let gdp = &input.policy.properties;
     let ghr = overrides.map(|o| &o.properties);
@@ -87,7 +96,7 @@ pub fn build_gslb_service(input: &GsInput<'_>) -> Option<DesiredGs> {
                 let ctx = HmContext {
                     gs_name: &key.fqdn,
                     tenant_ref: &tenant_ref,
-                    created_by: &input.settings.created_by,
+                    created_by: &settings.created_by,
                     template,
                 };
                 let monitors = managed_monitors(&ctx, &members);
@@ -101,7 +110,7 @@ pub fn build_gslb_service(input: &GsInput<'_>) -> Option<DesiredGs> {
     };
 
     let any_tls = members.iter().any(|m| m.tls);
-    let (persistence, pki) = site_persistence(input, any_tls);
+    let (persistence, pki) = site_persistence(input, any_tls, fallback_pki_profile);
     let algorithm = ghr
         .and_then(|p| p.pool_algorithm)
         .or(gdp.pool_algorithm)
@@ -126,7 +135,7 @@ pub fn build_gslb_service(input: &GsInput<'_>) -> Option<DesiredGs> {
         gslb_service: GslbServicePayload {
             name: key.fqdn.clone(),
             tenant_ref,
-            created_by: input.settings.created_by.clone(),
+            created_by: settings.created_by.clone(),
             description,
             domain_names: input.domain_names.clone(),
             enabled: true,
@@ -154,8 +163,9 @@ pub fn build_gslb_service(input: &GsInput<'_>) -> Option<DesiredGs> {
 /// Site persistence and PKI profile (§5.4). They apply only to GslbServices with a TLS member;
 /// unlike AMKO, the decision depends on the whole member set, not on which member changed last.
 fn site_persistence(
-    input: &GsInput<'_>,
+    input: &GsInputs,
     any_tls: bool,
+    fallback_pki_profile: Option<&str>,
 ) -> (Option<SitePersistence>, Option<String>) {
     if !any_tls {
         return (None, None);
@@ -163,6 +173,7 @@ fn site_persistence(
     let gdp = &input.policy.properties;
     let ghr = input
         .overrides
+        .as_deref()
         .filter(|o| o.fqdn == input.key.fqdn && o.tenant == input.key.tenant)
         .map(|o| &o.properties);
     let persistence = match ghr.and_then(|p| p.site_persistence.clone()) {
@@ -183,7 +194,7 @@ fn site_persistence(
         (None, _) => gdp_pki,
     };
     if persistence.is_some() && pki.is_none() {
-        pki = input.fallback_pki_profile.map(str::to_owned);
+        pki = fallback_pki_profile.map(str::to_owned);
     }
     (persistence, pki)
 }
@@ -191,7 +202,7 @@ fn site_persistence(
 /// One pool per distinct priority, highest priority first; members de-duplicated by IP (the
 /// first by identity wins) and sorted by IP.
 fn pools(
-    input: &GsInput<'_>,
+    input: &GsInputs,
     overrides: Option<&HostRuleOverrides>,
     members: &[&Member],
     algorithm: PoolAlgorithm,

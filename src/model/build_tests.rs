@@ -2,10 +2,11 @@
 
 use serde_json::{Value, json};
 
-use super::build::{GsInput, build_gslb_service};
+use super::build::{GsInputs, build_gslb_service};
 use crate::ingest::{ObjectKind, ObservationId, Protocol};
 use crate::vocab::*;
 use crate::vocab::{GsKey, Member};
+use std::sync::Arc;
 
 fn key() -> GsKey {
     GsKey {
@@ -72,16 +73,14 @@ fn build(
 ) -> (Value, Vec<Value>) {
     let k = key();
     let s = settings();
-    let input = GsInput {
-        key: &k,
+    let input = GsInputs {
         domain_names: vec![k.fqdn.clone()],
-        members,
-        policy,
-        overrides: ghr,
-        settings: &s,
-        fallback_pki_profile: Some("fed-pki"),
+        key: k,
+        members: members.to_vec(),
+        policy: Arc::new(policy.clone()),
+        overrides: ghr.cloned().map(Arc::new),
     };
-    let desired = build_gslb_service(&input).expect("members present");
+    let desired = build_gslb_service(&input, &s, Some("fed-pki")).expect("members present");
     let hms = desired
         .health_monitors
         .iter()
@@ -477,14 +476,12 @@ fn overrides_for_another_tenant_do_not_apply_and_empty_means_delete() {
     let k = key();
     let s = settings();
     let policy = Policy::default();
-    let input = GsInput {
-        key: &k,
+    let input = GsInputs {
+        key: k,
         domain_names: vec![],
-        members: &[],
-        policy: &policy,
+        members: vec![],
+        policy: Arc::new(policy),
         overrides: None,
-        settings: &s,
-        fallback_pki_profile: None,
     };
-    assert!(build_gslb_service(&input).is_none());
+    assert!(build_gslb_service(&input, &s, None).is_none());
 }

@@ -9,4 +9,4 @@ pub mod health;
 pub mod payload;
 pub mod plan;
 
-pub use build::{DesiredGs, GsInput, build_gslb_service};
+pub use build::{DesiredGs, GsInputs, build_gslb_service};

@@ -3,7 +3,7 @@
 
 pub mod world;
 
-pub use world::{GsInputs, MemberReport, ObjectId, World};
+pub use world::{MemberReport, ObjectId, World};
 
 #[cfg(test)]
 mod world_tests;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::ingest::{
     HostRuleInfo, Ingested, NamespaceInfo, ObjectKind, Observation, ObservationId, Skipped,
 };
-use crate::model::GsInput;
+use crate::model::GsInputs;
 use crate::model::build::{DesiredGs, build_gslb_service};
 use crate::policy::hostrule_index::HostRuleIndex;
 use crate::policy::select::{Selection, SelectionContext};
@@ -334,8 +334,7 @@ impl World {
 
     /// The desired GslbService for `key` right now (`None`: it must not exist).
     pub fn desired(&self, key: &GsKey, fallback_pki_profile: Option<&str>) -> Option<DesiredGs> {
-        self.inputs_for(key)
-            .build(&self.settings, fallback_pki_profile)
+        build_gslb_service(&self.inputs_for(key), &self.settings, fallback_pki_profile)
     }
 
     /// Why each observation is or is not a member.
@@ -476,34 +475,5 @@ impl World {
             changed.extend(self.evaluate(obs));
         }
         changed
-    }
-}
-
-/// A snapshot of one GslbService's inputs, cheap to send to its actor.
-#[derive(Clone, Debug, PartialEq)]
-pub struct GsInputs {
-    pub key: GsKey,
-    pub members: Vec<Member>,
-    pub domain_names: Vec<String>,
-    pub policy: Arc<Policy>,
-    pub overrides: Option<Arc<HostRuleOverrides>>,
-}
-
-impl GsInputs {
-    /// Builds the desired GslbService from this snapshot.
-    pub fn build(
-        &self,
-        settings: &InstanceSettings,
-        fallback_pki_profile: Option<&str>,
-    ) -> Option<DesiredGs> {
-        build_gslb_service(&GsInput {
-            key: &self.key,
-            domain_names: self.domain_names.clone(),
-            members: &self.members,
-            policy: &self.policy,
-            overrides: self.overrides.as_deref(),
-            settings,
-            fallback_pki_profile,
-        })
     }
 }

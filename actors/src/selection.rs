@@ -1,4 +1,4 @@
-//! The GdpActor: owns the accepted policy (GDP, GSLBHostRule overrides) and the world view fed
+//! The SelectionActor: owns the accepted policy (GDP, GSLBHostRule overrides) and the world view fed
 //! by the ClusterActors, runs selection (`amko::state::World`), and routes each changed
 //! GslbService's inputs to its GslbServiceActor, starting one on demand.
 
@@ -14,7 +14,7 @@ use amko::vocab::{HostRuleOverrides, InstanceSettings, Policy};
 use serde_json::{Value, json};
 
 use crate::avi_writer::{AviActor, BootSnapshot, ClusterSynced};
-use crate::gslb_service::{GslbServiceActor, Inputs};
+use crate::gslb_service::{GslbServiceActor, InputsChanged};
 use crate::status::EventSink;
 use crate::telemetry::{ClusterLabels, Mailbox, Metrics};
 
@@ -83,7 +83,7 @@ pub enum DebugQuery {
     Policy,
 }
 
-pub struct GdpActor {
+pub struct SelectionActor {
     world: World,
     settings: Arc<InstanceSettings>,
     avi: Addr<AviActor>,
@@ -111,7 +111,7 @@ struct BootGate {
     started: std::time::Instant,
 }
 
-impl GdpActor {
+impl SelectionActor {
     pub fn new(
         settings: InstanceSettings,
         avi: Addr<AviActor>,
@@ -121,9 +121,9 @@ impl GdpActor {
         boot_timeout: Duration,
         events: EventSink,
     ) -> Self {
-        let mailbox = metrics.mailbox("gdp", "policy");
+        let mailbox = metrics.mailbox("selection", "world");
         let clusters = settings.member_clusters.clone();
-        GdpActor {
+        SelectionActor {
             world: World::new(settings.clone()),
             settings: Arc::new(settings),
             avi,
@@ -200,7 +200,7 @@ impl GdpActor {
                 }
             };
             mailbox.sent();
-            addr.do_send(Inputs(inputs));
+            addr.do_send(InputsChanged(inputs));
             if empty {
                 self.services.remove(&key);
             }
@@ -305,7 +305,7 @@ impl GdpActor {
     }
 }
 
-impl Actor for GdpActor {
+impl Actor for SelectionActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
@@ -327,7 +327,7 @@ impl Actor for GdpActor {
     }
 }
 
-impl Handler<ClusterEvent> for GdpActor {
+impl Handler<ClusterEvent> for SelectionActor {
     type Result = ();
 
     fn handle(&mut self, msg: ClusterEvent, _: &mut Context<Self>) {
@@ -338,7 +338,7 @@ impl Handler<ClusterEvent> for GdpActor {
     }
 }
 
-impl Handler<SetPolicy> for GdpActor {
+impl Handler<SetPolicy> for SelectionActor {
     type Result = ();
 
     fn handle(&mut self, msg: SetPolicy, _: &mut Context<Self>) {
@@ -358,7 +358,7 @@ impl Handler<SetPolicy> for GdpActor {
     }
 }
 
-impl Handler<SetOverrides> for GdpActor {
+impl Handler<SetOverrides> for SelectionActor {
     type Result = ();
 
     fn handle(&mut self, msg: SetOverrides, _: &mut Context<Self>) {
@@ -371,7 +371,7 @@ impl Handler<SetOverrides> for GdpActor {
     }
 }
 
-impl Handler<ChangeOverrides> for GdpActor {
+impl Handler<ChangeOverrides> for SelectionActor {
     type Result = ();
 
     fn handle(&mut self, msg: ChangeOverrides, _: &mut Context<Self>) {
@@ -382,7 +382,7 @@ impl Handler<ChangeOverrides> for GdpActor {
     }
 }
 
-impl Handler<RegisterDomainListener> for GdpActor {
+impl Handler<RegisterDomainListener> for SelectionActor {
     type Result = ();
 
     fn handle(&mut self, msg: RegisterDomainListener, _: &mut Context<Self>) {
@@ -392,7 +392,7 @@ impl Handler<RegisterDomainListener> for GdpActor {
     }
 }
 
-impl Handler<DebugQuery> for GdpActor {
+impl Handler<DebugQuery> for SelectionActor {
     type Result = MessageResult<DebugQuery>;
 
     fn handle(&mut self, msg: DebugQuery, _: &mut Context<Self>) -> Self::Result {
