@@ -1,4 +1,4 @@
-//! Federation of amko-rs instances (behaviour spec §9), the pure part: checking an AMKOCluster,
+//! Federation of amko-rs instances, the pure part: checking an AMKOCluster,
 //! judging each follower cluster (present, one AMKOCluster, same version, not a leader), planning
 //! the copies that make a follower hold exactly the leader's GSLBConfig and GDP, the AMKOCluster
 //! status conditions, and which of two leaders must step back.
@@ -33,7 +33,8 @@ pub fn condition(type_: &str, status: &str, reason: impl Into<String>) -> AmkoCl
     }
 }
 
-/// Sanity of this cluster's AMKOCluster (spec §9.2); the message is the condition's reason.
+/// Sanity of this cluster's AMKOCluster, checked by a leader at boot (its own context among the
+/// clusters, the home namespace); the message is the condition's reason.
 pub fn check_amko_cluster(cluster: &AmkoCluster, home_namespace: &str) -> Result<(), String> {
     if cluster.metadata.namespace.as_deref() != Some(home_namespace) {
         return Err(format!("AMKOCluster's namespace is not {home_namespace}"));
@@ -77,7 +78,8 @@ pub enum MemberVerdict {
     AlsoLeader(String),
 }
 
-/// Judges follower `context` from the AMKOClusters in its home namespace (spec §9.4 step 6, §9.5).
+/// Judges follower `context` from the AMKOClusters in its home namespace: it may receive copies
+/// only when it has exactly one AMKOCluster, marked follower, of our version.
 pub fn judge_member(our_version: &str, context: &str, theirs: &[AmkoCluster]) -> MemberVerdict {
     match theirs {
         [] => MemberVerdict::Skipped(format!(

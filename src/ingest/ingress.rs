@@ -1,4 +1,5 @@
-//! Ingress -> one observation per host that AKO has given a VIP (amko-behaviour §4.3.1).
+//! Ingress -> one observation per host that AKO has given a VIP: a host of `spec.rules` counts only
+//! once `status.loadBalancer.ingress` lists it with an IP (that is how AKO reports its VIP).
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,4 +1,4 @@
-//! OpenShift Route -> observation (amko-behaviour §4.3.2): host (or subdomain + the GDP's
+//! OpenShift Route -> observation: host (or subdomain + the GDP's
 //! defaultDomain), the VIP AKO reports in the route status, TLS and passthrough.
 
 use super::annotations::{self, AkoPlacement};

@@ -1,4 +1,4 @@
-//! Service of type LoadBalancer -> observation (amko-behaviour §4.3.3): host name and VIP from
+//! Service of type LoadBalancer -> observation: host name and VIP from
 //! the first status entry, and the lowest port for TCP/UDP health monitoring.
 
 use k8s_openapi::api::core::v1::Service;

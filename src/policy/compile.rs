@@ -1,5 +1,5 @@
-//! Acceptance of each CR kind: run the checks in the documented order (behaviour spec §3.3, §8.5,
-//! §8.6.1), stop at the first problem, and otherwise return the compiled form that selection and
+//! Acceptance of each CR kind: run the checks in AMKO's order (so the first problem a user is told
+//! about is the one AMKO would report), stop at the first problem, and otherwise return the compiled form that selection and
 //! model building consume. Pure: controller facts come through `ControllerLookup`.
 
 use super::config::{

@@ -135,7 +135,7 @@ impl SelectionContext<'_> {
     }
 
     /// The object's tenant: its namespace's tenant annotation; for a namespace without one,
-    /// the GSLBConfig's tenant (amko-behaviour §4.5: AKO reports its own tenant on such objects,
+    /// the GSLBConfig's tenant (AKO reports its own tenant on such objects,
     /// which must not override `gslbLeader.tenant`). An object annotated for a tenant other than
     /// its namespace's is refused. While the namespace has not been observed, an object annotated
     /// with another tenant than the GSLBConfig's waits: only the namespace can tell whether that

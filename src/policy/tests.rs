@@ -310,7 +310,7 @@ fn gslb_config_rejections() {
             |c| c.spec.member_clusters[1].cluster_context = "east-admin".into(),
             "GSLBConfig avi-system/gc-1: cluster east-admin appears more than once in memberClusters",
         ),
-        // Order: the namespace is reported before the log level (AMKO accepted either, §14 #2).
+        // Order: the namespace is reported before the log level (AMKO reported either, depending on map order).
         (
             |c| {
                 c.metadata.namespace = Some("default".into());
@@ -790,7 +790,7 @@ fn gdp_rejection_cases() -> Vec<(Mutation<GlobalDeploymentPolicy>, &'static str)
             |g| down(g, "", None),
             "invalid down response configuration: unsupported type \"\"",
         ),
-        // Order (§8.6.1): selectors, clusters, trafficSplit, HM, pool algorithm, persistence, PKI,
+        // AMKO's order of GDP checks: selectors, clusters, trafficSplit, HM, pool algorithm, persistence, PKI,
         // down response. Each case breaks two things and expects the earlier one.
         (
             |g| {
@@ -1093,7 +1093,7 @@ fn host_rule_rejection_cases() -> Vec<(Mutation<GslbHostRule>, &'static str)> {
             },
             "invalid down response configuration: fallbackIP is not allowed for GSLB_SERVICE_DOWN_RESPONSE_EMPTY",
         ),
-        // Order (§8.5): fqdn, persistence/PKI, pool algorithm, third-party members, public IPs,
+        // AMKO's order of GSLBHostRule checks: fqdn, persistence/PKI, pool algorithm, third-party members, public IPs,
         // (ttl, trafficSplit), HM exclusivity and existence, down response.
         (
             |r| {

@@ -155,7 +155,8 @@ pub fn pki_profile(
     }
 }
 
-/// `poolAlgorithmSettings` (§2.3.1 of the behaviour spec).
+/// `poolAlgorithmSettings`, shared by the GDP and the GSLBHostRule: the algorithm with the
+/// settings it needs (hash mask for consistent hash, a fallback for GEO) and none it forbids.
 pub fn pool_algorithm(settings: &PoolAlgorithmSettings) -> Result<PoolAlgorithm, Problem> {
     pool_algorithm_detail(settings).map_err(Problem::PoolAlgorithm)
 }
@@ -240,7 +241,8 @@ fn hash_mask(field: &'static str, mask: i64) -> Result<u32, PoolAlgorithmProblem
         })
 }
 
-/// `downResponse` (§2.3.2 of the behaviour spec).
+/// `downResponse`: what the DNS service answers when every member is down; a fallback IP only
+/// with `GSLB_SERVICE_DOWN_RESPONSE_FALLBACK_IP`.
 pub fn down_response(settings: &DownResponseSettings) -> Result<DownResponse, Problem> {
     down_response_detail(settings).map_err(Problem::DownResponse)
 }
