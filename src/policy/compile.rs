@@ -1,6 +1,7 @@
-//! Acceptance of each CR kind: run the checks in AMKO's order (so the first problem a user is told
-//! about is the one AMKO would report), stop at the first problem, and otherwise return the compiled form that selection and
-//! model building consume. Pure: controller facts come through `ControllerLookup`.
+//! Acceptance of each CR kind: run the checks in AMKO's order (so the problem a user is told about
+//! first is the one AMKO would report), stop at the first problem, and otherwise return the
+//! compiled form that selection and model building consume. Pure: controller facts come through
+//! `ControllerLookup`.
 
 use super::config::{
     ControllerSettings, DEFAULT_REFRESH_INTERVAL, DEFAULT_TENANT, GslbConfigSettings,

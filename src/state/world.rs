@@ -1,6 +1,6 @@
 //! The operator's in-memory view of every member cluster and of the accepted policy, with
 //! incremental re-selection: each change returns the GslbService keys whose inputs changed, so
-//! only those are rebuilt. Pure and synchronous; the GDP actor is a thin shell around it.
+//! only those are rebuilt. Pure and synchronous; the SelectionActor is a thin shell around it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

@@ -1,4 +1,5 @@
-//! The inputs of model building: the key of a GslbService and the members selected for it.
+//! What a GslbService is keyed by (tenant and FQDN) and what selection hands the model for each
+//! of its members.
 
 use std::fmt;
 use std::net::IpAddr;
