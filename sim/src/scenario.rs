@@ -5,8 +5,7 @@
 
 use std::path::Path;
 
-use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
-use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -219,6 +218,29 @@ pub async fn ensure_namespace(client: &Client, name: &str) -> Result<(), Scenari
     Ok(())
 }
 
+/// Creates one namespaced object of kind `gvk` from its JSON form, after its namespace.
+async fn create_object(
+    client: &Client,
+    namespace: &str,
+    gvk: GroupVersionKind,
+    body: Value,
+) -> Result<(), ScenarioError> {
+    ensure_namespace(client, namespace).await?;
+    let name = body["metadata"]["name"].as_str().unwrap_or_default();
+    let what = format!("{} {namespace}/{name}", gvk.kind);
+    let resource = ApiResource::from_gvk(&gvk);
+    let mut object: DynamicObject = typed(&what, body)?;
+    object.types = Some(kube::api::TypeMeta {
+        api_version: resource.api_version.clone(),
+        kind: resource.kind.clone(),
+    });
+    Api::<DynamicObject>::namespaced_with(client.clone(), namespace, &resource)
+        .create(&PostParams::default(), &object)
+        .await
+        .map_err(kube_error(format!("creating {what}")))?;
+    Ok(())
+}
+
 /// Creates an Ingress `namespace/name` with one rule for `host` (backend Service `web:80`).
 pub async fn create_ingress(
     client: &Client,
@@ -227,21 +249,13 @@ pub async fn create_ingress(
     host: &str,
     labels: Value,
 ) -> Result<(), ScenarioError> {
-    ensure_namespace(client, namespace).await?;
-    let what = format!("Ingress {namespace}/{name}");
-    let ingress: Ingress = typed(
-        &what,
-        json!({
-            "metadata": {"name": name, "namespace": namespace, "labels": labels},
-            "spec": {"rules": [{"host": host, "http": {"paths": [{"path": "/", "pathType": "Prefix",
-                "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}
-        }),
-    )?;
-    Api::<Ingress>::namespaced(client.clone(), namespace)
-        .create(&PostParams::default(), &ingress)
-        .await
-        .map_err(kube_error(format!("creating {what}")))?;
-    Ok(())
+    let body = json!({
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": {"rules": [{"host": host, "http": {"paths": [{"path": "/", "pathType": "Prefix",
+            "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}
+    });
+    let gvk = GroupVersionKind::gvk("networking.k8s.io", "v1", "Ingress");
+    create_object(client, namespace, gvk, body).await
 }
 
 /// Creates a LoadBalancer Service `namespace/name` on TCP `port`, named `host` through the
@@ -254,22 +268,19 @@ pub async fn create_lb_service(
     port: u16,
     labels: Value,
 ) -> Result<(), ScenarioError> {
-    ensure_namespace(client, namespace).await?;
-    let what = format!("Service {namespace}/{name}");
-    let service: Service = typed(
-        &what,
-        json!({
-            "metadata": {"name": name, "namespace": namespace, "labels": labels,
-                         "annotations": {"external-dns.alpha.kubernetes.io/hostname": host}},
-            "spec": {"type": "LoadBalancer", "selector": {"app": name},
-                     "ports": [{"name": "tcp", "port": port, "protocol": "TCP"}]}
-        }),
-    )?;
-    Api::<Service>::namespaced(client.clone(), namespace)
-        .create(&PostParams::default(), &service)
-        .await
-        .map_err(kube_error(format!("creating {what}")))?;
-    Ok(())
+    let body = json!({
+        "metadata": {"name": name, "namespace": namespace, "labels": labels,
+                     "annotations": {"external-dns.alpha.kubernetes.io/hostname": host}},
+        "spec": {"type": "LoadBalancer", "selector": {"app": name},
+                 "ports": [{"name": "tcp", "port": port, "protocol": "TCP"}]}
+    });
+    create_object(
+        client,
+        namespace,
+        GroupVersionKind::gvk("", "v1", "Service"),
+        body,
+    )
+    .await
 }
 
 /// Creates an OpenShift Route `namespace/name` for `host` (to Service `web`).
@@ -280,21 +291,10 @@ pub async fn create_route(
     host: &str,
     labels: Value,
 ) -> Result<(), ScenarioError> {
-    ensure_namespace(client, namespace).await?;
-    let what = format!("Route {namespace}/{name}");
-    let resource =
-        ApiResource::from_gvk(&GroupVersionKind::gvk("route.openshift.io", "v1", "Route"));
-    let route: DynamicObject = typed(
-        &what,
-        json!({
-            "apiVersion": "route.openshift.io/v1", "kind": "Route",
-            "metadata": {"name": name, "namespace": namespace, "labels": labels},
-            "spec": {"host": host, "to": {"kind": "Service", "name": "web"}}
-        }),
-    )?;
-    Api::<DynamicObject>::namespaced_with(client.clone(), namespace, &resource)
-        .create(&PostParams::default(), &route)
-        .await
-        .map_err(kube_error(format!("creating {what}")))?;
-    Ok(())
+    let body = json!({
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": {"host": host, "to": {"kind": "Service", "name": "web"}}
+    });
+    let gvk = GroupVersionKind::gvk("route.openshift.io", "v1", "Route");
+    create_object(client, namespace, gvk, body).await
 }

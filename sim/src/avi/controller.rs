@@ -529,12 +529,24 @@ impl Controller {
             )));
         }
         Self::check_precondition(obj_type, &existing, body.get("_last_modified"))?;
+        self.replace_stored(&mut store, obj_type, &existing, body, view)
+    }
+
+    /// Validates `body` as the new version of `existing` (an API write) and stores it.
+    fn replace_stored(
+        &self,
+        store: &mut Store,
+        obj_type: ObjType,
+        existing: &StoredObject,
+        body: Map<String, Value>,
+        view: &TenantView,
+    ) -> Result<Arc<StoredObject>, ApiError> {
         let obj = self.prepare(
-            &store,
+            store,
             WriteTarget {
                 obj_type,
-                uuid: uuid.to_string(),
-                existing: Some(&existing),
+                uuid: existing.uuid.clone(),
+                existing: Some(existing),
                 origin: Origin::Api,
             },
             body,
@@ -569,20 +581,7 @@ impl Controller {
             Self::resolve_refs_in(&store, &existing.tenant, &mut fields)?;
             patch::apply(&mut merged, op, &fields);
         }
-        let obj = self.prepare(
-            &store,
-            WriteTarget {
-                obj_type,
-                uuid: uuid.to_string(),
-                existing: Some(&existing),
-                origin: Origin::Api,
-            },
-            merged,
-            view,
-        )?;
-        let obj = Arc::new(obj);
-        store.put(Arc::clone(&obj));
-        Ok(obj)
+        self.replace_stored(&mut store, obj_type, &existing, merged, view)
     }
 
     /// DELETE; refuses system objects and objects still referred to.

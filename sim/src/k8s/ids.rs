@@ -12,18 +12,12 @@ pub fn digest(text: &str) -> [u8; 20] {
 
 /// A version-5-style UUID (lowercase, hyphenated) derived from `text`.
 pub fn uuid_from(text: &str) -> String {
-    let mut b = digest(text);
-    b[6] = (b[6] & 0x0f) | 0x50;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b[..16].iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    let digest = digest(text);
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_sha1_bytes(first)
+        .into_uuid()
+        .to_string()
 }
 
 /// Seconds since the Unix epoch, now.
