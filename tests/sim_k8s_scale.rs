@@ -1,5 +1,5 @@
 //! Scale measurement (ignored by default; it prints figures, it asserts no timings):
-//! `cargo test --release -p amko --test sim_k8s_scale -- --ignored --nocapture`
+//! `cargo test --release -p amko-sim --test sim_k8s_scale -- --ignored --nocapture`
 //! Starts 200 clusters, loads 200,000 objects through the HTTP API (Ingresses, LoadBalancer
 //! Services and ConfigMaps, so AKO emulation runs too), then measures list time, how fast a
 //! change reaches an open watch, and the process RSS.
