@@ -1,4 +1,4 @@
-//! The federator (`amko federate`, spec §9.4): on the leader cluster, copies the GSLBConfig (spec
+//! The federator (`amko federate`): on the leader cluster, copies the GSLBConfig (spec
 //! and the `amko.vmware.com/amko-uuid` annotation) and the GDP (spec) to every follower of
 //! `AMKOCluster.spec.clusters` that runs the same version and is not a leader itself, so each
 //! follower holds exactly the leader's objects; writes the AMKOCluster status conditions. On a
@@ -16,7 +16,7 @@ use amko::crd::amkocluster::{
 use amko::crd::gslbconfig::AMKO_UUID_ANNOTATION;
 use amko::crd::{AmkoCluster, GlobalDeploymentPolicy, GslbConfig};
 use amko::federation::{self as fed, CopyAction, FederatedObject, MemberVerdict};
-use amko::members::MembersKubeconfig;
+use amko::members::{MembersError, MembersKubeconfig};
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -31,10 +31,78 @@ const FIELD_MANAGER: &str = "amko-federator";
 /// A follower that does not answer within this is reported and skipped for this round.
 const MEMBER_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Why there are no clients for the followers at all.
+#[derive(Debug, thiserror::Error)]
+enum MembersUnavailable {
+    #[error("no members kubeconfig (set GSLB_CONFIG or --members-kubeconfig)")]
+    NotGiven,
+    #[error(transparent)]
+    Invalid(#[from] MembersError),
+}
+
+/// Why one follower cluster was left out of a round. The text goes into the AMKOCluster
+/// conditions, where users read it.
+#[derive(Debug, thiserror::Error)]
+enum MemberError {
+    #[error("error in building context config for kubernetes cluster {context}: {cause}")]
+    Config {
+        context: String,
+        #[source]
+        cause: MembersError,
+    },
+    #[error("cannot build a client for cluster {context}: {cause}")]
+    Client {
+        context: String,
+        #[source]
+        cause: kube::Error,
+    },
+    #[error("cannot list AMKOClusters in cluster {context}: {cause}")]
+    ListAmkoClusters {
+        context: String,
+        #[source]
+        cause: kube::Error,
+    },
+    #[error("cluster {context} did not answer within {}s, can't federate", MEMBER_TIMEOUT.as_secs())]
+    Silent { context: String },
+}
+
+/// Why a follower could not be made to hold the leader's object of a kind.
+#[derive(Debug, thiserror::Error)]
+enum CopyError {
+    #[error("cluster {context} did not answer")]
+    Silent { context: String },
+    #[error("cannot list {kind} objects in cluster {context}: {cause}")]
+    List {
+        kind: &'static str,
+        context: String,
+        #[source]
+        cause: kube::Error,
+    },
+    #[error("cannot {action} {kind} {name} in cluster {context}: {cause}")]
+    Write {
+        action: &'static str,
+        kind: &'static str,
+        name: String,
+        context: String,
+        #[source]
+        cause: kube::Error,
+    },
+}
+
+/// Why no follower can be federated to this round.
+#[derive(Debug, thiserror::Error)]
+enum NoFollowers<'a> {
+    #[error("error in initialising member cluster contexts: {0}")]
+    Members(&'a MembersUnavailable),
+    /// The AMKOCluster's cluster list is unusable (the reason comes from `amko::federation`).
+    #[error("{0}")]
+    Invalid(String),
+}
+
 pub struct Federator {
     client: Client,
     namespace: String,
-    members: Result<MembersKubeconfig, String>,
+    members: Result<MembersKubeconfig, MembersUnavailable>,
     member_clients: BTreeMap<String, Client>,
     metrics: Arc<Metrics>,
 }
@@ -110,10 +178,8 @@ impl Federator {
         metrics: Arc<Metrics>,
     ) -> Self {
         let members = match members_kubeconfig {
-            Some(text) => MembersKubeconfig::parse(text).map_err(|e| e.to_string()),
-            None => {
-                Err("no members kubeconfig (set GSLB_CONFIG or --members-kubeconfig)".to_owned())
-            }
+            Some(text) => MembersKubeconfig::parse(text).map_err(MembersUnavailable::from),
+            None => Err(MembersUnavailable::NotGiven),
         };
         Federator {
             client,
@@ -175,16 +241,15 @@ impl Federator {
         ));
 
         // Member cluster clients.
-        let followers = match (&self.members, fed::followers_of(cluster)) {
-            (Err(e), _) => Err(format!(
-                "error in initialising member cluster contexts: {e}"
-            )),
-            (_, Err(e)) => Err(e),
-            (Ok(_), Ok(f)) => Ok(f),
+        let prepared = match (&self.members, fed::followers_of(cluster)) {
+            (Err(e), _) => Err(NoFollowers::Members(e)),
+            (_, Err(reason)) => Err(NoFollowers::Invalid(reason)),
+            (Ok(members), Ok(followers)) => Ok((members, followers)),
         };
-        let followers = match followers {
-            Ok(f) => f,
-            Err(reason) => {
+        let (members, followers) = match prepared {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                let reason = e.to_string();
                 conditions.push(fed::condition(
                     CONDITION_MEMBER_INIT,
                     fed::MEMBER_CLIENTS_INVALID,
@@ -196,9 +261,9 @@ impl Federator {
         let mut clients = Vec::new();
         let mut client_errors = Vec::new();
         for context in &followers {
-            match self.member_client(context).await {
+            match member_client(members, &mut self.member_clients, context).await {
                 Ok(c) => clients.push((context.clone(), c)),
-                Err(e) => client_errors.push(e),
+                Err(e) => client_errors.push(e.to_string()),
             }
         }
         let init = if clients.is_empty() && !followers.is_empty() {
@@ -223,17 +288,12 @@ impl Federator {
                 tokio::time::timeout(MEMBER_TIMEOUT, api.list(&ListParams::default())).await;
             let theirs = match listed {
                 Ok(Ok(list)) => list.items,
-                Ok(Err(e)) => {
-                    problems.push(format!(
-                        "cannot list AMKOClusters in cluster {context}: {e}"
-                    ));
+                Ok(Err(cause)) => {
+                    problems.push(MemberError::ListAmkoClusters { context, cause }.to_string());
                     continue;
                 }
                 Err(_) => {
-                    problems.push(format!(
-                        "cluster {context} did not answer within {}s, can't federate",
-                        MEMBER_TIMEOUT.as_secs()
-                    ));
+                    problems.push(MemberError::Silent { context }.to_string());
                     continue;
                 }
             };
@@ -268,21 +328,6 @@ impl Federator {
             followers.len()
         );
         (conditions, phase)
-    }
-
-    async fn member_client(&mut self, context: &str) -> Result<Client, String> {
-        if let Some(c) = self.member_clients.get(context) {
-            return Ok(c.clone());
-        }
-        let members = self.members.as_ref().map_err(Clone::clone)?;
-        let config = members.config_for(context).await.map_err(|e| {
-            format!("error in building context config for kubernetes cluster {context}: {e}")
-        })?;
-        let client = Client::try_from(config)
-            .map_err(|e| format!("cannot build a client for cluster {context}: {e}"))?;
-        self.member_clients
-            .insert(context.to_owned(), client.clone());
-        Ok(client)
     }
 
     /// Makes every valid follower hold exactly the leader's object of this kind.
@@ -328,7 +373,7 @@ impl Federator {
                 .federate_to(kind, leader.as_ref(), context, client)
                 .await
             {
-                errors.push(e);
+                errors.push(e.to_string());
             }
         }
         match (errors.is_empty(), errors.len() == valid.len()) {
@@ -348,7 +393,7 @@ impl Federator {
         leader: Option<&K>,
         context: &str,
         client: &Client,
-    ) -> Result<(), String>
+    ) -> Result<(), CopyError>
     where
         K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
             + Clone
@@ -357,16 +402,23 @@ impl Federator {
             + DeserializeOwned,
     {
         let api: Api<K> = Api::namespaced(client.clone(), &self.namespace);
-        let fail = |what: &str, name: &str, e: kube::Error| {
-            format!(
-                "cannot {what} {} {name} in cluster {context}: {e}",
-                kind.label
-            )
+        let fail = |action: &'static str, name: &str, cause: kube::Error| CopyError::Write {
+            action,
+            kind: kind.label,
+            name: name.to_owned(),
+            context: context.to_owned(),
+            cause,
         };
         let existing = tokio::time::timeout(MEMBER_TIMEOUT, api.list(&ListParams::default()))
             .await
-            .map_err(|_| format!("cluster {context} did not answer"))?
-            .map_err(|e| fail("list", "objects", e))?
+            .map_err(|_| CopyError::Silent {
+                context: context.to_owned(),
+            })?
+            .map_err(|cause| CopyError::List {
+                kind: kind.label,
+                context: context.to_owned(),
+                cause,
+            })?
             .items;
         let compared: Vec<FederatedObject> = existing.iter().map(kind.compare).collect();
         let leader_view = leader.map(kind.compare);
@@ -447,6 +499,30 @@ impl Federator {
     }
 }
 
+/// The client of a follower cluster, built once.
+async fn member_client(
+    members: &MembersKubeconfig,
+    cache: &mut BTreeMap<String, Client>,
+    context: &str,
+) -> Result<Client, MemberError> {
+    if let Some(c) = cache.get(context) {
+        return Ok(c.clone());
+    }
+    let config = members
+        .config_for(context)
+        .await
+        .map_err(|cause| MemberError::Config {
+            context: context.to_owned(),
+            cause,
+        })?;
+    let client = Client::try_from(config).map_err(|cause| MemberError::Client {
+        context: context.to_owned(),
+        cause,
+    })?;
+    cache.insert(context.to_owned(), client.clone());
+    Ok(client)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -484,6 +560,47 @@ mod tests {
             Some("gslb")
         );
         assert_eq!((GSLB_CONFIG.compare)(&copy), (GSLB_CONFIG.compare)(&leader));
+    }
+
+    #[test]
+    fn problems_read_in_the_amkocluster_conditions() {
+        let not_given = MembersUnavailable::NotGiven;
+        let unparsable = MembersUnavailable::from(MembersError::Parse("line 1: bad".into()));
+        let cases: [(&dyn std::error::Error, &str); 5] = [
+            (
+                &NoFollowers::Members(&not_given),
+                "error in initialising member cluster contexts: no members kubeconfig (set GSLB_CONFIG or --members-kubeconfig)",
+            ),
+            (
+                &NoFollowers::Members(&unparsable),
+                "error in initialising member cluster contexts: members kubeconfig is not valid YAML kubeconfig: line 1: bad",
+            ),
+            (
+                &MemberError::Config {
+                    context: "cluster2".into(),
+                    cause: MembersError::UnknownContext {
+                        context: "cluster2".into(),
+                        available: "cluster1".into(),
+                    },
+                },
+                "error in building context config for kubernetes cluster cluster2: members kubeconfig has no context named \"cluster2\" (it has: cluster1)",
+            ),
+            (
+                &MemberError::Silent {
+                    context: "cluster3".into(),
+                },
+                "cluster cluster3 did not answer within 5s, can't federate",
+            ),
+            (
+                &CopyError::Silent {
+                    context: "cluster3".into(),
+                },
+                "cluster cluster3 did not answer",
+            ),
+        ];
+        for (error, reason) in cases {
+            assert_eq!(error.to_string(), reason);
+        }
     }
 
     #[test]

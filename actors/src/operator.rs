@@ -8,12 +8,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use amko::avi::{AviClient, AviConnection, AviErrorKind, RateBudget, RequestObserver};
+use amko::avi::{
+    AviClient, AviClientError, AviConnection, AviError, AviErrorKind, RateBudget, RequestObserver,
+};
 use amko::crd::GslbConfig;
 use amko::crd::gslbconfig::{
     AMKO_UUID_ANNOTATION, STATE_ACCEPTED, STATE_NOT_LEADER, STATE_SYNCING,
 };
-use amko::members::MembersKubeconfig;
+use amko::members::{MembersError, MembersKubeconfig};
 use amko::policy::{GslbConfigSettings, LogLevel, Problem, accept_gslb_config};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{ListParams, Patch, PatchParams};
@@ -41,6 +43,57 @@ pub struct OperatorOptions {
     /// Overrides the GSLBConfig's refreshInterval (for tests and benchmarks).
     pub refresh_interval: Option<Duration>,
     pub reporter: String,
+}
+
+/// Why the pipeline cannot run with a GSLBConfig. [`ConfigError::state`] is the GSLBConfig's
+/// `status.state`, which users and scripts read.
+#[derive(Debug, thiserror::Error)]
+enum ConfigError {
+    #[error("{problem}")]
+    Invalid {
+        gslbconfig: String,
+        problem: Problem,
+    },
+    #[error("cannot record the instance uuid in annotation {AMKO_UUID_ANNOTATION}: {cause}")]
+    RecordUuid {
+        gslbconfig: String,
+        #[source]
+        cause: kube::Error,
+    },
+    #[error("cannot read secret {secret}: {cause}")]
+    ReadSecret {
+        secret: String,
+        #[source]
+        cause: kube::Error,
+    },
+    #[error("secret object doesn't exist {secret}")]
+    NoSecret { secret: String },
+    #[error("secret {secret} has no {field}")]
+    SecretField { secret: String, field: &'static str },
+    #[error(transparent)]
+    AviClient(#[from] AviClientError),
+    #[error("issue in connecting to the controller API, invalid credentials")]
+    InvalidCredentials,
+    #[error("issue in connecting to the controller API, {0}")]
+    Controller(#[source] AviError),
+    #[error(
+        "provided kubeconfig has an error: no members kubeconfig (set GSLB_CONFIG or --members-kubeconfig)"
+    )]
+    NoMembersKubeconfig,
+    #[error("provided kubeconfig has an error: {0}")]
+    MembersKubeconfig(#[source] MembersError),
+    #[error("controller not a leader")]
+    NotLeader,
+}
+
+impl ConfigError {
+    /// The GSLBConfig's `status.state` for this error.
+    fn state(&self) -> String {
+        match self {
+            ConfigError::NotLeader => STATE_NOT_LEADER.to_owned(),
+            other => format!("error: {other}"),
+        }
+    }
 }
 
 /// Applies a new log level to the running subscriber.
@@ -133,7 +186,8 @@ impl Operator {
             };
             match self.run_config(&gc).await {
                 Ok(()) => {}
-                Err(state) => {
+                Err(e) => {
+                    let state = e.state();
                     tracing::error!(gslbconfig = %gc.name_any(), "{state}");
                     self.set_gc_state(&gc, state);
                     self.wait_for_change(&gc).await;
@@ -222,19 +276,28 @@ impl Operator {
         })
     }
 
-    /// Accepts `gc`, runs the pipeline until the inputs change; `Err` carries the status text.
-    async fn run_config(&self, gc: &GslbConfig) -> Result<(), String> {
+    /// Accepts `gc`, runs the pipeline until the inputs change.
+    async fn run_config(&self, gc: &GslbConfig) -> Result<(), ConfigError> {
         let fresh = uuid::Uuid::new_v4().to_string();
-        let settings =
-            accept_gslb_config(gc, &fresh).map_err(|e| format!("error: {}", e.problem))?;
+        let settings = accept_gslb_config(gc, &fresh).map_err(|e| ConfigError::Invalid {
+            gslbconfig: e.object.to_string(),
+            problem: e.problem,
+        })?;
         (self.set_log_level)(settings.log_level);
         if settings.uuid_needs_annotation {
             let api: Api<GslbConfig> =
                 Api::namespaced(self.client.clone(), &self.options.namespace);
             let patch = json!({"metadata": {"annotations": {AMKO_UUID_ANNOTATION: settings.instance_uuid}}});
-            api.patch(&gc.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
-                .await
-                .map_err(|e| format!("error: cannot record the instance uuid in annotation {AMKO_UUID_ANNOTATION}: {e}"))?;
+            api.patch(
+                &gc.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await
+            .map_err(|cause| ConfigError::RecordUuid {
+                gslbconfig: gc.name_any(),
+                cause,
+            })?;
             tracing::info!(uuid = %settings.instance_uuid, "generated this instance's uuid");
             // The annotation edit comes back as a change; start from the annotated object.
             return Ok(());
@@ -243,12 +306,8 @@ impl Operator {
         let members = self.members_kubeconfig()?;
         match avi.is_gslb_leader().await {
             Ok(true) => {}
-            Ok(false) => return Err(STATE_NOT_LEADER.to_owned()),
-            Err(e) => {
-                return Err(format!(
-                    "error: issue in connecting to the controller API, {e}"
-                ));
-            }
+            Ok(false) => return Err(ConfigError::NotLeader),
+            Err(e) => return Err(ConfigError::Controller(e)),
         }
         let started = self.inputs_of(gc).await;
         self.set_gc_state(gc, STATE_SYNCING);
@@ -310,14 +369,19 @@ impl Operator {
         outcome
     }
 
-    async fn avi_client(&self, settings: &GslbConfigSettings) -> Result<AviClient, String> {
+    async fn avi_client(&self, settings: &GslbConfigSettings) -> Result<AviClient, ConfigError> {
         let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &self.options.namespace);
         let name = &settings.controller.credentials_secret;
         let secret = secrets
             .get_opt(name)
             .await
-            .map_err(|e| format!("error: cannot read secret {name}: {e}"))?
-            .ok_or_else(|| format!("error: secret object doesn't exist {name}"))?;
+            .map_err(|cause| ConfigError::ReadSecret {
+                secret: name.clone(),
+                cause,
+            })?
+            .ok_or_else(|| ConfigError::NoSecret {
+                secret: name.clone(),
+            })?;
         let field = |key: &str| -> Option<String> {
             secret
                 .data
@@ -333,10 +397,12 @@ impl Operator {
                 })
                 .filter(|v| !v.is_empty())
         };
-        let username =
-            field("username").ok_or_else(|| format!("error: secret {name} has no username"))?;
-        let password =
-            field("password").ok_or_else(|| format!("error: secret {name} has no password"))?;
+        let missing = |field: &'static str| ConfigError::SecretField {
+            secret: name.clone(),
+            field,
+        };
+        let username = field("username").ok_or_else(|| missing("username"))?;
+        let password = field("password").ok_or_else(|| missing("password"))?;
         let address = &settings.controller.address;
         let base_url = if address.starts_with("http://") || address.starts_with("https://") {
             address.clone()
@@ -353,27 +419,23 @@ impl Operator {
             insecure_skip_verify: settings.controller.insecure_skip_verify,
             timeout: Duration::from_secs(30),
         };
-        let client = AviClient::new(conn)
-            .map_err(|e| format!("error: {e}"))?
+        let client = AviClient::new(conn)?
             .with_budget(self.options.rate)
             .with_observer(Arc::new(MetricsObserver(self.metrics.clone())));
         client.login().await.map_err(|e| match e.kind {
-            AviErrorKind::InvalidCredentials => {
-                "error: issue in connecting to the controller API, invalid credentials".to_owned()
-            }
-            _ => format!("error: issue in connecting to the controller API, {e}"),
+            AviErrorKind::InvalidCredentials => ConfigError::InvalidCredentials,
+            _ => ConfigError::Controller(e),
         })?;
         Ok(client)
     }
 
-    fn members_kubeconfig(&self) -> Result<MembersKubeconfig, String> {
+    fn members_kubeconfig(&self) -> Result<MembersKubeconfig, ConfigError> {
         let text = self
             .options
             .members_kubeconfig
             .as_deref()
-            .ok_or("error: provided kubeconfig has an error: no members kubeconfig (set GSLB_CONFIG or --members-kubeconfig)")?;
-        MembersKubeconfig::parse(text)
-            .map_err(|e| format!("error: provided kubeconfig has an error: {e}"))
+            .ok_or(ConfigError::NoMembersKubeconfig)?;
+        MembersKubeconfig::parse(text).map_err(ConfigError::MembersKubeconfig)
     }
 
     async fn start_pipeline(
@@ -552,6 +614,51 @@ impl Handler<crate::avi_writer::WriteProblem> for ProblemForward {
         match &self.target {
             Some(t) => t.do_send(msg),
             None => self.early.push(msg),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_error_becomes_the_gslbconfig_state_users_know() {
+        let cases = [
+            (ConfigError::NotLeader, "error: controller not a leader"),
+            (
+                ConfigError::Invalid {
+                    gslbconfig: "GSLBConfig avi-system/gc-1".into(),
+                    problem: Problem::InvalidLogLevel {
+                        level: "LOUD".into(),
+                    },
+                },
+                "error: logLevel LOUD is invalid, expected one of DEBUG, INFO, WARN, ERROR",
+            ),
+            (
+                ConfigError::NoSecret {
+                    secret: "gslb-avi-secret".into(),
+                },
+                "error: secret object doesn't exist gslb-avi-secret",
+            ),
+            (
+                ConfigError::SecretField {
+                    secret: "gslb-avi-secret".into(),
+                    field: "password",
+                },
+                "error: secret gslb-avi-secret has no password",
+            ),
+            (
+                ConfigError::InvalidCredentials,
+                "error: issue in connecting to the controller API, invalid credentials",
+            ),
+            (
+                ConfigError::NoMembersKubeconfig,
+                "error: provided kubeconfig has an error: no members kubeconfig (set GSLB_CONFIG or --members-kubeconfig)",
+            ),
+        ];
+        for (error, state) in cases {
+            assert_eq!(error.state(), state, "{error:?}");
         }
     }
 }

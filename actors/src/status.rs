@@ -75,11 +75,22 @@ impl EventSink {
 #[rtype(result = "()")]
 pub struct ForgetStatus(pub StatusTarget);
 
+/// A status write the API server refused or did not answer; it is retried.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write the status of {kind} {namespace}/{name}: {cause}")]
+struct WriteError {
+    kind: &'static str,
+    namespace: String,
+    name: String,
+    #[source]
+    cause: kube::Error,
+}
+
 struct Written {
     target: StatusTarget,
     status: Value,
     /// `Ok(false)`: the object was gone, nothing was written.
-    result: Result<bool, String>,
+    result: Result<bool, WriteError>,
 }
 impl Message for Written {
     type Result = ();
@@ -142,7 +153,7 @@ async fn write_status(
     client: Client,
     target: &StatusTarget,
     status: &Value,
-) -> Result<bool, String> {
+) -> Result<bool, WriteError> {
     let patch = Patch::Merge(json!({ "status": status }));
     let params = PatchParams::default();
     let result = match target {
@@ -169,7 +180,15 @@ async fn write_status(
         Ok(()) => Ok(true),
         // The object is gone: nothing to report on.
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
-        Err(e) => Err(e.to_string()),
+        Err(cause) => {
+            let (kind, namespace, name) = target.parts();
+            Err(WriteError {
+                kind,
+                namespace: namespace.to_owned(),
+                name: name.to_owned(),
+                cause,
+            })
+        }
     }
 }
 
@@ -199,9 +218,8 @@ impl Handler<Written> for StatusActor {
                 self.written.insert(msg.target, msg.status);
             }
             Ok(_) => {}
-            Err(reason) => {
-                let (kind, namespace, name) = msg.target.parts();
-                tracing::warn!(kind, namespace, name, %reason, "status write failed; retrying");
+            Err(error) => {
+                tracing::warn!(kind = error.kind, namespace = %error.namespace, name = %error.name, reason = %error.cause, "status write failed; retrying");
                 let target = msg.target.clone();
                 let status = msg.status;
                 ctx.run_later(Duration::from_secs(2), move |act, ctx| {

@@ -8,6 +8,7 @@ pub mod compile;
 pub mod config;
 pub mod error;
 pub mod hostrule_index;
+pub mod in_force;
 pub mod lookup;
 pub mod select;
 pub mod validate;
@@ -17,5 +18,7 @@ pub use config::{ControllerSettings, GslbConfigSettings, LogLevel};
 pub use error::{DownResponseProblem, ObjectRef, PolicyError, PoolAlgorithmProblem, Problem};
 pub use lookup::{ControllerLookup, ControllerSnapshot, HealthMonitorFacts, ProfileDefect};
 
+#[cfg(test)]
+mod in_force_tests;
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,1061 @@
+//! Tests of `InForce`: which GDP and which GSLBHostRules are in force after a sequence of watch
+//! events and validation rounds, and what every object's status says.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
+
+use super::error::Problem;
+use super::in_force::*;
+use crate::crd::{
+    GlobalDeploymentPolicy, GlobalDeploymentPolicySpec, GslbHostRule, GslbHostRuleSpec,
+};
+use crate::vocab::{GsKey, GsProperties, HostRuleOverrides, Policy};
+
+// ---------------------------------------------------------------- fixtures
+
+const HOME: &str = "avi-system";
+
+fn at(second: i64) -> Option<Time> {
+    Some(Time(
+        Timestamp::from_second(second).expect("a valid test time"),
+    ))
+}
+
+/// A GDP created at second `created`; its ttl is its generation, so versions are told apart.
+fn gdp(name: &str, created: i64, generation: i64) -> GlobalDeploymentPolicy {
+    let mut gdp = GlobalDeploymentPolicy::new(
+        name,
+        GlobalDeploymentPolicySpec {
+            ttl: Some(generation),
+            ..GlobalDeploymentPolicySpec::default()
+        },
+    );
+    gdp.metadata.namespace = Some(HOME.into());
+    gdp.metadata.uid = Some(format!("uid-{name}"));
+    gdp.metadata.generation = Some(generation);
+    gdp.metadata.creation_timestamp = at(created);
+    gdp
+}
+
+/// The compiled form of generation `generation` of GDP `name`.
+fn policy(name: &str, generation: u32) -> Policy {
+    Policy {
+        name: name.into(),
+        properties: GsProperties {
+            ttl: Some(generation),
+            ..GsProperties::default()
+        },
+        ..Policy::default()
+    }
+}
+
+fn split(key: &str) -> (String, String) {
+    let (namespace, name) = key.split_once('/').expect("namespace/name");
+    (namespace.into(), name.into())
+}
+
+/// A GSLBHostRule `namespace/name` created at second `created`, for `fqdn`.
+fn rule(key: &str, created: i64, generation: i64, fqdn: &str) -> GslbHostRule {
+    let (namespace, name) = split(key);
+    let mut rule = GslbHostRule::new(
+        &name,
+        GslbHostRuleSpec {
+            fqdn: fqdn.into(),
+            ttl: Some(generation),
+            ..GslbHostRuleSpec::default()
+        },
+    );
+    rule.metadata.namespace = Some(namespace);
+    rule.metadata.uid = Some(format!("uid-{key}"));
+    rule.metadata.generation = Some(generation);
+    rule.metadata.creation_timestamp = at(created);
+    rule
+}
+
+/// The compiled form of a GSLBHostRule `namespace/name` for `tenant/fqdn`.
+fn overrides(key: &str, tenant: &str, fqdn: &str, ttl: u32) -> HostRuleOverrides {
+    HostRuleOverrides {
+        source: key.into(),
+        fqdn: fqdn.into(),
+        tenant: tenant.into(),
+        properties: GsProperties {
+            ttl: Some(ttl),
+            ..GsProperties::default()
+        },
+        ..HostRuleOverrides::default()
+    }
+}
+
+fn unknown_cluster() -> Problem {
+    Problem::MatchClusterUnknown {
+        cluster: "nowhere".into(),
+    }
+}
+
+fn bad_vip() -> Problem {
+    Problem::ThirdPartyVipInvalid {
+        site: "dc3".into(),
+        vip: "not-an-ip".into(),
+    }
+}
+
+/// What validation says about the version of an object up for validation.
+#[derive(Clone)]
+enum Outcome<T> {
+    Valid(T),
+    Invalid(Problem),
+    /// Invalid, but the version recorded on the object as last accepted is still valid.
+    Recovers(Problem, T),
+    /// The controller could not be read: no verdict.
+    Unreachable,
+}
+use Outcome::*;
+
+impl<T> Outcome<T> {
+    fn checked(self, version: Version) -> Option<Checked<T>> {
+        let (verdict, recovered) = match self {
+            Valid(value) => (Ok(value), None),
+            Invalid(problem) => (Err(problem), None),
+            Recovers(problem, previous) => (Err(problem), Some(previous)),
+            Unreachable => return None,
+        };
+        Some(Checked {
+            version,
+            verdict,
+            recovered,
+        })
+    }
+}
+
+enum Step {
+    Gdp(GlobalDeploymentPolicy),
+    DeleteGdp(&'static str),
+    Rule(GslbHostRule),
+    DeleteRule(&'static str),
+    /// A validation round: exactly these objects are up for validation, with these outcomes.
+    Check {
+        gdps: Vec<(&'static str, Outcome<Policy>)>,
+        rules: Vec<(&'static str, Outcome<HostRuleOverrides>)>,
+    },
+    WriteProblem(&'static str, &'static str, Option<&'static str>),
+}
+
+fn check_gdps(gdps: Vec<(&'static str, Outcome<Policy>)>) -> Step {
+    Step::Check {
+        gdps,
+        rules: vec![],
+    }
+}
+
+fn check_rules(rules: Vec<(&'static str, Outcome<HostRuleOverrides>)>) -> Step {
+    Step::Check {
+        gdps: vec![],
+        rules,
+    }
+}
+
+/// Runs the steps on a fresh `InForce` with both kinds listed; returns it and the decision of
+/// the last step.
+fn run(steps: Vec<Step>) -> (InForce, Decision) {
+    let mut book = InForce::new();
+    book.gdps_listed();
+    book.rules_listed();
+    let mut last = Decision::default();
+    for step in steps {
+        last = match step {
+            Step::Gdp(gdp) => {
+                book.gdp_applied(gdp);
+                Decision::default()
+            }
+            Step::DeleteGdp(name) => {
+                book.gdp_deleted(name);
+                Decision::default()
+            }
+            Step::Rule(rule) => {
+                book.rule_applied(rule);
+                Decision::default()
+            }
+            Step::DeleteRule(key) => {
+                book.rule_deleted(&split(key));
+                Decision::default()
+            }
+            Step::Check { gdps, rules } => round(&mut book, gdps, rules),
+            Step::WriteProblem(tenant, fqdn, message) => book.write_problem(
+                GsKey {
+                    tenant: tenant.into(),
+                    fqdn: fqdn.into(),
+                },
+                message.map(Into::into),
+            ),
+        };
+    }
+    (book, last)
+}
+
+fn round(
+    book: &mut InForce,
+    gdps: Vec<(&'static str, Outcome<Policy>)>,
+    rules: Vec<(&'static str, Outcome<HostRuleOverrides>)>,
+) -> Decision {
+    let to_check = book.begin_check().expect("a validation round may start");
+    let up: BTreeSet<String> = to_check.gdps.iter().map(|g| g.name_any()).collect();
+    let given: BTreeSet<String> = gdps.iter().map(|(n, _)| n.to_string()).collect();
+    assert_eq!(up, given, "GDPs up for validation");
+    let up: BTreeSet<String> = to_check
+        .rules
+        .iter()
+        .map(|r| format!("{}/{}", r.namespace().unwrap_or_default(), r.name_any()))
+        .collect();
+    let given: BTreeSet<String> = rules.iter().map(|(k, _)| k.to_string()).collect();
+    assert_eq!(up, given, "GSLBHostRules up for validation");
+    let mut gdps: BTreeMap<&str, Outcome<Policy>> = gdps.into_iter().collect();
+    let mut rules: BTreeMap<&str, Outcome<HostRuleOverrides>> = rules.into_iter().collect();
+    let mut checks = Checks::default();
+    for object in &to_check.gdps {
+        let outcome = gdps.remove(object.name_any().as_str()).expect("an outcome");
+        if let Some(checked) = outcome.checked(version(object)) {
+            checks.gdps.insert(object.name_any(), checked);
+        }
+    }
+    for object in &to_check.rules {
+        let (namespace, name) = rule_key(object);
+        let outcome = rules
+            .remove(format!("{namespace}/{name}").as_str())
+            .expect("an outcome");
+        if let Some(checked) = outcome.checked(version(object)) {
+            checks.rules.insert(rule_key(object), checked);
+        }
+    }
+    book.checked(checks)
+}
+
+fn publication(decision: &Decision) -> &Publication {
+    decision
+        .publication
+        .as_ref()
+        .expect("the decision publishes")
+}
+
+fn statuses(p: &Publication) -> Vec<(&str, &str)> {
+    p.gdp_statuses
+        .iter()
+        .map(|(n, s)| (n.as_str(), s.as_str()))
+        .collect()
+}
+
+fn rule_statuses(p: &Publication) -> Vec<(String, &'static str, &str)> {
+    p.rule_statuses
+        .iter()
+        .map(|((ns, n), s)| (format!("{ns}/{n}"), s.status, s.error.as_str()))
+        .collect()
+}
+
+// ---------------------------------------------------------------- GDPs
+
+struct GdpCase {
+    name: &'static str,
+    steps: Vec<Step>,
+    /// `None`: nothing is published (not every GDP has a verdict).
+    policy: Option<GdpInForce>,
+    statuses: &'static [(&'static str, &'static str)],
+    /// (GDP, reason, message) of the warning Events.
+    warnings: &'static [(&'static str, &'static str, &'static str)],
+}
+
+const IN_FORCE_STAYS: &str = "cluster context nowhere in matchClusters not present in GSLBConfig (the previously accepted version stays in force)";
+
+#[test]
+fn which_gdp_is_in_force_and_what_each_gdp_is_told() {
+    let cases = vec![
+        GdpCase {
+            name: "one valid GDP is in force",
+            steps: vec![
+                Step::Gdp(gdp("global-gdp", 100, 1)),
+                check_gdps(vec![("global-gdp", Valid(policy("global-gdp", 1)))]),
+            ],
+            policy: Some(GdpInForce::Policy(Box::new(policy("global-gdp", 1)))),
+            statuses: &[("global-gdp", "success")],
+            warnings: &[],
+        },
+        GdpCase {
+            name: "two GDPs: the older one is in force, the other is told which exists",
+            steps: vec![
+                Step::Gdp(gdp("newer", 200, 1)),
+                Step::Gdp(gdp("older", 100, 1)),
+                check_gdps(vec![
+                    ("newer", Valid(policy("newer", 1))),
+                    ("older", Valid(policy("older", 1))),
+                ]),
+            ],
+            policy: Some(GdpInForce::Policy(Box::new(policy("older", 1)))),
+            statuses: &[
+                (
+                    "newer",
+                    "a GlobalDeploymentPolicy (older) already exists, can't add another",
+                ),
+                ("older", "success"),
+            ],
+            warnings: &[],
+        },
+        GdpCase {
+            name: "two GDPs created at once: the first by name is in force",
+            steps: vec![
+                Step::Gdp(gdp("b-gdp", 100, 1)),
+                Step::Gdp(gdp("a-gdp", 100, 1)),
+                check_gdps(vec![
+                    ("a-gdp", Valid(policy("a-gdp", 1))),
+                    ("b-gdp", Valid(policy("b-gdp", 1))),
+                ]),
+            ],
+            policy: Some(GdpInForce::Policy(Box::new(policy("a-gdp", 1)))),
+            statuses: &[
+                ("a-gdp", "success"),
+                (
+                    "b-gdp",
+                    "a GlobalDeploymentPolicy (a-gdp) already exists, can't add another",
+                ),
+            ],
+            warnings: &[],
+        },
+        GdpCase {
+            name: "the GDP in force stays so when an older one appears",
+            steps: vec![
+                Step::Gdp(gdp("first", 200, 1)),
+                check_gdps(vec![("first", Valid(policy("first", 1)))]),
+                Step::Gdp(gdp("restored", 100, 1)),
+                check_gdps(vec![("restored", Valid(policy("restored", 1)))]),
+            ],
+            policy: Some(GdpInForce::Policy(Box::new(policy("first", 1)))),
+            statuses: &[
+                ("first", "success"),
+                (
+                    "restored",
+                    "a GlobalDeploymentPolicy (first) already exists, can't add another",
+                ),
+            ],
+            warnings: &[],
+        },
+        GdpCase {
+            name: "an invalid older GDP does not take over from a valid newer one",
+            steps: vec![
+                Step::Gdp(gdp("broken", 100, 1)),
+                Step::Gdp(gdp("good", 200, 1)),
+                check_gdps(vec![
+                    ("broken", Invalid(unknown_cluster())),
+                    ("good", Valid(policy("good", 1))),
+                ]),
+            ],
+            policy: Some(GdpInForce::Policy(Box::new(policy("good", 1)))),
+            statuses: &[
+                (
+                    "broken",
+                    "a GlobalDeploymentPolicy (good) already exists, can't add another",
+                ),
+                ("good", "success"),
+            ],
+            warnings: &[(
+                "broken",
+                "Rejected",
+                "cluster context nowhere in matchClusters not present in GSLBConfig",
+            )],
+        },
+        GdpCase {
+            name: "a valid GDP edited to an invalid one: the last good version stays in force",
+            steps: vec![
+                Step::Gdp(gdp("global-gdp", 100, 1)),
+                check_gdps(vec![("global-gdp", Valid(policy("global-gdp", 1)))]),
+                Step::Gdp(gdp("global-gdp", 100, 2)),
+                check_gdps(vec![("global-gdp", Invalid(unknown_cluster()))]),
+            ],
+            policy: Some(GdpInForce::Policy(Box::new(policy("global-gdp", 1)))),
+            statuses: &[("global-gdp", IN_FORCE_STAYS)],
+            warnings: &[(
+                "global-gdp",
+                "Rejected",
+                "cluster context nowhere in matchClusters not present in GSLBConfig",
+            )],
+        },
+        GdpCase {
+            name: "an invalid edit fixed again: the new version is in force",
+            steps: vec![
+                Step::Gdp(gdp("global-gdp", 100, 1)),
+                check_gdps(vec![("global-gdp", Valid(policy("global-gdp", 1)))]),
+                Step::Gdp(gdp("global-gdp", 100, 2)),
+                check_gdps(vec![("global-gdp", Invalid(unknown_cluster()))]),
+                Step::Gdp(gdp("global-gdp", 100, 3)),
+                check_gdps(vec![("global-gdp", Valid(policy("global-gdp", 3)))]),
+            ],
+            policy: Some(GdpInForce::Policy(Box::new(policy("global-gdp", 3)))),
+            statuses: &[("global-gdp", "success")],
+            warnings: &[],
+        },
+        GdpCase {
+            name: "only invalid GDPs on a fresh start: nothing is handed on",
+            steps: vec![
+                Step::Gdp(gdp("global-gdp", 100, 1)),
+                check_gdps(vec![("global-gdp", Invalid(unknown_cluster()))]),
+            ],
+            policy: Some(GdpInForce::Withheld),
+            statuses: &[(
+                "global-gdp",
+                "cluster context nowhere in matchClusters not present in GSLBConfig",
+            )],
+            warnings: &[(
+                "global-gdp",
+                "Rejected",
+                "cluster context nowhere in matchClusters not present in GSLBConfig",
+            )],
+        },
+        GdpCase {
+            name: "after a restart an invalid GDP is recovered from its last accepted spec",
+            steps: vec![
+                Step::Gdp(gdp("global-gdp", 100, 2)),
+                check_gdps(vec![(
+                    "global-gdp",
+                    Recovers(unknown_cluster(), policy("global-gdp", 1)),
+                )]),
+            ],
+            policy: Some(GdpInForce::Policy(Box::new(policy("global-gdp", 1)))),
+            statuses: &[("global-gdp", IN_FORCE_STAYS)],
+            warnings: &[(
+                "global-gdp",
+                "Rejected",
+                "cluster context nowhere in matchClusters not present in GSLBConfig",
+            )],
+        },
+        GdpCase {
+            name: "a recovered version does not replace the last good one of this run",
+            steps: vec![
+                Step::Gdp(gdp("global-gdp", 100, 1)),
+                check_gdps(vec![("global-gdp", Valid(policy("global-gdp", 1)))]),
+                Step::Gdp(gdp("global-gdp", 100, 2)),
+                check_gdps(vec![(
+                    "global-gdp",
+                    Recovers(unknown_cluster(), policy("global-gdp", 0)),
+                )]),
+            ],
+            policy: Some(GdpInForce::Policy(Box::new(policy("global-gdp", 1)))),
+            statuses: &[("global-gdp", IN_FORCE_STAYS)],
+            warnings: &[(
+                "global-gdp",
+                "Rejected",
+                "cluster context nowhere in matchClusters not present in GSLBConfig",
+            )],
+        },
+        GdpCase {
+            name: "the only GDP deleted: no policy",
+            steps: vec![
+                Step::Gdp(gdp("global-gdp", 100, 1)),
+                check_gdps(vec![("global-gdp", Valid(policy("global-gdp", 1)))]),
+                Step::DeleteGdp("global-gdp"),
+                check_gdps(vec![]),
+            ],
+            policy: Some(GdpInForce::NoGdp),
+            statuses: &[],
+            warnings: &[],
+        },
+        GdpCase {
+            name: "the GDP in force deleted: the other valid one takes over",
+            steps: vec![
+                Step::Gdp(gdp("older", 100, 1)),
+                Step::Gdp(gdp("newer", 200, 1)),
+                check_gdps(vec![
+                    ("older", Valid(policy("older", 1))),
+                    ("newer", Valid(policy("newer", 1))),
+                ]),
+                Step::DeleteGdp("older"),
+                check_gdps(vec![]),
+            ],
+            policy: Some(GdpInForce::Policy(Box::new(policy("newer", 1)))),
+            statuses: &[("newer", "success")],
+            warnings: &[],
+        },
+        GdpCase {
+            name: "deleted and created again under the same name: its old version is gone",
+            steps: vec![
+                Step::Gdp(gdp("global-gdp", 100, 1)),
+                check_gdps(vec![("global-gdp", Valid(policy("global-gdp", 1)))]),
+                Step::DeleteGdp("global-gdp"),
+                Step::Gdp(gdp("global-gdp", 300, 1)),
+                check_gdps(vec![("global-gdp", Invalid(unknown_cluster()))]),
+            ],
+            policy: Some(GdpInForce::Withheld),
+            statuses: &[(
+                "global-gdp",
+                "cluster context nowhere in matchClusters not present in GSLBConfig",
+            )],
+            warnings: &[(
+                "global-gdp",
+                "Rejected",
+                "cluster context nowhere in matchClusters not present in GSLBConfig",
+            )],
+        },
+        GdpCase {
+            name: "no GDP at all: no policy",
+            steps: vec![check_gdps(vec![])],
+            policy: Some(GdpInForce::NoGdp),
+            statuses: &[],
+            warnings: &[],
+        },
+        GdpCase {
+            name: "a GDP that could not be checked holds back publishing",
+            steps: vec![
+                Step::Gdp(gdp("checked", 100, 1)),
+                Step::Gdp(gdp("unchecked", 200, 1)),
+                check_gdps(vec![
+                    ("checked", Valid(policy("checked", 1))),
+                    ("unchecked", Unreachable),
+                ]),
+            ],
+            policy: None,
+            statuses: &[],
+            warnings: &[],
+        },
+    ];
+    for case in cases {
+        let (book, decision) = run(case.steps);
+        match (&case.policy, &decision.publication) {
+            (None, None) => {}
+            (Some(policy), Some(p)) => {
+                assert_eq!(&p.policy, policy, "{}: policy", case.name);
+                assert_eq!(statuses(p), case.statuses, "{}: statuses", case.name);
+            }
+            (expected, got) => panic!("{}: expected {expected:?}, got {got:?}", case.name),
+        }
+        let warnings: Vec<(&str, &str, &str)> = decision
+            .warnings
+            .iter()
+            .map(|w| match &w.object {
+                PolicyObject::Gdp(name) => (name.as_str(), w.reason, w.message.as_str()),
+                other => panic!("{}: warning about {other:?}", case.name),
+            })
+            .collect();
+        assert_eq!(warnings, case.warnings, "{}: warnings", case.name);
+        if let Some(GdpInForce::Policy(p)) = &case.policy {
+            assert_eq!(book.active_gdp(), Some(p.name.as_str()), "{}", case.name);
+        }
+    }
+}
+
+#[test]
+fn policy_in_force_is_handed_on_as_the_selection_expects() {
+    assert_eq!(GdpInForce::NoGdp.to_send(), Some(None));
+    assert_eq!(
+        GdpInForce::Policy(Box::new(policy("g", 1))).to_send(),
+        Some(Some(policy("g", 1)))
+    );
+    assert_eq!(GdpInForce::Withheld.to_send(), None);
+}
+
+// ---------------------------------------------------------------- GSLBHostRules
+
+struct RuleCase {
+    name: &'static str,
+    steps: Vec<Step>,
+    /// (namespace/name, status, error) of the statuses the last step changed.
+    statuses: &'static [(&'static str, &'static str, &'static str)],
+    overrides: Option<OverridesChange>,
+}
+
+const SHOP: &str = "shop.example.com";
+const VIP_STAYS: &str = "invalid vip not-an-ip for thirdPartyMembers site dc3 (expecting IP address) (the previously accepted version stays in force)";
+
+#[test]
+fn which_gslbhostrule_is_in_force_and_what_each_rule_is_told() {
+    let cases = vec![
+        RuleCase {
+            name: "one valid rule: accepted, its overrides handed on",
+            steps: vec![
+                Step::Rule(rule("shop/hr", 100, 1, SHOP)),
+                check_rules(vec![(
+                    "shop/hr",
+                    Valid(overrides("shop/hr", "admin", SHOP, 1)),
+                )]),
+            ],
+            statuses: &[("shop/hr", "Accepted", "")],
+            overrides: Some(OverridesChange::Whole(vec![overrides(
+                "shop/hr", "admin", SHOP, 1,
+            )])),
+        },
+        RuleCase {
+            name: "two rules claim one FQDN: the older wins, the other is told which",
+            steps: vec![
+                Step::Rule(rule("shop/newer", 200, 1, SHOP)),
+                Step::Rule(rule("team/older", 100, 1, SHOP)),
+                check_rules(vec![
+                    (
+                        "shop/newer",
+                        Valid(overrides("shop/newer", "admin", SHOP, 2)),
+                    ),
+                    (
+                        "team/older",
+                        Valid(overrides("team/older", "admin", SHOP, 1)),
+                    ),
+                ]),
+            ],
+            statuses: &[
+                (
+                    "shop/newer",
+                    "Rejected",
+                    "there's an existing GSLBHostRule (team/older) for the same fqdn shop.example.com",
+                ),
+                ("team/older", "Accepted", ""),
+            ],
+            overrides: Some(OverridesChange::Whole(vec![overrides(
+                "team/older",
+                "admin",
+                SHOP,
+                1,
+            )])),
+        },
+        RuleCase {
+            name: "two claims created at once: the first by namespace and name wins",
+            steps: vec![
+                Step::Rule(rule("b/hr", 100, 1, SHOP)),
+                Step::Rule(rule("a/hr", 100, 1, SHOP)),
+                check_rules(vec![
+                    ("a/hr", Valid(overrides("a/hr", "admin", SHOP, 1))),
+                    ("b/hr", Valid(overrides("b/hr", "admin", SHOP, 2))),
+                ]),
+            ],
+            statuses: &[
+                ("a/hr", "Accepted", ""),
+                (
+                    "b/hr",
+                    "Rejected",
+                    "there's an existing GSLBHostRule (a/hr) for the same fqdn shop.example.com",
+                ),
+            ],
+            overrides: Some(OverridesChange::Whole(vec![overrides(
+                "a/hr", "admin", SHOP, 1,
+            )])),
+        },
+        RuleCase {
+            name: "one FQDN in two tenants: both in force",
+            steps: vec![
+                Step::Rule(rule("t1/hr", 100, 1, SHOP)),
+                Step::Rule(rule("t2/hr", 200, 1, SHOP)),
+                check_rules(vec![
+                    ("t1/hr", Valid(overrides("t1/hr", "tenant1", SHOP, 1))),
+                    ("t2/hr", Valid(overrides("t2/hr", "tenant2", SHOP, 1))),
+                ]),
+            ],
+            statuses: &[("t1/hr", "Accepted", ""), ("t2/hr", "Accepted", "")],
+            overrides: Some(OverridesChange::Whole(vec![
+                overrides("t1/hr", "tenant1", SHOP, 1),
+                overrides("t2/hr", "tenant2", SHOP, 1),
+            ])),
+        },
+        RuleCase {
+            name: "a rejected rule: its reason, no overrides",
+            steps: vec![
+                Step::Rule(rule("shop/hr", 100, 1, SHOP)),
+                check_rules(vec![("shop/hr", Invalid(bad_vip()))]),
+            ],
+            statuses: &[(
+                "shop/hr",
+                "Rejected",
+                "invalid vip not-an-ip for thirdPartyMembers site dc3 (expecting IP address)",
+            )],
+            overrides: Some(OverridesChange::Whole(vec![])),
+        },
+        RuleCase {
+            name: "a valid rule edited to an invalid one: the last good version stays in force",
+            steps: vec![
+                Step::Rule(rule("shop/hr", 100, 1, SHOP)),
+                check_rules(vec![(
+                    "shop/hr",
+                    Valid(overrides("shop/hr", "admin", SHOP, 1)),
+                )]),
+                Step::Rule(rule("shop/hr", 100, 2, SHOP)),
+                check_rules(vec![("shop/hr", Invalid(bad_vip()))]),
+            ],
+            statuses: &[("shop/hr", "Rejected", VIP_STAYS)],
+            overrides: None,
+        },
+        RuleCase {
+            name: "after a restart an invalid rule is recovered from its last accepted spec",
+            steps: vec![
+                Step::Rule(rule("shop/hr", 100, 2, SHOP)),
+                check_rules(vec![(
+                    "shop/hr",
+                    Recovers(bad_vip(), overrides("shop/hr", "admin", SHOP, 1)),
+                )]),
+            ],
+            statuses: &[("shop/hr", "Rejected", VIP_STAYS)],
+            overrides: Some(OverridesChange::Whole(vec![overrides(
+                "shop/hr", "admin", SHOP, 1,
+            )])),
+        },
+        RuleCase {
+            name: "a rule kept in force by its last good version still loses to an older claim",
+            steps: vec![
+                Step::Rule(rule("shop/newer", 200, 1, SHOP)),
+                check_rules(vec![(
+                    "shop/newer",
+                    Valid(overrides("shop/newer", "admin", SHOP, 1)),
+                )]),
+                Step::Rule(rule("shop/newer", 200, 2, SHOP)),
+                Step::Rule(rule("team/older", 100, 1, SHOP)),
+                check_rules(vec![
+                    ("shop/newer", Invalid(bad_vip())),
+                    (
+                        "team/older",
+                        Valid(overrides("team/older", "admin", SHOP, 5)),
+                    ),
+                ]),
+            ],
+            statuses: &[
+                (
+                    "shop/newer",
+                    "Rejected",
+                    "there's an existing GSLBHostRule (team/older) for the same fqdn shop.example.com",
+                ),
+                ("team/older", "Accepted", ""),
+            ],
+            overrides: Some(OverridesChange::Differences {
+                upserts: vec![overrides("team/older", "admin", SHOP, 5)],
+                removed: vec![],
+            }),
+        },
+        RuleCase {
+            name: "the winner deleted: the other claimant takes over",
+            steps: vec![
+                Step::Rule(rule("shop/newer", 200, 1, SHOP)),
+                Step::Rule(rule("team/older", 100, 1, SHOP)),
+                check_rules(vec![
+                    (
+                        "shop/newer",
+                        Valid(overrides("shop/newer", "admin", SHOP, 2)),
+                    ),
+                    (
+                        "team/older",
+                        Valid(overrides("team/older", "admin", SHOP, 1)),
+                    ),
+                ]),
+                Step::DeleteRule("team/older"),
+                check_rules(vec![]),
+            ],
+            statuses: &[("shop/newer", "Accepted", "")],
+            overrides: Some(OverridesChange::Differences {
+                upserts: vec![overrides("shop/newer", "admin", SHOP, 2)],
+                removed: vec![],
+            }),
+        },
+        RuleCase {
+            name: "the only rule deleted: its overrides are removed",
+            steps: vec![
+                Step::Rule(rule("shop/hr", 100, 1, SHOP)),
+                check_rules(vec![(
+                    "shop/hr",
+                    Valid(overrides("shop/hr", "admin", SHOP, 1)),
+                )]),
+                Step::DeleteRule("shop/hr"),
+                check_rules(vec![]),
+            ],
+            statuses: &[],
+            overrides: Some(OverridesChange::Differences {
+                upserts: vec![],
+                removed: vec![("admin".into(), SHOP.into())],
+            }),
+        },
+        RuleCase {
+            name: "the controller refuses a GslbService: the rule overriding it says so",
+            steps: vec![
+                Step::Rule(rule("shop/hr", 100, 1, SHOP)),
+                check_rules(vec![(
+                    "shop/hr",
+                    Valid(overrides("shop/hr", "admin", SHOP, 1)),
+                )]),
+                Step::WriteProblem("admin", SHOP, Some("controller rejected: bad pool")),
+            ],
+            statuses: &[("shop/hr", "Accepted", "controller rejected: bad pool")],
+            overrides: None,
+        },
+        RuleCase {
+            name: "the controller accepts the GslbService again: the rule's error is cleared",
+            steps: vec![
+                Step::Rule(rule("shop/hr", 100, 1, SHOP)),
+                check_rules(vec![(
+                    "shop/hr",
+                    Valid(overrides("shop/hr", "admin", SHOP, 1)),
+                )]),
+                Step::WriteProblem("admin", SHOP, Some("controller rejected: bad pool")),
+                Step::WriteProblem("admin", SHOP, None),
+            ],
+            statuses: &[("shop/hr", "Accepted", "")],
+            overrides: None,
+        },
+    ];
+    for case in cases {
+        let (_, decision) = run(case.steps);
+        let p = publication(&decision);
+        let got = rule_statuses(p);
+        let expected: Vec<(String, &str, &str)> = case
+            .statuses
+            .iter()
+            .map(|(k, s, e)| (k.to_string(), *s, *e))
+            .collect();
+        assert_eq!(got, expected, "{}: statuses", case.name);
+        assert_eq!(p.overrides, case.overrides, "{}: overrides", case.name);
+        assert!(
+            decision.warnings.is_empty(),
+            "{}: {:?}",
+            case.name,
+            decision.warnings
+        );
+    }
+}
+
+#[test]
+fn overrides_are_handed_on_whole_once_then_as_differences() {
+    let mut book = InForce::new();
+    book.gdps_listed();
+    book.rules_listed();
+    book.rule_applied(rule("shop/a", 100, 1, "a.example.com"));
+    book.rule_applied(rule("shop/b", 100, 1, "b.example.com"));
+    let first = round(
+        &mut book,
+        vec![],
+        vec![
+            (
+                "shop/a",
+                Valid(overrides("shop/a", "admin", "a.example.com", 1)),
+            ),
+            (
+                "shop/b",
+                Valid(overrides("shop/b", "admin", "b.example.com", 1)),
+            ),
+        ],
+    );
+    assert_eq!(
+        publication(&first).overrides,
+        Some(OverridesChange::Whole(vec![
+            overrides("shop/a", "admin", "a.example.com", 1),
+            overrides("shop/b", "admin", "b.example.com", 1),
+        ]))
+    );
+
+    // Nothing changed: nothing to hand on, and no status is decided again.
+    let same = round(&mut book, vec![], vec![]);
+    assert_eq!(publication(&same).overrides, None);
+    assert!(publication(&same).rule_statuses.is_empty());
+
+    // One edited, one deleted, one added: only those.
+    book.rule_applied(rule("shop/a", 100, 2, "a.example.com"));
+    book.rule_deleted(&split("shop/b"));
+    book.rule_applied(rule("shop/c", 100, 1, "c.example.com"));
+    let changed = round(
+        &mut book,
+        vec![],
+        vec![
+            (
+                "shop/a",
+                Valid(overrides("shop/a", "admin", "a.example.com", 2)),
+            ),
+            (
+                "shop/c",
+                Valid(overrides("shop/c", "admin", "c.example.com", 1)),
+            ),
+        ],
+    );
+    assert_eq!(
+        publication(&changed).overrides,
+        Some(OverridesChange::Differences {
+            upserts: vec![
+                overrides("shop/a", "admin", "a.example.com", 2),
+                overrides("shop/c", "admin", "c.example.com", 1),
+            ],
+            removed: vec![("admin".into(), "b.example.com".into())],
+        })
+    );
+}
+
+#[test]
+fn a_write_problem_without_a_rule_is_an_event_on_the_gdp_in_force() {
+    let (mut book, _) = run(vec![
+        Step::Gdp(gdp("global-gdp", 100, 1)),
+        check_gdps(vec![("global-gdp", Valid(policy("global-gdp", 1)))]),
+    ]);
+    let key = || GsKey {
+        tenant: "admin".into(),
+        fqdn: SHOP.into(),
+    };
+    let refused = book.write_problem(key(), Some("object in the way".into()));
+    assert_eq!(
+        refused,
+        Decision {
+            warnings: vec![Warning {
+                object: PolicyObject::Gdp("global-gdp".into()),
+                reason: "ControllerRejected",
+                message: "object in the way".into(),
+            }],
+            ..Decision::default()
+        }
+    );
+    // The same problem again, or its clearing, is no news for the GDP.
+    assert_eq!(
+        book.write_problem(key(), Some("object in the way".into())),
+        Decision::default()
+    );
+    assert_eq!(book.write_problem(key(), None), Decision::default());
+}
+
+#[test]
+fn a_write_problem_with_no_gdp_in_force_is_dropped() {
+    let (mut book, _) = run(vec![check_gdps(vec![])]);
+    let decision = book.write_problem(
+        GsKey {
+            tenant: "admin".into(),
+            fqdn: SHOP.into(),
+        },
+        Some("object in the way".into()),
+    );
+    assert_eq!(decision, Decision::default());
+}
+
+// ---------------------------------------------------------------- validation rounds
+
+#[test]
+fn validation_waits_for_both_listings_and_runs_one_round_at_a_time() {
+    let mut book = InForce::new();
+    book.gdp_applied(gdp("global-gdp", 100, 1));
+    assert!(book.begin_check().is_none(), "nothing listed");
+    book.gdps_listed();
+    assert!(book.begin_check().is_none(), "GSLBHostRules not listed");
+    book.rules_listed();
+    let to_check = book.begin_check().expect("both listed");
+    assert_eq!(to_check.gdps.len(), 1);
+
+    // An edit during the round waits for it, and is validated after it.
+    book.gdp_applied(gdp("global-gdp", 100, 2));
+    assert!(book.begin_check().is_none(), "a round is running");
+    let mut checks = Checks::default();
+    checks.gdps.insert(
+        "global-gdp".into(),
+        Checked {
+            version: version(&to_check.gdps[0]),
+            verdict: Ok(policy("global-gdp", 1)),
+            recovered: None,
+        },
+    );
+    let decision = book.checked(checks);
+    assert!(decision.check_again);
+    // The verdict was for generation 1: the object is generation 2 now, so the spec recorded
+    // as accepted would be the wrong one.
+    assert!(decision.record_specs.is_empty());
+    let next = book.begin_check().expect("the round is over");
+    assert_eq!(
+        next.gdps.iter().map(version).collect::<Vec<_>>(),
+        vec![version(&gdp("global-gdp", 100, 2))]
+    );
+    assert!(!round_over(&mut book).check_again);
+}
+
+fn round_over(book: &mut InForce) -> Decision {
+    book.checked(Checks::default())
+}
+
+#[test]
+fn only_new_versions_are_validated_and_rejections_are_retried() {
+    let (mut book, _) = run(vec![
+        Step::Gdp(gdp("global-gdp", 100, 1)),
+        Step::Rule(rule("shop/good", 100, 1, SHOP)),
+        Step::Rule(rule("shop/bad", 100, 1, "bad.example.com")),
+        Step::Check {
+            gdps: vec![("global-gdp", Valid(policy("global-gdp", 1)))],
+            rules: vec![
+                ("shop/bad", Invalid(bad_vip())),
+                ("shop/good", Valid(overrides("shop/good", "admin", SHOP, 1))),
+            ],
+        },
+    ]);
+    // Our own status write comes back with the same generation: no new version.
+    let mut echoed = rule("shop/good", 100, 1, SHOP);
+    echoed.metadata.resource_version = Some("2".into());
+    assert!(!book.rule_applied(echoed));
+    assert!(book.rule_applied(rule("shop/good", 100, 2, SHOP)));
+    let to_check = book.begin_check().expect("a round");
+    assert!(to_check.gdps.is_empty());
+    assert_eq!(
+        to_check.rules.iter().map(rule_key).collect::<Vec<_>>(),
+        vec![split("shop/good")]
+    );
+    round_over(&mut book);
+
+    // Referenced controller objects may have appeared: rejections are validated again.
+    book.forget_rejections();
+    let to_check = book.begin_check().expect("a round");
+    assert_eq!(
+        to_check.rules.iter().map(rule_key).collect::<Vec<_>>(),
+        vec![split("shop/bad"), split("shop/good")],
+        "the rejected rule and the one whose new version has no verdict yet"
+    );
+}
+
+// ---------------------------------------------------------------- accepted specs
+
+#[test]
+fn an_accepted_spec_is_recorded_once_and_read_back() {
+    let (mut book, decision) = run(vec![
+        Step::Gdp(gdp("global-gdp", 100, 1)),
+        Step::Rule(rule("shop/hr", 100, 1, SHOP)),
+        Step::Check {
+            gdps: vec![("global-gdp", Valid(policy("global-gdp", 1)))],
+            rules: vec![("shop/hr", Valid(overrides("shop/hr", "admin", SHOP, 1)))],
+        },
+    ]);
+    assert_eq!(
+        decision.record_specs,
+        vec![
+            RecordSpec {
+                object: PolicyObject::Gdp("global-gdp".into()),
+                spec: r#"{"ttl":1}"#.into(),
+            },
+            RecordSpec {
+                object: PolicyObject::HostRule(split("shop/hr")),
+                spec: r#"{"fqdn":"shop.example.com","ttl":1}"#.into(),
+            },
+        ]
+    );
+
+    // The annotation write comes back; validated again (say after a restart), nothing to write.
+    let mut annotated = rule("shop/hr", 100, 1, SHOP);
+    annotated.annotations_mut().insert(
+        ACCEPTED_SPEC_ANNOTATION.into(),
+        r#"{"fqdn":"shop.example.com","ttl":1}"#.into(),
+    );
+    book.rule_deleted(&split("shop/hr"));
+    book.rule_applied(annotated.clone());
+    let again = round(
+        &mut book,
+        vec![],
+        vec![("shop/hr", Valid(overrides("shop/hr", "admin", SHOP, 1)))],
+    );
+    assert!(again.record_specs.is_empty());
+
+    // Rejected versions are never recorded.
+    book.rule_applied(rule("shop/hr", 100, 2, SHOP));
+    let rejected = round(&mut book, vec![], vec![("shop/hr", Invalid(bad_vip()))]);
+    assert!(rejected.record_specs.is_empty());
+
+    // Reading it back: the object as it was accepted.
+    let mut edited = annotated.clone();
+    edited.spec.ttl = Some(7);
+    let previous = last_accepted(&edited).expect("recorded");
+    assert_eq!(previous.spec, annotated.spec);
+    assert_eq!(previous.name_any(), "hr");
+}
+
+#[test]
+fn nothing_readable_recorded_means_nothing_to_recover() {
+    assert!(last_accepted(&gdp("global-gdp", 100, 1)).is_none());
+    let mut garbled = gdp("global-gdp", 100, 1);
+    garbled
+        .annotations_mut()
+        .insert(ACCEPTED_SPEC_ANNOTATION.into(), "{not json".into());
+    assert!(last_accepted(&garbled).is_none());
+}
