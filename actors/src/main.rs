@@ -20,7 +20,7 @@ use std::process::ExitCode;
 
 /// amko-rs: the Avi Multi-cluster Kubernetes Operator, in Rust.
 #[derive(Parser, Debug)]
-#[command(name = "amko", version, about, long_about = None)]
+#[command(name = "amko", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
