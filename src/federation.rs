@@ -33,28 +33,49 @@ pub fn condition(type_: &str, status: &str, reason: impl Into<String>) -> AmkoCl
     }
 }
 
+/// Why this cluster's AMKOCluster cannot drive federation. The Display text is the condition's
+/// reason users read (AMKO's wording).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AmkoClusterProblem {
+    #[error("AMKOCluster's namespace is not {home_namespace}")]
+    WrongNamespace { home_namespace: String },
+    #[error("clusterContext field can't be empty in AMKOCluster object")]
+    EmptyClusterContext,
+    #[error("version field can't be empty in AMKOCluster object")]
+    EmptyVersion,
+    #[error(
+        "error in initialising member cluster contexts: current cluster context {current} not part of member clusters (spec.clusters)"
+    )]
+    CurrentNotListed { current: String },
+}
+
 /// Sanity of this cluster's AMKOCluster, checked by a leader at boot (its own context among the
-/// clusters, the home namespace); the message is the condition's reason.
-pub fn check_amko_cluster(cluster: &AmkoCluster, home_namespace: &str) -> Result<(), String> {
+/// clusters, the home namespace).
+pub fn check_amko_cluster(
+    cluster: &AmkoCluster,
+    home_namespace: &str,
+) -> Result<(), AmkoClusterProblem> {
     if cluster.metadata.namespace.as_deref() != Some(home_namespace) {
-        return Err(format!("AMKOCluster's namespace is not {home_namespace}"));
+        return Err(AmkoClusterProblem::WrongNamespace {
+            home_namespace: home_namespace.to_owned(),
+        });
     }
     if cluster.spec.cluster_context.trim().is_empty() {
-        return Err("clusterContext field can't be empty in AMKOCluster object".to_owned());
+        return Err(AmkoClusterProblem::EmptyClusterContext);
     }
     if cluster.spec.version.trim().is_empty() {
-        return Err("version field can't be empty in AMKOCluster object".to_owned());
+        return Err(AmkoClusterProblem::EmptyVersion);
     }
     Ok(())
 }
 
 /// The federation set without this cluster, or why there is none usable.
-pub fn followers_of(cluster: &AmkoCluster) -> Result<Vec<String>, String> {
+pub fn followers_of(cluster: &AmkoCluster) -> Result<Vec<String>, AmkoClusterProblem> {
     let current = &cluster.spec.cluster_context;
     if !cluster.spec.clusters.iter().any(|c| c == current) {
-        return Err(format!(
-            "error in initialising member cluster contexts: current cluster context {current} not part of member clusters (spec.clusters)"
-        ));
+        return Err(AmkoClusterProblem::CurrentNotListed {
+            current: current.clone(),
+        });
     }
     let mut followers: Vec<String> = cluster
         .spec
@@ -192,17 +213,19 @@ mod tests {
         let mut c = amko_cluster("east", true, "1.0", &["east"]);
         assert_eq!(check_amko_cluster(&c, "avi-system"), Ok(()));
         c.spec.version.clear();
+        let reason =
+            |c: &AmkoCluster, ns: &str| check_amko_cluster(c, ns).map_err(|e| e.to_string());
         assert_eq!(
-            check_amko_cluster(&c, "avi-system"),
+            reason(&c, "avi-system"),
             Err("version field can't be empty in AMKOCluster object".to_owned())
         );
         c.spec.cluster_context.clear();
         assert_eq!(
-            check_amko_cluster(&c, "avi-system"),
+            reason(&c, "avi-system"),
             Err("clusterContext field can't be empty in AMKOCluster object".to_owned())
         );
         assert_eq!(
-            check_amko_cluster(&c, "other"),
+            reason(&c, "other"),
             Err("AMKOCluster's namespace is not other".to_owned())
         );
     }
@@ -217,6 +240,7 @@ mod tests {
         let missing = amko_cluster("east", true, "1.0", &["west"]);
         assert!(
             followers_of(&missing)
+                .map_err(|e| e.to_string())
                 .unwrap_err()
                 .contains("current cluster context east not part of member clusters")
         );

@@ -94,9 +94,9 @@ enum CopyError {
 enum NoFollowers<'a> {
     #[error("error in initialising member cluster contexts: {0}")]
     Members(&'a MembersUnavailable),
-    /// The AMKOCluster's cluster list is unusable (the reason comes from `amko::federation`).
-    #[error("{0}")]
-    Invalid(String),
+    /// The AMKOCluster's cluster list is unusable.
+    #[error(transparent)]
+    Invalid(fed::AmkoClusterProblem),
 }
 
 pub struct Federator {
@@ -226,7 +226,8 @@ impl Federator {
             ));
             return (conditions, "follower: won't federate objects".to_owned());
         }
-        if let Err(reason) = fed::check_amko_cluster(cluster, &self.namespace) {
+        if let Err(problem) = fed::check_amko_cluster(cluster, &self.namespace) {
+            let reason = problem.to_string();
             conditions.push(fed::condition(
                 CONDITION_VALIDATION,
                 fed::INVALID_AMKOCLUSTER,
