@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use amko_sim::k8s::{SimClusters, SimConfig};
 use serde_json::Value;
-use sim_k8s_common::{Kubectl, Run, TempDir, run, temp_dir};
+use sim_k8s_common::{Kubectl, Run, TempDir, run, temp_dir, tools};
 
 struct Helm {
     env: Vec<(&'static str, PathBuf)>,
@@ -34,7 +34,7 @@ impl Helm {
 
     async fn run(&self, args: &[&str]) -> Run {
         let env: Vec<(&str, &Path)> = self.env.iter().map(|(k, v)| (*k, v.as_path())).collect();
-        run("helm", args, &env, None, Duration::from_secs(120)).await
+        run(tools::helm(), args, &env, None, Duration::from_secs(120)).await
     }
 }
 

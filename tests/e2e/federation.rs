@@ -205,6 +205,7 @@ fn run_runbook(env: &Env, marker: &str, vars: &[(&str, &str)]) -> Vec<String> {
     let output = Command::new("sh")
         .args(["-ec", &runbook_block(marker)])
         .env("KUBECONFIG", &env.kubeconfig)
+        .env("PATH", harness::tools::path_with_tools())
         .envs(vars.iter().copied())
         .output()
         .expect("sh runs");
@@ -856,7 +857,7 @@ async fn two_leaders_are_reported_on_both_and_the_newer_waits_until_one_is_demot
 /// The containers of the chart's Deployment when rendered with `fixture` (tests/fixtures/chart-values).
 fn rendered_containers(fixture: &str) -> Vec<Value> {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let output = Command::new("helm")
+    let output = harness::tools::helm()
         .current_dir(root)
         .args([
             "template",
@@ -868,7 +869,7 @@ fn rendered_containers(fixture: &str) -> Vec<Value> {
         ])
         .arg(format!("tests/fixtures/chart-values/{fixture}.yaml"))
         .output()
-        .expect("helm runs (see .ci/install-tools.sh)");
+        .expect("helm runs");
     assert!(
         output.status.success(),
         "{}",

@@ -3,6 +3,9 @@
 //! and the real `amko run` binary as a child process talking to both over HTTP(S).
 #![allow(dead_code)]
 
+#[path = "../support/tools.rs"]
+pub mod tools;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

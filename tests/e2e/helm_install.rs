@@ -43,7 +43,7 @@ impl Helm {
 
     /// Runs helm (bounded); fails the test with its output unless it succeeds.
     async fn run(&self, args: &[&str]) -> String {
-        let mut command = tokio::process::Command::new("helm");
+        let mut command = tokio::process::Command::from(harness::tools::helm());
         command
             .args(args)
             .envs(self.env.iter().map(|(k, v)| (*k, v.as_os_str())))
