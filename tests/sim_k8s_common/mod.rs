@@ -146,4 +146,17 @@ impl Kubectl {
         full.extend_from_slice(args);
         run(tools::kubectl(), &full, &[], stdin, Duration::from_secs(60)).await
     }
+
+    /// `kubectl <words> <extra…>` (`words` split at whitespace), which must succeed; its stdout.
+    pub async fn ok(&self, context: &str, words: &str, extra: &[&str]) -> String {
+        let mut args: Vec<&str> = words.split_whitespace().collect();
+        args.extend_from_slice(extra);
+        self.run(context, &args, None).await.expect_ok()
+    }
+
+    /// `kubectl <words> -o json` (which must succeed), parsed.
+    pub async fn json(&self, context: &str, words: &str) -> serde_json::Value {
+        let text = self.ok(context, words, &["-o", "json"]).await;
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+    }
 }
