@@ -98,6 +98,17 @@ pub async fn run(
     }
 }
 
+/// GET `url` and parse the answer as JSON.
+pub async fn get_json(http: &reqwest::Client, url: &str) -> serde_json::Value {
+    http.get(url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: not JSON: {e}"))
+}
+
 /// Removes its directory when dropped.
 pub struct TempDir(pub PathBuf);
 
