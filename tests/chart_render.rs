@@ -5,13 +5,17 @@
 //! kube-cel, and amko-rs's own acceptance), NOTES.txt, the Dockerfile agreeing with the chart, and
 //! docs/configuration.md covering values.yaml.
 //!
-//! Needs `helm` (v3) and `python3` with `kubernetes-validate` (see .ci/install-tools.sh).
+//! helm v3, `kubernetes-validate` and Python `jsonschema` come from tests/support/tools.rs, which
+//! provisions them into target/tools on first use.
 
 use amko::crd::{self, GlobalDeploymentPolicy, GslbConfig};
 use amko::policy::{ControllerSnapshot, HealthMonitorFacts, accept_gdp, accept_gslb_config};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+#[path = "support/tools.rs"]
+mod tools;
 
 const CHART: &str = "charts/amko";
 const NAMESPACE: &str = "avi-system";
@@ -28,12 +32,13 @@ fn fixture(name: &str) -> String {
         .to_string()
 }
 
-fn run(program: &str, args: &[String]) -> Output {
-    Command::new(program)
+/// Runs `command` (from `tools`) with `args` in the repository root.
+fn run(mut command: Command, args: &[String]) -> Output {
+    command
         .args(args)
         .current_dir(repo_path(""))
         .output()
-        .unwrap_or_else(|err| panic!("cannot run {program} (see .ci/install-tools.sh): {err}"))
+        .unwrap_or_else(|err| panic!("cannot run {command:?}: {err}"))
 }
 
 /// `helm <subcommand> <release> charts/amko -n avi-system -f <fixture> --set …` arguments.
@@ -78,7 +83,7 @@ impl Rendered {
 
 fn render_in(namespace: &str, fixture_name: &str, sets: &[&str]) -> Rendered {
     let output = run(
-        "helm",
+        tools::helm(),
         &helm_args("template", namespace, fixture_name, sets),
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -102,7 +107,7 @@ fn render(fixture_name: &str, sets: &[&str]) -> Rendered {
 /// helm's error output for values it must refuse.
 fn rejection(fixture_name: &str, sets: &[&str]) -> String {
     let output = run(
-        "helm",
+        tools::helm(),
         &helm_args("template", NAMESPACE, fixture_name, sets),
     );
     assert!(
@@ -205,7 +210,7 @@ fn helm_lint_is_clean_for_every_value_set() {
         for namespace in [NAMESPACE, "amko-elsewhere"] {
             let mut args = helm_args("lint", namespace, name, sets_for(name));
             args.push("--strict".into());
-            let output = run("helm", &args);
+            let output = run(tools::helm(), &args);
             assert!(
                 output.status.success(),
                 "helm lint --strict with {name} in {namespace}: {}{}",
@@ -276,7 +281,7 @@ fn every_value_set_renders_the_documented_objects_in_the_release_namespace() {
 
 #[test]
 fn crds_are_installed_from_the_crds_directory() {
-    let output = run("helm", &["show".into(), "crds".into(), CHART.into()]);
+    let output = run(tools::helm(), &["show".into(), "crds".into(), CHART.into()]);
     assert!(output.status.success());
     let crds: Vec<Value> = serde_saphyr::from_multiple(&String::from_utf8_lossy(&output.stdout))
         .expect("helm show crds parses");
@@ -1002,7 +1007,7 @@ fn every_rendered_manifest_validates_offline() {
         let stream: Vec<String> = builtin.iter().map(|d| d.to_string()).collect();
         std::fs::write(&builtin_file, stream.join("\n---\n")).expect("write manifests");
         let output = run(
-            "kubernetes-validate",
+            tools::kubernetes_validate(),
             &[
                 "--kubernetes-version".into(),
                 KUBERNETES_VERSION.into(),
@@ -1023,7 +1028,7 @@ fn every_rendered_manifest_validates_offline() {
         let objects_file = scratch.join(format!("{name}-crs.json"));
         std::fs::write(&objects_file, json!(ours).to_string()).expect("write CRs");
         let output = run(
-            "python3",
+            tools::python(),
             &[
                 "-c".into(),
                 CR_SCHEMA_CHECK.into(),
@@ -1099,7 +1104,7 @@ fn a_cr_with_a_misspelt_field_fails_the_offline_check() {
     }]);
     std::fs::write(&objects_file, bad.to_string()).expect("write CRs");
     let output = run(
-        "python3",
+        tools::python(),
         &[
             "-c".into(),
             CR_SCHEMA_CHECK.into(),
@@ -1243,7 +1248,9 @@ fn the_image_matches_what_the_chart_runs() {
             "EXPOSE {exposed} lacks metrics.{key} {port}"
         );
     }
-    assert!(dockerfile.contains("cargo build --release --locked -p amko-actors --bin amko"));
+    assert!(dockerfile.contains(
+        "cargo build --release --locked -p amko-actors --no-default-features --bin amko"
+    ));
 
     // Every workspace member's sources are in the build context.
     let dockerignore = std::fs::read_to_string(repo_path(".dockerignore")).expect(".dockerignore");
@@ -1289,7 +1296,7 @@ fn notes(namespace: &str, fixture_name: &str, sets: &[&str]) -> String {
     let mut args = helm_args("template", namespace, fixture_name, sets);
     args[2] = chart.display().to_string();
     args.extend(["--show-only".into(), "templates/zz-notes.yaml".into()]);
-    let output = run("helm", &args);
+    let output = run(tools::helm(), &args);
     assert!(
         output.status.success(),
         "{}",

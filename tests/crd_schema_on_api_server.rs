@@ -4,9 +4,11 @@
 //! names; every fixture in tests/fixtures/valid-crs/ must be accepted.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use amko_sim::k8s::{SimClusters, SimConfig};
+
+#[path = "support/tools.rs"]
+mod tools;
 
 fn fixtures(dir: &str) -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -38,7 +40,7 @@ async fn invalid_custom_resources_are_refused_by_the_schema() {
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         async move {
             tokio::task::spawn_blocking(move || {
-                Command::new("kubectl")
+                tools::kubectl()
                     .arg("--kubeconfig")
                     .arg(&kubeconfig)
                     .arg("--cache-dir")

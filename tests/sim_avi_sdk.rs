@@ -9,6 +9,9 @@ use std::time::Duration;
 
 use amko_sim::avi::{AviSim, AviSimConfig};
 
+#[path = "support/tools.rs"]
+mod tools;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn avisdk_round_trip() {
     // Default settings, rate limit included: the SDK must work against a stock controller.
@@ -18,7 +21,7 @@ async fn avisdk_round_trip() {
     let ca_file = sim.ca_file().expect("HTTPS simulator writes a CA file");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/avisdk/sdk_roundtrip.py");
 
-    let run = tokio::process::Command::new("python3")
+    let run = tokio::process::Command::from(tools::python())
         .arg(&script)
         .env("AVISIM_HOST", sim.local_addr().ip().to_string())
         .env("AVISIM_PORT", sim.local_addr().port().to_string())

@@ -297,20 +297,15 @@ async fn routes_and_host_rules() {
         json!({"apiVersion": "ako.vmware.com/v1beta1", "kind": "HostRule", "metadata": {"name": name, "namespace": "default"},
         "spec": {"virtualhost": {"fqdn": "shop.example.com", "gslb": {"fqdn": "shop.global.example.com"}}}})
     };
-    rules
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(rule("first")).expect("hostrule"),
-        )
-        .await
-        .expect("create");
-    rules
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(rule("second")).expect("hostrule"),
-        )
-        .await
-        .expect("create");
+    for name in ["first", "second"] {
+        rules
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(rule(name)).expect("hostrule"),
+            )
+            .await
+            .expect("create");
+    }
     assert_eq!(get(&rules, "first").await["status"]["status"], "Accepted");
     let second = get(&rules, "second").await;
     assert_eq!(second["status"]["status"], "Rejected");

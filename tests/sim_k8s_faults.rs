@@ -1,6 +1,8 @@
 //! Faults (down as refused or 503, failing requests, latency) through the Rust handle and the
 //! `/sim/` control API; shared-port clusters under path prefixes; TLS with the generated CA.
 
+mod sim_k8s_common;
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use amko_sim::k8s::{Down, Listen, SimClusters, SimConfig};
@@ -9,6 +11,7 @@ use kube::api::{Api, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use serde_json::json;
+use sim_k8s_common::get_json;
 
 /// A client that shows 503s instead of retrying them (kube retries 429/503/504 by default).
 fn client_for(url: &str) -> Client {
@@ -93,14 +96,7 @@ async fn control_api_over_http() {
         .expect("start");
     let http = reqwest::Client::new();
     let control = sim.control_url().to_string();
-    let listed: serde_json::Value = http
-        .get(format!("{control}/sim/clusters"))
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
+    let listed = get_json(&http, &format!("{control}/sim/clusters")).await;
     assert_eq!(listed["clusters"][0]["name"], "cluster1");
 
     let set = http
@@ -112,14 +108,7 @@ async fn control_api_over_http() {
     assert!(set.status().is_success());
     let client = client_for(sim.server_url("cluster1").expect("url"));
     assert!(matches!(list_namespaces(&client).await, Err(kube::Error::Api(s)) if s.code == 503));
-    let state: serde_json::Value = http
-        .get(format!("{control}/sim/clusters/cluster1/faults"))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let state = get_json(&http, &format!("{control}/sim/clusters/cluster1/faults")).await;
     assert_eq!(
         state["faults"],
         json!({"down": "unavailable", "latencyMs": 5, "errorRate": 0.0})

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use amko_sim::k8s::{SimClusters, SimConfig};
 use serde_json::Value;
-use sim_k8s_common::{Kubectl, Run, TempDir, run, temp_dir};
+use sim_k8s_common::{Kubectl, Run, TempDir, run, temp_dir, tools};
 
 struct Helm {
     env: Vec<(&'static str, PathBuf)>,
@@ -34,7 +34,7 @@ impl Helm {
 
     async fn run(&self, args: &[&str]) -> Run {
         let env: Vec<(&str, &Path)> = self.env.iter().map(|(k, v)| (*k, v.as_path())).collect();
-        run("helm", args, &env, None, Duration::from_secs(120)).await
+        run(tools::helm(), args, &env, None, Duration::from_secs(120)).await
     }
 }
 
@@ -72,25 +72,9 @@ async fn install_list_upgrade_uninstall() {
     ])
     .await
     .expect_ok();
-    let crd = json(
-        &k.run(
-            ctx,
-            &["get", "crd", "widgets.example.io", "-o", "json"],
-            None,
-        )
-        .await
-        .expect_ok(),
-    );
+    let crd = k.json(ctx, "get crd widgets.example.io").await;
     assert_eq!(crd["status"]["conditions"][1]["type"], "Established");
-    let deploy = json(
-        &k.run(
-            ctx,
-            &["get", "deploy", "demo-web", "-n", "demo", "-o", "json"],
-            None,
-        )
-        .await
-        .expect_ok(),
-    );
+    let deploy = k.json(ctx, "get deploy demo-web -n demo").await;
     assert_eq!(
         deploy["spec"]["template"]["spec"]["containers"][0]["image"],
         "nginx:1.25"
@@ -100,33 +84,11 @@ async fn install_list_upgrade_uninstall() {
         "Helm"
     );
     assert_eq!(deploy["status"]["readyReplicas"], 2);
-    let widget = json(
-        &k.run(
-            ctx,
-            &["get", "widget", "demo-widget", "-n", "demo", "-o", "json"],
-            None,
-        )
-        .await
-        .expect_ok(),
-    );
+    let widget = k.json(ctx, "get widget demo-widget -n demo").await;
     assert_eq!(widget["spec"]["size"], 3);
-    let release = json(
-        &k.run(
-            ctx,
-            &[
-                "get",
-                "secret",
-                "sh.helm.release.v1.demo.v1",
-                "-n",
-                "demo",
-                "-o",
-                "json",
-            ],
-            None,
-        )
-        .await
-        .expect_ok(),
-    );
+    let release = k
+        .json(ctx, "get secret sh.helm.release.v1.demo.v1 -n demo")
+        .await;
     assert_eq!(release["type"], "helm.sh/release.v1");
     assert_eq!(release["metadata"]["labels"]["status"], "deployed");
 
@@ -157,15 +119,7 @@ async fn install_list_upgrade_uninstall() {
     ])
     .await
     .expect_ok();
-    let deploy = json(
-        &k.run(
-            ctx,
-            &["get", "deploy", "demo-web", "-n", "demo", "-o", "json"],
-            None,
-        )
-        .await
-        .expect_ok(),
-    );
+    let deploy = k.json(ctx, "get deploy demo-web -n demo").await;
     let containers = &deploy["spec"]["template"]["spec"]["containers"];
     assert_eq!(containers.as_array().map(Vec::len), Some(1));
     assert_eq!(containers[0]["image"], "nginx:1.27");
@@ -174,15 +128,7 @@ async fn install_list_upgrade_uninstall() {
         "strategic merge kept the env"
     );
     assert_eq!(deploy["metadata"]["generation"], 2);
-    let widget = json(
-        &k.run(
-            ctx,
-            &["get", "widget", "demo-widget", "-n", "demo", "-o", "json"],
-            None,
-        )
-        .await
-        .expect_ok(),
-    );
+    let widget = k.json(ctx, "get widget demo-widget -n demo").await;
     assert_eq!(widget["spec"]["size"], 5);
     let history = json(
         &helm
@@ -200,35 +146,16 @@ async fn install_list_upgrade_uninstall() {
     helm.run(&["uninstall", "demo", "-n", "demo", "--wait"])
         .await
         .expect_ok();
-    let left = json(
-        &k.run(
-            ctx,
-            &[
-                "get",
-                "deploy,secrets,configmaps,serviceaccounts",
-                "-n",
-                "demo",
-                "-o",
-                "json",
-            ],
-            None,
-        )
-        .await
-        .expect_ok(),
-    );
+    let left = k
+        .json(ctx, "get deploy,secrets,configmaps,serviceaccounts -n demo")
+        .await;
     assert_eq!(left["items"].as_array().map(Vec::len), Some(0), "{left}");
-    let widgets = json(
-        &k.run(ctx, &["get", "widgets", "-A", "-o", "json"], None)
-            .await
-            .expect_ok(),
-    );
+    let widgets = k.json(ctx, "get widgets -A").await;
     assert_eq!(widgets["items"].as_array().map(Vec::len), Some(0));
     k.run(ctx, &["get", "clusterrole", "demo-reader"], None)
         .await
         .expect_err();
-    k.run(ctx, &["get", "crd", "widgets.example.io"], None)
-        .await
-        .expect_ok();
+    k.ok(ctx, "get crd widgets.example.io", &[]).await;
     assert_eq!(
         json(&helm.run(&["list", "-A", "-o", "json"]).await.expect_ok()),
         serde_json::json!([])

@@ -5,7 +5,6 @@
 mod sim_k8s_common;
 
 use amko_sim::k8s::{ClusterSpec, SimClusters, SimConfig};
-use serde_json::Value;
 use sim_k8s_common::Kubectl;
 
 async fn start() -> (SimClusters, Kubectl) {
@@ -19,10 +18,6 @@ async fn start() -> (SimClusters, Kubectl) {
     let sim = SimClusters::start(config).await.expect("simulator starts");
     let kubectl = Kubectl::new(&sim);
     (sim, kubectl)
-}
-
-fn json(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
 
 const INGRESS: &str = r#"
@@ -67,9 +62,7 @@ stringData:
 async fn builtin_kinds_get_apply_patch_label_annotate_delete() {
     let (sim, k) = start().await;
     let ctx = "plain";
-    k.run(ctx, &["create", "namespace", "apps"], None)
-        .await
-        .expect_ok();
+    k.ok(ctx, "create namespace apps", &[]).await;
     k.run(ctx, &["apply", "-f", "-"], Some(INGRESS))
         .await
         .expect_ok();
@@ -81,51 +74,20 @@ async fn builtin_kinds_get_apply_patch_label_annotate_delete() {
         .expect_ok();
 
     // get: -o json / -o yaml / -A / -l / default table.
-    let ing = json(
-        &k.run(
-            ctx,
-            &["get", "ingress", "web", "-n", "apps", "-o", "json"],
-            None,
-        )
-        .await
-        .expect_ok(),
-    );
+    let ing = k.json(ctx, "get ingress web -n apps").await;
     assert_eq!(ing["spec"]["rules"][0]["host"], "web.example.com");
-    let yaml = k
-        .run(ctx, &["get", "svc", "lb", "-n", "apps", "-o", "yaml"], None)
-        .await
-        .expect_ok();
+    let yaml = k.ok(ctx, "get svc lb -n apps -o yaml", &[]).await;
     assert!(
         yaml.contains("type: LoadBalancer") && yaml.contains("clusterIP:"),
         "{yaml}"
     );
-    let all = json(
-        &k.run(ctx, &["get", "ingress", "-A", "-o", "json"], None)
-            .await
-            .expect_ok(),
-    );
+    let all = k.json(ctx, "get ingress -A").await;
     assert_eq!(all["items"].as_array().map(Vec::len), Some(1));
-    let none = json(
-        &k.run(
-            ctx,
-            &["get", "ingress", "-A", "-l", "app=other", "-o", "json"],
-            None,
-        )
-        .await
-        .expect_ok(),
-    );
+    let none = k.json(ctx, "get ingress -A -l app=other").await;
     assert_eq!(none["items"].as_array().map(Vec::len), Some(0));
-    let table = k.run(ctx, &["get", "namespaces"], None).await.expect_ok();
+    let table = k.ok(ctx, "get namespaces", &[]).await;
     assert!(table.contains("NAME") && table.contains("apps"), "{table}");
-    let secret = json(
-        &k.run(
-            ctx,
-            &["get", "secret", "creds", "-n", "apps", "-o", "json"],
-            None,
-        )
-        .await
-        .expect_ok(),
-    );
+    let secret = k.json(ctx, "get secret creds -n apps").await;
     assert_eq!(
         secret["data"]["token"], "czNjcjN0",
         "stringData became base64 data"
@@ -139,15 +101,7 @@ async fn builtin_kinds_get_apply_patch_label_annotate_delete() {
         .await
         .expect_ok();
     assert!(out.contains("configured"), "{out}");
-    let ing = json(
-        &k.run(
-            ctx,
-            &["get", "ingress", "web", "-n", "apps", "-o", "json"],
-            None,
-        )
-        .await
-        .expect_ok(),
-    );
+    let ing = k.json(ctx, "get ingress web -n apps").await;
     assert_eq!(
         ing["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"]["number"],
         8080
@@ -157,11 +111,7 @@ async fn builtin_kinds_get_apply_patch_label_annotate_delete() {
     k.run(ctx, &["apply", "--server-side", "-f", "-"], Some(&ssa))
         .await
         .expect_ok();
-    let svc = json(
-        &k.run(ctx, &["get", "svc", "lb", "-n", "apps", "-o", "json"], None)
-            .await
-            .expect_ok(),
-    );
+    let svc = k.json(ctx, "get svc lb -n apps").await;
     assert_eq!(svc["spec"]["ports"][0]["targetPort"], 9090);
     assert_eq!(
         svc["spec"]["ports"].as_array().map(Vec::len),
@@ -170,177 +120,58 @@ async fn builtin_kinds_get_apply_patch_label_annotate_delete() {
     );
 
     // Patches: strategic (default), merge, json.
-    k.run(
-        ctx,
-        &[
-            "patch",
-            "svc",
-            "lb",
-            "-n",
-            "apps",
-            "-p",
+    for (target, patch) in [
+        (
+            "svc lb -n apps",
             r#"{"spec":{"ports":[{"port":443,"name":"https"}]}}"#,
-        ],
-        None,
-    )
-    .await
-    .expect_ok();
-    k.run(
-        ctx,
-        &[
-            "patch",
-            "ingress",
-            "web",
-            "-n",
-            "apps",
-            "--type",
-            "merge",
-            "-p",
+        ),
+        (
+            "ingress web -n apps --type merge",
             r#"{"spec":{"ingressClassName":"avi"}}"#,
-        ],
-        None,
-    )
-    .await
-    .expect_ok();
-    k.run(
-        ctx,
-        &[
-            "patch",
-            "secret",
-            "creds",
-            "-n",
-            "apps",
-            "--type",
-            "json",
-            "-p",
+        ),
+        (
+            "secret creds -n apps --type json",
             r#"[{"op":"add","path":"/data/extra","value":"eA=="}]"#,
-        ],
-        None,
-    )
-    .await
-    .expect_ok();
-    let svc = json(
-        &k.run(ctx, &["get", "svc", "lb", "-n", "apps", "-o", "json"], None)
-            .await
-            .expect_ok(),
-    );
+        ),
+    ] {
+        k.ok(ctx, &format!("patch {target} -p"), &[patch]).await;
+    }
+    let svc = k.json(ctx, "get svc lb -n apps").await;
     assert_eq!(svc["spec"]["ports"].as_array().map(Vec::len), Some(2));
-    let ing = json(
-        &k.run(
-            ctx,
-            &["get", "ingress", "web", "-n", "apps", "-o", "json"],
-            None,
-        )
-        .await
-        .expect_ok(),
-    );
+    let ing = k.json(ctx, "get ingress web -n apps").await;
     assert_eq!(ing["spec"]["ingressClassName"], "avi");
-    let secret = json(
-        &k.run(
-            ctx,
-            &["get", "secret", "creds", "-n", "apps", "-o", "json"],
-            None,
-        )
-        .await
-        .expect_ok(),
-    );
+    let secret = k.json(ctx, "get secret creds -n apps").await;
     assert_eq!(secret["data"]["extra"], "eA==");
 
     // label, annotate, selectors see them.
-    k.run(
+    k.ok(ctx, "label ingress web -n apps tier=front", &[]).await;
+    k.ok(
         ctx,
-        &["label", "ingress", "web", "-n", "apps", "tier=front"],
-        None,
+        "annotate namespace apps ako.vmware.com/tenant-name=team-a",
+        &[],
     )
-    .await
-    .expect_ok();
-    k.run(
-        ctx,
-        &[
-            "annotate",
-            "namespace",
-            "apps",
-            "ako.vmware.com/tenant-name=team-a",
-        ],
-        None,
-    )
-    .await
-    .expect_ok();
-    let labelled = json(
-        &k.run(
-            ctx,
-            &[
-                "get",
-                "ingress",
-                "-n",
-                "apps",
-                "-l",
-                "tier=front,app=web",
-                "-o",
-                "json",
-            ],
-            None,
-        )
-        .await
-        .expect_ok(),
-    );
+    .await;
+    let labelled = k
+        .json(ctx, "get ingress -n apps -l tier=front,app=web")
+        .await;
     assert_eq!(labelled["items"].as_array().map(Vec::len), Some(1));
-    let all = json(
-        &k.run(ctx, &["get", "ingress", "-n", "apps", "-o", "json"], None)
-            .await
-            .expect_ok(),
-    );
+    let all = k.json(ctx, "get ingress -n apps").await;
     assert_eq!(all["items"].as_array().map(Vec::len), Some(1));
-    let ns = json(
-        &k.run(ctx, &["get", "namespace", "apps", "-o", "json"], None)
-            .await
-            .expect_ok(),
-    );
+    let ns = k.json(ctx, "get namespace apps").await;
     assert_eq!(
         ns["metadata"]["annotations"]["ako.vmware.com/tenant-name"],
         "team-a"
     );
 
     // Imperative creates send protobuf bodies.
-    k.run(
+    k.ok(
         ctx,
-        &[
-            "create",
-            "service",
-            "loadbalancer",
-            "imperative",
-            "-n",
-            "apps",
-            "--tcp=80:8080",
-        ],
-        None,
+        "create service loadbalancer imperative -n apps --tcp=80:8080",
+        &[],
     )
-    .await
-    .expect_ok();
-    k.run(
-        ctx,
-        &[
-            "create",
-            "ingress",
-            "imperative",
-            "-n",
-            "apps",
-            "--class=avi",
-            "--rule=shop.example.com/=imperative:80,tls=cert",
-        ],
-        None,
-    )
-    .await
-    .expect_ok();
-    let svc = json(
-        &k.run(
-            ctx,
-            &["get", "svc", "imperative", "-n", "apps", "-o", "json"],
-            None,
-        )
-        .await
-        .expect_ok(),
-    );
+    .await;
+    k.ok(ctx, "create ingress imperative -n apps --class=avi --rule=shop.example.com/=imperative:80,tls=cert", &[]).await;
+    let svc = k.json(ctx, "get svc imperative -n apps").await;
     assert_eq!(
         (
             svc["spec"]["type"].as_str(),
@@ -348,15 +179,7 @@ async fn builtin_kinds_get_apply_patch_label_annotate_delete() {
         ),
         (Some("LoadBalancer"), Some(8080))
     );
-    let ing = json(
-        &k.run(
-            ctx,
-            &["get", "ingress", "imperative", "-n", "apps", "-o", "json"],
-            None,
-        )
-        .await
-        .expect_ok(),
-    );
+    let ing = k.json(ctx, "get ingress imperative -n apps").await;
     assert_eq!(
         ing["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"]["number"],
         80
@@ -364,84 +187,32 @@ async fn builtin_kinds_get_apply_patch_label_annotate_delete() {
     assert_eq!(ing["spec"]["tls"][0]["secretName"], "cert");
     assert_eq!(ing["spec"]["ingressClassName"], "avi");
 
-    k.run(
+    k.ok(
         ctx,
-        &[
-            "create",
-            "deployment",
-            "imperative",
-            "-n",
-            "apps",
-            "--image=nginx:1.27",
-            "--port=80",
-            "--replicas=3",
-        ],
-        None,
+        "create deployment imperative -n apps --image=nginx:1.27 --port=80 --replicas=3",
+        &[],
     )
-    .await
-    .expect_ok();
-    k.run(
+    .await;
+    k.ok(
         ctx,
-        &[
-            "rollout",
-            "status",
-            "deployment/imperative",
-            "-n",
-            "apps",
-            "--timeout=20s",
-        ],
-        None,
+        "rollout status deployment/imperative -n apps --timeout=20s",
+        &[],
     )
-    .await
-    .expect_ok();
-    k.run(
+    .await;
+    k.ok(
         ctx,
-        &[
-            "expose",
-            "deployment",
-            "imperative",
-            "-n",
-            "apps",
-            "--name=exposed",
-            "--type=LoadBalancer",
-            "--port=80",
-        ],
-        None,
+        "expose deployment imperative -n apps --name=exposed --type=LoadBalancer --port=80",
+        &[],
     )
-    .await
-    .expect_ok();
-    let deploy = json(
-        &k.run(
-            ctx,
-            &[
-                "get",
-                "deployment",
-                "imperative",
-                "-n",
-                "apps",
-                "-o",
-                "json",
-            ],
-            None,
-        )
-        .await
-        .expect_ok(),
-    );
+    .await;
+    let deploy = k.json(ctx, "get deployment imperative -n apps").await;
     assert_eq!(
         deploy["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"],
         80
     );
     assert_eq!(deploy["spec"]["strategy"]["type"], "RollingUpdate");
     assert_eq!(deploy["status"]["readyReplicas"], 3);
-    let exposed = json(
-        &k.run(
-            ctx,
-            &["get", "svc", "exposed", "-n", "apps", "-o", "json"],
-            None,
-        )
-        .await
-        .expect_ok(),
-    );
+    let exposed = k.json(ctx, "get svc exposed -n apps").await;
     assert_eq!(exposed["spec"]["selector"]["app"], "imperative");
 
     // Watch with a bounded timeout prints the current objects.
@@ -455,9 +226,7 @@ async fn builtin_kinds_get_apply_patch_label_annotate_delete() {
     assert!(watched.stdout.contains("web"), "{watched:?}");
 
     // delete: the objects, then a missing one (NotFound, rc 1), then the namespace with its content.
-    k.run(ctx, &["delete", "ingress", "web", "-n", "apps"], None)
-        .await
-        .expect_ok();
+    k.ok(ctx, "delete ingress web -n apps", &[]).await;
     let err = k
         .run(ctx, &["delete", "ingress", "web", "-n", "apps"], None)
         .await
@@ -466,14 +235,8 @@ async fn builtin_kinds_get_apply_patch_label_annotate_delete() {
         err.contains("(NotFound)") && err.contains("ingresses.networking.k8s.io \"web\" not found"),
         "{err}"
     );
-    k.run(ctx, &["delete", "namespace", "apps"], None)
-        .await
-        .expect_ok();
-    let left = json(
-        &k.run(ctx, &["get", "secrets,services", "-A", "-o", "json"], None)
-            .await
-            .expect_ok(),
-    );
+    k.ok(ctx, "delete namespace apps", &[]).await;
+    let left = k.json(ctx, "get secrets,services -A").await;
     assert!(
         left["items"]
             .as_array()
@@ -512,32 +275,15 @@ async fn routes_and_host_rules() {
     k.run("ocp", &["apply", "-f", "-"], Some(ROUTE))
         .await
         .expect_ok();
-    k.run("ocp", &["label", "route", "shop", "gslb=yes"], None)
-        .await
-        .expect_ok();
-    k.run("ocp", &["annotate", "route", "shop", "note=x"], None)
-        .await
-        .expect_ok();
-    k.run(
+    k.ok("ocp", "label route shop gslb=yes", &[]).await;
+    k.ok("ocp", "annotate route shop note=x", &[]).await;
+    k.ok(
         "ocp",
-        &[
-            "patch",
-            "route",
-            "shop",
-            "--type",
-            "merge",
-            "-p",
-            r#"{"spec":{"path":"/cart"}}"#,
-        ],
-        None,
+        "patch route shop --type merge -p",
+        &[r#"{"spec":{"path":"/cart"}}"#],
     )
-    .await
-    .expect_ok();
-    let route = json(
-        &k.run("ocp", &["get", "route", "shop", "-o", "json"], None)
-            .await
-            .expect_ok(),
-    );
+    .await;
+    let route = k.json("ocp", "get route shop").await;
     assert_eq!(route["spec"]["path"], "/cart");
     assert_eq!(route["metadata"]["labels"]["gslb"], "yes");
     assert_eq!(route["status"]["ingress"][0]["routerName"], "ako-ocp");
@@ -554,37 +300,22 @@ async fn routes_and_host_rules() {
         k.run(ctx, &["apply", "-f", "-"], Some(&second))
             .await
             .expect_ok();
-        let table = k.run(ctx, &["get", "hr"], None).await.expect_ok();
+        let table = k.ok(ctx, "get hr", &[]).await;
         assert!(
             table.contains("Accepted") && table.contains("Rejected"),
             "{table}"
         );
-        k.run(
+        k.ok(
             ctx,
-            &[
-                "patch",
-                "hostrule",
-                "shop",
-                "--type",
-                "merge",
-                "-p",
-                r#"{"spec":{"virtualhost":{"aliases":["x.example.com"]}}}"#,
-            ],
-            None,
+            "patch hostrule shop --type merge -p",
+            &[r#"{"spec":{"virtualhost":{"aliases":["x.example.com"]}}}"#],
         )
-        .await
-        .expect_ok();
+        .await;
         k.run(ctx, &["apply", "--server-side", "-f", "-"], Some(HOST_RULE))
             .await
             .expect_ok();
-        k.run(ctx, &["delete", "hostrule", "shop"], None)
-            .await
-            .expect_ok();
-        let dup = json(
-            &k.run(ctx, &["get", "hostrule", "shop-dup", "-o", "json"], None)
-                .await
-                .expect_ok(),
-        );
+        k.ok(ctx, "delete hostrule shop", &[]).await;
+        let dup = k.json(ctx, "get hostrule shop-dup").await;
         assert_eq!(
             dup["status"]["status"], "Accepted",
             "the FQDN is free again"
@@ -632,57 +363,24 @@ async fn custom_resources_after_their_crd() {
     )
     .await
     .expect_ok();
-    k.run(
-        ctx,
-        &[
-            "patch",
-            "widget",
-            "w1",
-            "--type",
-            "merge",
-            "-p",
-            r#"{"spec":{"color":"blue"}}"#,
-        ],
-        None,
-    )
-    .await
-    .expect_ok();
-    k.run(
-        ctx,
-        &[
-            "patch",
-            "wd",
-            "w1",
-            "--type",
-            "json",
-            "-p",
+    for (target, patch) in [
+        ("widget w1 --type merge", r#"{"spec":{"color":"blue"}}"#),
+        (
+            "wd w1 --type json",
             r#"[{"op":"replace","path":"/spec/size","value":6}]"#,
-        ],
-        None,
-    )
-    .await
-    .expect_ok();
-    k.run(ctx, &["label", "wd", "w1", "team=a"], None)
-        .await
-        .expect_ok();
-    k.run(ctx, &["annotate", "wd", "w1", "note=x"], None)
-        .await
-        .expect_ok();
-    let w = json(
-        &k.run(
-            ctx,
-            &["get", "widgets.example.io", "w1", "-o", "json"],
-            None,
-        )
-        .await
-        .expect_ok(),
-    );
+        ),
+    ] {
+        k.ok(ctx, &format!("patch {target} -p"), &[patch]).await;
+    }
+    k.ok(ctx, "label wd w1 team=a", &[]).await;
+    k.ok(ctx, "annotate wd w1 note=x", &[]).await;
+    let w = k.json(ctx, "get widgets.example.io w1").await;
     assert_eq!(
         (w["spec"]["size"].as_i64(), w["spec"]["color"].as_str()),
         (Some(6), Some("blue"))
     );
     assert_eq!(w["metadata"]["labels"]["team"], "a");
-    let table = k.run(ctx, &["get", "wd"], None).await.expect_ok();
+    let table = k.ok(ctx, "get wd", &[]).await;
     assert!(table.contains("SIZE") && table.contains('6'), "{table}");
 
     // A resource violating the schema: every problem with its field path.
@@ -720,10 +418,8 @@ async fn custom_resources_after_their_crd() {
         .expect_err();
     assert!(err.contains("unknown field \"spec.bogus\""), "{err}");
 
-    k.run(ctx, &["delete", "wd", "w1"], None).await.expect_ok();
-    k.run(ctx, &["delete", "crd", "widgets.example.io"], None)
-        .await
-        .expect_ok();
+    k.ok(ctx, "delete wd w1", &[]).await;
+    k.ok(ctx, "delete crd widgets.example.io", &[]).await;
     let gone = k
         .run(ctx, &["get", "widgets.example.io"], None)
         .await

@@ -4,12 +4,15 @@
 //! Services and ConfigMaps, so AKO emulation runs too), then measures list time, how fast a
 //! change reaches an open watch, and the process RSS.
 
+mod sim_k8s_common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use amko_sim::k8s::{SimClusters, SimConfig};
 use futures::StreamExt;
 use serde_json::{Value, json};
+use sim_k8s_common::get_json;
 
 const CLUSTERS: usize = 200;
 const OBJECTS_PER_CLUSTER: usize = 1000;
@@ -92,14 +95,7 @@ async fn two_hundred_clusters_two_hundred_thousand_objects() {
     );
 
     let list_start = Instant::now();
-    let list: Value = http
-        .get(format!("{}/api/v1/services", urls[0]))
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
+    let list = get_json(&http, &format!("{}/api/v1/services", urls[0])).await;
     println!(
         "list of {} Services in one cluster: {:?}",
         list["items"].as_array().map_or(0, Vec::len),
@@ -204,14 +200,11 @@ async fn many_host_rules_in_one_cluster() {
         assert_eq!(response.status(), 201);
     }
     let elapsed = started.elapsed();
-    let list: Value = http
-        .get(format!("{url}/apis/ako.vmware.com/v1beta1/hostrules"))
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
+    let list = get_json(
+        &http,
+        &format!("{url}/apis/ako.vmware.com/v1beta1/hostrules"),
+    )
+    .await;
     let rejected = list["items"].as_array().map_or(0, |items| {
         items
             .iter()

@@ -109,18 +109,23 @@ fn probe_of(bench: &Bench) -> Option<Probe> {
     bench.operator.as_ref().map(|o| Probe::new(&o.listen))
 }
 
+/// The operator's `amko_convergence_seconds` histogram (empty without an operator or metrics).
+async fn convergence_histogram(bench: &Bench) -> Histogram {
+    match probe_of(bench) {
+        Some(p) => p
+            .metrics()
+            .await
+            .map(|s| Histogram::from_samples(&s, "amko_convergence_seconds"))
+            .unwrap_or_default(),
+        None => Histogram::default(),
+    }
+}
+
 impl Recorder {
     pub async fn start(bench: &Bench, name: &str) -> Recorder {
         let control = bench.avi.control().clone();
         let audit_seq = control.audit_len() as u64;
-        let histogram = match probe_of(bench) {
-            Some(p) => p
-                .metrics()
-                .await
-                .map(|s| Histogram::from_samples(&s, "amko_convergence_seconds"))
-                .unwrap_or_default(),
-            None => Histogram::default(),
-        };
+        let histogram = convergence_histogram(bench).await;
         let cpu_start = bench
             .operator
             .as_ref()
@@ -184,14 +189,7 @@ impl Recorder {
             .count(None, None, Some(429))
             .saturating_sub(self.counters.count(None, None, Some(429)));
         let requests_total = counters.total().saturating_sub(self.counters.total());
-        let histogram = match probe_of(bench) {
-            Some(p) => p
-                .metrics()
-                .await
-                .map(|s| Histogram::from_samples(&s, "amko_convergence_seconds"))
-                .unwrap_or_default(),
-            None => Histogram::default(),
-        };
+        let histogram = convergence_histogram(bench).await;
         let delta = histogram.minus(&self.histogram);
         let busiest_actors = match probe_of(bench) {
             Some(p) => p.debug_actors().await.unwrap_or_default(),

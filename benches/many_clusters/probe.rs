@@ -151,18 +151,9 @@ impl Probe {
 
     /// The writer's queue, without the per-GslbService listing (a name nothing has).
     pub async fn writer(&self) -> Option<WriterState> {
-        let v: Value = self
-            .http
-            .get(format!(
-                "{}/debug/gslbservices?name=__amko_bench_none__",
-                self.base
-            ))
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
+        let v = self
+            .get_json("/debug/gslbservices?name=__amko_bench_none__")
+            .await?;
         Some(WriterState {
             ready: v["phase"] == "Ready",
             queue: v["queue"].as_u64().unwrap_or(0),
@@ -171,8 +162,13 @@ impl Probe {
     }
 
     pub async fn debug_actors(&self) -> Option<Value> {
+        self.get_json("/debug/actors").await
+    }
+
+    /// GET `path` as JSON (`None` when it does not answer or is not JSON).
+    async fn get_json(&self, path: &str) -> Option<Value> {
         self.http
-            .get(format!("{}/debug/actors", self.base))
+            .get(format!("{}{path}", self.base))
             .send()
             .await
             .ok()?

@@ -137,32 +137,36 @@ impl Bench {
 
     /// Server-side apply of `body` at `url` (the object's own URL).
     pub async fn apply(&self, url: &str, body: &Value) -> Result<(), BenchError> {
-        let response = self
-            .http
-            .patch(format!("{url}?fieldManager=amko-bench&force=true"))
-            .header("Content-Type", "application/apply-patch+yaml")
-            .body(body.to_string())
-            .send()
-            .await?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(format!("apply {url}: {status}: {}", response.text().await?).into());
-        }
-        Ok(())
+        let target = format!("{url}?fieldManager=amko-bench&force=true");
+        self.patch("apply", &target, "application/apply-patch+yaml", body)
+            .await
     }
 
     /// JSON merge patch of the object at `url`.
     pub async fn merge_patch(&self, url: &str, body: &Value) -> Result<(), BenchError> {
+        self.patch("patch", url, "application/merge-patch+json", body)
+            .await
+    }
+
+    /// PATCH `body` to `url` as `content_type`; a non-2xx answer is an error naming `what`.
+    async fn patch(
+        &self,
+        what: &str,
+        url: &str,
+        content_type: &str,
+        body: &Value,
+    ) -> Result<(), BenchError> {
         let response = self
             .http
             .patch(url)
-            .header("Content-Type", "application/merge-patch+json")
+            .header("Content-Type", content_type)
             .body(body.to_string())
             .send()
             .await?;
         let status = response.status();
         if !status.is_success() {
-            return Err(format!("patch {url}: {status}: {}", response.text().await?).into());
+            let url = url.split('?').next().unwrap_or(url);
+            return Err(format!("{what} {url}: {status}: {}", response.text().await?).into());
         }
         Ok(())
     }

@@ -10,17 +10,23 @@ use std::time::Duration;
 
 use amko_sim::avi::RateLimitConfig;
 use amko_sim::k8s::Down;
-use harness::{CREATED_BY, Env, members_of, wait_until};
+use harness::{CREATED_BY, Env, EnvOptions, gdp, members_of};
 use k8s_openapi::api::networking::v1::Ingress;
-use kube::Api;
-use kube::api::DeleteParams;
-use serde_json::{Value, json};
+use serde_json::json;
 
-fn gdp() -> Value {
-    json!({
-        "matchRules": {"appSelector": {"label": {"app": "gslb"}}},
-        "matchClusters": [{"cluster": "cluster1"}, {"cluster": "cluster2"}]
-    })
+/// Two clusters, the GDP selecting both, and `amko run` with `args`.
+async fn start(name: &str, args: &[&str]) -> Env {
+    let gdp = gdp(&["cluster1", "cluster2"], json!({}));
+    Env::start(name, EnvOptions::clusters(2).install(gdp).run(args)).await
+}
+
+/// `web` in namespace `shop` of both clusters for `host`, and the GslbService with both members.
+async fn in_both_clusters(env: &Env, host: &str) {
+    for cluster in ["cluster1", "cluster2"] {
+        env.create_gslb_ingress(cluster, "shop", "web", host).await;
+    }
+    env.eventually("two members", || async { env.has_gs_with_members(host, 2) })
+        .await;
 }
 
 /// No name appears twice among the controller's GslbServices and health monitors.
@@ -38,30 +44,8 @@ fn assert_no_duplicates(env: &Env) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refresh_writes_nothing_when_in_sync_and_repairs_drift() {
-    let mut env = Env::start("refresh", 2, 0).await;
-    env.install(gdp()).await;
-    env.start_operator(&["--refresh-secs", "2"]);
-    env.wait_ready().await;
-    for cluster in ["cluster1", "cluster2"] {
-        env.create_ingress(
-            cluster,
-            "shop",
-            "web",
-            "drift.example.com",
-            json!({"app": "gslb"}),
-        )
-        .await;
-    }
-    wait_until(
-        "two members",
-        Duration::from_secs(30),
-        || async {
-            env.gslb_service("drift.example.com")
-                .is_some_and(|gs| members_of(&gs).len() == 2)
-        },
-        || env.log(),
-    )
-    .await;
+    let env = start("refresh", &["--refresh-secs", "2"]).await;
+    in_both_clusters(&env, "drift.example.com").await;
 
     // Two refreshes later, still no write.
     let before = env.writes();
@@ -83,16 +67,9 @@ async fn refresh_writes_nothing_when_in_sync_and_repairs_drift() {
         .update("gslbservice", &uuid, &edited, Some("admin"))
         .await
         .expect("out-of-band edit");
-    wait_until(
-        "drift repaired",
-        Duration::from_secs(30),
-        || async {
-            env.gslb_service("drift.example.com").is_some_and(|gs| {
-                gs["ttl"].is_null() && gs["groups"][0]["members"][0]["ratio"] == 1
-            })
-        },
-        || env.log(),
-    )
+    env.wait_gs("drift.example.com", "drift repaired", |gs| {
+        gs["ttl"].is_null() && gs["groups"][0]["members"][0]["ratio"] == 1
+    })
     .await;
 
     // An owned GslbService nothing wants (say, left by a crash) is deleted at refresh; one
@@ -109,52 +86,23 @@ async fn refresh_writes_nothing_when_in_sync_and_repairs_drift() {
             .await
             .expect("create");
     }
-    wait_until(
-        "orphan deleted",
-        Duration::from_secs(30),
-        || async { env.gslb_service("orphan.example.com").is_none() },
-        || env.log(),
-    )
+    env.eventually("orphan deleted", || async {
+        env.gslb_service("orphan.example.com").is_none()
+    })
     .await;
     assert!(
         env.gslb_service("theirs.example.com").is_some(),
         "a foreign object was deleted"
     );
-    let metrics = env
-        .get("/metrics")
-        .await
-        .map(|(_, body)| body)
-        .unwrap_or_default();
+    let metrics = env.metrics().await;
     assert!(metrics.contains("amko_drift_repairs_total"), "{metrics}");
     harness::remove_dir(&env.dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_member_cluster_keeps_its_members() {
-    let mut env = Env::start("cluster-down", 2, 0).await;
-    env.install(gdp()).await;
-    env.start_operator(&[]);
-    env.wait_ready().await;
-    for cluster in ["cluster1", "cluster2"] {
-        env.create_ingress(
-            cluster,
-            "shop",
-            "web",
-            "stay.example.com",
-            json!({"app": "gslb"}),
-        )
-        .await;
-    }
-    wait_until(
-        "two members",
-        Duration::from_secs(30),
-        || async {
-            env.gslb_service("stay.example.com")
-                .is_some_and(|gs| members_of(&gs).len() == 2)
-        },
-        || env.log(),
-    )
-    .await;
+    let env = start("cluster-down", &[]).await;
+    in_both_clusters(&env, "stay.example.com").await;
     let before = env.writes();
     let faults = env.clusters.faults("cluster2").expect("cluster2");
     faults.set_down(Down::Refused);
@@ -180,18 +128,11 @@ async fn an_unreachable_member_cluster_keeps_its_members() {
     // Back: changes there converge again.
     faults.set_down(Down::No);
     tokio::time::sleep(Duration::from_secs(1)).await;
-    Api::<Ingress>::namespaced(env.client("cluster2").await, "shop")
-        .delete("web", &DeleteParams::default())
-        .await
-        .expect("delete");
-    wait_until(
+    env.delete::<Ingress>("cluster2", "shop", "web").await;
+    env.eventually_within(
         "member of the returned cluster removed",
         Duration::from_secs(40),
-        || async {
-            env.gslb_service("stay.example.com")
-                .is_some_and(|gs| members_of(&gs).len() == 1)
-        },
-        || env.log(),
+        || async { env.has_gs_with_members("stay.example.com", 1) },
     )
     .await;
     harness::remove_dir(&env.dir);
@@ -199,10 +140,7 @@ async fn an_unreachable_member_cluster_keeps_its_members() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn controller_faults_delay_but_never_duplicate() {
-    let mut env = Env::start("avi-faults", 2, 0).await;
-    env.install(gdp()).await;
-    env.start_operator(&["--avi-rate", "1000", "--avi-burst", "1000"]);
-    env.wait_ready().await;
+    let env = start("avi-faults", &["--avi-rate", "1000", "--avi-burst", "1000"]).await;
     let control = env.avi.control();
 
     // A 429 storm: the controller allows far less than the operator's budget.
@@ -213,21 +151,17 @@ async fn controller_faults_delay_but_never_duplicate() {
         ..RateLimitConfig::default()
     }));
     for i in 0..6 {
-        env.create_ingress(
+        env.create_gslb_ingress(
             "cluster1",
             "a",
             &format!("w{i}"),
             &format!("storm{i}.example.com"),
-            json!({"app": "gslb"}),
         )
         .await;
     }
-    wait_until(
-        "all six despite 429s",
-        Duration::from_secs(60),
-        || async { (0..6).all(|i| env.gslb_service(&format!("storm{i}.example.com")).is_some()) },
-        || env.log(),
-    )
+    env.eventually_within("all six despite 429s", Duration::from_secs(60), || async {
+        (0..6).all(|i| env.gslb_service(&format!("storm{i}.example.com")).is_some())
+    })
     .await;
     control.set_rate_limit(None);
     assert!(
@@ -238,80 +172,48 @@ async fn controller_faults_delay_but_never_duplicate() {
 
     // 5xx on half the requests, then a full outage.
     control.set_error_rate(0.5, 503);
-    env.create_ingress(
-        "cluster2",
-        "b",
-        "w",
-        "flaky.example.com",
-        json!({"app": "gslb"}),
-    )
-    .await;
-    wait_until(
-        "written despite 5xx",
-        Duration::from_secs(60),
-        || async { env.gslb_service("flaky.example.com").is_some() },
-        || env.log(),
-    )
+    env.create_gslb_ingress("cluster2", "b", "w", "flaky.example.com")
+        .await;
+    env.eventually_within("written despite 5xx", Duration::from_secs(60), || async {
+        env.gslb_service("flaky.example.com").is_some()
+    })
     .await;
     control.set_error_rate(0.0, 503);
     control.set_outage(true);
-    env.create_ingress(
-        "cluster2",
-        "b",
-        "w2",
-        "outage.example.com",
-        json!({"app": "gslb"}),
-    )
-    .await;
+    env.create_gslb_ingress("cluster2", "b", "w2", "outage.example.com")
+        .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     control.set_outage(false);
-    wait_until(
+    env.eventually_within(
         "written after the outage",
         Duration::from_secs(60),
         || async { env.gslb_service("outage.example.com").is_some() },
-        || env.log(),
     )
     .await;
 
     // Every session expires: the operator logs in again.
     control.expire_sessions();
-    env.create_ingress(
-        "cluster1",
-        "c",
-        "w",
-        "relogin.example.com",
-        json!({"app": "gslb"}),
-    )
-    .await;
-    wait_until(
-        "written after sessions expired",
-        Duration::from_secs(30),
-        || async { env.gslb_service("relogin.example.com").is_some() },
-        || env.log(),
-    )
+    env.create_gslb_ingress("cluster1", "c", "w", "relogin.example.com")
+        .await;
+    env.eventually("written after sessions expired", || async {
+        env.gslb_service("relogin.example.com").is_some()
+    })
     .await;
 
     // Follower mode: writes pause, then resume when the controller leads again.
     control.set_follower(true).expect("follower");
-    env.create_ingress(
-        "cluster1",
-        "c",
-        "w2",
-        "leader.example.com",
-        json!({"app": "gslb"}),
-    )
-    .await;
+    env.create_gslb_ingress("cluster1", "c", "w2", "leader.example.com")
+        .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(
         env.gslb_service("leader.example.com").is_none(),
         "written to a follower"
     );
     control.set_follower(false).expect("leader again");
-    wait_until(
+    env.eventually_within(
         "written once the controller leads again",
         Duration::from_secs(60),
         || async { env.gslb_service("leader.example.com").is_some() },
-        || env.log(),
     )
     .await;
     assert_no_duplicates(&env);

@@ -7,8 +7,7 @@
 
 mod harness;
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use amko::crd::amkocluster::{
@@ -18,7 +17,7 @@ use amko::crd::amkocluster::{
 use amko::crd::{AmkoCluster, GlobalDeploymentPolicy, GslbConfig, all_crds};
 use amko::federation as fed;
 use amko_sim::k8s::Down;
-use harness::{CREATED_BY, Env, HOME, UUID, wait_until};
+use harness::{CREATED_BY, Env, EnvOptions, HOME, Operator, UUID, wait_until};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -26,83 +25,8 @@ use kube::api::PostParams;
 use kube::{Api, ResourceExt};
 use serde_json::{Value, json};
 
-/// One `amko` child process (killed on drop); its log is `log`.
-struct Proc {
-    child: Child,
-    listen: String,
-    log: PathBuf,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Proc {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    async fn get(&self, path: &str) -> Option<(u16, String)> {
-        let response = reqwest::get(format!("http://{}{path}", self.listen))
-            .await
-            .ok()?;
-        let status = response.status().as_u16();
-        Some((status, response.text().await.unwrap_or_default()))
-    }
-
-    async fn phase(&self) -> String {
-        self.get("/api/status")
-            .await
-            .and_then(|(_, body)| serde_json::from_str::<Value>(&body).ok())
-            .and_then(|v| v["phase"].as_str().map(str::to_owned))
-            .unwrap_or_default()
-    }
-
-    async fn ready(&self) -> bool {
-        matches!(self.get("/readyz").await, Some((200, _)))
-    }
-
-    /// `amko_leading` on /metrics: 1 while this instance runs the pipeline.
-    async fn leading(&self) -> bool {
-        self.get("/metrics")
-            .await
-            .is_some_and(|(_, body)| body.lines().any(|l| l == "amko_leading 1"))
-    }
-
-    /// Leading, and its pipeline finished the boot sync.
-    async fn leads_and_is_ready(&self) -> bool {
-        self.leading().await && self.ready().await
-    }
-}
-
-/// Starts `amko <subcommand>` in cluster `context` with the harness kubeconfig as members.
-fn spawn(env: &Env, label: &str, subcommand: &str, context: &str, extra: &[&str]) -> Proc {
-    let listen = format!("127.0.0.1:{}", harness::free_port());
-    let log = env.dir.join(format!("{label}.log"));
-    let log_file = std::fs::File::create(&log).expect("log file");
-    let child = Command::new(env!("CARGO_BIN_EXE_amko"))
-        .arg(subcommand)
-        .arg("--kubeconfig")
-        .arg(&env.kubeconfig)
-        .args(["--context", context, "--namespace", HOME])
-        .arg("--members-kubeconfig")
-        .arg(&env.kubeconfig)
-        .args(["--listen", &listen])
-        .args(extra)
-        .env("AMKO_LOG", "info,amko=debug")
-        .env_remove("POD_NAME")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(log_file))
-        .spawn()
-        .expect("amko starts");
-    Proc { child, listen, log }
-}
-
-fn operator(env: &Env, label: &str, context: &str, extra: &[&str]) -> Proc {
+/// `amko run` in cluster `context`, with the harness kubeconfig as members.
+fn operator(env: &Env, label: &str, context: &str, extra: &[&str]) -> Operator {
     let mut args = vec![
         "--coalesce-ms",
         "50",
@@ -112,21 +36,16 @@ fn operator(env: &Env, label: &str, context: &str, extra: &[&str]) -> Proc {
         "300",
     ];
     args.extend_from_slice(extra);
-    spawn(env, label, "run", context, &args)
+    env.spawn(label, "run", context, &env.kubeconfig, &args)
 }
 
 /// `amko federate` with rounds every `interval` seconds besides those local changes trigger.
-fn federator_every(env: &Env, label: &str, context: &str, interval: &str) -> Proc {
-    spawn(
-        env,
-        label,
-        "federate",
-        context,
-        &["--interval-secs", interval],
-    )
+fn federator_every(env: &Env, label: &str, context: &str, interval: &str) -> Operator {
+    let args = ["--interval-secs", interval];
+    env.spawn(label, "federate", context, &env.kubeconfig, &args)
 }
 
-fn federator(env: &Env, label: &str, context: &str) -> Proc {
+fn federator(env: &Env, label: &str, context: &str) -> Operator {
     federator_every(env, label, context, "1")
 }
 
@@ -173,8 +92,7 @@ async fn create_amko_cluster(env: &Env, context: &str, leader: bool, version: &s
 /// A federation of three clusters: cluster1 leads (GSLBConfig gc-1 and GDP installed there);
 /// `followers` gives each follower's version.
 async fn federation(name: &str, gdp: Value, followers: [(&str, &str); 2]) -> Env {
-    let env = Env::start(name, 3, 0).await;
-    env.install(gdp).await;
+    let env = Env::start(name, EnvOptions::clusters(3).install(gdp)).await;
     create_amko_cluster(&env, "cluster1", true, "1.0").await;
     for (context, version) in followers {
         install_basics(&env, context).await;
@@ -205,6 +123,7 @@ fn run_runbook(env: &Env, marker: &str, vars: &[(&str, &str)]) -> Vec<String> {
     let output = Command::new("sh")
         .args(["-ec", &runbook_block(marker)])
         .env("KUBECONFIG", &env.kubeconfig)
+        .env("PATH", harness::tools::path_with_tools())
         .envs(vars.iter().copied())
         .output()
         .expect("sh runs");
@@ -220,11 +139,7 @@ fn run_runbook(env: &Env, marker: &str, vars: &[(&str, &str)]) -> Vec<String> {
 }
 
 fn gdp() -> Value {
-    json!({
-        "matchRules": {"appSelector": {"label": {"app": "gslb"}}},
-        "matchClusters": [{"cluster": "cluster1"}, {"cluster": "cluster2"}, {"cluster": "cluster3"}],
-        "ttl": 30
-    })
+    harness::gdp(&["cluster1", "cluster2", "cluster3"], json!({"ttl": 30}))
 }
 
 async fn gslb_configs(env: &Env, context: &str) -> Vec<GslbConfig> {
@@ -374,25 +289,12 @@ async fn leader_federates_its_gslbconfig_and_gdp_and_skips_a_follower_on_another
     )
     .await;
     assert!(follower_matches_leader(&env, "cluster2").await);
-    let metrics = leader
-        .get("/metrics")
-        .await
-        .map(|(_, b)| b)
-        .unwrap_or_default();
+    let metrics = leader.metrics().await;
     assert!(
         metrics.contains("amko_federation_writes_total{kind=\"delete\"} 2"),
         "{metrics}"
     );
     harness::remove_dir(&env.dir);
-}
-
-fn audit_since(env: &Env, mark: usize) -> Vec<amko_sim::avi::AuditEntry> {
-    env.avi
-        .control()
-        .audit_log()
-        .into_iter()
-        .skip(mark)
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -417,17 +319,11 @@ async fn a_promoted_follower_adopts_the_gslb_services_without_deleting_or_duplic
     ];
     for (i, (host, clusters)) in placements.iter().enumerate() {
         for cluster in clusters {
-            env.create_ingress(
-                cluster,
-                "shop",
-                &format!("web{i}"),
-                host,
-                json!({"app": "gslb"}),
-            )
-            .await;
+            env.create_gslb_ingress(cluster, "shop", &format!("web{i}"), host)
+                .await;
         }
     }
-    wait_until(
+    env.eventually_within(
         "three GslbServices with two members each",
         Duration::from_secs(40),
         || async {
@@ -437,7 +333,6 @@ async fn a_promoted_follower_adopts_the_gslb_services_without_deleting_or_duplic
                 })
             })
         },
-        || env.log(),
     )
     .await;
     wait_until(
@@ -497,14 +392,8 @@ async fn a_promoted_follower_adopts_the_gslb_services_without_deleting_or_duplic
     )
     .await;
     // It writes: a new application gets its GslbService.
-    env.create_ingress(
-        "cluster3",
-        "shop",
-        "new",
-        "new.example.com",
-        json!({"app": "gslb"}),
-    )
-    .await;
+    env.create_gslb_ingress("cluster3", "shop", "new", "new.example.com")
+        .await;
     wait_until(
         "the new leader creates a GslbService",
         Duration::from_secs(30),
@@ -552,7 +441,7 @@ async fn a_promoted_follower_adopts_the_gslb_services_without_deleting_or_duplic
     )
     .await;
 
-    let writes = audit_since(&env, mark);
+    let writes = env.audit_since(mark);
     let deletions: Vec<_> = writes.iter().filter(|w| w.method == "DELETE").collect();
     assert!(
         deletions.is_empty(),
@@ -594,12 +483,8 @@ async fn lease_holder(env: &Env) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_standby_replica_finishes_what_a_killed_lease_holder_started() {
-    let env = Env::start("ha", 1, 0).await;
-    env.install(json!({
-        "matchRules": {"appSelector": {"label": {"app": "gslb"}}},
-        "matchClusters": [{"cluster": "cluster1"}]
-    }))
-    .await;
+    let gdp = harness::gdp(&["cluster1"], json!({}));
+    let env = Env::start("ha", EnvOptions::clusters(1).install(gdp)).await;
     // A slow write budget, so the holder is killed with work left.
     let replica = |label: &str| {
         operator(
@@ -640,11 +525,7 @@ async fn the_standby_replica_finishes_what_a_killed_lease_holder_started() {
     )
     .await;
     let leading = |metrics: &str| metrics.lines().any(|l| l == "amko_leading 1");
-    let standby_metrics = standby
-        .get("/metrics")
-        .await
-        .map(|(_, b)| b)
-        .unwrap_or_default();
+    let standby_metrics = standby.metrics().await;
     assert!(!leading(&standby_metrics), "{standby_metrics}");
     assert!(
         standby_metrics.contains("amko_lease_holder{holder=\"replica-a\"} 1"),
@@ -653,14 +534,8 @@ async fn the_standby_replica_finishes_what_a_killed_lease_holder_started() {
 
     let hosts: Vec<String> = (0..16).map(|i| format!("app{i}.example.com")).collect();
     for (i, host) in hosts.iter().enumerate() {
-        env.create_ingress(
-            "cluster1",
-            "shop",
-            &format!("web{i}"),
-            host,
-            json!({"app": "gslb"}),
-        )
-        .await;
+        env.create_gslb_ingress("cluster1", "shop", &format!("web{i}"), host)
+            .await;
     }
     wait_until(
         "the holder wrote some GslbServices",
@@ -684,11 +559,7 @@ async fn the_standby_replica_finishes_what_a_killed_lease_holder_started() {
     )
     .await;
     assert_eq!(lease_holder(&env).await, "replica-b");
-    let metrics = standby
-        .get("/metrics")
-        .await
-        .map(|(_, b)| b)
-        .unwrap_or_default();
+    let metrics = standby.metrics().await;
     assert!(leading(&metrics), "{metrics}");
 
     // Nothing lost, nothing doubled: each GslbService written exactly once (its create; the
@@ -786,20 +657,11 @@ async fn two_leaders_are_reported_on_both_and_the_newer_waits_until_one_is_demot
     .await;
     assert!(!second.leading().await);
     // The older leader goes on writing.
-    env.create_ingress(
-        "cluster2",
-        "shop",
-        "during",
-        "during.example.com",
-        json!({"app": "gslb"}),
-    )
-    .await;
-    wait_until(
-        "the older leader creates a GslbService",
-        Duration::from_secs(30),
-        || async { env.gslb_service("during.example.com").is_some() },
-        || env.log(),
-    )
+    env.create_gslb_ingress("cluster2", "shop", "during", "during.example.com")
+        .await;
+    env.eventually("the older leader creates a GslbService", || async {
+        env.gslb_service("during.example.com").is_some()
+    })
     .await;
     assert!(matches!(env.get("/readyz").await, Some((200, _))));
 
@@ -819,21 +681,11 @@ async fn two_leaders_are_reported_on_both_and_the_newer_waits_until_one_is_demot
         || second.log(),
     )
     .await;
-    let metrics = env
-        .get("/metrics")
-        .await
-        .map(|(_, b)| b)
-        .unwrap_or_default();
+    let metrics = env.metrics().await;
     assert!(metrics.lines().any(|l| l == "amko_leading 0"), "{metrics}");
     assert_eq!(leader_since(&env, "cluster1").await, None);
-    env.create_ingress(
-        "cluster3",
-        "shop",
-        "after",
-        "after.example.com",
-        json!({"app": "gslb"}),
-    )
-    .await;
+    env.create_gslb_ingress("cluster3", "shop", "after", "after.example.com")
+        .await;
     wait_until(
         "the promoted leader creates a GslbService",
         Duration::from_secs(30),
@@ -856,7 +708,7 @@ async fn two_leaders_are_reported_on_both_and_the_newer_waits_until_one_is_demot
 /// The containers of the chart's Deployment when rendered with `fixture` (tests/fixtures/chart-values).
 fn rendered_containers(fixture: &str) -> Vec<Value> {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let output = Command::new("helm")
+    let output = harness::tools::helm()
         .current_dir(root)
         .args([
             "template",
@@ -868,7 +720,7 @@ fn rendered_containers(fixture: &str) -> Vec<Value> {
         ])
         .arg(format!("tests/fixtures/chart-values/{fixture}.yaml"))
         .output()
-        .expect("helm runs (see .ci/install-tools.sh)");
+        .expect("helm runs");
     assert!(
         output.status.success(),
         "{}",

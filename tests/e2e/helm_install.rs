@@ -6,10 +6,10 @@
 mod harness;
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use harness::{CREATED_BY, Env, HOME, UUID, wait_until};
+use harness::{CREATED_BY, Env, EnvOptions, HOME, Operator, UUID, wait_until};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{EnvVar, Secret};
 use kube::api::{DeleteParams, PostParams};
@@ -43,7 +43,7 @@ impl Helm {
 
     /// Runs helm (bounded); fails the test with its output unless it succeeds.
     async fn run(&self, args: &[&str]) -> String {
-        let mut command = tokio::process::Command::new("helm");
+        let mut command = tokio::process::Command::from(harness::tools::helm());
         command
             .args(args)
             .envs(self.env.iter().map(|(k, v)| (*k, v.as_os_str())))
@@ -103,23 +103,6 @@ fn write_values(env: &Env, name: &str, values: &Value) -> String {
     path.display().to_string()
 }
 
-/// `amko run` started as the rendered Deployment would start it; killed on drop.
-struct Workload {
-    child: tokio::process::Child,
-    listen: String,
-    log: PathBuf,
-}
-
-impl Workload {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    async fn stop(mut self) {
-        let _ = self.child.kill().await;
-    }
-}
-
 /// The value of one container env entry as the kubelet would resolve it.
 async fn resolve_env(client: &Client, namespace: &str, var: &EnvVar) -> String {
     if let Some(value) = &var.value {
@@ -144,7 +127,8 @@ async fn resolve_env(client: &Client, namespace: &str, var: &EnvVar) -> String {
     }
 }
 
-async fn start_workload(env: &Env, client: &Client) -> Workload {
+/// `amko run` started as the rendered Deployment would start it; killed on drop.
+async fn start_workload(env: &Env, client: &Client) -> Operator {
     let deployment = Api::<Deployment>::namespaced(client.clone(), HOME)
         .get("amko")
         .await
@@ -158,11 +142,7 @@ async fn start_workload(env: &Env, client: &Client) -> Workload {
     assert_eq!(rendered_args.first().map(String::as_str), Some("run"));
     assert!(rendered_args.iter().any(|a| a.starts_with("--listen=")));
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port");
-    let listen = format!("127.0.0.1:{port}");
+    let listen = format!("127.0.0.1:{}", harness::free_port());
     // The pod's 0.0.0.0:8080 would collide with other processes on a shared machine; every
     // other argument is used as rendered.
     let mut args: Vec<String> = rendered_args
@@ -196,7 +176,7 @@ async fn start_workload(env: &Env, client: &Client) -> Workload {
 
     let log = env.dir.join("amko-run.log");
     let log_file = std::fs::File::create(&log).expect("log file");
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_amko"))
+    let child = Command::new(env!("CARGO_BIN_EXE_amko"))
         .args(&args)
         .env_clear()
         .envs(vars)
@@ -204,18 +184,14 @@ async fn start_workload(env: &Env, client: &Client) -> Workload {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::from(log_file))
-        .kill_on_drop(true)
         .spawn()
         .expect("amko run starts");
-    Workload { child, listen, log }
+    Operator::new(child, listen, log)
 }
 
 fn ratios(gs: &Value) -> Vec<u64> {
-    let mut ratios: Vec<u64> = gs["groups"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|g| g["members"].as_array().cloned().unwrap_or_default())
+    let mut ratios: Vec<u64> = harness::members_of(gs)
+        .iter()
         .filter_map(|m| m["ratio"].as_u64())
         .collect();
     ratios.sort_unstable();
@@ -224,7 +200,7 @@ fn ratios(gs: &Value) -> Vec<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn helm_install_then_amko_run_converges_upgrade_changes_the_split_uninstall_cleans_up() {
-    let env = Env::start("helm-install", 2, 0).await;
+    let env = Env::start("helm-install", EnvOptions::clusters(2)).await;
     let home = env.home().await;
     let helm = Helm::new(&env.dir, &env.kubeconfig);
 
@@ -253,28 +229,11 @@ async fn helm_install_then_amko_run_converges_upgrade_changes_the_split_uninstal
 
     let workload = start_workload(&env, &home).await;
     let log = || workload.log();
-    let ready_url = format!("http://{}/readyz", workload.listen);
-    wait_until(
-        "amko run ready",
-        Duration::from_secs(60),
-        || async {
-            reqwest::get(&ready_url)
-                .await
-                .is_ok_and(|r| r.status().is_success())
-        },
-        log,
-    )
-    .await;
+    workload.wait_ready().await;
 
     for cluster in ["cluster1", "cluster2"] {
-        env.create_ingress(
-            cluster,
-            "shop",
-            "web",
-            "shop.example.com",
-            json!({"app": "gslb"}),
-        )
-        .await;
+        env.create_gslb_ingress(cluster, "shop", "web", "shop.example.com")
+            .await;
     }
     wait_until(
         "a GslbService with the chart's traffic split",
@@ -340,6 +299,6 @@ async fn helm_install_then_amko_run_converges_upgrade_changes_the_split_uninstal
         "gc-1 is gone"
     );
 
-    workload.stop().await;
+    drop(workload);
     harness::remove_dir(&env.dir);
 }

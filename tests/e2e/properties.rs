@@ -7,62 +7,32 @@ mod harness;
 
 use std::time::Duration;
 
-use amko::avi::AviClient;
-use amko::crd::{GlobalDeploymentPolicy, GslbHostRule};
-use harness::{Env, HOME, ensure_namespace, members_of, wait_until};
+use amko::crd::GlobalDeploymentPolicy;
+use harness::{Env, EnvOptions, HOME, members_of, ref_name, ref_names};
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::Api;
-use kube::api::{DeleteParams, PostParams};
 use serde_json::{Value, json};
 
-const WAIT: Duration = Duration::from_secs(30);
-
-/// Selects `app: gslb` objects in both member clusters.
+/// Selects `app: gslb` objects in both member clusters, with the fields of `extra`.
 fn gdp(extra: Value) -> Value {
-    let mut spec = json!({
-        "matchRules": {"appSelector": {"label": {"app": "gslb"}}},
-        "matchClusters": [{"cluster": "cluster1"}, {"cluster": "cluster2"}],
-    });
-    if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
-        spec.extend(extra.clone());
-    }
-    spec
+    harness::gdp(&["cluster1", "cluster2"], extra)
+}
+
+/// Two clusters, and `EnvOptions` with the GDP installed.
+fn two_clusters(gdp_spec: Value) -> EnvOptions {
+    EnvOptions::clusters(2).install(gdp_spec)
 }
 
 /// Starts two clusters, installs the GDP and runs the operator.
 async fn started(name: &str, gdp_spec: Value) -> Env {
-    let mut env = Env::start(name, 2, 0).await;
-    env.install(gdp_spec).await;
-    env.start_operator(&[]);
-    env.wait_ready().await;
-    env
+    Env::start(name, two_clusters(gdp_spec).run(&[])).await
 }
 
-/// An Ingress selected by the GDP, with one rule for `host` over `paths`; `tls` lists it under
-/// `spec.tls` so its member is TLS.
+/// An Ingress `shop/name` selected by the GDP, with one rule for `host` over `paths`; `tls` lists
+/// it under `spec.tls` so its member is TLS.
 async fn ingress(env: &Env, cluster: &str, name: &str, host: &str, paths: &[&str], tls: bool) {
-    let client = env.client(cluster).await;
-    ensure_namespace(&client, "shop").await;
-    let paths: Vec<Value> = paths
-        .iter()
-        .map(|p| {
-            json!({"path": p, "pathType": "Prefix",
-            "backend": {"service": {"name": "web", "port": {"number": 80}}}})
-        })
-        .collect();
-    let mut spec = json!({"rules": [{"host": host, "http": {"paths": paths}}]});
-    if tls {
-        spec["tls"] = json!([{"hosts": [host], "secretName": "web-tls"}]);
-    }
-    let ingress: Ingress = serde_json::from_value(json!({
-        "metadata": {"name": name, "namespace": "shop", "labels": {"app": "gslb"}},
-        "spec": spec
-    }))
-    .expect("ingress");
-    Api::<Ingress>::namespaced(client, "shop")
-        .create(&PostParams::default(), &ingress)
-        .await
-        .expect("ingress created");
+    let object = harness::ingress("shop", name, host, paths, tls);
+    env.create::<Ingress>(cluster, "shop", object).await;
 }
 
 /// The same host in both clusters.
@@ -72,96 +42,9 @@ async fn ingress_in_both(env: &Env, name: &str, host: &str) {
     }
 }
 
-/// Creates the GSLBHostRule `namespace/name`, or replaces its spec keeping its metadata, like
-/// `kubectl edit`. (A replace, not server-side apply: the simulated API server approximates apply
-/// as a merge, so fields an edit drops would survive.)
-async fn try_put_rule(
-    env: &Env,
-    namespace: &str,
-    name: &str,
-    spec: Value,
-) -> Result<(), kube::Error> {
-    let api = Api::<GslbHostRule>::namespaced(env.home().await, namespace);
-    match api.get_opt(name).await? {
-        Some(mut current) => {
-            current.spec = serde_json::from_value(spec).expect("GSLBHostRule spec");
-            api.replace(name, &PostParams::default(), &current).await?;
-        }
-        None => {
-            let rule: GslbHostRule = serde_json::from_value(json!({
-                "apiVersion": "amko.vmware.com/v1alpha1", "kind": "GSLBHostRule",
-                "metadata": {"name": name, "namespace": namespace},
-                "spec": spec
-            }))
-            .expect("GSLBHostRule");
-            api.create(&PostParams::default(), &rule).await?;
-        }
-    }
-    Ok(())
-}
-
-/// `try_put_rule` in the home namespace, which must succeed.
+/// Creates or replaces the GSLBHostRule `HOME/name`, which must succeed.
 async fn apply_rule(env: &Env, name: &str, spec: Value) {
-    apply_rule_in(env, HOME, name, spec).await;
-}
-
-async fn apply_rule_in(env: &Env, namespace: &str, name: &str, spec: Value) {
-    try_put_rule(env, namespace, name, spec)
-        .await
-        .expect("GSLBHostRule written");
-}
-
-/// Replaces the GDP's spec (see `try_put_rule` for why not apply).
-async fn replace_gdp(env: &Env, spec: Value) {
-    let api = Api::<GlobalDeploymentPolicy>::namespaced(env.home().await, HOME);
-    let mut gdp = api.get("global-gdp").await.expect("GDP");
-    gdp.spec = serde_json::from_value(spec).expect("GDP spec");
-    api.replace("global-gdp", &PostParams::default(), &gdp)
-        .await
-        .expect("GDP replaced");
-}
-
-async fn delete_rule(env: &Env, name: &str) {
-    Api::<GslbHostRule>::namespaced(env.home().await, HOME)
-        .delete(name, &DeleteParams::default())
-        .await
-        .expect("GSLBHostRule deleted");
-}
-
-/// `(status, error)` of a GSLBHostRule, once written.
-async fn rule_status(env: &Env, name: &str) -> Option<(String, String)> {
-    Api::<GslbHostRule>::namespaced(env.home().await, HOME)
-        .get_opt(name)
-        .await
-        .ok()
-        .flatten()
-        .and_then(|r| r.status)
-        .map(|s| (s.status, s.error))
-}
-
-async fn wait_rule_status(env: &Env, name: &str, what: &str, check: impl Fn(&str, &str) -> bool) {
-    wait_until(
-        what,
-        WAIT,
-        || async {
-            rule_status(env, name)
-                .await
-                .is_some_and(|(status, error)| check(&status, &error))
-        },
-        || env.log(),
-    )
-    .await;
-}
-
-async fn wait_gs(env: &Env, fqdn: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
-    wait_until(
-        what,
-        WAIT,
-        || async { env.gslb_service(fqdn).is_some_and(|gs| check(&gs)) },
-        || env.log(),
-    )
-    .await;
-    env.gslb_service(fqdn).expect("GslbService")
+    env.put_host_rule(HOME, name, spec).await;
 }
 
 /// `(pool name, priority, [(member ip, ratio)])`.
@@ -194,60 +77,54 @@ fn pools(gs: &Value) -> Vec<PoolView> {
         .collect()
 }
 
-/// Names of the objects a `*_refs` list refers to (the controller renders `...#<name>`).
-fn ref_names(refs: &Value) -> Vec<String> {
-    refs.as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(|r| r.rsplit_once('#').map_or(r, |(_, name)| name).to_owned())
-        .collect()
-}
-
-fn ref_name(reference: &Value) -> Option<String> {
-    reference
-        .as_str()
-        .and_then(|r| r.rsplit_once('#'))
-        .map(|(_, name)| name.to_owned())
-}
-
-/// Monitors amko-rs manages for `fqdn` (their description names the GslbService).
-fn managed_monitors_of(env: &Env, fqdn: &str) -> Vec<Value> {
-    let needle = format!("gsname: {fqdn}");
-    env.health_monitors()
-        .into_iter()
-        .filter(|m| m["name"].as_str().is_some_and(|n| n.starts_with("amko--")))
-        .filter(|m| {
-            m["description"]
-                .as_str()
-                .is_some_and(|d| d.contains(&needle))
-        })
-        .collect()
-}
-
-/// The VIP AKO wrote on an Ingress.
-async fn vip(env: &Env, cluster: &str, name: &str) -> String {
-    let ing = Api::<Ingress>::namespaced(env.client(cluster).await, "shop")
-        .get(name)
-        .await
-        .expect("ingress");
-    ing.status
-        .and_then(|s| s.load_balancer)
-        .and_then(|lb| lb.ingress)
-        .and_then(|i| i.into_iter().next())
-        .and_then(|i| i.ip)
-        .expect("AKO wrote a VIP")
+/// The VIP AKO wrote on the Ingress `shop/name` for `host`.
+async fn vip(env: &Env, cluster: &str, name: &str, host: &str) -> String {
+    env.ingress_vip(cluster, "shop", name, host).await
 }
 
 /// Controller writes to the GslbService `fqdn` since audit entry `since`.
 fn gs_writes_since(env: &Env, fqdn: &str, since: usize) -> usize {
-    env.avi
-        .control()
-        .audit_log()
+    env.audit_since(since)
         .iter()
-        .skip(since)
         .filter(|e| e.object_type == "gslbservice" && e.name == fqdn)
         .count()
+}
+
+/// The sorted HTTP request lines of the managed monitors `monitors`.
+fn http_requests(monitors: &[Value]) -> Vec<&str> {
+    let mut requests: Vec<&str> = monitors
+        .iter()
+        .filter_map(|m| m["http_monitor"]["http_request"].as_str())
+        .collect();
+    requests.sort();
+    requests
+}
+
+/// The GslbService references exactly the managed monitors `monitors`.
+fn assert_refs_are(gs: &Value, monitors: &[Value]) {
+    let mut referenced = ref_names(&gs["health_monitor_refs"]);
+    referenced.sort();
+    let mut names: Vec<String> = monitors
+        .iter()
+        .filter_map(|m| m["name"].as_str().map(str::to_owned))
+        .collect();
+    names.sort();
+    assert_eq!(referenced, names);
+}
+
+/// Creates the federated HTTP monitor `fed-template` on the controller.
+async fn create_template_monitor(env: &Env) {
+    env.avi_client()
+        .create(
+            "healthmonitor",
+            &json!({"name": "fed-template", "type": "HEALTH_MONITOR_HTTP", "is_federated": true,
+                    "monitor_port": 80,
+                    "http_monitor": {"http_request": "GET /healthz HTTP/1.1",
+                                     "http_response_code": ["HTTP_2XX"]}}),
+            None,
+        )
+        .await
+        .expect("template monitor");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -262,16 +139,17 @@ async fn traffic_split_from_the_gdp_and_a_host_rule_for_one_fqdn() {
     .await;
     ingress_in_both(&env, "a", "a.example.com").await;
     ingress_in_both(&env, "b", "b.example.com").await;
-    let ip1 = vip(&env, "cluster1", "a").await;
-    let ip2 = vip(&env, "cluster2", "a").await;
+    let ip1 = vip(&env, "cluster1", "a", "a.example.com").await;
+    let ip2 = vip(&env, "cluster2", "a", "a.example.com").await;
 
     for fqdn in ["a.example.com", "b.example.com"] {
-        let gs = wait_gs(&env, fqdn, "GslbService with two members", |gs| {
-            members_of(gs).len() == 2
-        })
-        .await;
-        let ip1 = vip(&env, "cluster1", &fqdn[..1]).await;
-        let ip2 = vip(&env, "cluster2", &fqdn[..1]).await;
+        let gs = env
+            .wait_gs(fqdn, "GslbService with two members", |gs| {
+                members_of(gs).len() == 2
+            })
+            .await;
+        let ip1 = vip(&env, "cluster1", &fqdn[..1], fqdn).await;
+        let ip2 = vip(&env, "cluster2", &fqdn[..1], fqdn).await;
         assert_eq!(
             pools(&gs),
             vec![
@@ -294,16 +172,17 @@ async fn traffic_split_from_the_gdp_and_a_host_rule_for_one_fqdn() {
         ]}),
     )
     .await;
-    let gs = wait_gs(&env, "a.example.com", "the rule's split", |gs| {
-        gs["groups"].as_array().map(Vec::len) == Some(1)
-    })
-    .await;
+    let gs = env
+        .wait_gs("a.example.com", "the rule's split", |gs| {
+            gs["groups"].as_array().map(Vec::len) == Some(1)
+        })
+        .await;
     let mut expected = vec![(ip1, 3), (ip2, 7)];
     expected.sort();
     let mut got = pools(&gs);
     got[0].2.sort();
     assert_eq!(got, vec![("amko-gs-group-5".to_owned(), 5, expected)]);
-    wait_rule_status(&env, "a-split", "rule accepted", |s, e| {
+    env.wait_host_rule_status("a-split", "rule accepted", |s, e| {
         s == "Accepted" && e.is_empty()
     })
     .await;
@@ -324,12 +203,13 @@ async fn traffic_split_from_the_gdp_and_a_host_rule_for_one_fqdn() {
         ]}),
     )
     .await;
-    let b = wait_gs(&env, "b.example.com", "partial split", |gs| {
-        gs["groups"].as_array().map(Vec::len) == Some(1)
-    })
-    .await;
-    let b1 = vip(&env, "cluster1", "b").await;
-    let b2 = vip(&env, "cluster2", "b").await;
+    let b = env
+        .wait_gs("b.example.com", "partial split", |gs| {
+            gs["groups"].as_array().map(Vec::len) == Some(1)
+        })
+        .await;
+    let b1 = vip(&env, "cluster1", "b", "b.example.com").await;
+    let b2 = vip(&env, "cluster2", "b", "b.example.com").await;
     let mut expected = vec![(b1, 15), (b2, 9)];
     expected.sort();
     let mut got = pools(&b);
@@ -343,14 +223,15 @@ async fn traffic_split_from_the_gdp_and_a_host_rule_for_one_fqdn() {
     ]}));
     spec["matchClusters"] =
         json!([{"cluster": "cluster1"}, {"cluster": "cluster2", "syncVipOnly": true}]);
-    replace_gdp(&env, spec).await;
-    let ip2 = vip(&env, "cluster2", "a").await;
-    let gs = wait_gs(&env, "a.example.com", "VIP-only member", |gs| {
-        members_of(gs)
-            .iter()
-            .any(|m| m["ip"]["addr"] == ip2.as_str() && m.get("vs_uuid").is_none_or(Value::is_null))
-    })
-    .await;
+    env.replace_gdp(spec).await;
+    let ip2 = vip(&env, "cluster2", "a", "a.example.com").await;
+    let gs = env
+        .wait_gs("a.example.com", "VIP-only member", |gs| {
+            members_of(gs).iter().any(|m| {
+                m["ip"]["addr"] == ip2.as_str() && m.get("vs_uuid").is_none_or(Value::is_null)
+            })
+        })
+        .await;
     for member in members_of(&gs) {
         let vip_only = member["ip"]["addr"] == ip2.as_str();
         assert_eq!(
@@ -381,7 +262,9 @@ async fn ttl_down_response_and_pool_algorithm_from_the_gdp_and_a_host_rule() {
     ingress_in_both(&env, "a", "a.example.com").await;
     ingress_in_both(&env, "b", "b.example.com").await;
     for fqdn in ["a.example.com", "b.example.com"] {
-        let gs = wait_gs(&env, fqdn, "GslbService", |gs| members_of(gs).len() == 2).await;
+        let gs = env
+            .wait_gs(fqdn, "GslbService", |gs| members_of(gs).len() == 2)
+            .await;
         assert_eq!(gs["ttl"], 30);
         assert_eq!(
             gs["down_response"],
@@ -405,10 +288,11 @@ async fn ttl_down_response_and_pool_algorithm_from_the_gdp_and_a_host_rule() {
                    "geoFallback": {"lbAlgorithm": "GSLB_ALGORITHM_CONSISTENT_HASH", "hashMask": 16}}}),
     )
     .await;
-    let gs = wait_gs(&env, "a.example.com", "the rule's properties", |gs| {
-        gs["ttl"] == 5
-    })
-    .await;
+    let gs = env
+        .wait_gs("a.example.com", "the rule's properties", |gs| {
+            gs["ttl"] == 5
+        })
+        .await;
     assert_eq!(
         gs["down_response"],
         json!({"type": "GSLB_SERVICE_DOWN_RESPONSE_EMPTY"})
@@ -426,16 +310,15 @@ async fn ttl_down_response_and_pool_algorithm_from_the_gdp_and_a_host_rule() {
     );
 
     // A GDP edit to GEO with a round-robin fallback reaches b.example.com, not a.example.com.
-    replace_gdp(
-        &env,
-        gdp(json!({
-            "ttl": 60,
-            "poolAlgorithmSettings": {"lbAlgorithm": "GSLB_ALGORITHM_GEO",
-                "geoFallback": {"lbAlgorithm": "GSLB_ALGORITHM_ROUND_ROBIN"}}
-        })),
-    )
+    env.replace_gdp(gdp(json!({
+        "ttl": 60,
+        "poolAlgorithmSettings": {"lbAlgorithm": "GSLB_ALGORITHM_GEO",
+            "geoFallback": {"lbAlgorithm": "GSLB_ALGORITHM_ROUND_ROBIN"}}
+    })))
     .await;
-    let b = wait_gs(&env, "b.example.com", "the GDP edit", |gs| gs["ttl"] == 60).await;
+    let b = env
+        .wait_gs("b.example.com", "the GDP edit", |gs| gs["ttl"] == 60)
+        .await;
     for pool in b["groups"].as_array().expect("groups") {
         assert_eq!(pool["algorithm"], "GSLB_ALGORITHM_GEO");
         assert_eq!(pool["fallback_algorithm"], "GSLB_ALGORITHM_ROUND_ROBIN");
@@ -458,11 +341,12 @@ async fn ttl_down_response_and_pool_algorithm_from_the_gdp_and_a_host_rule() {
 
     // Dropping the properties from the GDP unsets them on the controller (default algorithm, no
     // TTL); the rule's FQDN keeps its own.
-    replace_gdp(&env, gdp(json!({}))).await;
-    let b = wait_gs(&env, "b.example.com", "GDP properties dropped", |gs| {
-        gs.get("ttl").is_none_or(Value::is_null)
-    })
-    .await;
+    env.replace_gdp(gdp(json!({}))).await;
+    let b = env
+        .wait_gs("b.example.com", "GDP properties dropped", |gs| {
+            gs.get("ttl").is_none_or(Value::is_null)
+        })
+        .await;
     for pool in b["groups"].as_array().expect("groups") {
         assert_eq!(pool["algorithm"], "GSLB_ALGORITHM_ROUND_ROBIN");
         assert!(pool.get("fallback_algorithm").is_none_or(Value::is_null));
@@ -475,10 +359,9 @@ async fn ttl_down_response_and_pool_algorithm_from_the_gdp_and_a_host_rule() {
     // An invalid GDP edit (a monitor the controller does not have) is rejected and the previous
     // version stays in force, also across a restart: the operator comes up with it and writes
     // nothing.
-    replace_gdp(
-        &env,
-        gdp(json!({"ttl": 99, "healthMonitorRefs": ["no-such-monitor"]})),
-    )
+    env.replace_gdp(gdp(
+        json!({"ttl": 99, "healthMonitorRefs": ["no-such-monitor"]}),
+    ))
     .await;
     let home = env.home().await;
     let gdp_rejected = || async {
@@ -492,15 +375,10 @@ async fn ttl_down_response_and_pool_algorithm_from_the_gdp_and_a_host_rule() {
                     && s.error_status.contains("stays in force")
             })
     };
-    wait_until("GDP edit rejected", WAIT, gdp_rejected, || env.log()).await;
+    env.eventually("GDP edit rejected", gdp_rejected).await;
     env.assert_restart_writes_nothing().await;
-    wait_until(
-        "GDP still rejected after the restart",
-        WAIT,
-        gdp_rejected,
-        || env.log(),
-    )
-    .await;
+    env.eventually("GDP still rejected after the restart", gdp_rejected)
+        .await;
     let b = env.gslb_service("b.example.com").expect("b");
     assert!(b.get("ttl").is_none_or(Value::is_null), "{b}");
     harness::remove_dir(&env.dir);
@@ -508,7 +386,7 @@ async fn ttl_down_response_and_pool_algorithm_from_the_gdp_and_a_host_rule() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn site_persistence_applies_to_tls_members_only() {
-    let env = Env::start("persistence", 2, 0).await;
+    let mut env = Env::start("persistence", EnvOptions::clusters(2)).await;
     let avi = env.avi_client();
     let profile = avi
         .create(
@@ -528,13 +406,10 @@ async fn site_persistence_applies_to_tls_members_only() {
         .await
         .expect("pki profile");
     }
-    env.install(gdp(
+    env.install_and_run(gdp(
         json!({"sitePersistenceRef": "gslb-site", "pkiProfileRef": "other-pki"}),
     ))
     .await;
-    let mut env = env;
-    env.start_operator(&[]);
-    env.wait_ready().await;
 
     ingress(
         &env,
@@ -563,31 +438,31 @@ async fn site_persistence_applies_to_tls_members_only() {
         false,
     )
     .await;
-    let secure = wait_gs(&env, "secure.example.com", "TLS GslbService", |gs| {
-        members_of(gs).len() == 2
-    })
-    .await;
+    let secure = env
+        .wait_gs("secure.example.com", "TLS GslbService", |gs| {
+            members_of(gs).len() == 2
+        })
+        .await;
     assert_eq!(secure["site_persistence_enabled"], true);
     assert_eq!(
-        ref_name(&secure["application_persistence_profile_ref"]).as_deref(),
-        Some("gslb-site")
+        ref_name(&secure["application_persistence_profile_ref"]),
+        "gslb-site"
     );
     assert!(
         secure["application_persistence_profile_ref"]
             .as_str()
             .is_some_and(|r| r.contains(profile["uuid"].as_str().unwrap_or("?"))),
     );
-    assert_eq!(
-        ref_name(&secure["pki_profile_ref"]).as_deref(),
-        Some("other-pki")
-    );
+    assert_eq!(ref_name(&secure["pki_profile_ref"]), "other-pki");
     // One TLS member makes the whole GslbService monitored over HTTPS.
-    let monitors = managed_monitors_of(&env, "secure.example.com");
+    let monitors = env.managed_monitors_of("secure.example.com");
     assert_eq!(monitors.len(), 1);
     assert_eq!(monitors[0]["type"], "HEALTH_MONITOR_HTTPS");
     assert_eq!(monitors[0]["monitor_port"], 443);
 
-    let plain = wait_gs(&env, "plain.example.com", "plain GslbService", |_| true).await;
+    let plain = env
+        .wait_gs("plain.example.com", "plain GslbService", |_| true)
+        .await;
     assert_eq!(plain["site_persistence_enabled"], false);
     assert!(
         plain
@@ -599,11 +474,13 @@ async fn site_persistence_applies_to_tls_members_only() {
     env.assert_restart_writes_nothing().await;
 
     // Without a PKI profile in the GDP, the first federated one on the controller is used.
-    replace_gdp(&env, gdp(json!({"sitePersistenceRef": "gslb-site"}))).await;
-    let secure = wait_gs(&env, "secure.example.com", "fallback PKI profile", |gs| {
-        ref_name(&gs["pki_profile_ref"]).as_deref() == Some("fed-pki")
-    })
-    .await;
+    env.replace_gdp(gdp(json!({"sitePersistenceRef": "gslb-site"})))
+        .await;
+    let secure = env
+        .wait_gs("secure.example.com", "fallback PKI profile", |gs| {
+            ref_name(&gs["pki_profile_ref"]) == "fed-pki"
+        })
+        .await;
     assert_eq!(secure["site_persistence_enabled"], true);
 
     // A GSLBHostRule switches it off for the TLS FQDN ...
@@ -614,10 +491,11 @@ async fn site_persistence_applies_to_tls_members_only() {
                "sitePersistence": {"enabled": false, "profileRef": "gslb-site"}}),
     )
     .await;
-    let secure = wait_gs(&env, "secure.example.com", "persistence off", |gs| {
-        gs["site_persistence_enabled"] == false
-    })
-    .await;
+    let secure = env
+        .wait_gs("secure.example.com", "persistence off", |gs| {
+            gs["site_persistence_enabled"] == false
+        })
+        .await;
     assert!(
         secure
             .get("application_persistence_profile_ref")
@@ -640,15 +518,14 @@ async fn site_persistence_applies_to_tls_members_only() {
                "sitePersistence": {"enabled": true, "profileRef": "gslb-site"}}),
     )
     .await;
-    let secure = wait_gs(&env, "secure.example.com", "other PKI profile", |gs| {
-        ref_name(&gs["pki_profile_ref"]).as_deref() == Some("other-pki")
-    })
-    .await;
+    let secure = env
+        .wait_gs("secure.example.com", "other PKI profile", |gs| {
+            ref_name(&gs["pki_profile_ref"]) == "other-pki"
+        })
+        .await;
     assert_eq!(secure["site_persistence_enabled"], true);
-    wait_rule_status(&env, "plain-on", "plain rule accepted", |s, _| {
-        s == "Accepted"
-    })
-    .await;
+    env.wait_host_rule_status("plain-on", "plain rule accepted", |s, _| s == "Accepted")
+        .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let plain = env.gslb_service("plain.example.com").expect("plain");
     assert_eq!(plain["site_persistence_enabled"], false);
@@ -661,7 +538,7 @@ async fn site_persistence_applies_to_tls_members_only() {
                "sitePersistence": {"enabled": true, "profileRef": "no-such-profile"}}),
     )
     .await;
-    wait_rule_status(&env, "plain-on", "missing profile rejected", |s, e| {
+    env.wait_host_rule_status("plain-on", "missing profile rejected", |s, e| {
         s == "Rejected" && e.contains("no-such-profile")
     })
     .await;
@@ -676,7 +553,7 @@ async fn site_persistence_applies_to_tls_members_only() {
                "sitePersistence": {"enabled": true, "profileRef": "System-Persistence-Client-IP"}}),
     )
     .await;
-    wait_rule_status(&env, "secure-off", "unusable profile rejected", |s, e| {
+    env.wait_host_rule_status("secure-off", "unusable profile rejected", |s, e| {
         s == "Rejected"
             && e.contains("System-Persistence-Client-IP")
             && e.contains("not federated")
@@ -685,66 +562,43 @@ async fn site_persistence_applies_to_tls_members_only() {
     .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let secure = env.gslb_service("secure.example.com").expect("secure");
-    assert_eq!(
-        ref_name(&secure["pki_profile_ref"]).as_deref(),
-        Some("other-pki")
-    );
+    assert_eq!(ref_name(&secure["pki_profile_ref"]), "other-pki");
     assert!(secure.get("ttl").is_none_or(Value::is_null));
 
     // When the only TLS member goes, site persistence goes too, and the HTTPS monitor is
     // replaced by an HTTP one.
-    let https_monitor = managed_monitors_of(&env, "secure.example.com")[0]["name"].clone();
-    Api::<Ingress>::namespaced(env.client("cluster1").await, "shop")
-        .delete("secure", &DeleteParams::default())
-        .await
-        .expect("TLS ingress deleted");
-    let secure = wait_gs(&env, "secure.example.com", "no TLS member left", |gs| {
-        members_of(gs).len() == 1 && gs["site_persistence_enabled"] == false
-    })
-    .await;
+    let https_monitor = env.managed_monitors_of("secure.example.com")[0]["name"].clone();
+    env.delete::<Ingress>("cluster1", "shop", "secure").await;
+    let secure = env
+        .wait_gs("secure.example.com", "no TLS member left", |gs| {
+            members_of(gs).len() == 1 && gs["site_persistence_enabled"] == false
+        })
+        .await;
     assert!(
         secure
             .get("application_persistence_profile_ref")
             .is_none_or(Value::is_null)
     );
     assert!(secure.get("pki_profile_ref").is_none_or(Value::is_null));
-    wait_until(
-        "HTTP monitor instead of HTTPS",
-        WAIT,
-        || async {
-            let monitors = managed_monitors_of(&env, "secure.example.com");
-            monitors.len() == 1
-                && monitors[0]["type"] == "HEALTH_MONITOR_HTTP"
-                && monitors[0]["name"] != https_monitor
-                && env.gslb_service("secure.example.com").is_some_and(|gs| {
-                    ref_names(&gs["health_monitor_refs"])
-                        == [monitors[0]["name"].as_str().unwrap_or("?")]
-                })
-        },
-        || env.log(),
-    )
+    env.eventually("HTTP monitor instead of HTTPS", || async {
+        let monitors = env.managed_monitors_of("secure.example.com");
+        monitors.len() == 1
+            && monitors[0]["type"] == "HEALTH_MONITOR_HTTP"
+            && monitors[0]["name"] != https_monitor
+            && env.gslb_service("secure.example.com").is_some_and(|gs| {
+                ref_names(&gs["health_monitor_refs"])
+                    == [monitors[0]["name"].as_str().unwrap_or("?")]
+            })
+    })
     .await;
     harness::remove_dir(&env.dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_monitor_refs_template_and_control_plane_only() {
-    let env = Env::start("monitors", 2, 0).await;
-    env.avi_client()
-        .create(
-            "healthmonitor",
-            &json!({"name": "fed-template", "type": "HEALTH_MONITOR_HTTP", "is_federated": true,
-                    "monitor_port": 80,
-                    "http_monitor": {"http_request": "GET /healthz HTTP/1.1",
-                                     "http_response_code": ["HTTP_2XX"]}}),
-            None,
-        )
-        .await
-        .expect("template monitor");
-    env.install(gdp(json!({}))).await;
-    let mut env = env;
-    env.start_operator(&[]);
-    env.wait_ready().await;
+    let mut env = Env::start("monitors", EnvOptions::clusters(2)).await;
+    create_template_monitor(&env).await;
+    env.install_and_run(gdp(json!({}))).await;
     ingress(
         &env,
         "cluster1",
@@ -757,46 +611,33 @@ async fn health_monitor_refs_template_and_control_plane_only() {
     ingress(&env, "cluster2", "web", "hm.example.com", &["/app"], false).await;
 
     // Managed monitors: one per path.
-    let gs = wait_gs(&env, "hm.example.com", "two path monitors", |gs| {
-        gs["health_monitor_refs"].as_array().map(Vec::len) == Some(2)
-    })
-    .await;
-    let managed = managed_monitors_of(&env, "hm.example.com");
-    let mut requests: Vec<&str> = managed
-        .iter()
-        .filter_map(|m| m["http_monitor"]["http_request"].as_str())
-        .collect();
-    requests.sort();
-    assert_eq!(requests, ["HEAD /api HTTP/1.0", "HEAD /app HTTP/1.0"]);
-    let mut referenced = ref_names(&gs["health_monitor_refs"]);
-    referenced.sort();
-    let mut names: Vec<String> = managed
-        .iter()
-        .filter_map(|m| m["name"].as_str().map(str::to_owned))
-        .collect();
-    names.sort();
-    assert_eq!(referenced, names);
+    let gs = env
+        .wait_gs("hm.example.com", "two path monitors", |gs| {
+            gs["health_monitor_refs"].as_array().map(Vec::len) == Some(2)
+        })
+        .await;
+    let managed = env.managed_monitors_of("hm.example.com");
+    assert_eq!(
+        http_requests(&managed),
+        ["HEAD /api HTTP/1.0", "HEAD /app HTTP/1.0"]
+    );
+    assert_refs_are(&gs, &managed);
 
     // User refs replace them, and the managed ones are deleted: one GslbService update, then the
     // two monitor deletions (a monitor still referenced cannot be deleted).
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = env.writes();
-    replace_gdp(
-        &env,
-        gdp(json!({"healthMonitorRefs": ["System-GSLB-HTTP"]})),
-    )
-    .await;
-    let gs = wait_gs(&env, "hm.example.com", "user monitor referenced", |gs| {
-        ref_names(&gs["health_monitor_refs"]) == ["System-GSLB-HTTP"]
-    })
-    .await;
+    env.replace_gdp(gdp(json!({"healthMonitorRefs": ["System-GSLB-HTTP"]})))
+        .await;
+    let gs = env
+        .wait_gs("hm.example.com", "user monitor referenced", |gs| {
+            ref_names(&gs["health_monitor_refs"]) == ["System-GSLB-HTTP"]
+        })
+        .await;
     assert_eq!(gs["groups"][0]["min_health_monitors_up"], 2);
-    wait_until(
-        "managed monitors deleted",
-        WAIT,
-        || async { managed_monitors_of(&env, "hm.example.com").is_empty() },
-        || env.log(),
-    )
+    env.eventually("managed monitors deleted", || async {
+        env.managed_monitors_of("hm.example.com").is_empty()
+    })
     .await;
     assert!(
         env.health_monitors()
@@ -806,11 +647,8 @@ async fn health_monitor_refs_template_and_control_plane_only() {
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
     let writes: Vec<String> = env
-        .avi
-        .control()
-        .audit_log()
+        .audit_since(before)
         .iter()
-        .skip(before)
         .map(|e| format!("{} {}", e.method, e.object_type))
         .collect();
     assert_eq!(
@@ -825,27 +663,21 @@ async fn health_monitor_refs_template_and_control_plane_only() {
     );
 
     // A template: managed monitors again, with its method, version and response codes.
-    replace_gdp(&env, gdp(json!({"healthMonitorTemplate": "fed-template"}))).await;
-    wait_until(
-        "templated monitors",
-        WAIT,
-        || async {
-            let managed = managed_monitors_of(&env, "hm.example.com");
-            managed.len() == 2
-                && env
-                    .gslb_service("hm.example.com")
-                    .is_some_and(|gs| ref_names(&gs["health_monitor_refs"]).len() == 2)
-        },
-        || env.log(),
-    )
+    env.replace_gdp(gdp(json!({"healthMonitorTemplate": "fed-template"})))
+        .await;
+    env.eventually("templated monitors", || async {
+        let managed = env.managed_monitors_of("hm.example.com");
+        managed.len() == 2
+            && env
+                .gslb_service("hm.example.com")
+                .is_some_and(|gs| ref_names(&gs["health_monitor_refs"]).len() == 2)
+    })
     .await;
-    let managed = managed_monitors_of(&env, "hm.example.com");
-    let mut requests: Vec<&str> = managed
-        .iter()
-        .filter_map(|m| m["http_monitor"]["http_request"].as_str())
-        .collect();
-    requests.sort();
-    assert_eq!(requests, ["GET /api HTTP/1.1", "GET /app HTTP/1.1"]);
+    let managed = env.managed_monitors_of("hm.example.com");
+    assert_eq!(
+        http_requests(&managed),
+        ["GET /api HTTP/1.1", "GET /app HTTP/1.1"]
+    );
     for m in &managed {
         assert_eq!(m["http_monitor"]["http_response_code"], json!(["HTTP_2XX"]));
         assert!(
@@ -864,21 +696,19 @@ async fn health_monitor_refs_template_and_control_plane_only() {
         json!({"fqdn": "hm.example.com", "controlPlaneHmOnly": true}),
     )
     .await;
-    let gs = wait_gs(&env, "hm.example.com", "no monitor refs", |gs| {
-        gs["health_monitor_refs"]
-            .as_array()
-            .is_none_or(Vec::is_empty)
-    })
-    .await;
+    let gs = env
+        .wait_gs("hm.example.com", "no monitor refs", |gs| {
+            gs["health_monitor_refs"]
+                .as_array()
+                .is_none_or(Vec::is_empty)
+        })
+        .await;
     for pool in gs["groups"].as_array().expect("groups") {
         assert_eq!(pool["min_health_monitors_up"], 1);
     }
-    wait_until(
-        "managed monitors deleted",
-        WAIT,
-        || async { managed_monitors_of(&env, "hm.example.com").is_empty() },
-        || env.log(),
-    )
+    env.eventually("managed monitors deleted", || async {
+        env.managed_monitors_of("hm.example.com").is_empty()
+    })
     .await;
     assert!(
         env.health_monitors()
@@ -889,20 +719,15 @@ async fn health_monitor_refs_template_and_control_plane_only() {
     env.assert_restart_writes_nothing().await;
 
     // Deleting the rule brings the GDP's templated monitors back.
-    delete_rule(&env, "hm-cp").await;
-    wait_until(
-        "templated monitors again",
-        WAIT,
-        || async {
-            managed_monitors_of(&env, "hm.example.com").len() == 2
-                && env
-                    .gslb_service("hm.example.com")
-                    .is_some_and(|gs| ref_names(&gs["health_monitor_refs"]).len() == 2)
-        },
-        || env.log(),
-    )
+    env.delete_host_rule("hm-cp").await;
+    env.eventually("templated monitors again", || async {
+        env.managed_monitors_of("hm.example.com").len() == 2
+            && env
+                .gslb_service("hm.example.com")
+                .is_some_and(|gs| ref_names(&gs["health_monitor_refs"]).len() == 2)
+    })
     .await;
-    assert!(managed_monitors_of(&env, "hm.example.com").iter().all(|m| {
+    assert!(env.managed_monitors_of("hm.example.com").iter().all(|m| {
         m["http_monitor"]["http_request"]
             .as_str()
             .is_some_and(|r| r.starts_with("GET "))
@@ -913,24 +738,11 @@ async fn health_monitor_refs_template_and_control_plane_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_monitor_precedence_rule_over_gdp() {
-    let env = Env::start("hm-precedence", 2, 0).await;
-    env.avi_client()
-        .create(
-            "healthmonitor",
-            &json!({"name": "fed-template", "type": "HEALTH_MONITOR_HTTP", "is_federated": true,
-                    "monitor_port": 80,
-                    "http_monitor": {"http_request": "GET /healthz HTTP/1.1",
-                                     "http_response_code": ["HTTP_2XX"]}}),
-            None,
-        )
-        .await
-        .expect("template monitor");
-    env.install(gdp(json!({"controlPlaneHmOnly": true,
+    let mut env = Env::start("hm-precedence", EnvOptions::clusters(2)).await;
+    create_template_monitor(&env).await;
+    env.install_and_run(gdp(json!({"controlPlaneHmOnly": true,
                            "healthMonitorRefs": ["System-GSLB-HTTP"]})))
         .await;
-    let mut env = env;
-    env.start_operator(&[]);
-    env.wait_ready().await;
     // y: the rule's template and controlPlaneHmOnly false win; z: the rule only lifts
     // controlPlaneHmOnly, so the GDP's refs apply; x: the GDP alone.
     apply_rule(
@@ -966,18 +778,19 @@ async fn health_monitor_precedence_rule_over_gdp() {
     )
     .await;
     ingress(&env, "cluster2", "w", "w.example.com", &["/secure"], true).await;
-    let x = wait_gs(&env, "x.example.com", "x", |_| true).await;
+    let x = env.wait_gs("x.example.com", "x", |_| true).await;
     assert!(
         x["health_monitor_refs"]
             .as_array()
             .is_none_or(Vec::is_empty),
         "{x}"
     );
-    let y = wait_gs(&env, "y.example.com", "y with a templated monitor", |gs| {
-        ref_names(&gs["health_monitor_refs"]).len() == 1
-    })
-    .await;
-    let managed = managed_monitors_of(&env, "y.example.com");
+    let y = env
+        .wait_gs("y.example.com", "y with a templated monitor", |gs| {
+            ref_names(&gs["health_monitor_refs"]).len() == 1
+        })
+        .await;
+    let managed = env.managed_monitors_of("y.example.com");
     assert_eq!(managed.len(), 1);
     assert_eq!(
         ref_names(&y["health_monitor_refs"]),
@@ -987,21 +800,19 @@ async fn health_monitor_precedence_rule_over_gdp() {
         managed[0]["http_monitor"]["http_request"],
         "GET /p HTTP/1.1"
     );
-    let z = wait_gs(&env, "z.example.com", "z with the GDP's refs", |gs| {
-        ref_names(&gs["health_monitor_refs"]) == ["System-GSLB-HTTP"]
+    let z = env
+        .wait_gs("z.example.com", "z with the GDP's refs", |gs| {
+            ref_names(&gs["health_monitor_refs"]) == ["System-GSLB-HTTP"]
+        })
+        .await;
+    assert_eq!(z["groups"][0]["min_health_monitors_up"], 2);
+    assert!(env.managed_monitors_of("x.example.com").is_empty());
+    assert!(env.managed_monitors_of("z.example.com").is_empty());
+    env.wait_gs("w.example.com", "w with a templated HTTPS monitor", |gs| {
+        ref_names(&gs["health_monitor_refs"]).len() == 1
     })
     .await;
-    assert_eq!(z["groups"][0]["min_health_monitors_up"], 2);
-    assert!(managed_monitors_of(&env, "x.example.com").is_empty());
-    assert!(managed_monitors_of(&env, "z.example.com").is_empty());
-    wait_gs(
-        &env,
-        "w.example.com",
-        "w with a templated HTTPS monitor",
-        |gs| ref_names(&gs["health_monitor_refs"]).len() == 1,
-    )
-    .await;
-    let managed = managed_monitors_of(&env, "w.example.com");
+    let managed = env.managed_monitors_of("w.example.com");
     assert_eq!(managed.len(), 1);
     assert_eq!(managed[0]["type"], "HEALTH_MONITOR_HTTPS");
     assert_eq!(managed[0]["monitor_port"], 443);
@@ -1017,8 +828,9 @@ async fn health_monitor_precedence_rule_over_gdp() {
     harness::remove_dir(&env.dir);
 }
 
-/// Adds a third-party site to the controller's GSLB configuration through the API.
-async fn add_third_party_site(avi: &AviClient, site: &str) {
+/// Edits the controller's GSLB configuration object through the API.
+async fn edit_gslb(env: &Env, edit: impl FnOnce(&mut Value)) {
+    let avi = env.avi_client();
     let mut gslb = avi
         .list("gslb", &[], Some("admin"))
         .await
@@ -1027,36 +839,41 @@ async fn add_third_party_site(avi: &AviClient, site: &str) {
         .next()
         .expect("one gslb object");
     let uuid = gslb["uuid"].as_str().expect("gslb uuid").to_owned();
-    let mut sites = gslb["third_party_sites"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    sites.push(json!({"name": site, "enabled": true}));
-    gslb["third_party_sites"] = Value::Array(sites);
+    edit(&mut gslb);
     avi.update("gslb", &uuid, &gslb, Some("admin"))
         .await
         .expect("gslb updated");
 }
 
+/// Adds a third-party site to the controller's GSLB configuration through the API.
+async fn add_third_party_site(env: &Env, site: &str) {
+    edit_gslb(env, |gslb| {
+        let mut sites = gslb["third_party_sites"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        sites.push(json!({"name": site, "enabled": true}));
+        gslb["third_party_sites"] = Value::Array(sites);
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn third_party_members_and_public_ips_from_a_host_rule() {
-    let env = Env::start("third-party", 2, 0).await;
-    add_third_party_site(&env.avi_client(), "legacy-dc").await;
-    env.install(gdp(json!({"trafficSplit": [
+    let mut env = Env::start("third-party", EnvOptions::clusters(2)).await;
+    add_third_party_site(&env, "legacy-dc").await;
+    env.install_and_run(gdp(json!({"trafficSplit": [
         {"cluster": "cluster1", "weight": 4, "priority": 10},
         {"cluster": "cluster2", "weight": 6, "priority": 10}
     ]})))
     .await;
-    let mut env = env;
-    env.start_operator(&[]);
-    env.wait_ready().await;
     ingress_in_both(&env, "web", "tp.example.com").await;
-    wait_gs(&env, "tp.example.com", "GslbService", |gs| {
+    env.wait_gs("tp.example.com", "GslbService", |gs| {
         members_of(gs).len() == 2
     })
     .await;
-    let ip1 = vip(&env, "cluster1", "web").await;
-    let ip2 = vip(&env, "cluster2", "web").await;
+    let ip1 = vip(&env, "cluster1", "web", "tp.example.com").await;
+    let ip2 = vip(&env, "cluster2", "web", "tp.example.com").await;
 
     apply_rule(
         &env,
@@ -1068,10 +885,11 @@ async fn third_party_members_and_public_ips_from_a_host_rule() {
                             {"cluster": "cluster2", "ip": "2001:db8::30"}]}),
     )
     .await;
-    let gs = wait_gs(&env, "tp.example.com", "third-party member", |gs| {
-        members_of(gs).len() == 3
-    })
-    .await;
+    let gs = env
+        .wait_gs("tp.example.com", "third-party member", |gs| {
+            members_of(gs).len() == 3
+        })
+        .await;
     let mut got = pools(&gs);
     got[0].2.sort();
     let mut local = vec![(ip1.clone(), 4), (ip2.clone(), 6)];
@@ -1126,7 +944,7 @@ async fn third_party_members_and_public_ips_from_a_host_rule() {
                "thirdPartyMembers": [{"site": "nowhere-dc", "vip": "203.0.113.21"}]}),
     )
     .await;
-    wait_rule_status(&env, "tp-unknown", "unknown site rejected", |s, e| {
+    env.wait_host_rule_status("tp-unknown", "unknown site rejected", |s, e| {
         s == "Rejected" && e.contains("nowhere-dc")
     })
     .await;
@@ -1140,10 +958,11 @@ async fn third_party_members_and_public_ips_from_a_host_rule() {
                "publicIP": [{"cluster": "cluster1", "ip": "198.51.100.30"}]}),
     )
     .await;
-    let gs = wait_gs(&env, "tp.example.com", "third-party member gone", |gs| {
-        members_of(gs).len() == 2
-    })
-    .await;
+    let gs = env
+        .wait_gs("tp.example.com", "third-party member gone", |gs| {
+            members_of(gs).len() == 2
+        })
+        .await;
     assert_eq!(pools(&gs).len(), 1);
     assert!(
         members_of(&gs)
@@ -1157,10 +976,11 @@ async fn third_party_members_and_public_ips_from_a_host_rule() {
 async fn invalid_host_rules_are_rejected_and_the_last_good_one_stays() {
     let mut env = started("invalid-rule", gdp(json!({"ttl": 30}))).await;
     ingress_in_both(&env, "a", "a.example.com").await;
-    let gs = wait_gs(&env, "a.example.com", "GslbService", |gs| {
-        members_of(gs).len() == 2
-    })
-    .await;
+    let gs = env
+        .wait_gs("a.example.com", "GslbService", |gs| {
+            members_of(gs).len() == 2
+        })
+        .await;
     let gdp_refs = ref_names(&gs["health_monitor_refs"]);
     assert_eq!(gdp_refs.len(), 1);
 
@@ -1171,7 +991,7 @@ async fn invalid_host_rules_are_rejected_and_the_last_good_one_stays() {
         json!({"fqdn": "a.example.com", "ttl": 5, "healthMonitorRefs": ["no-such-monitor"]}),
     )
     .await;
-    wait_rule_status(&env, "bad-ref", "missing monitor rejected", |s, e| {
+    env.wait_host_rule_status("bad-ref", "missing monitor rejected", |s, e| {
         s == "Rejected" && e.contains("no-such-monitor") && e.contains("not found")
     })
     .await;
@@ -1182,15 +1002,14 @@ async fn invalid_host_rules_are_rejected_and_the_last_good_one_stays() {
         json!({"fqdn": "a.example.com", "ttl": 5, "healthMonitorRefs": ["System-HTTP"]}),
     )
     .await;
-    wait_rule_status(&env, "bad-ref", "non-federated monitor rejected", |s, e| {
+    env.wait_host_rule_status("bad-ref", "non-federated monitor rejected", |s, e| {
         s == "Rejected" && e.contains("System-HTTP") && e.contains("not federated")
     })
     .await;
-    delete_rule(&env, "bad-ref").await;
+    env.delete_host_rule("bad-ref").await;
 
     // Refs and template together: the CRD's validation refuses the object outright.
-    let refused = try_put_rule(
-        &env,
+    let refused = env.try_put_host_rule(
         HOME,
         "both",
         json!({"fqdn": "a.example.com", "ttl": 5,
@@ -1209,7 +1028,7 @@ async fn invalid_host_rules_are_rejected_and_the_last_good_one_stays() {
         json!({"fqdn": "a.example.com", "ttl": 5, "healthMonitorTemplate": "System-GSLB-TCP"}),
     )
     .await;
-    wait_rule_status(&env, "both", "non-HTTP template rejected", |s, e| {
+    env.wait_host_rule_status("both", "non-HTTP template rejected", |s, e| {
         s == "Rejected" && e.contains("System-GSLB-TCP")
     })
     .await;
@@ -1225,20 +1044,15 @@ async fn invalid_host_rules_are_rejected_and_the_last_good_one_stays() {
         json!({"fqdn": "a.example.com", "ttl": 5, "healthMonitorRefs": ["System-GSLB-HTTP"]}),
     )
     .await;
-    wait_rule_status(&env, "both", "accepted", |s, e| {
-        s == "Accepted" && e.is_empty()
-    })
-    .await;
-    wait_gs(&env, "a.example.com", "the rule in force", |gs| {
+    env.wait_host_rule_status("both", "accepted", |s, e| s == "Accepted" && e.is_empty())
+        .await;
+    env.wait_gs("a.example.com", "the rule in force", |gs| {
         gs["ttl"] == 5 && ref_names(&gs["health_monitor_refs"]) == ["System-GSLB-HTTP"]
     })
     .await;
-    wait_until(
-        "the GDP's managed monitor deleted",
-        WAIT,
-        || async { managed_monitors_of(&env, "a.example.com").is_empty() },
-        || env.log(),
-    )
+    env.eventually("the GDP's managed monitor deleted", || async {
+        env.managed_monitors_of("a.example.com").is_empty()
+    })
     .await;
 
     // Broken again: rejected, says the previous version stays, and it does.
@@ -1250,7 +1064,7 @@ async fn invalid_host_rules_are_rejected_and_the_last_good_one_stays() {
                "healthMonitorRefs": ["System-GSLB-HTTP"]}),
     )
     .await;
-    wait_rule_status(&env, "both", "invalid edit rejected", |s, e| {
+    env.wait_host_rule_status("both", "invalid edit rejected", |s, e| {
         s == "Rejected" && e.contains("not-an-ip") && e.contains("stays in force")
     })
     .await;
@@ -1264,26 +1078,20 @@ async fn invalid_host_rules_are_rejected_and_the_last_good_one_stays() {
     env.assert_restart_writes_nothing().await;
     let gs = env.gslb_service("a.example.com").expect("a");
     assert_eq!(gs["ttl"], 5);
-    wait_rule_status(
-        &env,
-        "both",
-        "still rejected, old version in force",
-        |s, e| s == "Rejected" && e.contains("not-an-ip") && e.contains("stays in force"),
-    )
+    env.wait_host_rule_status("both", "still rejected, old version in force", |s, e| {
+        s == "Rejected" && e.contains("not-an-ip") && e.contains("stays in force")
+    })
     .await;
     harness::remove_dir(&env.dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_rule_for_an_fqdn_is_rejected_and_deleting_rules_reverts_to_the_gdp() {
-    let env = Env::start("rule-conflict", 2, 0).await;
-    add_third_party_site(&env.avi_client(), "legacy-dc").await;
-    env.install(gdp(json!({"ttl": 30}))).await;
-    let mut env = env;
-    env.start_operator(&[]);
-    env.wait_ready().await;
+    let mut env = Env::start("rule-conflict", EnvOptions::clusters(2)).await;
+    add_third_party_site(&env, "legacy-dc").await;
+    env.install_and_run(gdp(json!({"ttl": 30}))).await;
     ingress_in_both(&env, "a", "a.example.com").await;
-    wait_gs(&env, "a.example.com", "GslbService", |gs| {
+    env.wait_gs("a.example.com", "GslbService", |gs| {
         members_of(gs).len() == 2
     })
     .await;
@@ -1295,8 +1103,9 @@ async fn a_second_rule_for_an_fqdn_is_rejected_and_deleting_rules_reverts_to_the
                "thirdPartyMembers": [{"site": "legacy-dc", "vip": "203.0.113.20"}]}),
     )
     .await;
-    wait_rule_status(&env, "first", "first accepted", |s, _| s == "Accepted").await;
-    wait_gs(&env, "a.example.com", "first rule applied", |gs| {
+    env.wait_host_rule_status("first", "first accepted", |s, _| s == "Accepted")
+        .await;
+    env.wait_gs("a.example.com", "first rule applied", |gs| {
         gs["ttl"] == 5 && members_of(gs).len() == 3
     })
     .await;
@@ -1307,7 +1116,7 @@ async fn a_second_rule_for_an_fqdn_is_rejected_and_deleting_rules_reverts_to_the
                "thirdPartyMembers": [{"site": "legacy-dc", "vip": "203.0.113.21"}]}),
     )
     .await;
-    wait_rule_status(&env, "second", "second rejected", |s, e| {
+    env.wait_host_rule_status("second", "second rejected", |s, e| {
         s == "Rejected" && e.contains("existing GSLBHostRule") && e.contains("first")
     })
     .await;
@@ -1315,15 +1124,14 @@ async fn a_second_rule_for_an_fqdn_is_rejected_and_deleting_rules_reverts_to_the
     assert_eq!(env.gslb_service("a.example.com").expect("a")["ttl"], 5);
 
     // Deleting the first lets the second take over; the third-party member goes with the first.
-    delete_rule(&env, "first").await;
-    wait_rule_status(&env, "second", "second accepted", |s, e| {
+    env.delete_host_rule("first").await;
+    env.wait_host_rule_status("second", "second accepted", |s, e| {
         s == "Accepted" && e.is_empty()
     })
     .await;
-    let gs = wait_gs(&env, "a.example.com", "second rule applied", |gs| {
-        gs["ttl"] == 7
-    })
-    .await;
+    let gs = env
+        .wait_gs("a.example.com", "second rule applied", |gs| gs["ttl"] == 7)
+        .await;
     let third_party: Vec<Value> = members_of(&gs)
         .into_iter()
         .filter(|m| {
@@ -1340,70 +1148,54 @@ async fn a_second_rule_for_an_fqdn_is_rejected_and_deleting_rules_reverts_to_the
     );
 
     // Deleting the last rule reverts to the GDP.
-    delete_rule(&env, "second").await;
-    let gs = wait_gs(&env, "a.example.com", "GDP properties again", |gs| {
-        gs["ttl"] == 30
-    })
-    .await;
+    env.delete_host_rule("second").await;
+    let gs = env
+        .wait_gs("a.example.com", "GDP properties again", |gs| {
+            gs["ttl"] == 30
+        })
+        .await;
     assert_eq!(members_of(&gs).len(), 2, "third-party member removed: {gs}");
 
     // A rule in an application namespace works the same (its namespace has no tenant
     // annotation, so it maps to the default tenant); moving it to another FQDN reverts the first.
     ingress_in_both(&env, "b", "b.example.com").await;
-    wait_gs(&env, "b.example.com", "b", |gs| members_of(gs).len() == 2).await;
-    apply_rule_in(
-        &env,
+    env.wait_gs("b.example.com", "b", |gs| members_of(gs).len() == 2)
+        .await;
+    env.put_host_rule(
         "shop",
         "movable",
         json!({"fqdn": "a.example.com", "ttl": 21}),
     )
     .await;
-    wait_gs(&env, "a.example.com", "rule from namespace shop", |gs| {
+    env.wait_gs("a.example.com", "rule from namespace shop", |gs| {
         gs["ttl"] == 21
     })
     .await;
-    apply_rule_in(
-        &env,
+    env.put_host_rule(
         "shop",
         "movable",
         json!({"fqdn": "b.example.com", "ttl": 21}),
     )
     .await;
-    wait_gs(&env, "b.example.com", "rule moved to b", |gs| {
-        gs["ttl"] == 21
-    })
-    .await;
-    wait_gs(&env, "a.example.com", "a reverted", |gs| gs["ttl"] == 30).await;
-    let status = Api::<GslbHostRule>::namespaced(env.client("cluster1").await, "shop")
-        .get("movable")
-        .await
-        .expect("rule")
-        .status
-        .map(|s| s.status);
-    assert_eq!(status.as_deref(), Some("Accepted"));
+    env.wait_gs("b.example.com", "rule moved to b", |gs| gs["ttl"] == 21)
+        .await;
+    env.wait_gs("a.example.com", "a reverted", |gs| gs["ttl"] == 30)
+        .await;
+    let status = env.host_rule_status("shop", "movable").await;
+    assert_eq!(status.map(|(s, _)| s).as_deref(), Some("Accepted"));
 
     // A rule for an FQDN nothing serves yet waits; the GslbService is created with it at once.
     apply_rule(&env, "early", json!({"fqdn": "c.example.com", "ttl": 11})).await;
-    wait_rule_status(&env, "early", "early rule accepted", |s, _| s == "Accepted").await;
+    env.wait_host_rule_status("early", "early rule accepted", |s, _| s == "Accepted")
+        .await;
     let before = env.writes();
     ingress_in_both(&env, "c", "c.example.com").await;
-    wait_gs(
-        &env,
-        "c.example.com",
-        "GslbService with the rule's TTL",
-        |gs| gs["ttl"] == 11 && members_of(gs).len() == 2,
-    )
+    env.wait_gs("c.example.com", "GslbService with the rule's TTL", |gs| {
+        gs["ttl"] == 11 && members_of(gs).len() == 2
+    })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let gs_writes: Vec<String> = env
-        .avi
-        .control()
-        .audit_log()
-        .iter()
-        .skip(before)
-        .filter(|e| e.object_type == "gslbservice")
-        .map(|e| format!("{} {}", e.method, e.name))
-        .collect();
+    let gs_writes = env.gs_writes_since(before);
     // Created once (the two clusters' Ingresses may land in the POST or in one update).
     assert!(
         gs_writes.first().map(String::as_str) == Some("POST c.example.com") && gs_writes.len() <= 2,
@@ -1418,38 +1210,28 @@ async fn deleting_the_gdp_deletes_its_gslb_services_and_their_monitors() {
     ingress_in_both(&env, "a", "a.example.com").await;
     ingress(&env, "cluster1", "b", "b.example.com", &["/x", "/y"], false).await;
     for fqdn in ["a.example.com", "b.example.com"] {
-        wait_gs(&env, fqdn, "GslbService", |gs| {
+        env.wait_gs(fqdn, "GslbService", |gs| {
             gs["health_monitor_refs"]
                 .as_array()
                 .is_some_and(|r| !r.is_empty())
         })
         .await;
     }
-    assert_eq!(managed_monitors_of(&env, "b.example.com").len(), 2);
+    assert_eq!(env.managed_monitors_of("b.example.com").len(), 2);
     apply_rule(&env, "b-ttl", json!({"fqdn": "b.example.com", "ttl": 13})).await;
-    wait_gs(&env, "b.example.com", "rule applied", |gs| gs["ttl"] == 13).await;
+    env.wait_gs("b.example.com", "rule applied", |gs| gs["ttl"] == 13)
+        .await;
     let system_monitors = env
         .health_monitors()
         .iter()
         .filter(|m| m["name"].as_str().is_some_and(|n| n.starts_with("System-")))
         .count();
 
-    Api::<GlobalDeploymentPolicy>::namespaced(env.home().await, HOME)
-        .delete("global-gdp", &DeleteParams::default())
-        .await
-        .expect("GDP deleted");
-    wait_until(
-        "GslbServices and managed monitors gone",
-        WAIT,
-        || async {
-            env.gslb_services().is_empty()
-                && !env
-                    .health_monitors()
-                    .iter()
-                    .any(|m| m["name"].as_str().is_some_and(|n| n.starts_with("amko--")))
-        },
-        || env.log(),
-    )
+    env.delete::<GlobalDeploymentPolicy>("cluster1", HOME, "global-gdp")
+        .await;
+    env.eventually("GslbServices and managed monitors gone", || async {
+        env.gslb_services().is_empty() && !env.has_managed_monitors()
+    })
     .await;
     assert_eq!(
         env.health_monitors()
@@ -1462,29 +1244,18 @@ async fn deleting_the_gdp_deletes_its_gslb_services_and_their_monitors() {
 
     // A new GDP selects them again; the GSLBHostRule still applies.
     env.apply_gdp(gdp(json!({"ttl": 40}))).await; // a new object: apply creates it
-    wait_gs(&env, "a.example.com", "GslbService recreated", |gs| {
+    env.wait_gs("a.example.com", "GslbService recreated", |gs| {
         gs["ttl"] == 40 && members_of(gs).len() == 2
     })
     .await;
-    wait_gs(&env, "b.example.com", "recreated with the rule", |gs| {
+    env.wait_gs("b.example.com", "recreated with the rule", |gs| {
         gs["ttl"] == 13
     })
     .await;
-    assert_eq!(managed_monitors_of(&env, "b.example.com").len(), 2);
-    let home = env.home().await;
-    wait_until(
-        "GDP status success",
-        WAIT,
-        || async {
-            Api::<GlobalDeploymentPolicy>::namespaced(home.clone(), HOME)
-                .get("global-gdp")
-                .await
-                .ok()
-                .and_then(|g| g.status)
-                .is_some_and(|s| s.error_status == "success")
-        },
-        || env.log(),
-    )
+    assert_eq!(env.managed_monitors_of("b.example.com").len(), 2);
+    env.eventually("GDP status success", || async {
+        env.gdp_status().await == "success"
+    })
     .await;
     harness::remove_dir(&env.dir);
 }
@@ -1496,31 +1267,20 @@ async fn a_host_with_more_paths_than_monitors_allowed_still_gets_a_gslb_service(
     ingress(&env, "cluster1", "many", "many.example.com", &paths, false).await;
     // The controller takes at most six monitors per GslbService: the first six paths are
     // monitored, and no monitor is created that nothing references.
-    let gs = wait_gs(&env, "many.example.com", "GslbService", |gs| {
-        ref_names(&gs["health_monitor_refs"]).len() == 6
-    })
-    .await;
-    let managed = managed_monitors_of(&env, "many.example.com");
-    let mut requests: Vec<&str> = managed
-        .iter()
-        .filter_map(|m| m["http_monitor"]["http_request"].as_str())
-        .collect();
-    requests.sort();
+    let gs = env
+        .wait_gs("many.example.com", "GslbService", |gs| {
+            ref_names(&gs["health_monitor_refs"]).len() == 6
+        })
+        .await;
+    let managed = env.managed_monitors_of("many.example.com");
     assert_eq!(
-        requests,
+        http_requests(&managed),
         paths[..6]
             .iter()
             .map(|p| format!("HEAD {p} HTTP/1.0"))
             .collect::<Vec<_>>()
     );
-    let mut referenced = ref_names(&gs["health_monitor_refs"]);
-    referenced.sort();
-    let mut names: Vec<String> = managed
-        .iter()
-        .filter_map(|m| m["name"].as_str().map(str::to_owned))
-        .collect();
-    names.sort();
-    assert_eq!(referenced, names);
+    assert_refs_are(&gs, &managed);
 
     // Seven user refs are refused when the rule is checked, not by the controller later.
     for name in ["hm-1", "hm-2", "hm-3"] {
@@ -1541,7 +1301,7 @@ async fn a_host_with_more_paths_than_monitors_allowed_still_gets_a_gslb_service(
             "hm-1", "hm-2", "hm-3"]}),
     )
     .await;
-    wait_rule_status(&env, "seven", "seven refs rejected", |s, e| {
+    env.wait_host_rule_status("seven", "seven refs rejected", |s, e| {
         s == "Rejected" && e.contains("at most 6")
     })
     .await;
@@ -1550,83 +1310,50 @@ async fn a_host_with_more_paths_than_monitors_allowed_still_gets_a_gslb_service(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn monitors_of_a_gslb_service_the_controller_refused_are_cleaned_up() {
-    let env = Env::start("refused", 2, 0).await;
+    let mut env = Env::start("refused", EnvOptions::clusters(2)).await;
     // The controller only takes FQDNs under its GSLB DNS subdomain.
-    let avi = env.avi_client();
-    let mut gslb = avi
-        .list("gslb", &[], Some("admin"))
-        .await
-        .expect("gslb")
-        .into_iter()
-        .next()
-        .expect("one gslb object");
-    let uuid = gslb["uuid"].as_str().expect("gslb uuid").to_owned();
-    gslb["dns_configs"] = json!([{"domain_name": "example.com"}]);
-    avi.update("gslb", &uuid, &gslb, Some("admin"))
-        .await
-        .expect("gslb updated");
-    env.install(gdp(json!({}))).await;
-    let mut env = env;
-    env.start_operator(&[]);
-    env.wait_ready().await;
+    edit_gslb(&env, |gslb| {
+        gslb["dns_configs"] = json!([{"domain_name": "example.com"}]);
+    })
+    .await;
+    env.install_and_run(gdp(json!({}))).await;
 
     // Monitors come first, then the controller refuses the GslbService.
     for (name, host) in [("one", "one.example.org"), ("two", "two.example.org")] {
         ingress(&env, "cluster1", name, host, &["/"], false).await;
     }
-    wait_until(
-        "monitors created for the refused GslbServices",
-        WAIT,
-        || async {
-            managed_monitors_of(&env, "one.example.org").len() == 1
-                && managed_monitors_of(&env, "two.example.org").len() == 1
-        },
-        || env.log(),
-    )
+    env.eventually("monitors created for the refused GslbServices", || async {
+        env.managed_monitors_of("one.example.org").len() == 1
+            && env.managed_monitors_of("two.example.org").len() == 1
+    })
     .await;
     assert!(env.gslb_service("one.example.org").is_none());
     // A GSLBHostRule for the FQDN is valid, and its status tells why nothing happens.
     apply_rule(&env, "one", json!({"fqdn": "one.example.org", "ttl": 5})).await;
-    wait_rule_status(
-        &env,
-        "one",
-        "the controller's refusal in the status",
-        |s, e| s == "Accepted" && e.contains("one.example.org") && e.contains("subdomain"),
-    )
+    env.wait_host_rule_status("one", "the controller's refusal in the status", |s, e| {
+        s == "Accepted" && e.contains("one.example.org") && e.contains("subdomain")
+    })
     .await;
-    let ingresses = Api::<Ingress>::namespaced(env.client("cluster1").await, "shop");
 
     // The Ingress goes while the operator runs: its monitor goes with it.
-    ingresses
-        .delete("one", &DeleteParams::default())
-        .await
-        .expect("deleted");
-    wait_until(
-        "monitor of one.example.org deleted",
-        WAIT,
-        || async { managed_monitors_of(&env, "one.example.org").is_empty() },
-        || env.log(),
-    )
+    env.delete::<Ingress>("cluster1", "shop", "one").await;
+    env.eventually("monitor of one.example.org deleted", || async {
+        env.managed_monitors_of("one.example.org").is_empty()
+    })
     .await;
-    wait_rule_status(&env, "one", "nothing left to refuse", |s, e| {
+    env.wait_host_rule_status("one", "nothing left to refuse", |s, e| {
         s == "Accepted" && e.is_empty()
     })
     .await;
 
     // The Ingress goes while the operator is down: the restart finds the monitor and deletes it.
     env.stop_operator();
-    ingresses
-        .delete("two", &DeleteParams::default())
-        .await
-        .expect("deleted");
+    env.delete::<Ingress>("cluster1", "shop", "two").await;
     env.start_operator(&[]);
     env.wait_ready().await;
-    wait_until(
-        "monitor of two.example.org deleted",
-        WAIT,
-        || async { managed_monitors_of(&env, "two.example.org").is_empty() },
-        || env.log(),
-    )
+    env.eventually("monitor of two.example.org deleted", || async {
+        env.managed_monitors_of("two.example.org").is_empty()
+    })
     .await;
     harness::remove_dir(&env.dir);
 }

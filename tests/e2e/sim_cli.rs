@@ -7,6 +7,9 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
+#[path = "../support/tools.rs"]
+mod tools;
+
 #[test]
 fn amko_sim_prints_both_halves_and_real_clients_use_them() {
     let dir = std::env::temp_dir().join(format!("amko-sim-cli-{}", std::process::id()));
@@ -42,7 +45,7 @@ fn amko_sim_prints_both_halves_and_real_clients_use_them() {
 
     // kubectl with the written kubeconfig: the OpenShift cluster serves Routes.
     let kubectl = |context: &str, args: &[&str]| {
-        Command::new("kubectl")
+        tools::kubectl()
             .arg("--kubeconfig")
             .arg(&kubeconfig)
             .args(["--context", context, "--cache-dir"])
@@ -75,7 +78,7 @@ fn amko_sim_prints_both_halves_and_real_clients_use_them() {
     let script = "import os\nfrom avi.sdk.avi_api import ApiSession\n\
         s = ApiSession(os.environ['H'], os.environ['U'], os.environ['P'], api_version=os.environ['V'], port=int(os.environ['PORT']), verify=os.environ['CA'])\n\
         r = s.get('cluster')\nassert r.status_code == 200, r.text\nprint(r.json()['uuid'])\n";
-    let out = Command::new("python3")
+    let out = tools::python()
         .args(["-c", script])
         .env_remove("REQUESTS_CA_BUNDLE")
         .env_remove("CURL_CA_BUNDLE")

@@ -9,98 +9,20 @@ use std::time::Duration;
 
 use amko::crd::ako_hostrule::HostRule;
 use amko::crd::route::Route;
-use amko::crd::{GlobalDeploymentPolicy, GslbConfig};
 use amko_sim::k8s::VipFamily;
-use harness::{CREATED_BY, Env, EnvOptions, HOME, UUID, members_of, wait_until};
+use harness::{
+    AkoPlacement, CREATED_BY, Env, EnvOptions, UUID, assert_member_placed, domain_names,
+    member_with_ip, members_of, ref_name,
+};
 use k8s_openapi::api::core::v1::{Namespace, Service};
 use k8s_openapi::api::networking::v1::Ingress;
-use kube::api::{Patch, PatchParams, PostParams};
+use kube::api::{Patch, PatchParams};
 use kube::{Api, Client};
 use serde_json::{Value, json};
 
-const WAIT: Duration = Duration::from_secs(30);
-
 // ---------------------------------------------------------------------------------------------
-// Helpers: reading the controller and the clusters.
+// Helpers: reading the clusters.
 // ---------------------------------------------------------------------------------------------
-
-fn member_with_ip(gs: &Value, ip: &str) -> Value {
-    members_of(gs)
-        .into_iter()
-        .find(|m| m["ip"]["addr"] == ip)
-        .unwrap_or_else(|| panic!("no member with VIP {ip} in {gs:#}"))
-}
-
-/// The name part of a rendered reference (`https://…/api/<type>/<uuid>#<name>`).
-fn ref_name(reference: &Value) -> String {
-    reference
-        .as_str()
-        .and_then(|r| r.rsplit_once('#'))
-        .map(|(_, name)| name.to_owned())
-        .unwrap_or_default()
-}
-
-/// The health monitors the GslbService references, as stored on the controller.
-fn monitors_of(env: &Env, gs: &Value) -> Vec<Value> {
-    let names: Vec<String> = gs["health_monitor_refs"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(ref_name)
-        .collect();
-    env.health_monitors()
-        .into_iter()
-        .filter(|m| names.iter().any(|n| m["name"] == n.as_str()))
-        .collect()
-}
-
-fn domain_names(gs: &Value) -> Vec<String> {
-    let mut names: Vec<String> = gs["domain_names"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|d| d.as_str().map(str::to_owned))
-        .collect();
-    names.sort();
-    names
-}
-
-fn gs_with_members(env: &Env, name: &str, count: usize) -> bool {
-    env.gslb_service(name)
-        .is_some_and(|gs| members_of(&gs).len() == count)
-}
-
-/// What AKO emulation wrote on an object for `host`: (VIP, VS UUID, controller cluster UUID).
-#[derive(Debug)]
-struct AkoPlacement {
-    vip: String,
-    vs_uuid: String,
-    cluster_uuid: String,
-}
-
-fn placement_from(
-    annotations: &std::collections::BTreeMap<String, String>,
-    host: &str,
-    vip: String,
-) -> AkoPlacement {
-    let map: Value = serde_json::from_str(
-        annotations
-            .get("ako.vmware.com/host-fqdn-vs-uuid-map")
-            .expect("AKO wrote the VS UUID map"),
-    )
-    .expect("the VS UUID map is JSON");
-    AkoPlacement {
-        vip,
-        vs_uuid: map[host]
-            .as_str()
-            .expect("a VS UUID for the host")
-            .to_owned(),
-        cluster_uuid: annotations
-            .get("ako.vmware.com/controller-cluster-uuid")
-            .expect("AKO wrote the controller cluster UUID")
-            .clone(),
-    }
-}
 
 async fn service_placement(env: &Env, cluster: &str, ns: &str, name: &str) -> AkoPlacement {
     let svc = Api::<Service>::namespaced(env.client(cluster).await, ns)
@@ -114,34 +36,11 @@ async fn service_placement(env: &Env, cluster: &str, ns: &str, name: &str) -> Ak
         .and_then(|i| i.into_iter().next())
         .expect("AKO wrote status.loadBalancer.ingress");
     let host = entry.hostname.expect("hostname");
-    placement_from(
+    AkoPlacement::from(
         &svc.metadata.annotations.unwrap_or_default(),
         &host,
         entry.ip.expect("ip"),
     )
-}
-
-async fn ingress_placement(
-    env: &Env,
-    cluster: &str,
-    ns: &str,
-    name: &str,
-    host: &str,
-) -> AkoPlacement {
-    let ing = Api::<Ingress>::namespaced(env.client(cluster).await, ns)
-        .get(name)
-        .await
-        .expect("ingress");
-    let vip = ing
-        .status
-        .and_then(|s| s.load_balancer)
-        .and_then(|lb| lb.ingress)
-        .into_iter()
-        .flatten()
-        .find(|i| i.hostname.as_deref() == Some(host))
-        .and_then(|i| i.ip)
-        .expect("AKO wrote a VIP for the host");
-    placement_from(&ing.metadata.annotations.unwrap_or_default(), host, vip)
 }
 
 async fn route_placement(env: &Env, cluster: &str, ns: &str, name: &str) -> (String, AkoPlacement) {
@@ -160,7 +59,7 @@ async fn route_placement(env: &Env, cluster: &str, ns: &str, name: &str) -> (Str
         .first()
         .map(|c| c.message.clone())
         .expect("AKO condition with the VIP");
-    let placement = placement_from(
+    let placement = AkoPlacement::from(
         &route.metadata.annotations.unwrap_or_default(),
         &entry.host,
         vip,
@@ -168,18 +67,16 @@ async fn route_placement(env: &Env, cluster: &str, ns: &str, name: &str) -> (Str
     (entry.host, placement)
 }
 
-fn assert_member_placed(gs: &Value, placement: &AkoPlacement) {
-    let member = member_with_ip(gs, &placement.vip);
-    assert_eq!(member["vs_uuid"], placement.vs_uuid.as_str(), "{member}");
-    assert_eq!(
-        member["cluster_uuid"],
-        placement.cluster_uuid.as_str(),
-        "{member}"
-    );
+/// The VIP of the only member of the GslbService `name` is `vip`.
+fn only_member_is(env: &Env, name: &str, vip: &str) -> bool {
+    env.gslb_service(name).is_some_and(|gs| {
+        let members = members_of(&gs);
+        members.len() == 1 && members[0]["ip"]["addr"] == vip
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
-// Helpers: writing to the clusters.
+// Helpers: writing to the clusters and the controller.
 // ---------------------------------------------------------------------------------------------
 
 /// Creates a namespace with these labels and annotations, or adds them to an existing one
@@ -195,6 +92,12 @@ async fn apply_namespace(client: &Client, name: &str, labels: Value, annotations
         .expect("namespace applied");
 }
 
+/// A namespace annotated with the Avi tenant `tenant`.
+async fn tenant_namespace(client: &Client, name: &str, tenant: &str) {
+    let annotations = json!({"ako.vmware.com/tenant-name": tenant});
+    apply_namespace(client, name, json!({}), annotations).await;
+}
+
 /// Merge-patches a namespace's labels (`null` removes one).
 async fn patch_namespace_labels(env: &Env, cluster: &str, name: &str, labels: Value) {
     Api::<Namespace>::all(env.client(cluster).await)
@@ -207,22 +110,7 @@ async fn patch_namespace_labels(env: &Env, cluster: &str, name: &str, labels: Va
         .expect("namespace labels patched");
 }
 
-async fn create<K>(client: &Client, ns: &str, object: Value)
-where
-    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + std::fmt::Debug
-        + serde::Serialize
-        + serde::de::DeserializeOwned,
-{
-    harness::ensure_namespace(client, ns).await;
-    let typed: K = serde_json::from_value(object).expect("a valid object");
-    Api::<K>::namespaced(client.clone(), ns)
-        .create(&PostParams::default(), &typed)
-        .await
-        .expect("object created");
-}
-
+/// A LoadBalancer Service `ns/name` for `host` with `ports`, selecting pods `app: <name>`.
 async fn create_lb_service(
     env: &Env,
     cluster: &str,
@@ -232,31 +120,17 @@ async fn create_lb_service(
     ports: Value,
     labels: Value,
 ) {
-    create::<Service>(
-        &env.client(cluster).await,
-        ns,
-        json!({
-            "metadata": {"name": name, "namespace": ns, "labels": labels,
-                "annotations": {"external-dns.alpha.kubernetes.io/hostname": host}},
-            "spec": {"type": "LoadBalancer", "selector": {"app": name}, "ports": ports}
-        }),
-    )
-    .await;
+    let spec = json!({"selector": {"app": name}, "ports": ports});
+    let service = harness::lb_service(ns, name, host, labels, spec);
+    env.create::<Service>(cluster, ns, service).await;
 }
 
-async fn create_route(env: &Env, cluster: &str, ns: &str, name: &str, spec: Value) {
-    let mut spec = spec;
-    spec["to"] = json!({"kind": "Service", "name": "web", "weight": 100});
-    create::<Route>(
-        &env.client(cluster).await,
-        ns,
-        json!({
-            "apiVersion": "route.openshift.io/v1", "kind": "Route",
-            "metadata": {"name": name, "namespace": ns, "labels": {"app": "gslb"}},
-            "spec": spec
-        }),
-    )
-    .await;
+/// Routes `web/<name>` with these specs in the OpenShift cluster `ocp1`.
+async fn create_routes(env: &Env, routes: &[(&str, Value)]) {
+    for (name, spec) in routes {
+        let route = harness::route("web", name, spec.clone());
+        env.create::<Route>("ocp1", "web", route).await;
+    }
 }
 
 async fn create_host_rule(env: &Env, cluster: &str, ns: &str, name: &str, virtualhost: Value) {
@@ -272,87 +146,75 @@ async fn create_host_rule_expecting(
     virtualhost: Value,
     expected: &str,
 ) {
-    create::<HostRule>(
-        &env.client(cluster).await,
-        ns,
-        json!({
-            "apiVersion": "ako.vmware.com/v1beta1", "kind": "HostRule",
-            "metadata": {"name": name, "namespace": ns},
-            "spec": {"virtualhost": virtualhost}
-        }),
-    )
-    .await;
+    let rule = json!({
+        "apiVersion": "ako.vmware.com/v1beta1", "kind": "HostRule",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"virtualhost": virtualhost}
+    });
+    env.create::<HostRule>(cluster, ns, rule).await;
     let api = Api::<HostRule>::namespaced(env.client(cluster).await, ns);
-    wait_until(
-        "AKO's verdict on the HostRule",
-        WAIT,
-        || async {
-            api.get(name)
-                .await
-                .ok()
-                .and_then(|r| serde_json::to_value(r).ok())
-                .is_some_and(|r| r["status"]["status"] == expected)
-        },
-        || env.log(),
-    )
-    .await;
-}
-
-fn avi_client(env: &Env) -> amko::avi::AviClient {
-    amko::avi::AviClient::new(amko::avi::AviConnection {
-        base_url: env.avi.base_url().to_owned(),
-        username: env.avi.username().to_owned(),
-        password: env.avi.password().to_owned(),
-        version: env.avi.version().to_owned(),
-        tenant: "admin".into(),
-        ca_pem: env.avi.ca_pem().map(str::to_owned),
-        insecure_skip_verify: false,
-        timeout: Duration::from_secs(10),
+    env.eventually("AKO's verdict on the HostRule", || async {
+        api.get(name)
+            .await
+            .ok()
+            .and_then(|r| serde_json::to_value(r).ok())
+            .is_some_and(|r| r["status"]["status"] == expected)
     })
-    .expect("Avi client")
-}
-
-async fn gdp_status(env: &Env) -> String {
-    Api::<GlobalDeploymentPolicy>::namespaced(env.home().await, HOME)
-        .get("global-gdp")
-        .await
-        .ok()
-        .and_then(|g| g.status)
-        .map(|s| s.error_status)
-        .unwrap_or_default()
-}
-
-async fn gslb_config_state(env: &Env) -> String {
-    Api::<GslbConfig>::namespaced(env.home().await, HOME)
-        .get("gc-1")
-        .await
-        .ok()
-        .and_then(|g| g.status)
-        .map(|s| s.state)
-        .unwrap_or_default()
-}
-
-/// Waits for the GSLBConfig and GDP status to say accepted (the supervisor writes the
-/// GSLBConfig state shortly after the writer reports boot done, so readiness can come first).
-async fn wait_policy_accepted(env: &Env) {
-    wait_until(
-        "GSLBConfig and GDP accepted",
-        WAIT,
-        || async {
-            gslb_config_state(env).await == "success: gslb config accepted"
-                && gdp_status(env).await == "success"
-        },
-        || env.log(),
-    )
     .await;
 }
 
+/// The tenant AKO annotated on the Ingress `ns/web` in cluster1.
+async fn ako_tenant(env: &Env, ns: &str) -> Option<String> {
+    Api::<Ingress>::namespaced(env.client("cluster1").await, ns)
+        .get("web")
+        .await
+        .expect("ingress")
+        .metadata
+        .annotations
+        .unwrap_or_default()
+        .remove("ako.vmware.com/tenant-name")
+}
+
+/// Creates the tenant `name` on the controller through the Avi API.
+async fn create_tenant(env: &Env, name: &str) {
+    env.avi_client()
+        .create(
+            "tenant",
+            &json!({"name": name, "local": true}),
+            Some("admin"),
+        )
+        .await
+        .expect("tenant created through the Avi API");
+}
+
+/// A GDP selecting `app: gslb` objects in `clusters`, with TTL 30.
 fn gdp(clusters: &[&str]) -> Value {
-    json!({
-        "matchRules": {"appSelector": {"label": {"app": "gslb"}}},
-        "matchClusters": clusters.iter().map(|c| json!({"cluster": c})).collect::<Vec<_>>(),
-        "ttl": 30
-    })
+    harness::gdp(clusters, json!({"ttl": 30}))
+}
+
+/// `gdp` for both clusters, with syncVipOnly for cluster2.
+fn sync_vip_only_in_cluster2() -> Value {
+    let mut spec = gdp(&["cluster1", "cluster2"]);
+    spec["matchClusters"] =
+        json!([{"cluster": "cluster1"}, {"cluster": "cluster2", "syncVipOnly": true}]);
+    spec
+}
+
+/// The selectors scenario's GDP: two app labels and two namespace labels, in `clusters`.
+fn selective(clusters: &[&str]) -> Value {
+    let mut spec = harness::gdp(clusters, json!({}));
+    spec["matchRules"] = json!({
+        "appSelector": {"label": {"app": "gslb", "tier": "web"}},
+        "namespaceSelector": {"label": {"env": "prod", "team": "a"}}
+    });
+    spec
+}
+
+/// `clusters` Kubernetes clusters, the GDP (`gdp`) selecting `gdp_clusters`, and `amko run`.
+fn running(clusters: usize, gdp_clusters: &[&str]) -> EnvOptions {
+    EnvOptions::clusters(clusters)
+        .install(gdp(gdp_clusters))
+        .run(&[])
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -365,59 +227,32 @@ fn gdp(clusters: &[&str]) -> Value {
 /// LoadBalancer leaves.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lb_services_become_one_gslb_service_and_sync_vip_only_drops_uuids() {
-    let mut env = Env::start("lbsvc", 2, 0).await;
-    env.install(gdp(&["cluster1", "cluster2"])).await;
-    env.start_operator(&[]);
-    env.wait_ready().await;
+    let mut env = Env::start("lbsvc", running(2, &["cluster1", "cluster2"])).await;
 
     let tcp_ports = json!([
         {"name": "alt", "port": 8443, "protocol": "TCP"},
         {"name": "https", "port": 443, "protocol": "TCP"},
         {"name": "admin", "port": 9443, "protocol": "TCP"}
     ]);
-    for cluster in ["cluster1", "cluster2"] {
-        create_lb_service(
-            &env,
-            cluster,
-            "pay",
-            "api",
-            "api.example.com",
-            tcp_ports.clone(),
-            json!({"app": "gslb"}),
-        )
-        .await;
+    let udp_ports = json!([{"name": "dns-tcp", "port": 5353, "protocol": "TCP"},
+                           {"name": "dns", "port": 53, "protocol": "UDP"}]);
+    // api in both clusters; a UDP service in one cluster, and a LoadBalancer Service the
+    // selector does not pick.
+    for (cluster, ns, name, ports, app) in [
+        ("cluster1", "pay", "api", &tcp_ports, "gslb"),
+        ("cluster2", "pay", "api", &tcp_ports, "gslb"),
+        ("cluster1", "infra", "dns", &udp_ports, "gslb"),
+        ("cluster2", "pay", "internal", &tcp_ports, "other"),
+    ] {
+        let host = format!("{name}.example.com");
+        let labels = json!({"app": app});
+        create_lb_service(&env, cluster, ns, name, &host, ports.clone(), labels).await;
     }
-    // A UDP service in one cluster, and a LoadBalancer Service the selector does not pick.
-    create_lb_service(
-        &env,
-        "cluster1",
-        "infra",
-        "dns",
-        "dns.example.com",
-        json!([{"name": "dns-tcp", "port": 5353, "protocol": "TCP"}, {"name": "dns", "port": 53, "protocol": "UDP"}]),
-        json!({"app": "gslb"}),
-    )
-    .await;
-    create_lb_service(
-        &env,
-        "cluster2",
-        "pay",
-        "internal",
-        "internal.example.com",
-        tcp_ports.clone(),
-        json!({"app": "other"}),
-    )
-    .await;
 
-    wait_until(
-        "api and dns GslbServices",
-        WAIT,
-        || async {
-            gs_with_members(&env, "api.example.com", 2)
-                && gs_with_members(&env, "dns.example.com", 1)
-        },
-        || env.log(),
-    )
+    env.eventually("api and dns GslbServices", || async {
+        env.has_gs_with_members("api.example.com", 2)
+            && env.has_gs_with_members("dns.example.com", 1)
+    })
     .await;
     let gs = env.gslb_service("api.example.com").expect("api GS");
     assert_eq!(gs["created_by"], CREATED_BY);
@@ -428,7 +263,7 @@ async fn lb_services_become_one_gslb_service_and_sync_vip_only_drops_uuids() {
         assert_member_placed(&gs, &placement);
         assert_eq!(member_with_ip(&gs, &placement.vip)["ip"]["type"], "V4");
     }
-    let monitors = monitors_of(&env, &gs);
+    let monitors = env.monitors_of(&gs);
     assert_eq!(monitors.len(), 1, "one transport monitor: {monitors:#?}");
     assert_eq!(monitors[0]["type"], "HEALTH_MONITOR_TCP");
     assert_eq!(monitors[0]["monitor_port"], 443, "the lowest Service port");
@@ -443,7 +278,7 @@ async fn lb_services_become_one_gslb_service_and_sync_vip_only_drops_uuids() {
         &dns,
         &service_placement(&env, "cluster1", "infra", "dns").await,
     );
-    let dns_monitors = monitors_of(&env, &dns);
+    let dns_monitors = env.monitors_of(&dns);
     assert_eq!(dns_monitors.len(), 1);
     assert_eq!(dns_monitors[0]["type"], "HEALTH_MONITOR_UDP");
     assert_eq!(dns_monitors[0]["monitor_port"], 53);
@@ -451,29 +286,22 @@ async fn lb_services_become_one_gslb_service_and_sync_vip_only_drops_uuids() {
         env.gslb_service("internal.example.com").is_none(),
         "not selected"
     );
-    wait_policy_accepted(&env).await;
+    env.wait_policy_accepted().await;
 
     // syncVipOnly for cluster2: its member keeps the VIP but loses the AKO UUIDs; cluster1's
     // member is unchanged.
-    let mut spec = gdp(&["cluster1", "cluster2"]);
-    spec["matchClusters"] =
-        json!([{"cluster": "cluster1"}, {"cluster": "cluster2", "syncVipOnly": true}]);
+    let spec = sync_vip_only_in_cluster2();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = env.writes();
     env.apply_gdp(spec).await;
     let vip2 = service_placement(&env, "cluster2", "pay", "api").await.vip;
-    wait_until(
-        "cluster2's member without UUIDs",
-        WAIT,
-        || async {
-            env.gslb_service("api.example.com").is_some_and(|gs| {
-                let m = member_with_ip(&gs, &vip2);
-                m.get("vs_uuid").is_none_or(Value::is_null)
-                    && m.get("cluster_uuid").is_none_or(Value::is_null)
-            })
-        },
-        || env.log(),
-    )
+    env.eventually("cluster2's member without UUIDs", || async {
+        env.gslb_service("api.example.com").is_some_and(|gs| {
+            let m = member_with_ip(&gs, &vip2);
+            m.get("vs_uuid").is_none_or(Value::is_null)
+                && m.get("cluster_uuid").is_none_or(Value::is_null)
+        })
+    })
     .await;
     let gs = env.gslb_service("api.example.com").expect("api GS");
     assert_eq!(members_of(&gs).len(), 2);
@@ -481,35 +309,22 @@ async fn lb_services_become_one_gslb_service_and_sync_vip_only_drops_uuids() {
         &gs,
         &service_placement(&env, "cluster1", "pay", "api").await,
     );
-    wait_policy_accepted(&env).await;
+    env.wait_policy_accepted().await;
 
     // The flip cost exactly one write: the GslbService of cluster2's member (not the UDP one).
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let gs_writes: Vec<String> = env
-        .avi
-        .control()
-        .audit_log()
-        .iter()
-        .skip(before)
-        .filter(|e| e.object_type == "gslbservice")
-        .map(|e| format!("{} {}", e.method, e.name))
-        .collect();
+    let gs_writes = env.gs_writes_since(before);
     assert_eq!(gs_writes, ["PUT api.example.com"], "{}", env.log());
     assert_eq!(env.writes(), before + 1, "no other write");
 
     // syncVipOnly off again: the UUIDs come back.
     env.apply_gdp(gdp(&["cluster1", "cluster2"])).await;
     let placement2 = service_placement(&env, "cluster2", "pay", "api").await;
-    wait_until(
-        "cluster2's member with UUIDs again",
-        WAIT,
-        || async {
-            env.gslb_service("api.example.com").is_some_and(|gs| {
-                member_with_ip(&gs, &placement2.vip)["vs_uuid"] == placement2.vs_uuid.as_str()
-            })
-        },
-        || env.log(),
-    )
+    env.eventually("cluster2's member with UUIDs again", || async {
+        env.gslb_service("api.example.com").is_some_and(|gs| {
+            member_with_ip(&gs, &placement2.vip)["vs_uuid"] == placement2.vs_uuid.as_str()
+        })
+    })
     .await;
     assert_member_placed(
         &env.gslb_service("api.example.com").expect("GS"),
@@ -521,38 +336,24 @@ async fn lb_services_become_one_gslb_service_and_sync_vip_only_drops_uuids() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = env.writes();
     for cluster in ["cluster1", "cluster2"] {
-        Api::<Service>::namespaced(env.client(cluster).await, "pay")
-            .patch(
-                "api",
-                &PatchParams::default(),
-                &Patch::Merge(json!({"spec": {"ports": [
-                    {"name": "alt", "port": 8443, "protocol": "TCP"},
-                    {"name": "low", "port": 80, "protocol": "TCP"}
-                ]}})),
-            )
-            .await
-            .expect("ports changed");
+        let ports = json!({"spec": {"ports": [
+            {"name": "alt", "port": 8443, "protocol": "TCP"},
+            {"name": "low", "port": 80, "protocol": "TCP"}
+        ]}});
+        env.patch::<Service>(cluster, "pay", "api", ports).await;
     }
-    wait_until(
-        "monitor on port 80",
-        WAIT,
-        || async {
-            env.gslb_service("api.example.com").is_some_and(|gs| {
-                monitors_of(&env, &gs)
-                    .first()
-                    .is_some_and(|m| m["monitor_port"] == 80)
-            })
-        },
-        || env.log(),
-    )
+    env.eventually("monitor on port 80", || async {
+        env.gslb_service("api.example.com").is_some_and(|gs| {
+            env.monitors_of(&gs)
+                .first()
+                .is_some_and(|m| m["monitor_port"] == 80)
+        })
+    })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let writes: Vec<String> = env
-        .avi
-        .control()
-        .audit_log()
+        .audit_since(before)
         .iter()
-        .skip(before)
         .map(|e| format!("{} {}", e.method, e.object_type))
         .collect();
     assert!(
@@ -561,25 +362,11 @@ async fn lb_services_become_one_gslb_service_and_sync_vip_only_drops_uuids() {
     );
 
     // cluster1's Service stops being a LoadBalancer: its member leaves.
-    Api::<Service>::namespaced(env.client("cluster1").await, "pay")
-        .patch(
-            "api",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"type": "ClusterIP"}})),
-        )
-        .await
-        .expect("type changed");
-    wait_until(
-        "only cluster2's member left",
-        WAIT,
-        || async {
-            env.gslb_service("api.example.com").is_some_and(|gs| {
-                members_of(&gs).len() == 1
-                    && members_of(&gs)[0]["ip"]["addr"] == placement2.vip.as_str()
-            })
-        },
-        || env.log(),
-    )
+    let not_lb = json!({"spec": {"type": "ClusterIP"}});
+    env.patch::<Service>("cluster1", "pay", "api", not_lb).await;
+    env.eventually("only cluster2's member left", || async {
+        only_member_is(&env, "api.example.com", &placement2.vip)
+    })
     .await;
     env.assert_restart_writes_nothing().await;
     harness::remove_dir(&env.dir);
@@ -589,19 +376,11 @@ async fn lb_services_become_one_gslb_service_and_sync_vip_only_drops_uuids() {
 /// have no AKO UUIDs, so they wait for AKO until syncVipOnly sends their VIPs alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_vip_only_takes_vips_from_a_cluster_without_ako() {
-    let mut env = Env::start_with(
+    let mut env = Env::start(
         "no-ako",
-        2,
-        0,
-        EnvOptions {
-            without_ako: vec!["cluster2".into()],
-            ..EnvOptions::default()
-        },
+        running(2, &["cluster1", "cluster2"]).without_ako("cluster2"),
     )
     .await;
-    env.install(gdp(&["cluster1", "cluster2"])).await;
-    env.start_operator(&[]);
-    env.wait_ready().await;
 
     let ports = json!([{"name": "https", "port": 443, "protocol": "TCP"}]);
     for cluster in ["cluster1", "cluster2"] {
@@ -627,17 +406,15 @@ async fn sync_vip_only_takes_vips_from_a_cluster_without_ako() {
         )
         .await
         .expect("status written");
-    wait_until(
+    env.eventually(
         "cluster1's member, and cluster2's refused for want of AKO UUIDs",
-        WAIT,
         || async {
             let waiting = env.get("/debug/members").await.is_some_and(|(_, body)| {
                 body.contains("waiting for AKO to annotate")
                     && body.contains("syncVipOnly for cluster cluster2")
             });
-            waiting && gs_with_members(&env, "api.example.com", 1)
+            waiting && env.has_gs_with_members("api.example.com", 1)
         },
-        || env.log(),
     )
     .await;
     let placement1 = service_placement(&env, "cluster1", "pay", "api").await;
@@ -646,16 +423,11 @@ async fn sync_vip_only_takes_vips_from_a_cluster_without_ako() {
         &placement1,
     );
 
-    let mut spec = gdp(&["cluster1", "cluster2"]);
-    spec["matchClusters"] =
-        json!([{"cluster": "cluster1"}, {"cluster": "cluster2", "syncVipOnly": true}]);
+    let spec = sync_vip_only_in_cluster2();
     env.apply_gdp(spec).await;
-    wait_until(
-        "cluster2's VIP as a member",
-        WAIT,
-        || async { gs_with_members(&env, "api.example.com", 2) },
-        || env.log(),
-    )
+    env.eventually("cluster2's VIP as a member", || async {
+        env.has_gs_with_members("api.example.com", 2)
+    })
     .await;
     let gs = env.gslb_service("api.example.com").expect("GS");
     let vip_only = member_with_ip(&gs, "192.0.2.10");
@@ -669,7 +441,7 @@ async fn sync_vip_only_takes_vips_from_a_cluster_without_ako() {
     );
     assert_eq!(vip_only["ip"]["type"], "V4");
     assert_member_placed(&gs, &placement1);
-    wait_policy_accepted(&env).await;
+    env.wait_policy_accepted().await;
     env.assert_restart_writes_nothing().await;
     harness::remove_dir(&env.dir);
 }
@@ -679,47 +451,32 @@ async fn sync_vip_only_takes_vips_from_a_cluster_without_ako() {
 /// passthrough routes share the instance's TCP/443 monitor.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openshift_routes_become_gslb_services_with_the_right_monitors() {
-    let mut env = Env::start("routes", 1, 1).await;
-    env.install(json!({
-        "matchRules": {"appSelector": {"label": {"app": "gslb"}}},
-        "matchClusters": [{"cluster": "ocp1"}],
-        "defaultDomain": "apps.ocp1.sim.local"
-    }))
-    .await;
-    env.start_operator(&[]);
-    env.wait_ready().await;
+    let gdp = harness::gdp(&["ocp1"], json!({"defaultDomain": "apps.ocp1.sim.local"}));
+    let routes_options = EnvOptions::clusters(1).openshift(1).install(gdp).run(&[]);
+    let mut env = Env::start("routes", routes_options).await;
 
-    create_route(
+    let passthrough = json!({"termination": "passthrough"});
+    create_routes(
         &env,
-        "ocp1",
-        "web",
-        "plain",
-        json!({"host": "plain.example.com", "path": "/app"}),
-    )
-    .await;
-    create_route(&env, "ocp1", "web", "sub", json!({"subdomain": "shop"})).await;
-    create_route(
-        &env,
-        "ocp1",
-        "web",
-        "edge",
-        json!({"host": "secure.example.com", "tls": {"termination": "edge"}}),
-    )
-    .await;
-    create_route(
-        &env,
-        "ocp1",
-        "web",
-        "pass-a",
-        json!({"host": "pass-a.example.com", "tls": {"termination": "passthrough"}}),
-    )
-    .await;
-    create_route(
-        &env,
-        "ocp1",
-        "web",
-        "pass-b",
-        json!({"host": "pass-b.example.com", "tls": {"termination": "passthrough"}}),
+        &[
+            (
+                "plain",
+                json!({"host": "plain.example.com", "path": "/app"}),
+            ),
+            ("sub", json!({"subdomain": "shop"})),
+            (
+                "edge",
+                json!({"host": "secure.example.com", "tls": {"termination": "edge"}}),
+            ),
+            (
+                "pass-a",
+                json!({"host": "pass-a.example.com", "tls": passthrough}),
+            ),
+            (
+                "pass-b",
+                json!({"host": "pass-b.example.com", "tls": passthrough}),
+            ),
+        ],
     )
     .await;
     let names = [
@@ -729,12 +486,9 @@ async fn openshift_routes_become_gslb_services_with_the_right_monitors() {
         "pass-a.example.com",
         "pass-b.example.com",
     ];
-    wait_until(
-        "five GslbServices from routes",
-        WAIT,
-        || async { names.iter().all(|n| gs_with_members(&env, n, 1)) },
-        || env.log(),
-    )
+    env.eventually("five GslbServices from routes", || async {
+        names.iter().all(|n| env.has_gs_with_members(n, 1))
+    })
     .await;
 
     for (route, gs_name) in [
@@ -750,7 +504,7 @@ async fn openshift_routes_become_gslb_services_with_the_right_monitors() {
         assert_member_placed(&gs, &placement);
     }
 
-    let plain = monitors_of(&env, &env.gslb_service("plain.example.com").expect("GS"));
+    let plain = env.monitors_of(&env.gslb_service("plain.example.com").expect("GS"));
     assert_eq!(plain.len(), 1);
     assert_eq!(plain[0]["type"], "HEALTH_MONITOR_HTTP");
     assert_eq!(plain[0]["monitor_port"], 80);
@@ -759,14 +513,11 @@ async fn openshift_routes_become_gslb_services_with_the_right_monitors() {
         "HEAD /app HTTP/1.0"
     );
 
-    let sub = monitors_of(
-        &env,
-        &env.gslb_service("shop.apps.ocp1.sim.local").expect("GS"),
-    );
+    let sub = env.monitors_of(&env.gslb_service("shop.apps.ocp1.sim.local").expect("GS"));
     assert_eq!(sub.len(), 1);
     assert_eq!(sub[0]["http_monitor"]["http_request"], "HEAD / HTTP/1.0");
 
-    let edge = monitors_of(&env, &env.gslb_service("secure.example.com").expect("GS"));
+    let edge = env.monitors_of(&env.gslb_service("secure.example.com").expect("GS"));
     assert_eq!(edge.len(), 1);
     assert_eq!(edge[0]["type"], "HEALTH_MONITOR_HTTPS");
     assert_eq!(edge[0]["monitor_port"], 443);
@@ -778,7 +529,7 @@ async fn openshift_routes_become_gslb_services_with_the_right_monitors() {
 
     let shared = format!("amko--passthrough-hm-tcp-{UUID}");
     for gs_name in ["pass-a.example.com", "pass-b.example.com"] {
-        let monitors = monitors_of(&env, &env.gslb_service(gs_name).expect("GS"));
+        let monitors = env.monitors_of(&env.gslb_service(gs_name).expect("GS"));
         assert_eq!(monitors.len(), 1, "{gs_name}: {monitors:#?}");
         assert_eq!(monitors[0]["name"], shared.as_str());
         assert_eq!(monitors[0]["type"], "HEALTH_MONITOR_TCP");
@@ -792,7 +543,7 @@ async fn openshift_routes_become_gslb_services_with_the_right_monitors() {
         1,
         "one passthrough monitor for both"
     );
-    wait_policy_accepted(&env).await;
+    env.wait_policy_accepted().await;
 
     // An AKO HostRule giving plain.example.com a certificate makes its member TLS: the monitor
     // becomes HTTPS on 443 for the same path.
@@ -805,48 +556,37 @@ async fn openshift_routes_become_gslb_services_with_the_right_monitors() {
                "tls": {"sslKeyCertificate": {"name": "plain-cert", "type": "secret"}}}),
     )
     .await;
-    wait_until(
-        "HTTPS monitor for plain.example.com",
-        WAIT,
-        || async {
-            env.gslb_service("plain.example.com").is_some_and(|gs| {
-                let monitors = monitors_of(&env, &gs);
-                monitors.len() == 1
-                    && monitors[0]["type"] == "HEALTH_MONITOR_HTTPS"
-                    && monitors[0]["monitor_port"] == 443
-                    && monitors[0]["https_monitor"]["http_request"] == "HEAD /app HTTP/1.0"
-            })
-        },
-        || env.log(),
-    )
+    env.eventually("HTTPS monitor for plain.example.com", || async {
+        env.gslb_service("plain.example.com").is_some_and(|gs| {
+            let monitors = env.monitors_of(&gs);
+            monitors.len() == 1
+                && monitors[0]["type"] == "HEALTH_MONITOR_HTTPS"
+                && monitors[0]["monitor_port"] == 443
+                && monitors[0]["https_monitor"]["http_request"] == "HEAD /app HTTP/1.0"
+        })
+    })
     .await;
-    wait_until(
+    env.eventually(
         "the HTTP monitor of plain.example.com cleaned up",
-        WAIT,
         || async {
             !env.health_monitors().iter().any(|m| {
                 m["description"]
                     == "created by: amko, gsname: plain.example.com, path: /app, protocol: http"
             })
         },
-        || env.log(),
     )
     .await;
 
     // A defaultDomain that is not the router's: AKO serves no such host, so the subdomain
     // route has no VIP under that name and its GslbService goes; restoring it brings it back.
-    let mut spec = json!({
-        "matchRules": {"appSelector": {"label": {"app": "gslb"}}},
-        "matchClusters": [{"cluster": "ocp1"}],
-        "defaultDomain": "apps.elsewhere.example.com"
-    });
+    let mut spec = harness::gdp(
+        &["ocp1"],
+        json!({"defaultDomain": "apps.elsewhere.example.com"}),
+    );
     env.apply_gdp(spec.clone()).await;
-    wait_until(
-        "subdomain GslbService removed",
-        WAIT,
-        || async { env.gslb_service("shop.apps.ocp1.sim.local").is_none() },
-        || env.log(),
-    )
+    env.eventually("subdomain GslbService removed", || async {
+        env.gslb_service("shop.apps.ocp1.sim.local").is_none()
+    })
     .await;
     assert!(
         env.gslb_service("shop.apps.elsewhere.example.com")
@@ -855,35 +595,23 @@ async fn openshift_routes_become_gslb_services_with_the_right_monitors() {
     );
     spec["defaultDomain"] = json!(".apps.ocp1.sim.local");
     env.apply_gdp(spec).await;
-    wait_until(
-        "subdomain GslbService back",
-        WAIT,
-        || async { gs_with_members(&env, "shop.apps.ocp1.sim.local", 1) },
-        || env.log(),
-    )
+    env.eventually("subdomain GslbService back", || async {
+        env.has_gs_with_members("shop.apps.ocp1.sim.local", 1)
+    })
     .await;
 
     // Removing one passthrough GslbService keeps the monitor the other still uses.
-    let routes = Api::<Route>::namespaced(env.client("ocp1").await, "web");
-    routes
-        .delete("pass-a", &Default::default())
-        .await
-        .expect("delete");
-    wait_until(
-        "pass-a GslbService gone",
-        WAIT,
-        || async { env.gslb_service("pass-a.example.com").is_none() },
-        || env.log(),
-    )
+    env.delete::<Route>("ocp1", "web", "pass-a").await;
+    env.eventually("pass-a GslbService gone", || async {
+        env.gslb_service("pass-a.example.com").is_none()
+    })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let pass_b = env
         .gslb_service("pass-b.example.com")
         .expect("pass-b GS stays");
     assert_eq!(
-        monitors_of(&env, &pass_b)
-            .first()
-            .map(|m| m["name"].clone()),
+        env.monitors_of(&pass_b).first().map(|m| m["name"].clone()),
         Some(json!(shared)),
         "the shared monitor survives while pass-b uses it"
     );
@@ -895,55 +623,37 @@ async fn openshift_routes_become_gslb_services_with_the_right_monitors() {
 /// IPv4 cluster, become members of IP type V6 next to IPv4 ones.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ipv6_vips_become_v6_members() {
-    let mut env = Env::start_with(
+    let mut env = Env::start(
         "ipv6",
-        2,
-        0,
-        EnvOptions {
-            vip_families: vec![("cluster2".into(), VipFamily::V6)],
-            ..EnvOptions::default()
-        },
+        running(2, &["cluster1", "cluster2"]).vip_family("cluster2", VipFamily::V6),
     )
     .await;
-    env.install(gdp(&["cluster1", "cluster2"])).await;
-    env.start_operator(&[]);
-    env.wait_ready().await;
 
     for cluster in ["cluster1", "cluster2"] {
-        env.create_ingress(
-            cluster,
-            "shop",
-            "web",
-            "dual.example.com",
-            json!({"app": "gslb"}),
-        )
-        .await;
+        env.create_gslb_ingress(cluster, "shop", "web", "dual.example.com")
+            .await;
     }
-    create::<Service>(
-        &env.client("cluster1").await,
+    let v6 = json!({"ipFamilies": ["IPv6"], "ipFamilyPolicy": "SingleStack",
+                    "ports": [{"port": 8080, "protocol": "TCP"}]});
+    let service = harness::lb_service(
         "shop",
-        json!({
-            "metadata": {"name": "v6svc", "namespace": "shop", "labels": {"app": "gslb"},
-                "annotations": {"external-dns.alpha.kubernetes.io/hostname": "v6svc.example.com"}},
-            "spec": {"type": "LoadBalancer", "ipFamilies": ["IPv6"], "ipFamilyPolicy": "SingleStack",
-                "ports": [{"port": 8080, "protocol": "TCP"}]}
-        }),
-    )
-    .await;
-    wait_until(
-        "GslbServices with IPv6 members",
-        WAIT,
-        || async {
-            gs_with_members(&env, "dual.example.com", 2)
-                && gs_with_members(&env, "v6svc.example.com", 1)
-        },
-        || env.log(),
-    )
+        "v6svc",
+        "v6svc.example.com",
+        json!({"app": "gslb"}),
+        v6,
+    );
+    env.create::<Service>("cluster1", "shop", service).await;
+    env.eventually("GslbServices with IPv6 members", || async {
+        env.has_gs_with_members("dual.example.com", 2)
+            && env.has_gs_with_members("v6svc.example.com", 1)
+    })
     .await;
 
     let gs = env.gslb_service("dual.example.com").expect("GS");
     for (cluster, family) in [("cluster1", "V4"), ("cluster2", "V6")] {
-        let placement = ingress_placement(&env, cluster, "shop", "web", "dual.example.com").await;
+        let placement = env
+            .ingress_placement(cluster, "shop", "web", "dual.example.com")
+            .await;
         let parsed: std::net::IpAddr = placement.vip.parse().expect("AKO wrote an IP");
         assert_eq!(parsed.is_ipv6(), family == "V6", "{cluster} VIP {parsed}");
         assert_member_placed(&gs, &placement);
@@ -958,8 +668,8 @@ async fn ipv6_vips_become_v6_members() {
     );
     assert_member_placed(&svc, &placement);
     assert_eq!(member_with_ip(&svc, &placement.vip)["ip"]["type"], "V6");
-    assert_eq!(monitors_of(&env, &svc)[0]["monitor_port"], 8080);
-    wait_policy_accepted(&env).await;
+    assert_eq!(env.monitors_of(&svc)[0]["monitor_port"], 8080);
+    env.wait_policy_accepted().await;
     env.assert_restart_writes_nothing().await;
     harness::remove_dir(&env.dir);
 }
@@ -969,17 +679,13 @@ async fn ipv6_vips_become_v6_members() {
 /// rejoining matchClusters, and a namespace deleted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn selectors_and_match_clusters_follow_runtime_changes() {
-    let mut env = Env::start("selectors", 2, 0).await;
-    env.install(json!({
-        "matchRules": {
-            "appSelector": {"label": {"app": "gslb", "tier": "web"}},
-            "namespaceSelector": {"label": {"env": "prod", "team": "a"}}
-        },
-        "matchClusters": [{"cluster": "cluster1"}, {"cluster": "cluster2"}]
-    }))
+    let mut env = Env::start(
+        "selectors",
+        EnvOptions::clusters(2)
+            .install(selective(&["cluster1", "cluster2"]))
+            .run(&[]),
+    )
     .await;
-    env.start_operator(&[]);
-    env.wait_ready().await;
 
     let full = json!({"app": "gslb", "tier": "web"});
     for cluster in ["cluster1", "cluster2"] {
@@ -1001,24 +707,15 @@ async fn selectors_and_match_clusters_follow_runtime_changes() {
         env.create_ingress(cluster, "prod-a", "web", "shop.example.com", full.clone())
             .await;
         // Only one of the two app labels: not selected.
-        env.create_ingress(
-            cluster,
-            "prod-a",
-            "half",
-            "half.example.com",
-            json!({"app": "gslb"}),
-        )
-        .await;
+        env.create_gslb_ingress(cluster, "prod-a", "half", "half.example.com")
+            .await;
         // Both app labels, but the namespace has only one of the two namespace labels.
         env.create_ingress(cluster, "prod-b", "web", "team-b.example.com", full.clone())
             .await;
     }
-    wait_until(
-        "shop selected in both clusters",
-        WAIT,
-        || async { gs_with_members(&env, "shop.example.com", 2) },
-        || env.log(),
-    )
+    env.eventually("shop selected in both clusters", || async {
+        env.has_gs_with_members("shop.example.com", 2)
+    })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
@@ -1033,110 +730,73 @@ async fn selectors_and_match_clusters_follow_runtime_changes() {
     for cluster in ["cluster1", "cluster2"] {
         assert_member_placed(
             &gs,
-            &ingress_placement(&env, cluster, "prod-a", "web", "shop.example.com").await,
+            &env.ingress_placement(cluster, "prod-a", "web", "shop.example.com")
+                .await,
         );
     }
-    wait_policy_accepted(&env).await;
+    env.wait_policy_accepted().await;
 
     // prod-b in cluster1 gains team=a: its Ingress is selected.
     patch_namespace_labels(&env, "cluster1", "prod-b", json!({"team": "a"})).await;
-    wait_until(
+    env.eventually(
         "team-b.example.com selected after the namespace label change",
-        WAIT,
-        || async { gs_with_members(&env, "team-b.example.com", 1) },
-        || env.log(),
+        || async { env.has_gs_with_members("team-b.example.com", 1) },
     )
     .await;
     let gs = env.gslb_service("team-b.example.com").expect("GS");
     assert_member_placed(
         &gs,
-        &ingress_placement(&env, "cluster1", "prod-b", "web", "team-b.example.com").await,
+        &env.ingress_placement("cluster1", "prod-b", "web", "team-b.example.com")
+            .await,
     );
 
     // prod-a in cluster1 loses env=prod: its member leaves, cluster2's stays.
     patch_namespace_labels(&env, "cluster1", "prod-a", json!({"env": null})).await;
-    let cluster2_vip = ingress_placement(&env, "cluster2", "prod-a", "web", "shop.example.com")
+    let cluster2_vip = env
+        .ingress_placement("cluster2", "prod-a", "web", "shop.example.com")
         .await
         .vip;
-    wait_until(
-        "cluster1's member unselected",
-        WAIT,
-        || async {
-            env.gslb_service("shop.example.com").is_some_and(|gs| {
-                members_of(&gs).len() == 1
-                    && members_of(&gs)[0]["ip"]["addr"] == cluster2_vip.as_str()
-            })
-        },
-        || env.log(),
-    )
+    env.eventually("cluster1's member unselected", || async {
+        only_member_is(&env, "shop.example.com", &cluster2_vip)
+    })
     .await;
 
     // An object label change: cluster2's Ingress loses tier=web, so shop has no member left.
-    Api::<Ingress>::namespaced(env.client("cluster2").await, "prod-a")
-        .patch(
-            "web",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"labels": {"tier": null}}})),
-        )
-        .await
-        .expect("label removed");
-    wait_until(
-        "shop GslbService removed",
-        WAIT,
-        || async { env.gslb_service("shop.example.com").is_none() },
-        || env.log(),
+    env.patch::<Ingress>(
+        "cluster2",
+        "prod-a",
+        "web",
+        json!({"metadata": {"labels": {"tier": null}}}),
     )
+    .await;
+    env.eventually("shop GslbService removed", || async {
+        env.gslb_service("shop.example.com").is_none()
+    })
     .await;
 
     // cluster2's prod-b is selected too; then cluster2 leaves matchClusters and its member goes.
     patch_namespace_labels(&env, "cluster2", "prod-b", json!({"team": "a"})).await;
-    wait_until(
-        "team-b.example.com in both clusters",
-        WAIT,
-        || async { gs_with_members(&env, "team-b.example.com", 2) },
-        || env.log(),
-    )
+    env.eventually("team-b.example.com in both clusters", || async {
+        env.has_gs_with_members("team-b.example.com", 2)
+    })
     .await;
-    env.apply_gdp(json!({
-        "matchRules": {
-            "appSelector": {"label": {"app": "gslb", "tier": "web"}},
-            "namespaceSelector": {"label": {"env": "prod", "team": "a"}}
-        },
-        "matchClusters": [{"cluster": "cluster1"}]
-    }))
-    .await;
-    let cluster1_vip = ingress_placement(&env, "cluster1", "prod-b", "web", "team-b.example.com")
+    env.apply_gdp(selective(&["cluster1"])).await;
+    let cluster1_vip = env
+        .ingress_placement("cluster1", "prod-b", "web", "team-b.example.com")
         .await
         .vip;
-    wait_until(
+    env.eventually(
         "cluster2's member gone after matchClusters changed",
-        WAIT,
-        || async {
-            env.gslb_service("team-b.example.com").is_some_and(|gs| {
-                members_of(&gs).len() == 1
-                    && members_of(&gs)[0]["ip"]["addr"] == cluster1_vip.as_str()
-            })
-        },
-        || env.log(),
+        || async { only_member_is(&env, "team-b.example.com", &cluster1_vip) },
     )
     .await;
-    wait_policy_accepted(&env).await;
+    env.wait_policy_accepted().await;
 
     // cluster2 back in matchClusters: its member rejoins.
-    env.apply_gdp(json!({
-        "matchRules": {
-            "appSelector": {"label": {"app": "gslb", "tier": "web"}},
-            "namespaceSelector": {"label": {"env": "prod", "team": "a"}}
-        },
-        "matchClusters": [{"cluster": "cluster1"}, {"cluster": "cluster2"}]
-    }))
-    .await;
-    wait_until(
-        "cluster2's member back",
-        WAIT,
-        || async { gs_with_members(&env, "team-b.example.com", 2) },
-        || env.log(),
-    )
+    env.apply_gdp(selective(&["cluster1", "cluster2"])).await;
+    env.eventually("cluster2's member back", || async {
+        env.has_gs_with_members("team-b.example.com", 2)
+    })
     .await;
 
     // Deleting the namespace in cluster1 takes its member away.
@@ -1144,20 +804,13 @@ async fn selectors_and_match_clusters_follow_runtime_changes() {
         .delete("prod-b", &Default::default())
         .await
         .expect("namespace deleted");
-    let cluster2_vip = ingress_placement(&env, "cluster2", "prod-b", "web", "team-b.example.com")
+    let cluster2_vip = env
+        .ingress_placement("cluster2", "prod-b", "web", "team-b.example.com")
         .await
         .vip;
-    wait_until(
-        "cluster1's member gone with its namespace",
-        WAIT,
-        || async {
-            env.gslb_service("team-b.example.com").is_some_and(|gs| {
-                members_of(&gs).len() == 1
-                    && members_of(&gs)[0]["ip"]["addr"] == cluster2_vip.as_str()
-            })
-        },
-        || env.log(),
-    )
+    env.eventually("cluster1's member gone with its namespace", || async {
+        only_member_is(&env, "team-b.example.com", &cluster2_vip)
+    })
     .await;
     env.assert_restart_writes_nothing().await;
     harness::remove_dir(&env.dir);
@@ -1168,53 +821,27 @@ async fn selectors_and_match_clusters_follow_runtime_changes() {
 /// rejected are not used; renaming the global FQDN replaces the GslbService.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn custom_global_fqdn_maps_local_hosts_through_host_rules() {
-    let mut env = Env::start("custom-fqdn", 2, 0).await;
-    env.install_with(
-        gdp(&["cluster1", "cluster2"]),
-        json!({"useCustomGlobalFqdn": true}),
+    let mut env = Env::start(
+        "custom-fqdn",
+        running(2, &["cluster1", "cluster2"]).gslb_config(json!({"useCustomGlobalFqdn": true})),
     )
     .await;
-    env.start_operator(&[]);
-    env.wait_ready().await;
 
-    env.create_ingress(
-        "cluster1",
-        "shop",
-        "web",
-        "shop.east.internal",
-        json!({"app": "gslb"}),
-    )
-    .await;
-    env.create_ingress(
-        "cluster2",
-        "shop",
-        "web",
-        "shop.west.internal",
-        json!({"app": "gslb"}),
-    )
-    .await;
-    env.create_ingress(
-        "cluster1",
-        "shop",
-        "unmapped",
-        "unmapped.east.internal",
-        json!({"app": "gslb"}),
-    )
-    .await;
+    env.create_gslb_ingress("cluster1", "shop", "web", "shop.east.internal")
+        .await;
+    env.create_gslb_ingress("cluster2", "shop", "web", "shop.west.internal")
+        .await;
+    env.create_gslb_ingress("cluster1", "shop", "unmapped", "unmapped.east.internal")
+        .await;
     // Without HostRules nothing is selected in this mode.
-    wait_until(
-        "the Ingresses refused for want of a HostRule",
-        WAIT,
-        || async {
-            let Some((200, body)) = env.get("/debug/members").await else {
-                return false;
-            };
-            // The reason names the missing mapping of each local host.
-            body.contains("cluster1 maps shop.east.internal")
-                && body.contains("cluster2 maps shop.west.internal")
-        },
-        || env.log(),
-    )
+    env.eventually("the Ingresses refused for want of a HostRule", || async {
+        let Some((200, body)) = env.get("/debug/members").await else {
+            return false;
+        };
+        // The reason names the missing mapping of each local host.
+        body.contains("cluster1 maps shop.east.internal")
+            && body.contains("cluster2 maps shop.west.internal")
+    })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
@@ -1222,29 +849,25 @@ async fn custom_global_fqdn_maps_local_hosts_through_host_rules() {
         "no HostRule maps anything yet"
     );
 
-    create_host_rule(
-        &env,
-        "cluster1",
-        "shop",
-        "east",
-        json!({"fqdn": "shop.east.internal", "aliases": ["shop-alt.example.com"],
-               "gslb": {"fqdn": "shop.example.com", "includeAliases": true}}),
-    )
-    .await;
-    create_host_rule(
-        &env,
-        "cluster2",
-        "shop",
-        "west",
-        json!({"fqdn": "shop.west.internal", "aliases": ["west-only.example.com"],
-               "gslb": {"fqdn": "shop.example.com", "includeAliases": false}}),
-    )
-    .await;
-    wait_until(
+    for (cluster, name, virtualhost) in [
+        (
+            "cluster1",
+            "east",
+            json!({"fqdn": "shop.east.internal", "aliases": ["shop-alt.example.com"],
+                   "gslb": {"fqdn": "shop.example.com", "includeAliases": true}}),
+        ),
+        (
+            "cluster2",
+            "west",
+            json!({"fqdn": "shop.west.internal", "aliases": ["west-only.example.com"],
+                   "gslb": {"fqdn": "shop.example.com", "includeAliases": false}}),
+        ),
+    ] {
+        create_host_rule(&env, cluster, "shop", name, virtualhost).await;
+    }
+    env.eventually(
         "one GslbService for the global FQDN with both members",
-        WAIT,
-        || async { gs_with_members(&env, "shop.example.com", 2) },
-        || env.log(),
+        || async { env.has_gs_with_members("shop.example.com", 2) },
     )
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -1271,11 +894,13 @@ async fn custom_global_fqdn_maps_local_hosts_through_host_rules() {
     );
     assert_member_placed(
         &gs,
-        &ingress_placement(&env, "cluster1", "shop", "web", "shop.east.internal").await,
+        &env.ingress_placement("cluster1", "shop", "web", "shop.east.internal")
+            .await,
     );
     assert_member_placed(
         &gs,
-        &ingress_placement(&env, "cluster2", "shop", "web", "shop.west.internal").await,
+        &env.ingress_placement("cluster2", "shop", "web", "shop.west.internal")
+            .await,
     );
     let names: Vec<String> = env
         .gslb_services()
@@ -1288,72 +913,48 @@ async fn custom_global_fqdn_maps_local_hosts_through_host_rules() {
         "local hosts never become GslbServices"
     );
     // Monitors are named after the global FQDN.
-    let monitors = monitors_of(&env, &gs);
+    let monitors = env.monitors_of(&gs);
     assert_eq!(monitors.len(), 1);
     assert_eq!(
         monitors[0]["description"],
         "created by: amko, gsname: shop.example.com, path: /, protocol: http"
     );
-    wait_policy_accepted(&env).await;
+    env.wait_policy_accepted().await;
 
     // Deleting cluster2's HostRule takes its member out of the global GslbService.
-    Api::<HostRule>::namespaced(env.client("cluster2").await, "shop")
-        .delete("west", &Default::default())
-        .await
-        .expect("delete");
-    wait_until(
-        "cluster2's member unmapped",
-        WAIT,
-        || async { gs_with_members(&env, "shop.example.com", 1) },
-        || env.log(),
-    )
+    env.delete::<HostRule>("cluster2", "shop", "west").await;
+    env.eventually("cluster2's member unmapped", || async {
+        env.has_gs_with_members("shop.example.com", 1)
+    })
     .await;
 
     // Renaming the global FQDN of cluster1's HostRule: the old GslbService goes, the new one
     // carries the member and the alias.
-    let east = Api::<HostRule>::namespaced(env.client("cluster1").await, "shop");
-    east.patch(
-        "east",
-        &PatchParams::default(),
-        &Patch::Merge(json!({"spec": {"virtualhost": {"gslb": {"fqdn": "store.example.com"}}}})),
-    )
-    .await
-    .expect("global FQDN renamed");
-    wait_until(
-        "store.example.com replaces shop.example.com",
-        WAIT,
-        || async {
-            env.gslb_service("shop.example.com").is_none()
-                && env.gslb_service("store.example.com").is_some_and(|gs| {
-                    members_of(&gs).len() == 1
-                        && domain_names(&gs) == ["shop-alt.example.com", "store.example.com"]
-                })
-        },
-        || env.log(),
-    )
+    let renamed = json!({"spec": {"virtualhost": {"gslb": {"fqdn": "store.example.com"}}}});
+    env.patch::<HostRule>("cluster1", "shop", "east", renamed)
+        .await;
+    env.eventually("store.example.com replaces shop.example.com", || async {
+        env.gslb_service("shop.example.com").is_none()
+            && env.gslb_service("store.example.com").is_some_and(|gs| {
+                members_of(&gs).len() == 1
+                    && domain_names(&gs) == ["shop-alt.example.com", "store.example.com"]
+            })
+    })
     .await;
     assert_member_placed(
         &env.gslb_service("store.example.com").expect("GS"),
-        &ingress_placement(&env, "cluster1", "shop", "web", "shop.east.internal").await,
+        &env.ingress_placement("cluster1", "shop", "web", "shop.east.internal")
+            .await,
     );
 
     // includeAliases off: the alias is no longer a domain name.
-    east.patch(
-        "east",
-        &PatchParams::default(),
-        &Patch::Merge(json!({"spec": {"virtualhost": {"gslb": {"includeAliases": false}}}})),
-    )
-    .await
-    .expect("includeAliases off");
-    wait_until(
-        "alias dropped",
-        WAIT,
-        || async {
-            env.gslb_service("store.example.com")
-                .is_some_and(|gs| domain_names(&gs) == ["store.example.com"])
-        },
-        || env.log(),
-    )
+    let no_aliases = json!({"spec": {"virtualhost": {"gslb": {"includeAliases": false}}}});
+    env.patch::<HostRule>("cluster1", "shop", "east", no_aliases)
+        .await;
+    env.eventually("alias dropped", || async {
+        env.gslb_service("store.example.com")
+            .is_some_and(|gs| domain_names(&gs) == ["store.example.com"])
+    })
     .await;
     env.assert_restart_writes_nothing().await;
     harness::remove_dir(&env.dir);
@@ -1363,24 +964,12 @@ async fn custom_global_fqdn_maps_local_hosts_through_host_rules() {
 /// local FQDN, except an alias that is another GslbService's own FQDN.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn host_rule_aliases_add_domain_names_in_default_mode() {
-    let mut env = Env::start("aliases", 1, 0).await;
-    env.install(gdp(&["cluster1"])).await;
-    env.start_operator(&[]);
-    env.wait_ready().await;
-    env.create_ingress(
-        "cluster1",
-        "shop",
-        "web",
-        "app.example.com",
-        json!({"app": "gslb"}),
-    )
-    .await;
-    wait_until(
-        "the GslbService",
-        WAIT,
-        || async { gs_with_members(&env, "app.example.com", 1) },
-        || env.log(),
-    )
+    let mut env = Env::start("aliases", running(1, &["cluster1"])).await;
+    env.create_gslb_ingress("cluster1", "shop", "web", "app.example.com")
+        .await;
+    env.eventually("the GslbService", || async {
+        env.has_gs_with_members("app.example.com", 1)
+    })
     .await;
     assert_eq!(
         domain_names(&env.gslb_service("app.example.com").expect("GS")),
@@ -1396,16 +985,11 @@ async fn host_rule_aliases_add_domain_names_in_default_mode() {
                "gslb": {"fqdn": "ignored-in-default-mode.example.com"}}),
     )
     .await;
-    wait_until(
-        "aliases as domain names",
-        WAIT,
-        || async {
-            env.gslb_service("app.example.com").is_some_and(|gs| {
-                domain_names(&gs) == ["app.example.com", "app.example.org", "www.example.com"]
-            })
-        },
-        || env.log(),
-    )
+    env.eventually("aliases as domain names", || async {
+        env.gslb_service("app.example.com").is_some_and(|gs| {
+            domain_names(&gs) == ["app.example.com", "app.example.org", "www.example.com"]
+        })
+    })
     .await;
     assert!(
         env.gslb_service("ignored-in-default-mode.example.com")
@@ -1414,72 +998,48 @@ async fn host_rule_aliases_add_domain_names_in_default_mode() {
     let gs = env.gslb_service("app.example.com").expect("GS");
     assert_member_placed(
         &gs,
-        &ingress_placement(&env, "cluster1", "shop", "web", "app.example.com").await,
+        &env.ingress_placement("cluster1", "shop", "web", "app.example.com")
+            .await,
     );
 
     // Removing an alias removes the domain name.
-    Api::<HostRule>::namespaced(env.client("cluster1").await, "shop")
-        .patch(
-            "app",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"virtualhost": {"aliases": ["www.example.com"]}}})),
-        )
-        .await
-        .expect("aliases edited");
-    wait_until(
-        "one alias left",
-        WAIT,
-        || async {
-            env.gslb_service("app.example.com")
-                .is_some_and(|gs| domain_names(&gs) == ["app.example.com", "www.example.com"])
-        },
-        || env.log(),
+    env.patch::<HostRule>(
+        "cluster1",
+        "shop",
+        "app",
+        json!({"spec": {"virtualhost": {"aliases": ["www.example.com"]}}}),
     )
+    .await;
+    env.eventually("one alias left", || async {
+        env.gslb_service("app.example.com")
+            .is_some_and(|gs| domain_names(&gs) == ["app.example.com", "www.example.com"])
+    })
     .await;
 
     // An alias that is another GslbService's own FQDN: the controller allows a domain name on
     // one GslbService only, so the alias must give way and both GslbServices stay writable.
-    env.create_ingress(
+    env.create_gslb_ingress("cluster1", "shop", "blog", "blog.example.com")
+        .await;
+    env.eventually("blog GslbService", || async {
+        env.has_gs_with_members("blog.example.com", 1)
+    })
+    .await;
+    env.patch::<HostRule>(
         "cluster1",
         "shop",
-        "blog",
-        "blog.example.com",
-        json!({"app": "gslb"}),
+        "app",
+        json!({"spec": {"virtualhost": {"aliases": ["www.example.com", "blog.example.com"]}}}),
     )
     .await;
-    wait_until(
-        "blog GslbService",
-        WAIT,
-        || async { gs_with_members(&env, "blog.example.com", 1) },
-        || env.log(),
-    )
-    .await;
-    Api::<HostRule>::namespaced(env.client("cluster1").await, "shop")
-        .patch(
-            "app",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"virtualhost": {"aliases": ["www.example.com", "blog.example.com"]}}})),
-        )
-        .await
-        .expect("aliases edited");
     // A later change to both GslbServices must still reach the controller.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    env.apply_gdp(json!({
-        "matchRules": {"appSelector": {"label": {"app": "gslb"}}},
-        "matchClusters": [{"cluster": "cluster1"}],
-        "ttl": 77
-    }))
-    .await;
-    wait_until(
-        "both GslbServices take the new TTL",
-        WAIT,
-        || async {
-            ["app.example.com", "blog.example.com"]
-                .iter()
-                .all(|n| env.gslb_service(n).is_some_and(|gs| gs["ttl"] == 77))
-        },
-        || env.log(),
-    )
+    env.apply_gdp(harness::gdp(&["cluster1"], json!({"ttl": 77})))
+        .await;
+    env.eventually("both GslbServices take the new TTL", || async {
+        ["app.example.com", "blog.example.com"]
+            .iter()
+            .all(|n| env.gslb_service(n).is_some_and(|gs| gs["ttl"] == 77))
+    })
     .await;
     assert_eq!(
         domain_names(&env.gslb_service("blog.example.com").expect("GS")),
@@ -1491,21 +1051,13 @@ async fn host_rule_aliases_add_domain_names_in_default_mode() {
         "the alias that is blog's own FQDN is not claimed"
     );
     // Once blog.example.com has no member left, the alias is free and app takes it.
-    Api::<Ingress>::namespaced(env.client("cluster1").await, "shop")
-        .delete("blog", &Default::default())
-        .await
-        .expect("delete");
-    wait_until(
-        "app takes the freed alias",
-        WAIT,
-        || async {
-            env.gslb_service("blog.example.com").is_none()
-                && env.gslb_service("app.example.com").is_some_and(|gs| {
-                    domain_names(&gs) == ["app.example.com", "blog.example.com", "www.example.com"]
-                })
-        },
-        || env.log(),
-    )
+    env.delete::<Ingress>("cluster1", "shop", "blog").await;
+    env.eventually("app takes the freed alias", || async {
+        env.gslb_service("blog.example.com").is_none()
+            && env.gslb_service("app.example.com").is_some_and(|gs| {
+                domain_names(&gs) == ["app.example.com", "blog.example.com", "www.example.com"]
+            })
+    })
     .await;
     env.assert_restart_writes_nothing().await;
     harness::remove_dir(&env.dir);
@@ -1516,63 +1068,28 @@ async fn host_rule_aliases_add_domain_names_in_default_mode() {
 /// change moves them; a tenant the controller lacks is refused visibly without blocking others.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn namespace_tenant_places_the_gslb_service_in_that_tenant() {
-    let mut env = Env::start("tenants", 1, 0).await;
-    env.install(gdp(&["cluster1"])).await;
-    avi_client(&env)
-        .create(
-            "tenant",
-            &json!({"name": "team-a", "local": true}),
-            Some("admin"),
-        )
-        .await
-        .expect("tenant team-a created through the Avi API");
+    let mut env = Env::start(
+        "tenants",
+        EnvOptions::clusters(1).install(gdp(&["cluster1"])),
+    )
+    .await;
+    create_tenant(&env, "team-a").await;
     env.start_operator(&[]);
     env.wait_ready().await;
 
     let client = env.client("cluster1").await;
-    apply_namespace(
-        &client,
-        "team-a-apps",
-        json!({}),
-        json!({"ako.vmware.com/tenant-name": "team-a"}),
-    )
+    tenant_namespace(&client, "team-a-apps", "team-a").await;
+    env.create_gslb_ingress("cluster1", "team-a-apps", "web", "tenant.example.com")
+        .await;
+    env.create_gslb_ingress("cluster1", "plain", "web", "admin.example.com")
+        .await;
+    env.eventually("both GslbServices", || async {
+        env.has_gs_with_members("tenant.example.com", 1)
+            && env.has_gs_with_members("admin.example.com", 1)
+    })
     .await;
-    env.create_ingress(
-        "cluster1",
-        "team-a-apps",
-        "web",
-        "tenant.example.com",
-        json!({"app": "gslb"}),
-    )
-    .await;
-    env.create_ingress(
-        "cluster1",
-        "plain",
-        "web",
-        "admin.example.com",
-        json!({"app": "gslb"}),
-    )
-    .await;
-    wait_until(
-        "both GslbServices",
-        WAIT,
-        || async {
-            gs_with_members(&env, "tenant.example.com", 1)
-                && gs_with_members(&env, "admin.example.com", 1)
-        },
-        || env.log(),
-    )
-    .await;
-    let ing = Api::<Ingress>::namespaced(client.clone(), "team-a-apps")
-        .get("web")
-        .await
-        .expect("ingress");
     assert_eq!(
-        ing.metadata
-            .annotations
-            .unwrap_or_default()
-            .get("ako.vmware.com/tenant-name")
-            .map(String::as_str),
+        ako_tenant(&env, "team-a-apps").await.as_deref(),
         Some("team-a"),
         "AKO annotated the tenant"
     );
@@ -1580,9 +1097,10 @@ async fn namespace_tenant_places_the_gslb_service_in_that_tenant() {
     assert_eq!(ref_name(&gs["tenant_ref"]), "team-a");
     assert_member_placed(
         &gs,
-        &ingress_placement(&env, "cluster1", "team-a-apps", "web", "tenant.example.com").await,
+        &env.ingress_placement("cluster1", "team-a-apps", "web", "tenant.example.com")
+            .await,
     );
-    let monitors = monitors_of(&env, &gs);
+    let monitors = env.monitors_of(&gs);
     assert_eq!(monitors.len(), 1);
     assert_eq!(
         ref_name(&monitors[0]["tenant_ref"]),
@@ -1592,9 +1110,7 @@ async fn namespace_tenant_places_the_gslb_service_in_that_tenant() {
     let admin = env.gslb_service("admin.example.com").expect("GS");
     assert_eq!(ref_name(&admin["tenant_ref"]), "admin");
     assert!(
-        env.avi
-            .control()
-            .audit_log()
+        env.audit_since(0)
             .iter()
             .filter(|e| e.name == "tenant.example.com")
             .all(|e| e.tenant == "team-a"),
@@ -1603,104 +1119,64 @@ async fn namespace_tenant_places_the_gslb_service_in_that_tenant() {
 
     // A restart finds the GslbService in its tenant again and writes nothing.
     env.assert_restart_writes_nothing().await;
-    wait_policy_accepted(&env).await;
+    env.wait_policy_accepted().await;
 
     // The namespace of admin.example.com is moved to tenant team-a: AKO re-annotates the
     // Ingress, and the GslbService moves: created in team-a, deleted from admin.
-    apply_namespace(
-        &client,
-        "plain",
-        json!({}),
-        json!({"ako.vmware.com/tenant-name": "team-a"}),
-    )
-    .await;
-    wait_until(
-        "admin.example.com moved to tenant team-a",
-        WAIT,
-        || async {
-            env.gslb_service("admin.example.com").is_some_and(|gs| {
-                ref_name(&gs["tenant_ref"]) == "team-a" && members_of(&gs).len() == 1
-            }) && env
+    tenant_namespace(&client, "plain", "team-a").await;
+    env.eventually("admin.example.com moved to tenant team-a", || async {
+        env.gslb_service("admin.example.com")
+            .is_some_and(|gs| ref_name(&gs["tenant_ref"]) == "team-a" && members_of(&gs).len() == 1)
+            && env
                 .gslb_services()
                 .iter()
                 .filter(|g| g["name"] == "admin.example.com")
                 .count()
                 == 1
-        },
-        || env.log(),
-    )
+    })
     .await;
     let moved = env.gslb_service("admin.example.com").expect("GS");
     assert_member_placed(
         &moved,
-        &ingress_placement(&env, "cluster1", "plain", "web", "admin.example.com").await,
+        &env.ingress_placement("cluster1", "plain", "web", "admin.example.com")
+            .await,
     );
     assert!(
-        monitors_of(&env, &moved)
+        env.monitors_of(&moved)
             .iter()
             .all(|m| ref_name(&m["tenant_ref"]) == "team-a"),
         "its monitor moved too"
     );
-    wait_until(
-        "no managed monitor left in tenant admin",
-        WAIT,
-        || async {
-            !env.health_monitors().iter().any(|m| {
-                m["name"].as_str().is_some_and(|n| n.starts_with("amko--"))
-                    && ref_name(&m["tenant_ref"]) == "admin"
-            })
-        },
-        || env.log(),
-    )
+    env.eventually("no managed monitor left in tenant admin", || async {
+        !env.health_monitors().iter().any(|m| {
+            m["name"].as_str().is_some_and(|n| n.starts_with("amko--"))
+                && ref_name(&m["tenant_ref"]) == "admin"
+        })
+    })
     .await;
 
     // A namespace naming a tenant the controller does not have: its GslbService cannot be
     // written, and the other GslbServices are not held up by it.
-    apply_namespace(
-        &client,
-        "ghost-apps",
-        json!({}),
-        json!({"ako.vmware.com/tenant-name": "ghost"}),
-    )
-    .await;
-    env.create_ingress(
-        "cluster1",
-        "ghost-apps",
-        "web",
-        "ghost.example.com",
-        json!({"app": "gslb"}),
-    )
-    .await;
-    env.create_ingress(
-        "cluster1",
-        "team-a-apps",
-        "second",
-        "second.example.com",
-        json!({"app": "gslb"}),
-    )
-    .await;
-    wait_until(
+    tenant_namespace(&client, "ghost-apps", "ghost").await;
+    env.create_gslb_ingress("cluster1", "ghost-apps", "web", "ghost.example.com")
+        .await;
+    env.create_gslb_ingress("cluster1", "team-a-apps", "second", "second.example.com")
+        .await;
+    env.eventually(
         "second.example.com written despite the missing tenant",
-        WAIT,
-        || async { gs_with_members(&env, "second.example.com", 1) },
-        || env.log(),
+        || async { env.has_gs_with_members("second.example.com", 1) },
     )
     .await;
     assert!(env.gslb_service("ghost.example.com").is_none());
     // The refusal is visible: logged with the controller's message, and counted.
-    wait_until(
-        "the refused write counted in /metrics",
-        WAIT,
-        || async {
-            env.get("/metrics").await.is_some_and(|(_, text)| {
-                text.lines().any(|l| {
-                    l.starts_with("amko_avi_write_errors_total{kind=\"rejected\"}")
-                        && !l.ends_with(" 0")
-                })
+    env.eventually("the refused write counted in /metrics", || async {
+        env.get("/metrics").await.is_some_and(|(_, text)| {
+            text.lines().any(|l| {
+                l.starts_with("amko_avi_write_errors_total{kind=\"rejected\"}")
+                    && !l.ends_with(" 0")
             })
-        },
-        || env.log(),
-    )
+        })
+    })
     .await;
     assert!(
         env.log().contains("Tenant 'ghost' does not exist"),
@@ -1714,16 +1190,9 @@ async fn namespace_tenant_places_the_gslb_service_in_that_tenant() {
 /// its own, `admin` here); an annotated namespace still picks its tenant.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gslb_config_tenant_is_the_default_for_unannotated_namespaces() {
-    let mut env = Env::start("default-tenant", 1, 0).await;
+    let mut env = Env::start("default-tenant", EnvOptions::clusters(1)).await;
     for tenant in ["team-g", "team-a"] {
-        avi_client(&env)
-            .create(
-                "tenant",
-                &json!({"name": tenant, "local": true}),
-                Some("admin"),
-            )
-            .await
-            .expect("tenant created through the Avi API");
+        create_tenant(&env, tenant).await;
     }
     env.install_with(
         gdp(&["cluster1"]),
@@ -1734,49 +1203,17 @@ async fn gslb_config_tenant_is_the_default_for_unannotated_namespaces() {
     env.wait_ready().await;
 
     let client = env.client("cluster1").await;
-    apply_namespace(
-        &client,
-        "team-a-apps",
-        json!({}),
-        json!({"ako.vmware.com/tenant-name": "team-a"}),
-    )
+    tenant_namespace(&client, "team-a-apps", "team-a").await;
+    env.create_gslb_ingress("cluster1", "team-a-apps", "web", "a.example.com")
+        .await;
+    env.create_gslb_ingress("cluster1", "plain", "web", "g.example.com")
+        .await;
+    env.eventually("both GslbServices", || async {
+        env.has_gs_with_members("a.example.com", 1) && env.has_gs_with_members("g.example.com", 1)
+    })
     .await;
-    env.create_ingress(
-        "cluster1",
-        "team-a-apps",
-        "web",
-        "a.example.com",
-        json!({"app": "gslb"}),
-    )
-    .await;
-    env.create_ingress(
-        "cluster1",
-        "plain",
-        "web",
-        "g.example.com",
-        json!({"app": "gslb"}),
-    )
-    .await;
-    wait_until(
-        "both GslbServices",
-        WAIT,
-        || async {
-            gs_with_members(&env, "a.example.com", 1) && gs_with_members(&env, "g.example.com", 1)
-        },
-        || env.log(),
-    )
-    .await;
-    let plain = Api::<Ingress>::namespaced(client.clone(), "plain")
-        .get("web")
-        .await
-        .expect("ingress");
     assert_eq!(
-        plain
-            .metadata
-            .annotations
-            .unwrap_or_default()
-            .get("ako.vmware.com/tenant-name")
-            .map(String::as_str),
+        ako_tenant(&env, "plain").await.as_deref(),
         Some("admin"),
         "AKO reports its own tenant on objects of unannotated namespaces"
     );
@@ -1787,7 +1224,7 @@ async fn gslb_config_tenant_is_the_default_for_unannotated_namespaces() {
         "the GSLBConfig's tenant"
     );
     assert!(
-        monitors_of(&env, &g)
+        env.monitors_of(&g)
             .iter()
             .all(|m| ref_name(&m["tenant_ref"]) == "team-g")
     );
@@ -1797,7 +1234,7 @@ async fn gslb_config_tenant_is_the_default_for_unannotated_namespaces() {
         "team-a",
         "the namespace's tenant"
     );
-    wait_policy_accepted(&env).await;
+    env.wait_policy_accepted().await;
     env.assert_restart_writes_nothing().await;
     harness::remove_dir(&env.dir);
 }
@@ -1806,62 +1243,49 @@ async fn gslb_config_tenant_is_the_default_for_unannotated_namespaces() {
 /// FQDN; a passthrough route is refused in this mode even when a HostRule maps its host.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn custom_global_fqdn_with_routes_refuses_passthrough() {
-    let mut env = Env::start("custom-routes", 1, 1).await;
-    env.install_with(gdp(&["ocp1"]), json!({"useCustomGlobalFqdn": true}))
-        .await;
-    env.start_operator(&[]);
-    env.wait_ready().await;
-    create_route(
-        &env,
-        "ocp1",
-        "web",
-        "edge",
-        json!({"host": "edge.ocp.internal", "tls": {"termination": "edge"}}),
+    let mut env = Env::start(
+        "custom-routes",
+        running(1, &["ocp1"])
+            .openshift(1)
+            .gslb_config(json!({"useCustomGlobalFqdn": true})),
     )
     .await;
-    create_route(
+    create_routes(
         &env,
-        "ocp1",
-        "web",
-        "pass",
-        json!({"host": "pass.ocp.internal", "tls": {"termination": "passthrough"}}),
+        &[
+            (
+                "edge",
+                json!({"host": "edge.ocp.internal", "tls": {"termination": "edge"}}),
+            ),
+            (
+                "pass",
+                json!({"host": "pass.ocp.internal", "tls": {"termination": "passthrough"}}),
+            ),
+        ],
     )
     .await;
-    create_host_rule(
-        &env,
-        "ocp1",
-        "web",
-        "edge",
-        json!({"fqdn": "edge.ocp.internal", "gslb": {"fqdn": "edge.example.com"}}),
-    )
-    .await;
-    create_host_rule(
-        &env,
-        "ocp1",
-        "web",
-        "pass",
-        json!({"fqdn": "pass.ocp.internal", "gslb": {"fqdn": "pass.example.com"}}),
-    )
-    .await;
-    wait_until(
+    for name in ["edge", "pass"] {
+        let mapping = json!({"fqdn": format!("{name}.ocp.internal"),
+                             "gslb": {"fqdn": format!("{name}.example.com")}});
+        create_host_rule(&env, "ocp1", "web", name, mapping).await;
+    }
+    env.eventually(
         "edge.example.com, and the passthrough route refused with a reason",
-        WAIT,
         || async {
             let refused = env.get("/debug/members").await.is_some_and(|(_, body)| {
                 body.contains("passthrough objects cannot be used with useCustomGlobalFqdn")
             });
-            refused && gs_with_members(&env, "edge.example.com", 1)
+            refused && env.has_gs_with_members("edge.example.com", 1)
         },
-        || env.log(),
     )
     .await;
     let (_, placement) = route_placement(&env, "ocp1", "web", "edge").await;
     let gs = env.gslb_service("edge.example.com").expect("GS");
     assert_member_placed(&gs, &placement);
-    assert_eq!(monitors_of(&env, &gs)[0]["type"], "HEALTH_MONITOR_HTTPS");
+    assert_eq!(env.monitors_of(&gs)[0]["type"], "HEALTH_MONITOR_HTTPS");
     assert!(env.gslb_service("pass.example.com").is_none());
     assert!(env.gslb_service("edge.ocp.internal").is_none());
-    wait_policy_accepted(&env).await;
+    env.wait_policy_accepted().await;
     env.assert_restart_writes_nothing().await;
     harness::remove_dir(&env.dir);
 }

@@ -2,6 +2,9 @@
 //! clusters, and running real CLI clients (kubectl, helm) against them with a time bound.
 #![allow(dead_code)]
 
+#[path = "../support/tools.rs"]
+pub mod tools;
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -58,15 +61,16 @@ impl Run {
     }
 }
 
-/// Runs `program args…` with `env`, feeding `stdin`, killed after `limit`.
+/// Runs `program args…` (`program` from `tools`) with `env`, feeding `stdin`, killed after `limit`.
 pub async fn run(
-    program: &str,
+    program: std::process::Command,
     args: &[&str],
     env: &[(&str, &Path)],
     stdin: Option<&str>,
     limit: Duration,
 ) -> Run {
-    let mut cmd = Command::new(program);
+    let program_name = program.get_program().to_string_lossy().into_owned();
+    let mut cmd = Command::from(program);
     cmd.args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -77,7 +81,7 @@ pub async fn run(
     }
     let mut child = cmd
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+        .unwrap_or_else(|e| panic!("cannot run {program_name}: {e}"));
     let mut input = child.stdin.take().expect("stdin");
     let text = stdin.unwrap_or_default().to_string();
     tokio::spawn(async move {
@@ -85,13 +89,24 @@ pub async fn run(
     });
     let output = tokio::time::timeout(limit, child.wait_with_output())
         .await
-        .unwrap_or_else(|_| panic!("{program} {args:?} did not finish within {limit:?}"))
+        .unwrap_or_else(|_| panic!("{program_name} {args:?} did not finish within {limit:?}"))
         .expect("output");
     Run {
         ok: output.status.success(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
+}
+
+/// GET `url` and parse the answer as JSON.
+pub async fn get_json(http: &reqwest::Client, url: &str) -> serde_json::Value {
+    http.get(url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: not JSON: {e}"))
 }
 
 /// Removes its directory when dropped.
@@ -140,6 +155,19 @@ impl Kubectl {
             context,
         ];
         full.extend_from_slice(args);
-        run("kubectl", &full, &[], stdin, Duration::from_secs(60)).await
+        run(tools::kubectl(), &full, &[], stdin, Duration::from_secs(60)).await
+    }
+
+    /// `kubectl <words> <extra…>` (`words` split at whitespace), which must succeed; its stdout.
+    pub async fn ok(&self, context: &str, words: &str, extra: &[&str]) -> String {
+        let mut args: Vec<&str> = words.split_whitespace().collect();
+        args.extend_from_slice(extra);
+        self.run(context, &args, None).await.expect_ok()
+    }
+
+    /// `kubectl <words> -o json` (which must succeed), parsed.
+    pub async fn json(&self, context: &str, words: &str) -> serde_json::Value {
+        let text = self.ok(context, words, &["-o", "json"]).await;
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
     }
 }
