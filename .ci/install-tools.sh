@@ -8,7 +8,7 @@ set -euo pipefail
 log() { echo "install-tools: $*" >&2; }
 
 if ! command -v cargo-deny >/dev/null 2>&1; then
-  log "installing cargo-deny from crates.io (about 2 minutes)"
+  log "installing cargo-deny from the Rust crate registry (about 2 minutes)"
   cargo install --locked --quiet cargo-deny
 fi
 
