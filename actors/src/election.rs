@@ -6,28 +6,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use amko::gate::LeaseView;
 use amko::lease::{LeaseElector, LeaseState};
 use tokio::sync::watch;
 
 use crate::telemetry::Metrics;
-
-/// What this replica knows about the Lease.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum LeaseView {
-    /// No election (`--leader-elect` not given): this replica may lead.
-    NotElecting,
-    Held,
-    /// Another replica holds it (`holder` empty when unknown).
-    Standby {
-        holder: String,
-    },
-}
-
-impl LeaseView {
-    pub fn held(&self) -> bool {
-        matches!(self, LeaseView::NotElecting | LeaseView::Held)
-    }
-}
 
 /// Starts the election loop on the current actix arbiter; the receiver follows the Lease.
 pub fn spawn(elector: Arc<LeaseElector>, metrics: Arc<Metrics>) -> watch::Receiver<LeaseView> {

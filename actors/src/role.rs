@@ -9,32 +9,13 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use amko::crd::AmkoCluster;
-use amko::federation::{LeaderClaim, followers_of, must_step_back};
+use amko::federation::{LeaderClaim, followers_of};
+use amko::gate::{Gate, LeaseView, Role, step_back_reason, verdict};
 use amko::members::MembersKubeconfig;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::{Api, Client, ResourceExt};
 use serde_json::json;
 use tokio::sync::watch;
-
-use crate::election::LeaseView;
-
-/// The verdict: may this instance run the pipeline, and why (shown as the phase when it may not).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Gate {
-    pub may_lead: bool,
-    pub why: String,
-    /// False until the role was read once (the instance is neither leading nor idle yet).
-    pub decided: bool,
-}
-
-/// The role of this cluster as its AMKOCluster says.
-enum Role {
-    /// No AMKOCluster: today's single-cluster behaviour.
-    Alone,
-    Leader(Box<AmkoCluster>),
-    Follower(String),
-    Invalid(String),
-}
 
 pub struct RoleWatcher {
     client: Client,
@@ -116,16 +97,7 @@ impl RoleWatcher {
                 return None;
             }
         };
-        Some(match list.as_slice() {
-            [] => Role::Alone,
-            [one] if one.spec.is_leader => Role::Leader(Box::new(one.clone())),
-            [one] => Role::Follower(one.name_any()),
-            _ => Role::Invalid(format!(
-                "only one AMKOCluster object allowed per cluster; {} found in {}",
-                list.len(),
-                self.namespace
-            )),
-        })
+        Some(Role::of(list, &self.namespace))
     }
 
     /// Records (or clears) `status.leaderSince` on our AMKOCluster; only the writer calls this.
@@ -166,11 +138,8 @@ impl RoleWatcher {
             let Some(theirs) = self.leader_claim_of(&context).await else {
                 continue;
             };
-            if must_step_back(&mine, &theirs) {
-                return Some(format!(
-                    "AMKO in cluster {context} is also a leader, conflicting state: this cluster became leader later ({}) and does not write until one of them is set to isLeader: false",
-                    mine.since
-                ));
+            if let Some(why) = step_back_reason(&mine, &theirs) {
+                return Some(why);
             }
             tracing::warn!(cluster = %context, "AMKO in cluster {context} is also a leader, conflicting state; it became leader later and steps back");
         }
@@ -197,109 +166,5 @@ impl RoleWatcher {
                 since: c.status.and_then(|s| s.leader_since).unwrap_or_default(),
                 context: context.to_owned(),
             })
-    }
-}
-
-/// The verdict from the role, the Lease and, for a leader, the reason to step back (if any).
-fn verdict(role: &Role, lease: &LeaseView, conflict: Option<String>) -> Gate {
-    let closed = |why: String| Gate {
-        may_lead: false,
-        why,
-        decided: true,
-    };
-    let open = |why: String| Gate {
-        may_lead: true,
-        why,
-        decided: true,
-    };
-    match lease {
-        LeaseView::Standby { holder } if holder.is_empty() => {
-            return closed("standby: waiting for the leader-election lease".to_owned());
-        }
-        LeaseView::Standby { holder } => {
-            return closed(format!(
-                "standby: the leader-election lease is held by {holder}"
-            ));
-        }
-        LeaseView::Held | LeaseView::NotElecting => {}
-    }
-    match role {
-        Role::Alone => open("no AMKOCluster in this cluster: running as the leader".to_owned()),
-        Role::Invalid(why) => closed(why.clone()),
-        Role::Follower(name) => closed(format!(
-            "follower: AMKOCluster {name} says isLeader: false; amko-rs idles until it is promoted"
-        )),
-        Role::Leader(cluster) => match conflict {
-            Some(why) => closed(why),
-            None => open(format!(
-                "leader (AMKOCluster {} says isLeader: true)",
-                cluster.name_any()
-            )),
-        },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use amko::crd::AmkoClusterSpec;
-
-    fn leader() -> Role {
-        Role::Leader(Box::new(AmkoCluster::new(
-            "amkocluster-federation",
-            AmkoClusterSpec {
-                is_leader: true,
-                ..AmkoClusterSpec::default()
-            },
-        )))
-    }
-
-    fn standby_of(holder: &str) -> LeaseView {
-        LeaseView::Standby {
-            holder: holder.to_owned(),
-        }
-    }
-
-    #[test]
-    fn a_single_cluster_install_or_a_leader_leads_when_it_holds_the_lease() {
-        for lease in [LeaseView::NotElecting, LeaseView::Held] {
-            assert!(verdict(&Role::Alone, &lease, None).may_lead);
-            assert!(verdict(&leader(), &lease, None).may_lead);
-        }
-        let standby = verdict(&leader(), &standby_of("replica-a"), None);
-        assert!(!standby.may_lead && standby.decided);
-        assert_eq!(
-            standby.why,
-            "standby: the leader-election lease is held by replica-a"
-        );
-        assert!(!verdict(&Role::Alone, &standby_of(""), None).may_lead);
-    }
-
-    #[test]
-    fn followers_invalid_setups_and_the_newer_of_two_leaders_idle() {
-        let follower = verdict(
-            &Role::Follower("amkocluster-federation".to_owned()),
-            &LeaseView::Held,
-            None,
-        );
-        assert!(!follower.may_lead);
-        assert!(
-            follower
-                .why
-                .starts_with("follower: AMKOCluster amkocluster-federation")
-        );
-        let invalid = verdict(
-            &Role::Invalid("only one AMKOCluster object allowed per cluster".to_owned()),
-            &LeaseView::NotElecting,
-            None,
-        );
-        assert!(!invalid.may_lead);
-        let conflict = verdict(
-            &leader(),
-            &LeaseView::NotElecting,
-            Some("AMKO in cluster east is also a leader, conflicting state".to_owned()),
-        );
-        assert!(!conflict.may_lead);
-        assert!(conflict.why.starts_with("AMKO in cluster east"));
     }
 }

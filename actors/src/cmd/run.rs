@@ -19,11 +19,12 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::reload;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use crate::election::{self, LeaseView};
+use crate::election;
 use crate::http::{self, Endpoints};
 use crate::operator::{Operator, OperatorOptions, SetLogLevel};
-use crate::role::{Gate, RoleWatcher};
+use crate::role::RoleWatcher;
 use crate::telemetry::Metrics;
+use amko::gate::{Gate, LeaseView};
 
 /// Arguments of `amko run`.
 #[derive(clap::Args, Debug)]
