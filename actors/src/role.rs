@@ -1,9 +1,7 @@
-//! Whether this `amko run` may write (to the controller and to CR status): it holds the Lease
-//! (with `--leader-elect`), and its cluster's AMKOCluster makes it the federation leader — or there
-//! is no AMKOCluster at all (a single-cluster install runs as leader). Of two clusters that both say
-//! `isLeader: true`, the one that became leader later (`status.leaderSince`) does not write until
-//! one of them is set back to `isLeader: false`. Re-evaluated every few seconds and on Lease
-//! changes, so promoting or demoting a cluster takes effect without a restart.
+//! The role watcher: reads this cluster's AMKOClusters, records `status.leaderSince`, asks the
+//! federation's other clusters whether one of them leads since earlier, and publishes whether this
+//! `amko run` may write, as `amko::gate::verdict` decides. Re-evaluated every few seconds and on
+//! Lease changes, so promoting or demoting a cluster takes effect without a restart.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
