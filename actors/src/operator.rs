@@ -16,6 +16,7 @@ use amko::crd::gslbconfig::{
     AMKO_UUID_ANNOTATION, STATE_ACCEPTED, STATE_NOT_LEADER, STATE_SYNCING,
 };
 use amko::members::{MembersError, MembersKubeconfig};
+use amko::policy::config::choose_gslb_config;
 use amko::policy::{GslbConfigSettings, LogLevel, Problem, accept_gslb_config};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{ListParams, Patch, PatchParams};
@@ -199,33 +200,21 @@ impl Operator {
     /// The one GSLBConfig to use: the accepted one, else the oldest. Others get an error status.
     async fn choose_gslb_config(&self) -> Option<GslbConfig> {
         let api: Api<GslbConfig> = Api::namespaced(self.client.clone(), &self.options.namespace);
-        let mut all = match api.list(&ListParams::default()).await {
+        let all = match api.list(&ListParams::default()).await {
             Ok(list) => list.items,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot list GSLBConfigs");
                 return None;
             }
         };
-        all.sort_by_key(|g| {
-            let accepted = g.status.as_ref().is_some_and(|s| s.state == STATE_ACCEPTED);
-            (
-                !accepted,
-                g.metadata.creation_timestamp.clone().map(|t| t.0),
-                g.name_any(),
-            )
-        });
-        let chosen = all.first()?.clone();
-        for other in all.iter().skip(1) {
-            let message = Problem::GslbConfigAlreadyExists {
-                existing: chosen.name_any(),
-            }
-            .to_string();
+        let (chosen, others) = choose_gslb_config(all)?;
+        for (other, problem) in others {
             self.status.do_send(SetStatus {
                 target: StatusTarget::GslbConfig {
                     namespace: other.namespace().unwrap_or_default(),
                     name: other.name_any(),
                 },
-                status: json!({ "state": format!("error: {message}") }),
+                status: json!({ "state": format!("error: {problem}") }),
             });
         }
         Some(chosen)

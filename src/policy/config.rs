@@ -1,8 +1,15 @@
 //! The accepted GSLBConfig, compiled: everything static an instance needs (controller address,
-//! API version, credentials Secret, resync period, log level, identity) besides `InstanceSettings`.
+//! API version, credentials Secret, resync period, log level, identity) besides `InstanceSettings`;
+//! and which GSLBConfig is in force when a namespace holds several.
 
-use crate::vocab::InstanceSettings;
 use std::time::Duration;
+
+use kube::ResourceExt;
+
+use super::error::Problem;
+use crate::crd::GslbConfig;
+use crate::crd::gslbconfig::STATE_ACCEPTED;
+use crate::vocab::InstanceSettings;
 
 /// `refreshInterval` when absent or 0. AMKO's code used 600 s while its chart and docs said 1800 s;
 /// we follow the chart, which is what users saw.
@@ -72,4 +79,90 @@ pub struct GslbConfigSettings {
     /// The annotation was absent and `instance_uuid` is the freshly generated one: the operator
     /// must write it to the `amko.vmware.com/amko-uuid` annotation before using it.
     pub uuid_needs_annotation: bool,
+}
+
+/// Of the GSLBConfigs in the home namespace, the one in force: the one already accepted, else the
+/// oldest (by creation time, then name), so a second GSLBConfig never displaces a working one.
+/// Every other GSLBConfig is returned with the problem its status must show.
+pub fn choose_gslb_config(
+    mut configs: Vec<GslbConfig>,
+) -> Option<(GslbConfig, Vec<(GslbConfig, Problem)>)> {
+    configs.sort_by_key(|g| {
+        let accepted = g.status.as_ref().is_some_and(|s| s.state == STATE_ACCEPTED);
+        (
+            !accepted,
+            g.metadata.creation_timestamp.clone().map(|t| t.0),
+            g.name_any(),
+        )
+    });
+    let mut configs = configs.into_iter();
+    let chosen = configs.next()?;
+    let others = configs
+        .map(|other| {
+            let problem = Problem::GslbConfigAlreadyExists {
+                existing: chosen.name_any(),
+            };
+            (other, problem)
+        })
+        .collect();
+    Some((chosen, others))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::gslbconfig::{GslbConfigSpec, GslbConfigStatus};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    fn config(name: &str, created_secs: i64, accepted: bool) -> GslbConfig {
+        let mut gc = GslbConfig::new(name, GslbConfigSpec::default());
+        gc.metadata.creation_timestamp = Some(Time(
+            k8s_openapi::jiff::Timestamp::from_second(created_secs).expect("valid time"),
+        ));
+        if accepted {
+            gc.status = Some(GslbConfigStatus {
+                state: STATE_ACCEPTED.to_owned(),
+            });
+        }
+        gc
+    }
+
+    #[test]
+    fn the_accepted_then_the_oldest_gslbconfig_is_in_force() {
+        let cases: Vec<(&str, Vec<GslbConfig>, &str, Vec<&str>)> = vec![
+            ("one", vec![config("gc-1", 10, false)], "gc-1", vec![]),
+            (
+                "oldest wins",
+                vec![config("gc-2", 20, false), config("gc-1", 10, false)],
+                "gc-1",
+                vec!["gc-2"],
+            ),
+            (
+                "same age: name decides",
+                vec![config("gc-b", 10, false), config("gc-a", 10, false)],
+                "gc-a",
+                vec!["gc-b"],
+            ),
+            (
+                "the accepted one stays in force when an older one appears",
+                vec![config("gc-0", 5, false), config("gc-1", 10, true)],
+                "gc-1",
+                vec!["gc-0"],
+            ),
+        ];
+        for (what, configs, in_force, refused) in cases {
+            let (chosen, others) = choose_gslb_config(configs).expect(what);
+            assert_eq!(chosen.name_any(), in_force, "{what}");
+            let names: Vec<String> = others.iter().map(|(g, _)| g.name_any()).collect();
+            assert_eq!(names, refused, "{what}");
+            for (_, problem) in others {
+                assert_eq!(
+                    problem.to_string(),
+                    format!("a GSLBConfig ({in_force}) is already in use, can't add another"),
+                    "{what}"
+                );
+            }
+        }
+        assert!(choose_gslb_config(Vec::new()).is_none());
+    }
 }
