@@ -1,12 +1,12 @@
 //! The StatusActor: writes the status of amko-rs's own custom resources (GSLBConfig, GDP,
-//! GSLBHostRule) and Kubernetes Events, off the data path. Statuses are coalesced per object (only
-//! the newest is written, and nothing when it equals what was last written); failed writes retry.
+//! GSLBHostRule) and Kubernetes Events, off the data path. Which status to write when is decided
+//! by `amko::state::StatusBook` (coalesced per object, failed writes retried unless stale).
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use actix::prelude::*;
 use amko::crd::{GlobalDeploymentPolicy, GslbConfig, GslbHostRule};
+use amko::state::{StatusBook, StatusWrite, StatusWriteOutcome};
 use k8s_openapi::api::core::v1::{Event as K8sEvent, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
 use kube::api::{Patch, PatchParams, PostParams};
@@ -87,8 +87,7 @@ struct WriteError {
 }
 
 struct Written {
-    target: StatusTarget,
-    status: Value,
+    write: StatusWrite<StatusTarget, Value>,
     /// `Ok(false)`: the object was gone, nothing was written.
     result: Result<bool, WriteError>,
 }
@@ -99,11 +98,7 @@ impl Message for Written {
 pub struct StatusActor {
     client: Client,
     mailbox: Mailbox,
-    written: BTreeMap<StatusTarget, Value>,
-    pending: BTreeMap<StatusTarget, Value>,
-    in_flight: BTreeSet<StatusTarget>,
-    /// Targets forgotten while a write was in flight: that write must not count as written.
-    forgotten: BTreeSet<StatusTarget>,
+    book: StatusBook<StatusTarget, Value>,
     reporter: String,
 }
 
@@ -112,38 +107,18 @@ impl StatusActor {
         StatusActor {
             client,
             mailbox: metrics.mailbox("status", "writer"),
-            written: BTreeMap::new(),
-            pending: BTreeMap::new(),
-            in_flight: BTreeSet::new(),
-            forgotten: BTreeSet::new(),
+            book: StatusBook::default(),
             reporter,
         }
     }
 
     fn pump(&mut self, ctx: &mut Context<Self>) {
-        let ready: Vec<StatusTarget> = self
-            .pending
-            .keys()
-            .filter(|t| !self.in_flight.contains(*t))
-            .cloned()
-            .collect();
-        for target in ready {
-            let Some(status) = self.pending.remove(&target) else {
-                continue;
-            };
-            if self.written.get(&target) == Some(&status) {
-                continue;
-            }
-            self.in_flight.insert(target.clone());
+        for write in self.book.start_writes() {
             let client = self.client.clone();
             let addr = ctx.address();
             actix::spawn(async move {
-                let result = write_status(client, &target, &status).await;
-                addr.do_send(Written {
-                    target,
-                    status,
-                    result,
-                });
+                let result = write_status(client, &write.target, &write.status).await;
+                addr.do_send(Written { write, result });
             });
         }
     }
@@ -201,7 +176,7 @@ impl Handler<SetStatus> for StatusActor {
 
     fn handle(&mut self, msg: SetStatus, ctx: &mut Context<Self>) {
         self.mailbox.clone().handle(|| {
-            self.pending.insert(msg.target, msg.status);
+            self.book.set(msg.target, msg.status);
             self.pump(ctx);
         })
     }
@@ -211,22 +186,19 @@ impl Handler<Written> for StatusActor {
     type Result = ();
 
     fn handle(&mut self, msg: Written, ctx: &mut Context<Self>) {
-        self.in_flight.remove(&msg.target);
-        let forgotten = self.forgotten.remove(&msg.target);
-        match msg.result {
-            Ok(true) if !forgotten => {
-                self.written.insert(msg.target, msg.status);
-            }
-            Ok(_) => {}
+        let outcome = match &msg.result {
+            Ok(true) => StatusWriteOutcome::Written,
+            Ok(false) => StatusWriteOutcome::ObjectGone,
             Err(error) => {
                 tracing::warn!(kind = error.kind, namespace = %error.namespace, name = %error.name, reason = %error.cause, "status write failed; retrying");
-                let target = msg.target.clone();
-                let status = msg.status;
-                ctx.run_later(Duration::from_secs(2), move |act, ctx| {
-                    act.pending.entry(target).or_insert(status);
-                    act.pump(ctx);
-                });
+                StatusWriteOutcome::Failed
             }
+        };
+        if let Some(retry) = self.book.finished(msg.write, outcome) {
+            ctx.run_later(Duration::from_secs(2), move |act, ctx| {
+                act.book.retry(retry);
+                act.pump(ctx);
+            });
         }
         self.pump(ctx);
     }
@@ -237,11 +209,7 @@ impl Handler<ForgetStatus> for StatusActor {
 
     fn handle(&mut self, msg: ForgetStatus, _: &mut Context<Self>) {
         self.mailbox.clone().handle(|| {
-            self.written.remove(&msg.0);
-            self.pending.remove(&msg.0);
-            if self.in_flight.contains(&msg.0) {
-                self.forgotten.insert(msg.0);
-            }
+            self.book.forget(&msg.0);
         })
     }
 }
