@@ -267,9 +267,8 @@ impl AviActor {
             .get("description")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        description
-            .split(',')
-            .filter_map(|identity| identity.split('/').nth(1))
+        amko::model::identity::clusters_in_description(description)
+            .iter()
             .any(|cluster| self.unsynced.contains(cluster))
     }
 

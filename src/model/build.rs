@@ -1,13 +1,14 @@
 //! Builds the desired GslbService and its managed health monitors for one `tenant/fqdn` from the
-//! selected members, the GDP and the GSLBHostRule (amko-behaviour §5.3–5.6, §6.2–6.3, with the
-//! quirks of §14 fixed: deterministic pools, IP types from the address, a usable tenant_ref,
-//! min_health_monitors_up on every pool, and no half-configured members).
+//! selected members, the GDP and the GSLBHostRule, the way AMKO does, minus AMKO's accidents:
+//! pools are deterministic, IP types come from the address, the tenant_ref is usable, every pool
+//! has min_health_monitors_up, and no member is half-configured.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::health::{HmContext, managed_monitors};
+use super::identity::describe_members;
 use super::payload::{
     DownResponsePayload, GslbIpPayload, GslbServicePayload, HealthMonitorPayload, IpAddrPayload,
     PoolMemberPayload, PoolPayload, ref_by_name,
@@ -117,11 +118,7 @@ pub fn build_gslb_service(
         .unwrap_or_default();
     let down_response = ghr.and_then(|p| p.down_response).or(gdp.down_response);
 
-    let description = members
-        .iter()
-        .map(|m| m.id.to_string())
-        .collect::<Vec<_>>()
-        .join(",");
+    let description = describe_members(members.iter().map(|m| &m.id));
     let groups = pools(
         input,
         overrides,
@@ -160,7 +157,7 @@ pub fn build_gslb_service(
     })
 }
 
-/// Site persistence and PKI profile (§5.4). They apply only to GslbServices with a TLS member;
+/// Site persistence and PKI profile. They apply only to GslbServices with a TLS member;
 /// unlike AMKO, the decision depends on the whole member set, not on which member changed last.
 fn site_persistence(
     input: &GsInputs,

@@ -1,4 +1,5 @@
-//! Table-style tests for model building: one scenario per rule of amko-behaviour §5–§6.
+//! Table-style tests for model building: one scenario per rule of how AMKO turns members, the GDP
+//! and GSLBHostRules into a GslbService and its health monitors.
 
 use serde_json::{Value, json};
 

@@ -6,6 +6,7 @@ pub mod build;
 mod build_tests;
 pub mod compare;
 pub mod health;
+pub mod identity;
 pub mod payload;
 pub mod plan;
 
