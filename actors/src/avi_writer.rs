@@ -5,16 +5,19 @@
 //! periodic refresh that repairs drift and deletes owned orphans. Planning is `amko::model::plan`.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use amko::avi::retry::{self, Hold, Problem, Retry, WriteVerdict};
 use amko::avi::sync::{CacheChange, execute, federated_pki_profiles, load_state};
-use amko::avi::{AviClient, AviError, AviErrorKind};
+use amko::avi::{AviClient, AviError};
 use amko::model::DesiredGs;
-use amko::model::plan::{ControllerObject, ControllerState, Plan, Write, plan_gslb_service};
+use amko::model::plan::{
+    ControllerObject, ControllerState, Plan, Repair, Write, WriteKind, plan_gslb_service,
+};
 use amko::vocab::GsKey;
-use backon::{BackoffBuilder, ExponentialBuilder};
 use serde_json::{Value, json};
 
 use crate::status::EventSink;
@@ -86,7 +89,7 @@ struct WriteDone {
     key: GsKey,
     changes: Vec<CacheChange>,
     error: Option<AviError>,
-    writes: Vec<&'static str>,
+    writes: Vec<WriteKind>,
     observed_at: Option<Instant>,
 }
 impl Message for WriteDone {
@@ -353,7 +356,7 @@ impl AviActor {
                 match execute(&client, write, &created_by).await {
                     Ok(change) => {
                         changes.push(change);
-                        done.push(write_kind(write));
+                        done.push(write.kind());
                     }
                     Err(err) => {
                         tracing::warn!(gslbservice = %key, write = %write.describe(), error = %err, "controller write failed");
@@ -419,40 +422,80 @@ impl AviActor {
         self.metrics.members.set(members as i64);
     }
 
+    /// Counts finished writes; those of the refresh (no observation behind them) are repairs.
+    fn count_writes(&self, msg: &WriteDone) {
+        let by_refresh = msg.observed_at.is_none();
+        for kind in &msg.writes {
+            let labels = WriteLabels {
+                kind: kind.label().to_owned(),
+            };
+            self.metrics.writes.get_or_create(&labels).inc();
+            let repairs = match kind.repair(by_refresh) {
+                Some(Repair::Drift) => &self.metrics.drift_repairs,
+                Some(Repair::Orphan) => &self.metrics.orphan_deletions,
+                None => continue,
+            };
+            repairs.inc();
+        }
+    }
+
+    /// Does what `retry::decide` said about `key`.
+    fn carry_out(
+        &mut self,
+        ctx: &mut Context<Self>,
+        key: GsKey,
+        observed_at: Option<Instant>,
+        verdict: WriteVerdict,
+    ) {
+        match (verdict.converged, observed_at) {
+            (true, Some(at)) => self.metrics.convergence.observe(at.elapsed().as_secs_f64()),
+            (false, Some(at)) => {
+                self.observed.entry(key.clone()).or_insert(at);
+            }
+            (_, None) => {}
+        }
+        if verdict.attempts == 0 {
+            self.attempts.remove(&key);
+        } else {
+            self.attempts.insert(key.clone(), verdict.attempts);
+        }
+        match verdict.problem {
+            Problem::Keep => {}
+            Problem::Clear => self.clear_problem(&key),
+            Problem::Report(message) => {
+                self.failed.insert(key.clone(), message.clone());
+                self.problems.do_send(WriteProblem {
+                    key: key.clone(),
+                    message: Some(message),
+                });
+            }
+        }
+        match verdict.hold {
+            Hold::No => {}
+            Hold::For(wait) => self.paused_until = Some(Instant::now() + wait),
+            Hold::UntilLeader { recheck_after } => {
+                if !self.not_leader {
+                    tracing::error!(
+                        "the controller says it is not the GSLB leader: writes paused until it is"
+                    );
+                }
+                self.not_leader = true;
+                ctx.run_later(recheck_after, |act, ctx| act.check_leader(ctx));
+            }
+        }
+        match verdict.retry {
+            Retry::Now => self.enqueue(key),
+            Retry::After(delay) => self.retry_later(ctx, key, delay),
+            Retry::Never => {}
+        }
+    }
+
     fn check_leader(&mut self, ctx: &mut Context<Self>) {
         let client = self.client.clone();
         let addr = ctx.address();
         actix::spawn(async move {
             addr.do_send(LeaderChecked(client.is_gslb_leader().await));
         });
-    }
-}
-
-fn write_kind(write: &Write) -> &'static str {
-    match write {
-        Write::CreateHealthMonitor { .. } => "create_healthmonitor",
-        Write::UpdateHealthMonitor { .. } => "update_healthmonitor",
-        Write::DeleteHealthMonitor { .. } => "delete_healthmonitor",
-        Write::CreateGslbService { .. } => "create_gslbservice",
-        Write::UpdateGslbService { .. } => "update_gslbservice",
-        Write::DeleteGslbService { .. } => "delete_gslbservice",
-    }
-}
-
-fn error_class(kind: &AviErrorKind) -> &'static str {
-    match kind {
-        AviErrorKind::Transport => "transport",
-        AviErrorKind::InvalidCredentials => "invalid_credentials",
-        AviErrorKind::Unauthorized => "unauthorized",
-        AviErrorKind::RateLimited { .. } => "rate_limited",
-        AviErrorKind::Server => "server",
-        AviErrorKind::Conflict => "conflict",
-        AviErrorKind::NotFound => "not_found",
-        AviErrorKind::PreconditionFailed => "precondition_failed",
-        AviErrorKind::NotLeader => "not_leader",
-        AviErrorKind::Maintenance => "maintenance",
-        AviErrorKind::Rejected => "rejected",
-        AviErrorKind::BadResponse => "bad_response",
     }
 }
 
@@ -544,7 +587,7 @@ impl Handler<Loaded> for AviActor {
                 }
                 Err(err) => {
                     tracing::warn!(error = %err, "reading the controller failed; retrying");
-                    ctx.run_later(Duration::from_secs(2), move |act, ctx| {
+                    ctx.run_later(retry::RELOAD_AFTER, move |act, ctx| {
                         act.load(ctx, is_refresh)
                     });
                 }
@@ -559,108 +602,25 @@ impl Handler<WriteDone> for AviActor {
     fn handle(&mut self, msg: WriteDone, ctx: &mut Context<Self>) {
         self.mailbox.clone().handle(|| {
             self.in_flight.remove(&msg.key);
-            let refresh_repair = msg.observed_at.is_none();
-            for kind in &msg.writes {
-                self.metrics.writes.get_or_create(&WriteLabels { kind: (*kind).to_owned() }).inc();
-                if refresh_repair && kind.starts_with("update") {
-                    self.metrics.drift_repairs.inc();
-                }
-                if refresh_repair && kind.starts_with("delete") {
-                    self.metrics.orphan_deletions.inc();
-                }
-            }
+            self.count_writes(&msg);
             for change in msg.changes {
                 change.apply(&mut self.cache);
             }
-            let transport_trouble = msg
-                .error
-                .as_ref()
-                .is_some_and(|e| matches!(e.kind, AviErrorKind::Transport | AviErrorKind::Server));
-            if transport_trouble && !self.unreachable {
-                self.unreachable = true;
-                self.events.emit(
-                    true,
-                    "ControllerUnreachable",
-                    format!("controller requests are failing: {}", msg.error.as_ref().map(|e| e.to_string()).unwrap_or_default()),
-                );
-            } else if msg.error.is_none() && self.unreachable {
-                self.unreachable = false;
-                self.events.emit(false, "ControllerReachable", "controller requests succeed again");
+            if let Some(notice) = retry::reachability(self.unreachable, msg.error.as_ref()) {
+                self.unreachable = notice.warning;
+                self.events
+                    .emit(notice.warning, notice.reason, notice.message);
             }
-            match msg.error {
-                None => {
-                    if let Some(at) = msg.observed_at {
-                        self.metrics.convergence.observe(at.elapsed().as_secs_f64());
-                    }
-                    self.attempts.remove(&msg.key);
-                    self.clear_problem(&msg.key);
-                    // Re-plan: a newer desired state may have arrived meanwhile, and a plan with
-                    // several writes may need a second look after partial failures elsewhere.
-                    if self.queued.contains(&msg.key) || !self.failed.contains_key(&msg.key) {
-                        self.enqueue(msg.key.clone());
-                    }
-                }
-                Some(err) => {
-                    self.metrics
-                        .write_errors
-                        .get_or_create(&WriteLabels { kind: error_class(&err.kind).to_owned() })
-                        .inc();
-                    if let Some(at) = msg.observed_at {
-                        self.observed.entry(msg.key.clone()).or_insert(at);
-                    }
-                    match err.kind {
-                        AviErrorKind::RateLimited { retry_after } => {
-                            let wait = retry_after.unwrap_or(Duration::from_secs(1));
-                            self.paused_until = Some(Instant::now() + wait);
-                            self.enqueue(msg.key.clone());
-                        }
-                        AviErrorKind::NotLeader => {
-                            if !self.not_leader {
-                                tracing::error!("the controller says it is not the GSLB leader: writes paused until it is");
-                            }
-                            self.not_leader = true;
-                            self.enqueue(msg.key.clone());
-                            ctx.run_later(Duration::from_secs(5), |act, ctx| act.check_leader(ctx));
-                        }
-                        AviErrorKind::Rejected | AviErrorKind::Conflict | AviErrorKind::BadResponse | AviErrorKind::InvalidCredentials => {
-                            let message = format!("GslbService {}: {}", msg.key, err);
-                            self.failed.insert(msg.key.clone(), message.clone());
-                            self.problems.do_send(WriteProblem { key: msg.key.clone(), message: Some(message) });
-                            // Conflicts clear up when another GslbService lets go of a name
-                            // (the controller answers domain-name conflicts with 400): retry,
-                            // soon at first since the other write is usually already queued.
-                            if err.kind == AviErrorKind::Conflict || err.is_domain_conflict() {
-                                let attempt = self.attempts.entry(msg.key.clone()).or_insert(0);
-                                *attempt += 1;
-                                let delay = ExponentialBuilder::default()
-                                    .with_min_delay(Duration::from_secs(1))
-                                    .with_max_delay(Duration::from_secs(30))
-                                    .without_max_times()
-                                    .build()
-                                    .nth(*attempt - 1)
-                                    .unwrap_or(Duration::from_secs(30));
-                                self.retry_later(ctx, msg.key.clone(), delay);
-                            }
-                        }
-                        _ => {
-                            let attempt = self.attempts.entry(msg.key.clone()).or_insert(0);
-                            *attempt += 1;
-                            let delay = ExponentialBuilder::default()
-                                .with_min_delay(Duration::from_millis(200))
-                                .with_max_delay(Duration::from_secs(60))
-                                .with_jitter()
-                                .without_max_times()
-                                .build()
-                                .nth(*attempt - 1)
-                                .unwrap_or(Duration::from_secs(60));
-                            if err.kind == AviErrorKind::Maintenance {
-                                self.paused_until = Some(Instant::now() + delay);
-                            }
-                            self.retry_later(ctx, msg.key.clone(), delay);
-                        }
-                    }
-                }
+            if let Some(err) = &msg.error {
+                let class = WriteLabels {
+                    kind: err.kind.class().to_owned(),
+                };
+                self.metrics.write_errors.get_or_create(&class).inc();
             }
+            let attempts = self.attempts.get(&msg.key).copied().unwrap_or(0);
+            let seed = RandomState::new().hash_one(&msg.key);
+            let verdict = retry::decide(&msg.key, msg.error.as_ref(), attempts, seed);
+            self.carry_out(ctx, msg.key, msg.observed_at, verdict);
             self.pump(ctx);
         })
     }
@@ -677,7 +637,7 @@ impl Handler<LeaderChecked> for AviActor {
                 self.pump(ctx);
             }
             Ok(false) | Err(_) => {
-                ctx.run_later(Duration::from_secs(10), |act, ctx| act.check_leader(ctx));
+                ctx.run_later(retry::LEADER_RECHECK, |act, ctx| act.check_leader(ctx));
             }
         })
     }

@@ -4,6 +4,7 @@ pub mod budget;
 pub mod client;
 pub mod error;
 pub mod lookup;
+pub mod retry;
 pub mod sync;
 
 pub use budget::RateBudget;
