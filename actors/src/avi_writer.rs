@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use amko::avi::converge::{self, AfterLoad, Gate, Phase};
 use amko::avi::retry::{self, Hold, Problem, Retry, WriteVerdict};
 use amko::avi::sync::{CacheChange, execute, federated_pki_profiles, load_state};
 use amko::avi::{AviClient, AviError};
@@ -99,14 +100,6 @@ impl Message for WriteDone {
 struct LeaderChecked(Result<bool, AviError>);
 impl Message for LeaderChecked {
     type Result = ();
-}
-
-/// Boot progress of the writer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
-    LoadingCache,
-    WaitingForSnapshot,
-    Ready,
 }
 
 pub struct AviActor {
@@ -199,7 +192,7 @@ impl AviActor {
 
     /// Opens the boot gate once the cache is loaded and the snapshot has arrived.
     fn maybe_become_ready(&mut self, ctx: &mut Context<Self>) {
-        if self.phase != Phase::WaitingForSnapshot {
+        if !self.phase.boots(self.snapshot.is_some()) {
             return;
         }
         let Some(snapshot) = self.snapshot.take() else {
@@ -224,65 +217,10 @@ impl AviActor {
         self.pump(ctx);
     }
 
-    /// Queues every desired GslbService, every owned one nothing wants (orphans), and every
-    /// GslbService a managed monitor was made for (monitors left without their GslbService).
     fn queue_everything(&mut self) {
-        let keys: BTreeSet<GsKey> = self
-            .desired
-            .keys()
-            .cloned()
-            .chain(self.cache.gslb_services.keys().map(|(tenant, name)| GsKey {
-                tenant: tenant.clone(),
-                fqdn: name.clone(),
-            }))
-            .chain(
-                self.cache
-                    .health_monitors
-                    .iter()
-                    .filter_map(|((tenant, _), hm)| {
-                        hm.made_for().map(|gs| GsKey {
-                            tenant: tenant.clone(),
-                            fqdn: gs.to_owned(),
-                        })
-                    }),
-            )
-            .collect();
-        for key in keys {
+        for key in converge::keys_to_converge(self.desired.keys(), &self.cache) {
             self.enqueue(key);
         }
-    }
-
-    /// True when the controller's copy lists members from a cluster that has not listed its
-    /// objects yet: writing now could drop those members, so the GslbService waits.
-    fn touches_unsynced_cluster(&self, key: &GsKey) -> bool {
-        if self.unsynced.is_empty() {
-            return false;
-        }
-        let Some(gs) = self
-            .cache
-            .gslb_services
-            .get(&(key.tenant.clone(), key.fqdn.clone()))
-        else {
-            return false;
-        };
-        let body = gs.body();
-        let description = body
-            .get("description")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        amko::model::identity::clusters_in_description(description)
-            .iter()
-            .any(|cluster| self.unsynced.contains(cluster))
-    }
-
-    fn hm_used_elsewhere(&self, key: &GsKey, tenant: &str, name: &str) -> bool {
-        let desired_use = self.desired.iter().any(|(k, d)| {
-            k != key && k.tenant == tenant && d.health_monitors.iter().any(|h| h.name == name)
-        });
-        desired_use
-            || self.cache.gslb_services.iter().any(|((t, n), gs)| {
-                t == tenant && *n != key.fqdn && gs.monitor_refs().iter().any(|r| r == name)
-            })
     }
 
     fn plan_for(&self, key: &GsKey) -> Plan {
@@ -300,20 +238,24 @@ impl AviActor {
             desired.as_ref(),
             &self.cache,
             &self.config.created_by,
-            &|t, n| self.hm_used_elsewhere(key, t, n),
+            &|t, n| converge::monitor_used_elsewhere(key, t, n, &self.desired, &self.cache),
         )
     }
 
     /// Starts as many queued writes as the concurrency bound allows.
     fn pump(&mut self, ctx: &mut Context<Self>) {
-        if self.phase != Phase::Ready || self.not_leader {
-            return;
-        }
-        if let Some(until) = self.paused_until {
-            if Instant::now() < until {
-                return;
+        match converge::gate(
+            self.phase,
+            self.not_leader,
+            self.paused_until,
+            Instant::now(),
+        ) {
+            Gate::Closed => return,
+            Gate::Open { resumed } => {
+                if resumed {
+                    self.paused_until = None;
+                }
             }
-            self.paused_until = None;
         }
         let mut deferred = Vec::new();
         while self.in_flight.len() < self.config.max_in_flight {
@@ -321,7 +263,9 @@ impl AviActor {
                 break;
             };
             self.queued.remove(&key);
-            if self.in_flight.contains(&key) || self.touches_unsynced_cluster(&key) {
+            if self.in_flight.contains(&key)
+                || converge::waits_for_unsynced(&key, &self.cache, &self.unsynced)
+            {
                 deferred.push(key);
                 continue;
             }
@@ -376,10 +320,9 @@ impl AviActor {
     }
 
     fn report_conflicts(&mut self, key: &GsKey, plan: &Plan) {
-        if plan.conflicts.is_empty() {
+        let Some(message) = plan.conflict_problem() else {
             return;
-        }
-        let message = plan.conflicts.join("; ");
+        };
         if self.failed.get(key) != Some(&message) {
             tracing::warn!(gslbservice = %key, "{message}");
             self.failed.insert(key.clone(), message.clone());
@@ -408,17 +351,7 @@ impl AviActor {
 
     fn publish_gauges(&self) {
         self.metrics.gslb_services.set(self.desired.len() as i64);
-        let members: usize = self
-            .desired
-            .values()
-            .map(|d| {
-                d.gslb_service
-                    .groups
-                    .iter()
-                    .map(|g| g.members.len())
-                    .sum::<usize>()
-            })
-            .sum();
+        let members = converge::member_count(&self.desired);
         self.metrics.members.set(members as i64);
     }
 
@@ -545,7 +478,7 @@ impl Handler<ClusterSynced> for AviActor {
 
     fn handle(&mut self, msg: ClusterSynced, ctx: &mut Context<Self>) {
         self.mailbox.clone().handle(|| {
-            if self.unsynced.remove(&msg.0) && self.phase == Phase::Ready {
+            if self.unsynced.remove(&msg.0) && self.phase.is_ready() {
                 tracing::info!(cluster = %msg.0, "member cluster listed: its GslbServices may be written now");
                 self.queue_everything();
                 self.pump(ctx);
@@ -577,12 +510,15 @@ impl Handler<Loaded> for AviActor {
                     // Writes in flight update the cache themselves; keep their entries.
                     self.cache = state;
                     self.pki_profiles = pki;
-                    if self.phase == Phase::LoadingCache {
-                        self.phase = Phase::WaitingForSnapshot;
-                        self.maybe_become_ready(ctx);
-                    } else if is_refresh && self.phase == Phase::Ready {
-                        self.queue_everything();
-                        self.pump(ctx);
+                    let (phase, then) = self.phase.after_load(is_refresh);
+                    self.phase = phase;
+                    match then {
+                        AfterLoad::TryBoot => self.maybe_become_ready(ctx),
+                        AfterLoad::ConvergeAll => {
+                            self.queue_everything();
+                            self.pump(ctx);
+                        }
+                        AfterLoad::Nothing => {}
                     }
                 }
                 Err(err) => {
@@ -647,7 +583,7 @@ impl Handler<IsBooted> for AviActor {
     type Result = bool;
 
     fn handle(&mut self, _: IsBooted, _: &mut Context<Self>) -> bool {
-        self.phase == Phase::Ready
+        self.phase.is_ready()
     }
 }
 

@@ -189,6 +189,13 @@ pub struct Plan {
     pub conflicts: Vec<String>,
 }
 
+impl Plan {
+    /// The conflicts as one status problem, when there are any.
+    pub fn conflict_problem(&self) -> Option<String> {
+        (!self.conflicts.is_empty()).then(|| self.conflicts.join("; "))
+    }
+}
+
 /// True when the GslbService body says this instance created it.
 pub fn gs_is_owned(body: &Value, created_by: &str) -> bool {
     body.get("created_by").and_then(Value::as_str) == Some(created_by)
