@@ -15,9 +15,7 @@ use amko::avi::retry::{self, Hold, Problem, Retry, WriteVerdict};
 use amko::avi::sync::{CacheChange, execute, federated_pki_profiles, load_state};
 use amko::avi::{AviClient, AviError};
 use amko::model::DesiredGs;
-use amko::model::plan::{
-    ControllerObject, ControllerState, Plan, Repair, Write, WriteKind, plan_gslb_service,
-};
+use amko::model::plan::{ControllerObject, ControllerState, Plan, Repair, Write, WriteKind};
 use amko::vocab::GsKey;
 use serde_json::{Value, json};
 
@@ -81,7 +79,27 @@ pub struct WriteProblem {
     pub message: Option<String>,
 }
 
-struct Loaded(Result<(ControllerState, Vec<String>), AviError>, bool);
+/// The fallback PKI profile changed (`None`: the controller has no federated PKI profile).
+/// GslbServices with site persistence and no PKI profile of their own are built with it.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub struct FallbackPki(pub Option<String>);
+
+/// Who builds GslbServices and so must hear of the fallback PKI profile: told the current one
+/// once it is known, then every change.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct WatchFallbackPki {
+    pub recipient: Recipient<FallbackPki>,
+    pub mailbox: Mailbox,
+}
+
+/// A read of the controller: what it holds and, when listing them worked, the names of its
+/// federated PKI profiles (sorted).
+struct Loaded {
+    result: Result<(ControllerState, Option<Vec<String>>), AviError>,
+    refresh: bool,
+}
 impl Message for Loaded {
     type Result = ();
 }
@@ -110,7 +128,9 @@ pub struct AviActor {
     problems: Recipient<WriteProblem>,
     phase: Phase,
     cache: ControllerState,
-    pki_profiles: Vec<String>,
+    /// The fallback PKI profile announced last (`None`: not read yet).
+    fallback_pki: Option<Option<String>>,
+    pki_watchers: Vec<WatchFallbackPki>,
     desired: BTreeMap<GsKey, Arc<DesiredGs>>,
     /// When the earliest unwritten observation of a key arrived.
     observed: BTreeMap<GsKey, Instant>,
@@ -147,7 +167,8 @@ impl AviActor {
             problems,
             phase: Phase::LoadingCache,
             cache: ControllerState::default(),
-            pki_profiles: Vec::new(),
+            fallback_pki: None,
+            pki_watchers: Vec::new(),
             desired: BTreeMap::new(),
             observed: BTreeMap::new(),
             queue: VecDeque::new(),
@@ -182,11 +203,19 @@ impl AviActor {
         actix::spawn(async move {
             let result = async {
                 let state = load_state(&client, &created_by, &tenant).await?;
-                let pki = federated_pki_profiles(&client).await.unwrap_or_default();
+                let pki = federated_pki_profiles(&client)
+                    .await
+                    .inspect_err(
+                        |err| tracing::warn!(error = %err, "listing federated PKI profiles failed"),
+                    )
+                    .ok();
                 Ok((state, pki))
             }
             .await;
-            addr.do_send(Loaded(result, is_refresh));
+            addr.do_send(Loaded {
+                result,
+                refresh: is_refresh,
+            });
         });
     }
 
@@ -223,23 +252,18 @@ impl AviActor {
         }
     }
 
-    fn plan_for(&self, key: &GsKey) -> Plan {
-        let mut desired = self.desired.get(key).map(|d| DesiredGs::clone(d));
-        if let Some(d) = desired.as_mut()
-            && d.gslb_service.site_persistence_enabled
-            && d.gslb_service.pki_profile_ref.is_none()
-            && let Some(pki) = self.pki_profiles.first()
-        {
-            d.gslb_service.pki_profile_ref =
-                Some(amko::model::payload::ref_by_name("pkiprofile", pki));
+    /// Tells the builders about a new fallback PKI profile.
+    fn announce_fallback_pki(&mut self, federated: Option<&[String]>) {
+        let known = self.fallback_pki.as_ref().map(Option::as_deref);
+        let Some(fallback) = converge::fallback_pki_update(known, federated) else {
+            return;
+        };
+        tracing::info!(fallback_pki_profile = ?fallback, "fallback PKI profile");
+        for watcher in &self.pki_watchers {
+            watcher.mailbox.sent();
+            watcher.recipient.do_send(FallbackPki(fallback.clone()));
         }
-        plan_gslb_service(
-            key,
-            desired.as_ref(),
-            &self.cache,
-            &self.config.created_by,
-            &|t, n| converge::monitor_used_elsewhere(key, t, n, &self.desired, &self.cache),
-        )
+        self.fallback_pki = Some(fallback);
     }
 
     /// Starts as many queued writes as the concurrency bound allows.
@@ -269,7 +293,7 @@ impl AviActor {
                 deferred.push(key);
                 continue;
             }
-            let plan = self.plan_for(&key);
+            let plan = converge::plan(&key, &self.desired, &self.cache, &self.config.created_by);
             self.report_conflicts(&key, &plan);
             if plan.writes.is_empty() {
                 if plan.conflicts.is_empty() {
@@ -498,18 +522,32 @@ impl Handler<BootSnapshot> for AviActor {
     }
 }
 
+impl Handler<WatchFallbackPki> for AviActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: WatchFallbackPki, _: &mut Context<Self>) {
+        self.mailbox.clone().handle(|| {
+            if let Some(fallback) = &self.fallback_pki {
+                msg.mailbox.sent();
+                msg.recipient.do_send(FallbackPki(fallback.clone()));
+            }
+            self.pki_watchers.push(msg);
+        })
+    }
+}
+
 impl Handler<Loaded> for AviActor {
     type Result = ();
 
     fn handle(&mut self, msg: Loaded, ctx: &mut Context<Self>) {
         self.mailbox.clone().handle(|| {
             self.refreshing = false;
-            let Loaded(result, is_refresh) = msg;
-            match result {
+            let is_refresh = msg.refresh;
+            match msg.result {
                 Ok((state, pki)) => {
                     // Writes in flight update the cache themselves; keep their entries.
                     self.cache = state;
-                    self.pki_profiles = pki;
+                    self.announce_fallback_pki(pki.as_deref());
                     let (phase, then) = self.phase.after_load(is_refresh);
                     self.phase = phase;
                     match then {

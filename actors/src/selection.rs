@@ -13,7 +13,7 @@ use amko::vocab::GsKey;
 use amko::vocab::{HostRuleOverrides, InstanceSettings, Policy};
 use serde_json::{Value, json};
 
-use crate::avi_writer::{AviActor, BootSnapshot, ClusterSynced};
+use crate::avi_writer::{AviActor, BootSnapshot, ClusterSynced, FallbackPki, WatchFallbackPki};
 use crate::gslb_service::{GslbServiceActor, InputsChanged};
 use crate::status::EventSink;
 use crate::telemetry::{ClusterLabels, Mailbox, Metrics};
@@ -94,17 +94,22 @@ pub struct SelectionActor {
     services: HashMap<GsKey, (Addr<GslbServiceActor>, Mailbox)>,
     domain_listeners: Vec<Recipient<DefaultDomain>>,
     connection: BTreeMap<String, (bool, String)>,
+    /// The controller's fallback PKI profile, for GslbServices with site persistence and none of
+    /// their own.
+    fallback_pki: Option<String>,
     boot: BootGate,
     events: EventSink,
 }
 
-/// Boot: the writer gets its first complete desired state only when the policy is known and
-/// every member cluster has listed its objects (or the boot timeout passed).
+/// Boot: the writer gets its first complete desired state only when the policy and the fallback
+/// PKI profile are known and every member cluster has listed its objects (or the boot timeout
+/// passed).
 struct BootGate {
     clusters: BTreeSet<String>,
     synced: BTreeSet<String>,
     policy_received: bool,
     overrides_received: bool,
+    fallback_pki_received: bool,
     timed_out: bool,
     done: bool,
     timeout: Duration,
@@ -134,11 +139,13 @@ impl SelectionActor {
             services: HashMap::new(),
             domain_listeners: Vec::new(),
             connection: BTreeMap::new(),
+            fallback_pki: None,
             boot: BootGate {
                 clusters,
                 synced: BTreeSet::new(),
                 policy_received: false,
                 overrides_received: false,
+                fallback_pki_received: false,
                 timed_out: false,
                 done: false,
                 timeout: boot_timeout,
@@ -151,7 +158,11 @@ impl SelectionActor {
     /// Hands the writer its boot snapshot once the gate conditions hold.
     fn maybe_boot(&mut self) {
         let gate = &self.boot;
-        if gate.done || !gate.policy_received || !gate.overrides_received {
+        if gate.done
+            || !gate.policy_received
+            || !gate.overrides_received
+            || !gate.fallback_pki_received
+        {
             return;
         }
         let unsynced: BTreeSet<String> = gate.clusters.difference(&gate.synced).cloned().collect();
@@ -170,7 +181,7 @@ impl SelectionActor {
             .keys()
             .filter_map(|k| {
                 self.world
-                    .desired(k, None)
+                    .desired(k, self.fallback_pki.as_deref())
                     .map(|d| (k.clone(), Arc::new(d)))
             })
             .collect();
@@ -200,7 +211,10 @@ impl SelectionActor {
                 }
             };
             mailbox.sent();
-            addr.do_send(InputsChanged(inputs));
+            addr.do_send(InputsChanged {
+                inputs,
+                fallback_pki: self.fallback_pki.clone(),
+            });
             if empty {
                 self.services.remove(&key);
             }
@@ -309,6 +323,11 @@ impl Actor for SelectionActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        self.avi_mailbox.sent();
+        self.avi.do_send(WatchFallbackPki {
+            recipient: ctx.address().recipient(),
+            mailbox: self.mailbox.clone(),
+        });
         ctx.run_later(self.boot.timeout, |act, _| {
             act.boot.timed_out = true;
             act.maybe_boot();
@@ -378,6 +397,22 @@ impl Handler<ChangeOverrides> for SelectionActor {
         self.mailbox.clone().handle(|| {
             let changed = self.world.change_overrides(msg.upserts, &msg.removed);
             self.route(changed);
+        })
+    }
+}
+
+impl Handler<FallbackPki> for SelectionActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: FallbackPki, _: &mut Context<Self>) {
+        self.mailbox.clone().handle(|| {
+            if self.fallback_pki != msg.0 {
+                self.fallback_pki = msg.0;
+                let changed = self.world.keys_using_fallback_pki();
+                self.route(changed);
+            }
+            self.boot.fallback_pki_received = true;
+            self.maybe_boot();
         })
     }
 }

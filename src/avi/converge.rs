@@ -158,6 +158,23 @@ pub fn plan(key: &GsKey, desired: &DesiredMap, cache: &ControllerState, created_
     )
 }
 
+/// The fallback PKI profile to announce to the builders after a read of the controller, when it
+/// changed. The fallback is the first federated PKI profile by name (`federated` is sorted; `None`
+/// when listing them failed); `known` is the one announced last (`None`: nothing yet). A failed
+/// listing keeps the last known fallback rather than rebuilding GslbServices without it and back
+/// on the next read; before anything is known it announces "none", so boot does not wait for it.
+pub fn fallback_pki_update(
+    known: Option<Option<&str>>,
+    federated: Option<&[String]>,
+) -> Option<Option<String>> {
+    let fallback = match federated {
+        Some(names) => names.first().map(String::as_str),
+        None if known.is_some() => return None,
+        None => None,
+    };
+    (known != Some(fallback)).then(|| fallback.map(str::to_owned))
+}
+
 /// Members over every desired GslbService (a gauge).
 pub fn member_count(desired: &DesiredMap) -> usize {
     desired
@@ -408,6 +425,40 @@ mod tests {
                 monitor_used_elsewhere(asking, tenant, monitor, &desired, &cache),
                 used,
                 "{asking} {tenant}/{monitor}"
+            );
+        }
+    }
+
+    #[test]
+    fn fallback_pki_is_announced_when_it_changes() {
+        let names = |n: &[&str]| n.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let (none, fed, other) = (names(&[]), names(&["fed-a", "fed-b"]), names(&["other"]));
+        // (announced last, listed now, to announce)
+        type Case<'a> = (
+            Option<Option<&'a str>>,
+            Option<&'a [String]>,
+            Option<Option<&'a str>>,
+        );
+        let cases: [Case; 10] = [
+            // First read: always announced, "none" included, a failed listing too.
+            (None, Some(&fed), Some(Some("fed-a"))),
+            (None, Some(&none), Some(None)),
+            (None, None, Some(None)),
+            // Later reads: only changes.
+            (Some(Some("fed-a")), Some(&fed), None),
+            (Some(Some("fed-a")), Some(&other), Some(Some("other"))),
+            (Some(Some("fed-a")), Some(&none), Some(None)),
+            (Some(None), Some(&none), None),
+            (Some(None), Some(&fed), Some(Some("fed-a"))),
+            // A failed listing keeps what is known.
+            (Some(Some("fed-a")), None, None),
+            (Some(None), None, None),
+        ];
+        for (known, federated, announced) in cases {
+            assert_eq!(
+                fallback_pki_update(known, federated),
+                announced.map(|a| a.map(str::to_owned)),
+                "known {known:?}, listed {federated:?}"
             );
         }
     }

@@ -111,7 +111,13 @@ pub fn build_gslb_service(
     };
 
     let any_tls = members.iter().any(|m| m.tls);
-    let (persistence, pki) = site_persistence(input, any_tls, fallback_pki_profile);
+    let (persistence, pki) = site_persistence(
+        key,
+        &input.policy,
+        input.overrides.as_deref(),
+        any_tls,
+        fallback_pki_profile,
+    );
     let algorithm = ghr
         .and_then(|p| p.pool_algorithm)
         .or(gdp.pool_algorithm)
@@ -157,21 +163,34 @@ pub fn build_gslb_service(
     })
 }
 
+/// True when the GslbService `key`, with this policy and GSLBHostRule and a TLS member or not
+/// (`any_tls`), takes the fallback PKI profile: site persistence is on and no PKI profile is
+/// configured. Such GslbServices are rebuilt when the fallback profile changes.
+pub fn uses_fallback_pki(
+    key: &GsKey,
+    policy: &Policy,
+    overrides: Option<&HostRuleOverrides>,
+    any_tls: bool,
+) -> bool {
+    let (persistence, pki) = site_persistence(key, policy, overrides, any_tls, None);
+    persistence.is_some() && pki.is_none()
+}
+
 /// Site persistence and PKI profile. They apply only to GslbServices with a TLS member;
 /// unlike AMKO, the decision depends on the whole member set, not on which member changed last.
 fn site_persistence(
-    input: &GsInputs,
+    key: &GsKey,
+    policy: &Policy,
+    overrides: Option<&HostRuleOverrides>,
     any_tls: bool,
     fallback_pki_profile: Option<&str>,
 ) -> (Option<SitePersistence>, Option<String>) {
     if !any_tls {
         return (None, None);
     }
-    let gdp = &input.policy.properties;
-    let ghr = input
-        .overrides
-        .as_deref()
-        .filter(|o| o.fqdn == input.key.fqdn && o.tenant == input.key.tenant)
+    let gdp = &policy.properties;
+    let ghr = overrides
+        .filter(|o| o.fqdn == key.fqdn && o.tenant == key.tenant)
         .map(|o| &o.properties);
     let persistence = match ghr.and_then(|p| p.site_persistence.clone()) {
         Some(explicit) => explicit,

@@ -10,4 +10,4 @@ pub mod identity;
 pub mod payload;
 pub mod plan;
 
-pub use build::{DesiredGs, GsInputs, build_gslb_service};
+pub use build::{DesiredGs, GsInputs, build_gslb_service, uses_fallback_pki};

@@ -9,7 +9,7 @@ use crate::ingest::{
     HostRuleInfo, Ingested, NamespaceInfo, ObjectKind, Observation, ObservationId, Skipped,
 };
 use crate::model::GsInputs;
-use crate::model::build::{DesiredGs, build_gslb_service};
+use crate::model::build::{DesiredGs, build_gslb_service, uses_fallback_pki};
 use crate::policy::hostrule_index::HostRuleIndex;
 use crate::policy::select::{Selection, SelectionContext};
 use crate::vocab::{GsKey, Member};
@@ -335,6 +335,21 @@ impl World {
     /// The desired GslbService for `key` right now (`None`: it must not exist).
     pub fn desired(&self, key: &GsKey, fallback_pki_profile: Option<&str>) -> Option<DesiredGs> {
         build_gslb_service(&self.inputs_for(key), &self.settings, fallback_pki_profile)
+    }
+
+    /// The GslbServices whose desired state takes the fallback PKI profile: rebuilt when the
+    /// controller's federated PKI profiles change.
+    pub fn keys_using_fallback_pki(&self) -> BTreeSet<GsKey> {
+        let policy = self.policy.clone().unwrap_or_default();
+        self.members
+            .iter()
+            .filter(|(key, members)| {
+                let overrides = self.overrides.get(&(key.tenant.clone(), key.fqdn.clone()));
+                let any_tls = members.values().any(|m| m.tls);
+                uses_fallback_pki(key, &policy, overrides.map(|o| &**o), any_tls)
+            })
+            .map(|(key, _)| key.clone())
+            .collect()
     }
 
     /// Why each observation is or is not a member.
