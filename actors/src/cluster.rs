@@ -5,13 +5,13 @@
 //! relist, objects that disappeared meanwhile are reported gone.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 
 use actix::prelude::*;
 use amko::crd::ako_hostrule::HostRule;
 use amko::crd::route::Route;
 use amko::ingest::{self, Ingested, ObjectKind};
 use amko::state::ObjectId;
+use amko::state::cluster_watch::{self, Connection, ListProgress};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Service};
 use k8s_openapi::api::networking::v1::Ingress;
@@ -65,11 +65,8 @@ pub struct ClusterActor {
     mailbox: Mailbox,
     default_domain: Option<String>,
     routes: BTreeMap<ObjectId, Route>,
-    /// Kinds still in their first list, and what each (re)list has seen so far.
-    not_listed: BTreeSet<Kind>,
-    listing: BTreeMap<Kind, BTreeSet<(String, String)>>,
-    synced: bool,
-    up: Option<bool>,
+    progress: ListProgress<Kind>,
+    connection: Connection,
     discovery_attempts: u32,
 }
 
@@ -90,10 +87,8 @@ impl ClusterActor {
             mailbox,
             default_domain: None,
             routes: BTreeMap::new(),
-            not_listed: BTreeSet::new(),
-            listing: BTreeMap::new(),
-            synced: false,
-            up: None,
+            progress: ListProgress::default(),
+            connection: Connection::default(),
             discovery_attempts: 0,
         }
     }
@@ -107,8 +102,7 @@ impl ClusterActor {
     }
 
     fn connection(&mut self, up: bool, reason: String) {
-        if self.up != Some(up) {
-            self.up = Some(up);
+        if self.connection.report(up) {
             self.send(ClusterChange::Connection(up, reason));
         }
     }
@@ -147,34 +141,34 @@ impl ClusterActor {
         let config = watcher::Config::default();
         let c = &self.client;
         if caps.openshift {
-            self.not_listed.insert(Kind::Route);
+            self.progress.watching(Kind::Route);
             ctx.add_stream(
                 watcher::watcher(Api::<Route>::all(c.clone()), config.clone())
                     .default_backoff()
                     .map(|r| Watched::Route(r.map_err(|e| e.to_string()))),
             );
         } else {
-            self.not_listed.insert(Kind::Ingress);
+            self.progress.watching(Kind::Ingress);
             ctx.add_stream(
                 watcher::watcher(Api::<Ingress>::all(c.clone()), config.clone())
                     .default_backoff()
                     .map(|r| Watched::Ingress(r.map_err(|e| e.to_string()))),
             );
         }
-        self.not_listed.insert(Kind::Service);
+        self.progress.watching(Kind::Service);
         ctx.add_stream(
             watcher::watcher(Api::<Service>::all(c.clone()), config.clone())
                 .default_backoff()
                 .map(|r| Watched::Service(r.map_err(|e| e.to_string()))),
         );
-        self.not_listed.insert(Kind::Namespace);
+        self.progress.watching(Kind::Namespace);
         ctx.add_stream(
             watcher::watcher(Api::<Namespace>::all(c.clone()), config.clone())
                 .default_backoff()
                 .map(|r| Watched::Namespace(r.map_err(|e| e.to_string()))),
         );
         if caps.hostrules {
-            self.not_listed.insert(Kind::HostRule);
+            self.progress.watching(Kind::HostRule);
             ctx.add_stream(
                 watcher::watcher(Api::<HostRule>::all(c.clone()), config)
                     .default_backoff()
@@ -213,21 +207,16 @@ impl ClusterActor {
             }
         };
         match event {
-            Event::Init => {
-                self.listing.insert(kind, BTreeSet::new());
-            }
+            Event::Init => self.progress.list_started(kind),
             Event::InitApply(obj) => {
-                self.listing
-                    .entry(kind)
-                    .or_default()
-                    .insert((obj.namespace().unwrap_or_default(), obj.name_any()));
+                let listed = (obj.namespace().unwrap_or_default(), obj.name_any());
+                self.progress.listed(kind, listed);
                 apply(self, obj);
             }
             Event::InitDone => {
-                let seen = self.listing.remove(&kind).unwrap_or_default();
+                let (seen, first_sync) = self.progress.list_done(kind);
                 self.relisted(kind, seen);
-                if self.not_listed.remove(&kind) && self.not_listed.is_empty() && !self.synced {
-                    self.synced = true;
+                if first_sync {
                     self.send(ClusterChange::Synced);
                 }
             }
@@ -295,7 +284,7 @@ impl Handler<Discovered> for ClusterActor {
             Err(reason) => {
                 self.connection(false, reason.clone());
                 self.discovery_attempts += 1;
-                let delay = Duration::from_millis(500 * 2u64.pow(self.discovery_attempts.min(6)));
+                let delay = cluster_watch::rediscovery_delay(self.discovery_attempts);
                 tracing::warn!(cluster = %self.name, reason = %reason, retry_in = ?delay, "member cluster unreachable");
                 ctx.run_later(delay, |act, ctx| act.discover(ctx));
             }
