@@ -23,24 +23,38 @@ use kube::{Api, Client, ResourceExt};
 use crate::selection::{ClusterChange, ClusterEvent, DefaultDomain, SelectionActor};
 use crate::telemetry::{Mailbox, Metrics};
 
-/// One watch event of any watched kind (errors as text: they only mark the cluster down).
+/// Why a member cluster cannot be used right now; the text becomes the reason the cluster is
+/// reported down with.
+#[derive(Debug, thiserror::Error)]
+enum ClusterError {
+    #[error("cannot list routes: {0}")]
+    ListRoutes(#[source] kube::Error),
+    #[error("health check failed, cannot list services: {0}")]
+    ListServices(#[source] kube::Error),
+    #[error("cannot list AKO HostRules: {0}")]
+    ListHostRules(#[source] kube::Error),
+    #[error(transparent)]
+    Watch(#[from] watcher::Error),
+}
+
+/// One watch event of any watched kind (errors only mark the cluster down).
 /// Variants differ in size by kind; each event lives only until its handler runs, so boxing would
 /// add an allocation per event for nothing.
 #[derive(Message)]
 #[rtype(result = "()")]
 #[allow(clippy::large_enum_variant)]
 enum Watched {
-    Ingress(Result<Event<Ingress>, String>),
-    Route(Result<Event<Route>, String>),
-    Service(Result<Event<Service>, String>),
-    Namespace(Result<Event<Namespace>, String>),
-    HostRule(Result<Event<HostRule>, String>),
+    Ingress(Result<Event<Ingress>, ClusterError>),
+    Route(Result<Event<Route>, ClusterError>),
+    Service(Result<Event<Service>, ClusterError>),
+    Namespace(Result<Event<Namespace>, ClusterError>),
+    HostRule(Result<Event<HostRule>, ClusterError>),
 }
 
 /// What the cluster serves, found out at start.
 #[derive(Message)]
 #[rtype(result = "()")]
-struct Discovered(Result<Capabilities, String>);
+struct Discovered(Result<Capabilities, ClusterError>);
 
 #[derive(Clone, Copy, Debug)]
 struct Capabilities {
@@ -116,16 +130,16 @@ impl ClusterActor {
                 let openshift = match Api::<Route>::all(client.clone()).list(&limit).await {
                     Ok(_) => true,
                     Err(kube::Error::Api(status)) if status.code == 404 => false,
-                    Err(e) => return Err(format!("cannot list routes: {e}")),
+                    Err(e) => return Err(ClusterError::ListRoutes(e)),
                 };
                 Api::<Service>::all(client.clone())
                     .list(&limit)
                     .await
-                    .map_err(|e| format!("health check failed, cannot list services: {e}"))?;
+                    .map_err(ClusterError::ListServices)?;
                 let hostrules = match Api::<HostRule>::all(client.clone()).list(&limit).await {
                     Ok(_) => true,
                     Err(kube::Error::Api(status)) if status.code == 404 => false,
-                    Err(e) => return Err(format!("cannot list AKO HostRules: {e}")),
+                    Err(e) => return Err(ClusterError::ListHostRules(e)),
                 };
                 Ok(Capabilities {
                     openshift,
@@ -145,34 +159,34 @@ impl ClusterActor {
             ctx.add_stream(
                 watcher::watcher(Api::<Route>::all(c.clone()), config.clone())
                     .default_backoff()
-                    .map(|r| Watched::Route(r.map_err(|e| e.to_string()))),
+                    .map(|r| Watched::Route(r.map_err(ClusterError::from))),
             );
         } else {
             self.progress.watching(Kind::Ingress);
             ctx.add_stream(
                 watcher::watcher(Api::<Ingress>::all(c.clone()), config.clone())
                     .default_backoff()
-                    .map(|r| Watched::Ingress(r.map_err(|e| e.to_string()))),
+                    .map(|r| Watched::Ingress(r.map_err(ClusterError::from))),
             );
         }
         self.progress.watching(Kind::Service);
         ctx.add_stream(
             watcher::watcher(Api::<Service>::all(c.clone()), config.clone())
                 .default_backoff()
-                .map(|r| Watched::Service(r.map_err(|e| e.to_string()))),
+                .map(|r| Watched::Service(r.map_err(ClusterError::from))),
         );
         self.progress.watching(Kind::Namespace);
         ctx.add_stream(
             watcher::watcher(Api::<Namespace>::all(c.clone()), config.clone())
                 .default_backoff()
-                .map(|r| Watched::Namespace(r.map_err(|e| e.to_string()))),
+                .map(|r| Watched::Namespace(r.map_err(ClusterError::from))),
         );
         if caps.hostrules {
             self.progress.watching(Kind::HostRule);
             ctx.add_stream(
                 watcher::watcher(Api::<HostRule>::all(c.clone()), config)
                     .default_backoff()
-                    .map(|r| Watched::HostRule(r.map_err(|e| e.to_string()))),
+                    .map(|r| Watched::HostRule(r.map_err(ClusterError::from))),
             );
         } else {
             tracing::warn!(cluster = %self.name, "AKO HostRule CRD not served: aliases and custom global FQDNs are unavailable for this cluster");
@@ -192,7 +206,7 @@ impl ClusterActor {
     fn on_event<K: ResourceExt>(
         &mut self,
         kind: Kind,
-        event: Result<Event<K>, String>,
+        event: Result<Event<K>, ClusterError>,
         mut apply: impl FnMut(&mut Self, K),
         mut delete: impl FnMut(&mut Self, K),
     ) {
@@ -201,8 +215,8 @@ impl ClusterActor {
                 self.connection(true, String::new());
                 event
             }
-            Err(reason) => {
-                self.connection(false, reason);
+            Err(err) => {
+                self.connection(false, err.to_string());
                 return;
             }
         };
@@ -281,7 +295,8 @@ impl Handler<Discovered> for ClusterActor {
                 tracing::info!(cluster = %self.name, openshift = caps.openshift, "member cluster reachable; watching");
                 self.watch(ctx, caps);
             }
-            Err(reason) => {
+            Err(err) => {
+                let reason = err.to_string();
                 self.connection(false, reason.clone());
                 self.discovery_attempts += 1;
                 let delay = cluster_watch::rediscovery_delay(self.discovery_attempts);
