@@ -1,8 +1,9 @@
 //! The AviActor: the only code that writes to the controller. It keeps the cache of what the
 //! controller holds, a last-write-wins queue of desired GslbServices (a newer desired state
-//! replaces a queued one), bounded concurrency with strict per-GslbService ordering, retries with
-//! backoff, a boot gate (no write until every reachable cluster has listed its objects), and a
-//! periodic refresh that repairs drift and deletes owned orphans. Planning is `amko::model::plan`.
+//! replaces a queued one), bounded concurrency with strict per-GslbService ordering, the timers of
+//! retries and holds, and a periodic refresh that repairs drift and deletes owned orphans. What to
+//! write and when is decided by `amko::avi::converge` (boot phases, write gate, plans), what to do
+//! after a failure by `amko::avi::retry`; this actor carries their answers out.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::hash::{BuildHasher, RandomState};
@@ -10,12 +11,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use amko::avi::converge::{self, AfterLoad, Gate, Phase};
+use amko::avi::converge::{self, AfterLoad, Gate, Phase, Step};
 use amko::avi::retry::{self, Hold, Problem, Retry, WriteVerdict};
 use amko::avi::sync::{CacheChange, execute, federated_pki_profiles, load_state};
 use amko::avi::{AviClient, AviError};
 use amko::model::DesiredGs;
-use amko::model::plan::{ControllerObject, ControllerState, Plan, Repair, Write, WriteKind};
+use amko::model::plan::{ControllerObject, ControllerState, Repair, Write, WriteKind};
 use amko::vocab::GsKey;
 use serde_json::{Value, json};
 
@@ -287,23 +288,34 @@ impl AviActor {
                 break;
             };
             self.queued.remove(&key);
-            if self.in_flight.contains(&key)
-                || converge::waits_for_unsynced(&key, &self.cache, &self.unsynced)
-            {
-                deferred.push(key);
-                continue;
-            }
-            let plan = converge::plan(&key, &self.desired, &self.cache, &self.config.created_by);
-            self.report_conflicts(&key, &plan);
-            if plan.writes.is_empty() {
-                if plan.conflicts.is_empty() {
+            let step = converge::step(
+                &key,
+                self.in_flight.contains(&key),
+                &self.unsynced,
+                &self.desired,
+                &self.cache,
+                &self.config.created_by,
+            );
+            match step {
+                Step::Defer => deferred.push(key),
+                Step::Idle { conflict: None } => {
                     self.metrics.writes_skipped_in_sync.inc();
                     self.clear_problem(&key);
+                    self.observed.remove(&key);
                 }
-                self.observed.remove(&key);
-                continue;
+                Step::Idle {
+                    conflict: Some(conflict),
+                } => {
+                    self.report_conflict(&key, conflict);
+                    self.observed.remove(&key);
+                }
+                Step::Write { writes, conflict } => {
+                    if let Some(conflict) = conflict {
+                        self.report_conflict(&key, conflict);
+                    }
+                    self.start_writes(ctx, key, writes);
+                }
             }
-            self.start_writes(ctx, key, plan.writes);
         }
         for key in deferred {
             self.enqueue(key);
@@ -343,10 +355,8 @@ impl AviActor {
         });
     }
 
-    fn report_conflicts(&mut self, key: &GsKey, plan: &Plan) {
-        let Some(message) = plan.conflict_problem() else {
-            return;
-        };
+    /// Reports objects in the way of `key`'s writes, once per distinct message.
+    fn report_conflict(&mut self, key: &GsKey, message: String) {
         if self.failed.get(key) != Some(&message) {
             tracing::warn!(gslbservice = %key, "{message}");
             self.failed.insert(key.clone(), message.clone());

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::model::DesiredGs;
 use crate::model::identity::clusters_in_description;
-use crate::model::plan::{ControllerState, Plan, plan_gslb_service};
+use crate::model::plan::{ControllerState, Plan, Write, plan_gslb_service};
 use crate::vocab::GsKey;
 
 /// Desired GslbServices by key, each shared with the GslbService actor that built it.
@@ -147,6 +147,45 @@ pub fn monitor_used_elsewhere(
         })
 }
 
+/// What the writer does with a GslbService it takes from the queue.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    /// Its writes are in flight, or a member cluster of it has not listed yet: look again later.
+    Defer,
+    /// Nothing to write: in sync, or blocked by objects in the way (`conflict`, for its status).
+    Idle { conflict: Option<String> },
+    /// Write these, in order; `conflict`: objects in the way of other writes of it.
+    Write {
+        writes: Vec<Write>,
+        conflict: Option<String>,
+    },
+}
+
+/// The step for `key`: `in_flight` when its writes are running, `unsynced` the member clusters
+/// that have not listed their objects yet.
+pub fn step(
+    key: &GsKey,
+    in_flight: bool,
+    unsynced: &BTreeSet<String>,
+    desired: &DesiredMap,
+    cache: &ControllerState,
+    created_by: &str,
+) -> Step {
+    if in_flight || waits_for_unsynced(key, cache, unsynced) {
+        return Step::Defer;
+    }
+    let plan = plan(key, desired, cache, created_by);
+    let conflict = plan.conflict_problem();
+    if plan.writes.is_empty() {
+        Step::Idle { conflict }
+    } else {
+        Step::Write {
+            writes: plan.writes,
+            conflict,
+        }
+    }
+}
+
 /// The writes that converge `key` now.
 pub fn plan(key: &GsKey, desired: &DesiredMap, cache: &ControllerState, created_by: &str) -> Plan {
     plan_gslb_service(
@@ -197,7 +236,7 @@ mod tests {
 
     use super::*;
     use crate::model::payload::ref_by_name;
-    use crate::model::plan::{ControllerObject, Write};
+    use crate::model::plan::ControllerObject;
 
     const ME: &str = "amko-me";
 
@@ -459,6 +498,57 @@ mod tests {
                 fallback_pki_update(known, federated),
                 announced.map(|a| a.map(str::to_owned)),
                 "known {known:?}, listed {federated:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn steps_for_queued_services() {
+        let (a, b, c) = (
+            key("admin", "a.example.com"),
+            key("admin", "b.example.com"),
+            key("admin", "c.example.com"),
+        );
+        let mut cache = ControllerState::default();
+        cache_gs(&mut cache, &a, "INGRESS/east/shop/web/a.example.com", &[]);
+        // `b` on the controller belongs to someone else.
+        let foreign = json!({"uuid": "gs-b", "name": b.fqdn, "created_by": "someone-else"});
+        let foreign = ControllerObject::from_body("admin", foreign).expect("uuid and name");
+        cache
+            .gslb_services
+            .insert(("admin".into(), b.fqdn.clone()), foreign);
+        let desired = BTreeMap::from([
+            (b.clone(), desired(&b, &[], 1)),
+            (c.clone(), desired(&c, &[], 1)),
+        ]);
+        let none = BTreeSet::new();
+        let east = BTreeSet::from(["east".to_owned()]);
+        let kinds = |step: Step| match step {
+            Step::Defer => "defer".to_owned(),
+            Step::Idle { conflict: None } => "in sync".to_owned(),
+            Step::Idle { conflict: Some(c) } => {
+                format!("blocked: {}", c.split(" exists").next().unwrap_or_default())
+            }
+            Step::Write { writes, conflict } => format!(
+                "write {:?} conflict={}",
+                writes.iter().map(Write::kind).collect::<Vec<_>>(),
+                conflict.is_some()
+            ),
+        };
+        let cases = [
+            (&a, true, &none, "defer"),
+            (&a, false, &east, "defer"),
+            (&a, false, &none, "write [DeleteGslbService] conflict=false"),
+            (&b, false, &none, "blocked: gslbservice admin/b.example.com"),
+            (&c, false, &east, "write [CreateGslbService] conflict=false"),
+            (&key("admin", "d.example.com"), false, &none, "in sync"),
+        ];
+        for (k, in_flight, unsynced, expected) in cases {
+            let step = step(k, in_flight, unsynced, &desired, &cache, ME);
+            assert_eq!(
+                kinds(step),
+                expected,
+                "{k} in_flight={in_flight} {unsynced:?}"
             );
         }
     }
