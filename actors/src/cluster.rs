@@ -341,11 +341,9 @@ impl StreamHandler<Watched> for ClusterActor {
                 event,
                 |act, svc: Service| {
                     let id = act.object_id(ObjectKind::LbService, &svc.namespace().unwrap_or_default(), &svc.name_any());
-                    let is_lb = svc.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("LoadBalancer");
-                    if is_lb {
+                    if ingest::is_load_balancer(&svc) {
                         act.upsert(id, ingest::ingest_service(&act.name, &svc));
                     } else {
-                        // Only LoadBalancer Services matter; one that stopped being one is gone.
                         act.send(ClusterChange::ObjectGone(id));
                     }
                 },

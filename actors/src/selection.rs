@@ -228,37 +228,13 @@ impl SelectionActor {
             ClusterChange::Relisted(kind, keep) => self.world.retain_objects(cluster, kind, &keep),
             ClusterChange::Namespace(info) => self.world.upsert_namespace(info),
             ClusterChange::NamespaceGone(name) => self.world.delete_namespace(cluster, &name),
-            ClusterChange::NamespacesRelisted(keep) => {
-                let gone: Vec<String> = self
-                    .world
-                    .namespaces_of(cluster)
-                    .into_iter()
-                    .filter(|n| !keep.contains(n))
-                    .collect();
-                let mut changed = BTreeSet::new();
-                for name in gone {
-                    changed.extend(self.world.delete_namespace(cluster, &name));
-                }
-                changed
-            }
+            ClusterChange::NamespacesRelisted(keep) => self.world.retain_namespaces(cluster, &keep),
             ClusterChange::HostRule {
                 namespace,
                 name,
                 info,
             } => self.world.set_hostrule(cluster, &namespace, &name, info),
-            ClusterChange::HostRulesRelisted(keep) => {
-                let gone: Vec<(String, String)> = self
-                    .world
-                    .hostrules_of(cluster)
-                    .into_iter()
-                    .filter(|k| !keep.contains(k))
-                    .collect();
-                let mut changed = BTreeSet::new();
-                for (namespace, name) in gone {
-                    changed.extend(self.world.set_hostrule(cluster, &namespace, &name, None));
-                }
-                changed
-            }
+            ClusterChange::HostRulesRelisted(keep) => self.world.retain_hostrules(cluster, &keep),
             ClusterChange::Synced => {
                 self.emit(cluster_watch::synced_notice(cluster));
                 self.boot_signal(Signal::ClusterSynced(cluster.to_owned()));

@@ -1,6 +1,6 @@
 //! The operator's in-memory view of every member cluster and of the accepted policy, with
 //! incremental re-selection: each change returns the GslbService keys whose inputs changed, so
-//! only those are rebuilt. Pure and synchronous; the GDP actor is a thin shell around it.
+//! only those are rebuilt. Pure and synchronous; the SelectionActor is a thin shell around it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -393,22 +393,38 @@ impl World {
             .sum()
     }
 
-    /// Names of the namespaces known in `cluster`.
-    pub fn namespaces_of(&self, cluster: &str) -> Vec<String> {
-        self.namespaces
+    /// Forgets every namespace of `cluster` not in `keep` (after a relist).
+    pub fn retain_namespaces(&mut self, cluster: &str, keep: &BTreeSet<String>) -> BTreeSet<GsKey> {
+        let gone: Vec<String> = self
+            .namespaces
             .keys()
-            .filter(|(c, _)| c == cluster)
+            .filter(|(c, n)| c == cluster && !keep.contains(n))
             .map(|(_, n)| n.clone())
-            .collect()
+            .collect();
+        let mut changed = BTreeSet::new();
+        for name in gone {
+            changed.extend(self.delete_namespace(cluster, &name));
+        }
+        changed
     }
 
-    /// (namespace, name) of the AKO HostRules known in `cluster`.
-    pub fn hostrules_of(&self, cluster: &str) -> Vec<(String, String)> {
-        self.hostrules
+    /// Forgets every AKO HostRule (namespace, name) of `cluster` not in `keep` (after a relist).
+    pub fn retain_hostrules(
+        &mut self,
+        cluster: &str,
+        keep: &BTreeSet<(String, String)>,
+    ) -> BTreeSet<GsKey> {
+        let gone: Vec<(String, String)> = self
+            .hostrules
             .keys()
-            .filter(|(c, _, _)| c == cluster)
+            .filter(|(c, ns, n)| c == cluster && !keep.contains(&(ns.clone(), n.clone())))
             .map(|(_, ns, n)| (ns.clone(), n.clone()))
-            .collect()
+            .collect();
+        let mut changed = BTreeSet::new();
+        for (namespace, name) in gone {
+            changed.extend(self.set_hostrule(cluster, &namespace, &name, None));
+        }
+        changed
     }
 
     fn evaluate(&mut self, obs: &Observation) -> BTreeSet<GsKey> {

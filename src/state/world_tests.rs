@@ -372,3 +372,62 @@ fn gslb_services_taking_the_fallback_pki_profile() {
         .and_then(|d| d.gslb_service.pki_profile_ref);
     assert_eq!(fallback.as_deref(), Some("/api/pkiprofile?name=fed-pki"));
 }
+
+#[test]
+fn relists_forget_namespaces_and_hostrules_that_are_gone() {
+    let mut world = World::new(settings());
+    world.set_policy(Some(policy(true)));
+    let a = obs("east", "shop", "web", "a.example.com", "10.0.0.1");
+    let b = obs("east", "blog", "web", "b.example.com", "10.0.0.2");
+    let c = obs("west", "shop", "web", "c.example.com", "10.0.0.3");
+    for o in [&a, &b, &c] {
+        world.upsert_object(object(o), ingested(vec![o.clone()]));
+    }
+    for (cluster, name) in [("east", "shop"), ("east", "blog"), ("west", "shop")] {
+        world.upsert_namespace(NamespaceInfo {
+            cluster: cluster.into(),
+            name: name.into(),
+            labels: BTreeMap::from([("gslb".into(), "yes".into())]),
+            tenant: None,
+        });
+    }
+    assert_eq!(world.keys().count(), 3);
+    let keep = BTreeSet::from(["shop".to_owned()]);
+    assert_eq!(
+        world.retain_namespaces("east", &keep),
+        keys(&["b.example.com"]),
+        "only east's blog is gone"
+    );
+    assert!(
+        world.retain_namespaces("east", &keep).is_empty(),
+        "idempotent"
+    );
+    assert_eq!(world.keys().count(), 2);
+
+    let rule = |name: &str, aliases: &[&str]| HostRuleInfo {
+        cluster: "east".into(),
+        namespace: "shop".into(),
+        name: name.into(),
+        local_fqdn: "a.example.com".into(),
+        global_fqdn: None,
+        include_aliases: true,
+        aliases: aliases.iter().map(|a| (*a).to_owned()).collect(),
+        tls: false,
+        accepted: true,
+    };
+    world.set_hostrule("east", "shop", "keep", Some(rule("keep", &[])));
+    world.set_hostrule(
+        "east",
+        "shop",
+        "alias",
+        Some(rule("alias", &["www.example.com"])),
+    );
+    let keep = BTreeSet::from([("shop".to_owned(), "keep".to_owned())]);
+    let changed = world.retain_hostrules("east", &keep);
+    assert!(changed.contains(&key("a.example.com")), "{changed:?}");
+    assert!(
+        world.retain_hostrules("east", &keep).is_empty(),
+        "idempotent"
+    );
+    assert!(world.retain_hostrules("west", &BTreeSet::new()).is_empty());
+}
