@@ -591,6 +591,7 @@ impl Handler<WriteDone> for AviActor {
                 change.apply(&mut self.cache);
             }
             if let Some(notice) = retry::reachability(self.unreachable, msg.error.as_ref()) {
+                // The warning says it became unreachable, the normal event that it is back.
                 self.unreachable = notice.warning;
                 self.events
                     .emit(notice.warning, notice.reason, notice.message);
