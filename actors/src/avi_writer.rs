@@ -1,20 +1,23 @@
 //! The AviActor: the only code that writes to the controller. It keeps the cache of what the
 //! controller holds, a last-write-wins queue of desired GslbServices (a newer desired state
-//! replaces a queued one), bounded concurrency with strict per-GslbService ordering, retries with
-//! backoff, a boot gate (no write until every reachable cluster has listed its objects), and a
-//! periodic refresh that repairs drift and deletes owned orphans. Planning is `amko::model::plan`.
+//! replaces a queued one), bounded concurrency with strict per-GslbService ordering, the timers of
+//! retries and holds, and a periodic refresh that repairs drift and deletes owned orphans. What to
+//! write and when is decided by `amko::avi::converge` (boot phases, write gate, plans), what to do
+//! after a failure by `amko::avi::retry`; this actor carries their answers out.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use amko::avi::converge::{self, AfterLoad, Gate, Phase, Step};
+use amko::avi::retry::{self, Hold, Problem, Retry, WriteVerdict};
 use amko::avi::sync::{CacheChange, execute, federated_pki_profiles, load_state};
-use amko::avi::{AviClient, AviError, AviErrorKind};
+use amko::avi::{AviClient, AviError};
 use amko::model::DesiredGs;
-use amko::model::plan::{ControllerObject, ControllerState, Plan, Write, plan_gslb_service};
+use amko::model::plan::{ControllerObject, ControllerState, Repair, Write, WriteKind};
 use amko::vocab::GsKey;
-use backon::{BackoffBuilder, ExponentialBuilder};
 use serde_json::{Value, json};
 
 use crate::status::EventSink;
@@ -77,7 +80,27 @@ pub struct WriteProblem {
     pub message: Option<String>,
 }
 
-struct Loaded(Result<(ControllerState, Vec<String>), AviError>, bool);
+/// The fallback PKI profile changed (`None`: the controller has no federated PKI profile).
+/// GslbServices with site persistence and no PKI profile of their own are built with it.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub struct FallbackPki(pub Option<String>);
+
+/// Who builds GslbServices and so must hear of the fallback PKI profile: told the current one
+/// once it is known, then every change.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct WatchFallbackPki {
+    pub recipient: Recipient<FallbackPki>,
+    pub mailbox: Mailbox,
+}
+
+/// A read of the controller: what it holds and, when listing them worked, the names of its
+/// federated PKI profiles (sorted).
+struct Loaded {
+    result: Result<(ControllerState, Option<Vec<String>>), AviError>,
+    refresh: bool,
+}
 impl Message for Loaded {
     type Result = ();
 }
@@ -86,7 +109,7 @@ struct WriteDone {
     key: GsKey,
     changes: Vec<CacheChange>,
     error: Option<AviError>,
-    writes: Vec<&'static str>,
+    writes: Vec<WriteKind>,
     observed_at: Option<Instant>,
 }
 impl Message for WriteDone {
@@ -98,14 +121,6 @@ impl Message for LeaderChecked {
     type Result = ();
 }
 
-/// Boot progress of the writer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
-    LoadingCache,
-    WaitingForSnapshot,
-    Ready,
-}
-
 pub struct AviActor {
     client: Arc<AviClient>,
     config: WriterConfig,
@@ -114,7 +129,9 @@ pub struct AviActor {
     problems: Recipient<WriteProblem>,
     phase: Phase,
     cache: ControllerState,
-    pki_profiles: Vec<String>,
+    /// The fallback PKI profile announced last (`None`: not read yet).
+    fallback_pki: Option<Option<String>>,
+    pki_watchers: Vec<WatchFallbackPki>,
     desired: BTreeMap<GsKey, Arc<DesiredGs>>,
     /// When the earliest unwritten observation of a key arrived.
     observed: BTreeMap<GsKey, Instant>,
@@ -151,7 +168,8 @@ impl AviActor {
             problems,
             phase: Phase::LoadingCache,
             cache: ControllerState::default(),
-            pki_profiles: Vec::new(),
+            fallback_pki: None,
+            pki_watchers: Vec::new(),
             desired: BTreeMap::new(),
             observed: BTreeMap::new(),
             queue: VecDeque::new(),
@@ -186,17 +204,25 @@ impl AviActor {
         actix::spawn(async move {
             let result = async {
                 let state = load_state(&client, &created_by, &tenant).await?;
-                let pki = federated_pki_profiles(&client).await.unwrap_or_default();
+                let pki = federated_pki_profiles(&client)
+                    .await
+                    .inspect_err(
+                        |err| tracing::warn!(error = %err, "listing federated PKI profiles failed"),
+                    )
+                    .ok();
                 Ok((state, pki))
             }
             .await;
-            addr.do_send(Loaded(result, is_refresh));
+            addr.do_send(Loaded {
+                result,
+                refresh: is_refresh,
+            });
         });
     }
 
     /// Opens the boot gate once the cache is loaded and the snapshot has arrived.
     fn maybe_become_ready(&mut self, ctx: &mut Context<Self>) {
-        if self.phase != Phase::WaitingForSnapshot {
+        if !self.phase.boots(self.snapshot.is_some()) {
             return;
         }
         let Some(snapshot) = self.snapshot.take() else {
@@ -221,97 +247,40 @@ impl AviActor {
         self.pump(ctx);
     }
 
-    /// Queues every desired GslbService, every owned one nothing wants (orphans), and every
-    /// GslbService a managed monitor was made for (monitors left without their GslbService).
     fn queue_everything(&mut self) {
-        let keys: BTreeSet<GsKey> = self
-            .desired
-            .keys()
-            .cloned()
-            .chain(self.cache.gslb_services.keys().map(|(tenant, name)| GsKey {
-                tenant: tenant.clone(),
-                fqdn: name.clone(),
-            }))
-            .chain(
-                self.cache
-                    .health_monitors
-                    .iter()
-                    .filter_map(|((tenant, _), hm)| {
-                        hm.made_for().map(|gs| GsKey {
-                            tenant: tenant.clone(),
-                            fqdn: gs.to_owned(),
-                        })
-                    }),
-            )
-            .collect();
-        for key in keys {
+        for key in converge::keys_to_converge(self.desired.keys(), &self.cache) {
             self.enqueue(key);
         }
     }
 
-    /// True when the controller's copy lists members from a cluster that has not listed its
-    /// objects yet: writing now could drop those members, so the GslbService waits.
-    fn touches_unsynced_cluster(&self, key: &GsKey) -> bool {
-        if self.unsynced.is_empty() {
-            return false;
-        }
-        let Some(gs) = self
-            .cache
-            .gslb_services
-            .get(&(key.tenant.clone(), key.fqdn.clone()))
-        else {
-            return false;
+    /// Tells the builders about a new fallback PKI profile.
+    fn announce_fallback_pki(&mut self, federated: Option<&[String]>) {
+        let known = self.fallback_pki.as_ref().map(Option::as_deref);
+        let Some(fallback) = converge::fallback_pki_update(known, federated) else {
+            return;
         };
-        let body = gs.body();
-        let description = body
-            .get("description")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        description
-            .split(',')
-            .filter_map(|identity| identity.split('/').nth(1))
-            .any(|cluster| self.unsynced.contains(cluster))
-    }
-
-    fn hm_used_elsewhere(&self, key: &GsKey, tenant: &str, name: &str) -> bool {
-        let desired_use = self.desired.iter().any(|(k, d)| {
-            k != key && k.tenant == tenant && d.health_monitors.iter().any(|h| h.name == name)
-        });
-        desired_use
-            || self.cache.gslb_services.iter().any(|((t, n), gs)| {
-                t == tenant && *n != key.fqdn && gs.monitor_refs().iter().any(|r| r == name)
-            })
-    }
-
-    fn plan_for(&self, key: &GsKey) -> Plan {
-        let mut desired = self.desired.get(key).map(|d| DesiredGs::clone(d));
-        if let Some(d) = desired.as_mut()
-            && d.gslb_service.site_persistence_enabled
-            && d.gslb_service.pki_profile_ref.is_none()
-            && let Some(pki) = self.pki_profiles.first()
-        {
-            d.gslb_service.pki_profile_ref =
-                Some(amko::model::payload::ref_by_name("pkiprofile", pki));
+        tracing::info!(fallback_pki_profile = ?fallback, "fallback PKI profile");
+        for watcher in &self.pki_watchers {
+            watcher.mailbox.sent();
+            watcher.recipient.do_send(FallbackPki(fallback.clone()));
         }
-        plan_gslb_service(
-            key,
-            desired.as_ref(),
-            &self.cache,
-            &self.config.created_by,
-            &|t, n| self.hm_used_elsewhere(key, t, n),
-        )
+        self.fallback_pki = Some(fallback);
     }
 
     /// Starts as many queued writes as the concurrency bound allows.
     fn pump(&mut self, ctx: &mut Context<Self>) {
-        if self.phase != Phase::Ready || self.not_leader {
-            return;
-        }
-        if let Some(until) = self.paused_until {
-            if Instant::now() < until {
-                return;
+        match converge::gate(
+            self.phase,
+            self.not_leader,
+            self.paused_until,
+            Instant::now(),
+        ) {
+            Gate::Closed => return,
+            Gate::Open { resumed } => {
+                if resumed {
+                    self.paused_until = None;
+                }
             }
-            self.paused_until = None;
         }
         let mut deferred = Vec::new();
         while self.in_flight.len() < self.config.max_in_flight {
@@ -319,21 +288,34 @@ impl AviActor {
                 break;
             };
             self.queued.remove(&key);
-            if self.in_flight.contains(&key) || self.touches_unsynced_cluster(&key) {
-                deferred.push(key);
-                continue;
-            }
-            let plan = self.plan_for(&key);
-            self.report_conflicts(&key, &plan);
-            if plan.writes.is_empty() {
-                if plan.conflicts.is_empty() {
+            let step = converge::step(
+                &key,
+                self.in_flight.contains(&key),
+                &self.unsynced,
+                &self.desired,
+                &self.cache,
+                &self.config.created_by,
+            );
+            match step {
+                Step::Defer => deferred.push(key),
+                Step::Idle { conflict: None } => {
                     self.metrics.writes_skipped_in_sync.inc();
                     self.clear_problem(&key);
+                    self.observed.remove(&key);
                 }
-                self.observed.remove(&key);
-                continue;
+                Step::Idle {
+                    conflict: Some(conflict),
+                } => {
+                    self.report_conflict(&key, conflict);
+                    self.observed.remove(&key);
+                }
+                Step::Write { writes, conflict } => {
+                    if let Some(conflict) = conflict {
+                        self.report_conflict(&key, conflict);
+                    }
+                    self.start_writes(ctx, key, writes);
+                }
             }
-            self.start_writes(ctx, key, plan.writes);
         }
         for key in deferred {
             self.enqueue(key);
@@ -354,7 +336,7 @@ impl AviActor {
                 match execute(&client, write, &created_by).await {
                     Ok(change) => {
                         changes.push(change);
-                        done.push(write_kind(write));
+                        done.push(write.kind());
                     }
                     Err(err) => {
                         tracing::warn!(gslbservice = %key, write = %write.describe(), error = %err, "controller write failed");
@@ -373,11 +355,8 @@ impl AviActor {
         });
     }
 
-    fn report_conflicts(&mut self, key: &GsKey, plan: &Plan) {
-        if plan.conflicts.is_empty() {
-            return;
-        }
-        let message = plan.conflicts.join("; ");
+    /// Reports objects in the way of `key`'s writes, once per distinct message.
+    fn report_conflict(&mut self, key: &GsKey, message: String) {
         if self.failed.get(key) != Some(&message) {
             tracing::warn!(gslbservice = %key, "{message}");
             self.failed.insert(key.clone(), message.clone());
@@ -406,18 +385,76 @@ impl AviActor {
 
     fn publish_gauges(&self) {
         self.metrics.gslb_services.set(self.desired.len() as i64);
-        let members: usize = self
-            .desired
-            .values()
-            .map(|d| {
-                d.gslb_service
-                    .groups
-                    .iter()
-                    .map(|g| g.members.len())
-                    .sum::<usize>()
-            })
-            .sum();
+        let members = converge::member_count(&self.desired);
         self.metrics.members.set(members as i64);
+    }
+
+    /// Counts finished writes; those of the refresh (no observation behind them) are repairs.
+    fn count_writes(&self, msg: &WriteDone) {
+        let by_refresh = msg.observed_at.is_none();
+        for kind in &msg.writes {
+            let labels = WriteLabels {
+                kind: kind.label().to_owned(),
+            };
+            self.metrics.writes.get_or_create(&labels).inc();
+            let repairs = match kind.repair(by_refresh) {
+                Some(Repair::Drift) => &self.metrics.drift_repairs,
+                Some(Repair::Orphan) => &self.metrics.orphan_deletions,
+                None => continue,
+            };
+            repairs.inc();
+        }
+    }
+
+    /// Does what `retry::decide` said about `key`.
+    fn carry_out(
+        &mut self,
+        ctx: &mut Context<Self>,
+        key: GsKey,
+        observed_at: Option<Instant>,
+        verdict: WriteVerdict,
+    ) {
+        match (verdict.converged, observed_at) {
+            (true, Some(at)) => self.metrics.convergence.observe(at.elapsed().as_secs_f64()),
+            (false, Some(at)) => {
+                self.observed.entry(key.clone()).or_insert(at);
+            }
+            (_, None) => {}
+        }
+        if verdict.attempts == 0 {
+            self.attempts.remove(&key);
+        } else {
+            self.attempts.insert(key.clone(), verdict.attempts);
+        }
+        match verdict.problem {
+            Problem::Keep => {}
+            Problem::Clear => self.clear_problem(&key),
+            Problem::Report(message) => {
+                self.failed.insert(key.clone(), message.clone());
+                self.problems.do_send(WriteProblem {
+                    key: key.clone(),
+                    message: Some(message),
+                });
+            }
+        }
+        match verdict.hold {
+            Hold::No => {}
+            Hold::For(wait) => self.paused_until = Some(Instant::now() + wait),
+            Hold::UntilLeader { recheck_after } => {
+                if !self.not_leader {
+                    tracing::error!(
+                        "the controller says it is not the GSLB leader: writes paused until it is"
+                    );
+                }
+                self.not_leader = true;
+                ctx.run_later(recheck_after, |act, ctx| act.check_leader(ctx));
+            }
+        }
+        match verdict.retry {
+            Retry::Now => self.enqueue(key),
+            Retry::After(delay) => self.retry_later(ctx, key, delay),
+            Retry::Never => {}
+        }
     }
 
     fn check_leader(&mut self, ctx: &mut Context<Self>) {
@@ -426,34 +463,6 @@ impl AviActor {
         actix::spawn(async move {
             addr.do_send(LeaderChecked(client.is_gslb_leader().await));
         });
-    }
-}
-
-fn write_kind(write: &Write) -> &'static str {
-    match write {
-        Write::CreateHealthMonitor { .. } => "create_healthmonitor",
-        Write::UpdateHealthMonitor { .. } => "update_healthmonitor",
-        Write::DeleteHealthMonitor { .. } => "delete_healthmonitor",
-        Write::CreateGslbService { .. } => "create_gslbservice",
-        Write::UpdateGslbService { .. } => "update_gslbservice",
-        Write::DeleteGslbService { .. } => "delete_gslbservice",
-    }
-}
-
-fn error_class(kind: &AviErrorKind) -> &'static str {
-    match kind {
-        AviErrorKind::Transport => "transport",
-        AviErrorKind::InvalidCredentials => "invalid_credentials",
-        AviErrorKind::Unauthorized => "unauthorized",
-        AviErrorKind::RateLimited { .. } => "rate_limited",
-        AviErrorKind::Server => "server",
-        AviErrorKind::Conflict => "conflict",
-        AviErrorKind::NotFound => "not_found",
-        AviErrorKind::PreconditionFailed => "precondition_failed",
-        AviErrorKind::NotLeader => "not_leader",
-        AviErrorKind::Maintenance => "maintenance",
-        AviErrorKind::Rejected => "rejected",
-        AviErrorKind::BadResponse => "bad_response",
     }
 }
 
@@ -503,7 +512,7 @@ impl Handler<ClusterSynced> for AviActor {
 
     fn handle(&mut self, msg: ClusterSynced, ctx: &mut Context<Self>) {
         self.mailbox.clone().handle(|| {
-            if self.unsynced.remove(&msg.0) && self.phase == Phase::Ready {
+            if self.unsynced.remove(&msg.0) && self.phase.is_ready() {
                 tracing::info!(cluster = %msg.0, "member cluster listed: its GslbServices may be written now");
                 self.queue_everything();
                 self.pump(ctx);
@@ -523,29 +532,46 @@ impl Handler<BootSnapshot> for AviActor {
     }
 }
 
+impl Handler<WatchFallbackPki> for AviActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: WatchFallbackPki, _: &mut Context<Self>) {
+        self.mailbox.clone().handle(|| {
+            if let Some(fallback) = &self.fallback_pki {
+                msg.mailbox.sent();
+                msg.recipient.do_send(FallbackPki(fallback.clone()));
+            }
+            self.pki_watchers.push(msg);
+        })
+    }
+}
+
 impl Handler<Loaded> for AviActor {
     type Result = ();
 
     fn handle(&mut self, msg: Loaded, ctx: &mut Context<Self>) {
         self.mailbox.clone().handle(|| {
             self.refreshing = false;
-            let Loaded(result, is_refresh) = msg;
-            match result {
+            let is_refresh = msg.refresh;
+            match msg.result {
                 Ok((state, pki)) => {
                     // Writes in flight update the cache themselves; keep their entries.
                     self.cache = state;
-                    self.pki_profiles = pki;
-                    if self.phase == Phase::LoadingCache {
-                        self.phase = Phase::WaitingForSnapshot;
-                        self.maybe_become_ready(ctx);
-                    } else if is_refresh && self.phase == Phase::Ready {
-                        self.queue_everything();
-                        self.pump(ctx);
+                    self.announce_fallback_pki(pki.as_deref());
+                    let (phase, then) = self.phase.after_load(is_refresh);
+                    self.phase = phase;
+                    match then {
+                        AfterLoad::TryBoot => self.maybe_become_ready(ctx),
+                        AfterLoad::ConvergeAll => {
+                            self.queue_everything();
+                            self.pump(ctx);
+                        }
+                        AfterLoad::Nothing => {}
                     }
                 }
                 Err(err) => {
                     tracing::warn!(error = %err, "reading the controller failed; retrying");
-                    ctx.run_later(Duration::from_secs(2), move |act, ctx| {
+                    ctx.run_later(retry::RELOAD_AFTER, move |act, ctx| {
                         act.load(ctx, is_refresh)
                     });
                 }
@@ -560,108 +586,26 @@ impl Handler<WriteDone> for AviActor {
     fn handle(&mut self, msg: WriteDone, ctx: &mut Context<Self>) {
         self.mailbox.clone().handle(|| {
             self.in_flight.remove(&msg.key);
-            let refresh_repair = msg.observed_at.is_none();
-            for kind in &msg.writes {
-                self.metrics.writes.get_or_create(&WriteLabels { kind: (*kind).to_owned() }).inc();
-                if refresh_repair && kind.starts_with("update") {
-                    self.metrics.drift_repairs.inc();
-                }
-                if refresh_repair && kind.starts_with("delete") {
-                    self.metrics.orphan_deletions.inc();
-                }
-            }
+            self.count_writes(&msg);
             for change in msg.changes {
                 change.apply(&mut self.cache);
             }
-            let transport_trouble = msg
-                .error
-                .as_ref()
-                .is_some_and(|e| matches!(e.kind, AviErrorKind::Transport | AviErrorKind::Server));
-            if transport_trouble && !self.unreachable {
-                self.unreachable = true;
-                self.events.emit(
-                    true,
-                    "ControllerUnreachable",
-                    format!("controller requests are failing: {}", msg.error.as_ref().map(|e| e.to_string()).unwrap_or_default()),
-                );
-            } else if msg.error.is_none() && self.unreachable {
-                self.unreachable = false;
-                self.events.emit(false, "ControllerReachable", "controller requests succeed again");
+            if let Some(notice) = retry::reachability(self.unreachable, msg.error.as_ref()) {
+                // The warning says it became unreachable, the normal event that it is back.
+                self.unreachable = notice.warning;
+                self.events
+                    .emit(notice.warning, notice.reason, notice.message);
             }
-            match msg.error {
-                None => {
-                    if let Some(at) = msg.observed_at {
-                        self.metrics.convergence.observe(at.elapsed().as_secs_f64());
-                    }
-                    self.attempts.remove(&msg.key);
-                    self.clear_problem(&msg.key);
-                    // Re-plan: a newer desired state may have arrived meanwhile, and a plan with
-                    // several writes may need a second look after partial failures elsewhere.
-                    if self.queued.contains(&msg.key) || !self.failed.contains_key(&msg.key) {
-                        self.enqueue(msg.key.clone());
-                    }
-                }
-                Some(err) => {
-                    self.metrics
-                        .write_errors
-                        .get_or_create(&WriteLabels { kind: error_class(&err.kind).to_owned() })
-                        .inc();
-                    if let Some(at) = msg.observed_at {
-                        self.observed.entry(msg.key.clone()).or_insert(at);
-                    }
-                    match err.kind {
-                        AviErrorKind::RateLimited { retry_after } => {
-                            let wait = retry_after.unwrap_or(Duration::from_secs(1));
-                            self.paused_until = Some(Instant::now() + wait);
-                            self.enqueue(msg.key.clone());
-                        }
-                        AviErrorKind::NotLeader => {
-                            if !self.not_leader {
-                                tracing::error!("the controller says it is not the GSLB leader: writes paused until it is");
-                            }
-                            self.not_leader = true;
-                            self.enqueue(msg.key.clone());
-                            ctx.run_later(Duration::from_secs(5), |act, ctx| act.check_leader(ctx));
-                        }
-                        AviErrorKind::Rejected | AviErrorKind::Conflict | AviErrorKind::BadResponse | AviErrorKind::InvalidCredentials => {
-                            let message = format!("GslbService {}: {}", msg.key, err);
-                            self.failed.insert(msg.key.clone(), message.clone());
-                            self.problems.do_send(WriteProblem { key: msg.key.clone(), message: Some(message) });
-                            // Conflicts clear up when another GslbService lets go of a name
-                            // (the controller answers domain-name conflicts with 400): retry,
-                            // soon at first since the other write is usually already queued.
-                            if err.kind == AviErrorKind::Conflict || err.is_domain_conflict() {
-                                let attempt = self.attempts.entry(msg.key.clone()).or_insert(0);
-                                *attempt += 1;
-                                let delay = ExponentialBuilder::default()
-                                    .with_min_delay(Duration::from_secs(1))
-                                    .with_max_delay(Duration::from_secs(30))
-                                    .without_max_times()
-                                    .build()
-                                    .nth(*attempt - 1)
-                                    .unwrap_or(Duration::from_secs(30));
-                                self.retry_later(ctx, msg.key.clone(), delay);
-                            }
-                        }
-                        _ => {
-                            let attempt = self.attempts.entry(msg.key.clone()).or_insert(0);
-                            *attempt += 1;
-                            let delay = ExponentialBuilder::default()
-                                .with_min_delay(Duration::from_millis(200))
-                                .with_max_delay(Duration::from_secs(60))
-                                .with_jitter()
-                                .without_max_times()
-                                .build()
-                                .nth(*attempt - 1)
-                                .unwrap_or(Duration::from_secs(60));
-                            if err.kind == AviErrorKind::Maintenance {
-                                self.paused_until = Some(Instant::now() + delay);
-                            }
-                            self.retry_later(ctx, msg.key.clone(), delay);
-                        }
-                    }
-                }
+            if let Some(err) = &msg.error {
+                let class = WriteLabels {
+                    kind: err.kind.class().to_owned(),
+                };
+                self.metrics.write_errors.get_or_create(&class).inc();
             }
+            let attempts = self.attempts.get(&msg.key).copied().unwrap_or(0);
+            let seed = RandomState::new().hash_one(&msg.key);
+            let verdict = retry::decide(&msg.key, msg.error.as_ref(), attempts, seed);
+            self.carry_out(ctx, msg.key, msg.observed_at, verdict);
             self.pump(ctx);
         })
     }
@@ -678,7 +622,7 @@ impl Handler<LeaderChecked> for AviActor {
                 self.pump(ctx);
             }
             Ok(false) | Err(_) => {
-                ctx.run_later(Duration::from_secs(10), |act, ctx| act.check_leader(ctx));
+                ctx.run_later(retry::LEADER_RECHECK, |act, ctx| act.check_leader(ctx));
             }
         })
     }
@@ -688,7 +632,7 @@ impl Handler<IsBooted> for AviActor {
     type Result = bool;
 
     fn handle(&mut self, _: IsBooted, _: &mut Context<Self>) -> bool {
-        self.phase == Phase::Ready
+        self.phase.is_ready()
     }
 }
 

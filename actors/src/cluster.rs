@@ -5,13 +5,13 @@
 //! relist, objects that disappeared meanwhile are reported gone.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 
 use actix::prelude::*;
 use amko::crd::ako_hostrule::HostRule;
 use amko::crd::route::Route;
 use amko::ingest::{self, Ingested, ObjectKind};
 use amko::state::ObjectId;
+use amko::state::cluster_watch::{self, Connection, ListProgress};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Service};
 use k8s_openapi::api::networking::v1::Ingress;
@@ -23,24 +23,38 @@ use kube::{Api, Client, ResourceExt};
 use crate::selection::{ClusterChange, ClusterEvent, DefaultDomain, SelectionActor};
 use crate::telemetry::{Mailbox, Metrics};
 
-/// One watch event of any watched kind (errors as text: they only mark the cluster down).
+/// Why a member cluster cannot be used right now; the text becomes the reason the cluster is
+/// reported down with.
+#[derive(Debug, thiserror::Error)]
+enum ClusterError {
+    #[error("cannot list routes: {0}")]
+    ListRoutes(#[source] kube::Error),
+    #[error("health check failed, cannot list services: {0}")]
+    ListServices(#[source] kube::Error),
+    #[error("cannot list AKO HostRules: {0}")]
+    ListHostRules(#[source] kube::Error),
+    #[error(transparent)]
+    Watch(#[from] watcher::Error),
+}
+
+/// One watch event of any watched kind (errors only mark the cluster down).
 /// Variants differ in size by kind; each event lives only until its handler runs, so boxing would
 /// add an allocation per event for nothing.
 #[derive(Message)]
 #[rtype(result = "()")]
 #[allow(clippy::large_enum_variant)]
 enum Watched {
-    Ingress(Result<Event<Ingress>, String>),
-    Route(Result<Event<Route>, String>),
-    Service(Result<Event<Service>, String>),
-    Namespace(Result<Event<Namespace>, String>),
-    HostRule(Result<Event<HostRule>, String>),
+    Ingress(Result<Event<Ingress>, ClusterError>),
+    Route(Result<Event<Route>, ClusterError>),
+    Service(Result<Event<Service>, ClusterError>),
+    Namespace(Result<Event<Namespace>, ClusterError>),
+    HostRule(Result<Event<HostRule>, ClusterError>),
 }
 
 /// What the cluster serves, found out at start.
 #[derive(Message)]
 #[rtype(result = "()")]
-struct Discovered(Result<Capabilities, String>);
+struct Discovered(Result<Capabilities, ClusterError>);
 
 #[derive(Clone, Copy, Debug)]
 struct Capabilities {
@@ -65,11 +79,8 @@ pub struct ClusterActor {
     mailbox: Mailbox,
     default_domain: Option<String>,
     routes: BTreeMap<ObjectId, Route>,
-    /// Kinds still in their first list, and what each (re)list has seen so far.
-    not_listed: BTreeSet<Kind>,
-    listing: BTreeMap<Kind, BTreeSet<(String, String)>>,
-    synced: bool,
-    up: Option<bool>,
+    progress: ListProgress<Kind>,
+    connection: Connection,
     discovery_attempts: u32,
 }
 
@@ -90,10 +101,8 @@ impl ClusterActor {
             mailbox,
             default_domain: None,
             routes: BTreeMap::new(),
-            not_listed: BTreeSet::new(),
-            listing: BTreeMap::new(),
-            synced: false,
-            up: None,
+            progress: ListProgress::default(),
+            connection: Connection::default(),
             discovery_attempts: 0,
         }
     }
@@ -107,8 +116,7 @@ impl ClusterActor {
     }
 
     fn connection(&mut self, up: bool, reason: String) {
-        if self.up != Some(up) {
-            self.up = Some(up);
+        if self.connection.report(up) {
             self.send(ClusterChange::Connection(up, reason));
         }
     }
@@ -122,16 +130,16 @@ impl ClusterActor {
                 let openshift = match Api::<Route>::all(client.clone()).list(&limit).await {
                     Ok(_) => true,
                     Err(kube::Error::Api(status)) if status.code == 404 => false,
-                    Err(e) => return Err(format!("cannot list routes: {e}")),
+                    Err(e) => return Err(ClusterError::ListRoutes(e)),
                 };
                 Api::<Service>::all(client.clone())
                     .list(&limit)
                     .await
-                    .map_err(|e| format!("health check failed, cannot list services: {e}"))?;
+                    .map_err(ClusterError::ListServices)?;
                 let hostrules = match Api::<HostRule>::all(client.clone()).list(&limit).await {
                     Ok(_) => true,
                     Err(kube::Error::Api(status)) if status.code == 404 => false,
-                    Err(e) => return Err(format!("cannot list AKO HostRules: {e}")),
+                    Err(e) => return Err(ClusterError::ListHostRules(e)),
                 };
                 Ok(Capabilities {
                     openshift,
@@ -147,38 +155,38 @@ impl ClusterActor {
         let config = watcher::Config::default();
         let c = &self.client;
         if caps.openshift {
-            self.not_listed.insert(Kind::Route);
+            self.progress.watching(Kind::Route);
             ctx.add_stream(
                 watcher::watcher(Api::<Route>::all(c.clone()), config.clone())
                     .default_backoff()
-                    .map(|r| Watched::Route(r.map_err(|e| e.to_string()))),
+                    .map(|r| Watched::Route(r.map_err(ClusterError::from))),
             );
         } else {
-            self.not_listed.insert(Kind::Ingress);
+            self.progress.watching(Kind::Ingress);
             ctx.add_stream(
                 watcher::watcher(Api::<Ingress>::all(c.clone()), config.clone())
                     .default_backoff()
-                    .map(|r| Watched::Ingress(r.map_err(|e| e.to_string()))),
+                    .map(|r| Watched::Ingress(r.map_err(ClusterError::from))),
             );
         }
-        self.not_listed.insert(Kind::Service);
+        self.progress.watching(Kind::Service);
         ctx.add_stream(
             watcher::watcher(Api::<Service>::all(c.clone()), config.clone())
                 .default_backoff()
-                .map(|r| Watched::Service(r.map_err(|e| e.to_string()))),
+                .map(|r| Watched::Service(r.map_err(ClusterError::from))),
         );
-        self.not_listed.insert(Kind::Namespace);
+        self.progress.watching(Kind::Namespace);
         ctx.add_stream(
             watcher::watcher(Api::<Namespace>::all(c.clone()), config.clone())
                 .default_backoff()
-                .map(|r| Watched::Namespace(r.map_err(|e| e.to_string()))),
+                .map(|r| Watched::Namespace(r.map_err(ClusterError::from))),
         );
         if caps.hostrules {
-            self.not_listed.insert(Kind::HostRule);
+            self.progress.watching(Kind::HostRule);
             ctx.add_stream(
                 watcher::watcher(Api::<HostRule>::all(c.clone()), config)
                     .default_backoff()
-                    .map(|r| Watched::HostRule(r.map_err(|e| e.to_string()))),
+                    .map(|r| Watched::HostRule(r.map_err(ClusterError::from))),
             );
         } else {
             tracing::warn!(cluster = %self.name, "AKO HostRule CRD not served: aliases and custom global FQDNs are unavailable for this cluster");
@@ -198,7 +206,7 @@ impl ClusterActor {
     fn on_event<K: ResourceExt>(
         &mut self,
         kind: Kind,
-        event: Result<Event<K>, String>,
+        event: Result<Event<K>, ClusterError>,
         mut apply: impl FnMut(&mut Self, K),
         mut delete: impl FnMut(&mut Self, K),
     ) {
@@ -207,27 +215,22 @@ impl ClusterActor {
                 self.connection(true, String::new());
                 event
             }
-            Err(reason) => {
-                self.connection(false, reason);
+            Err(err) => {
+                self.connection(false, err.to_string());
                 return;
             }
         };
         match event {
-            Event::Init => {
-                self.listing.insert(kind, BTreeSet::new());
-            }
+            Event::Init => self.progress.list_started(kind),
             Event::InitApply(obj) => {
-                self.listing
-                    .entry(kind)
-                    .or_default()
-                    .insert((obj.namespace().unwrap_or_default(), obj.name_any()));
+                let listed = (obj.namespace().unwrap_or_default(), obj.name_any());
+                self.progress.listed(kind, listed);
                 apply(self, obj);
             }
             Event::InitDone => {
-                let seen = self.listing.remove(&kind).unwrap_or_default();
+                let (seen, first_sync) = self.progress.list_done(kind);
                 self.relisted(kind, seen);
-                if self.not_listed.remove(&kind) && self.not_listed.is_empty() && !self.synced {
-                    self.synced = true;
+                if first_sync {
                     self.send(ClusterChange::Synced);
                 }
             }
@@ -292,10 +295,11 @@ impl Handler<Discovered> for ClusterActor {
                 tracing::info!(cluster = %self.name, openshift = caps.openshift, "member cluster reachable; watching");
                 self.watch(ctx, caps);
             }
-            Err(reason) => {
+            Err(err) => {
+                let reason = err.to_string();
                 self.connection(false, reason.clone());
                 self.discovery_attempts += 1;
-                let delay = Duration::from_millis(500 * 2u64.pow(self.discovery_attempts.min(6)));
+                let delay = cluster_watch::rediscovery_delay(self.discovery_attempts);
                 tracing::warn!(cluster = %self.name, reason = %reason, retry_in = ?delay, "member cluster unreachable");
                 ctx.run_later(delay, |act, ctx| act.discover(ctx));
             }
@@ -337,11 +341,9 @@ impl StreamHandler<Watched> for ClusterActor {
                 event,
                 |act, svc: Service| {
                     let id = act.object_id(ObjectKind::LbService, &svc.namespace().unwrap_or_default(), &svc.name_any());
-                    let is_lb = svc.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("LoadBalancer");
-                    if is_lb {
+                    if ingest::is_load_balancer(&svc) {
                         act.upsert(id, ingest::ingest_service(&act.name, &svc));
                     } else {
-                        // Only LoadBalancer Services matter; one that stopped being one is gone.
                         act.send(ClusterChange::ObjectGone(id));
                     }
                 },

@@ -15,10 +15,15 @@ use amko::vocab::InstanceSettings;
 use crate::avi_writer::{AviActor, Desired};
 use crate::telemetry::{Mailbox, Metrics};
 
-/// The inputs of this GslbService changed (members, domain names, policy or overrides).
+/// The inputs of this GslbService changed (members, domain names, policy or overrides), or the
+/// controller's fallback PKI profile did.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct InputsChanged(pub GsInputs);
+pub struct InputsChanged {
+    pub inputs: GsInputs,
+    /// For site persistence without a PKI profile of its own.
+    pub fallback_pki: Option<String>,
+}
 
 pub struct GslbServiceActor {
     key: GsKey,
@@ -28,7 +33,7 @@ pub struct GslbServiceActor {
     mailbox: Mailbox,
     metrics: Arc<Metrics>,
     window: Duration,
-    latest: Option<GsInputs>,
+    latest: Option<InputsChanged>,
     /// When the first change not yet handed over arrived.
     first_change: Option<Instant>,
     /// Shared with the AviActor, which holds the same state.
@@ -65,11 +70,13 @@ impl GslbServiceActor {
 
     fn flush(&mut self, ctx: &mut Context<Self>) {
         // Built once per window; holding the inputs afterwards only doubled the members in memory.
-        let Some(inputs) = self.latest.take() else {
+        let Some(latest) = self.latest.take() else {
             return;
         };
         let observed_at = self.first_change.take().unwrap_or_else(Instant::now);
-        let desired = build_gslb_service(&inputs, &self.settings, None).map(Arc::new);
+        let fallback_pki = latest.fallback_pki.as_deref();
+        let desired =
+            build_gslb_service(&latest.inputs, &self.settings, fallback_pki).map(Arc::new);
         let empty = desired.is_none();
         if self.last_sent.as_ref() != Some(&desired) {
             self.avi_mailbox.sent();
@@ -100,7 +107,7 @@ impl Handler<InputsChanged> for GslbServiceActor {
 
     fn handle(&mut self, msg: InputsChanged, ctx: &mut Context<Self>) {
         self.mailbox.clone().handle(|| {
-            self.latest = Some(msg.0);
+            self.latest = Some(msg);
             if self.first_change.is_none() {
                 self.first_change = Some(Instant::now());
                 if self.window.is_zero() {

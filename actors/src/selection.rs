@@ -4,16 +4,18 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use amko::ingest::{HostRuleInfo, Ingested, NamespaceInfo, ObjectKind};
+use amko::state::boot::{BootGate, BootStep, Signal};
+use amko::state::cluster_watch;
 use amko::state::{ObjectId, World};
 use amko::vocab::GsKey;
-use amko::vocab::{HostRuleOverrides, InstanceSettings, Policy};
+use amko::vocab::{HostRuleOverrides, InstanceSettings, Notice, Policy};
 use serde_json::{Value, json};
 
-use crate::avi_writer::{AviActor, BootSnapshot, ClusterSynced};
+use crate::avi_writer::{AviActor, BootSnapshot, ClusterSynced, FallbackPki, WatchFallbackPki};
 use crate::gslb_service::{GslbServiceActor, InputsChanged};
 use crate::status::EventSink;
 use crate::telemetry::{ClusterLabels, Mailbox, Metrics};
@@ -94,21 +96,14 @@ pub struct SelectionActor {
     services: HashMap<GsKey, (Addr<GslbServiceActor>, Mailbox)>,
     domain_listeners: Vec<Recipient<DefaultDomain>>,
     connection: BTreeMap<String, (bool, String)>,
+    /// The controller's fallback PKI profile, for GslbServices with site persistence and none of
+    /// their own.
+    fallback_pki: Option<String>,
     boot: BootGate,
+    boot_timeout: Duration,
+    /// When this instance started: the observation time of everything in the boot snapshot.
+    started: Instant,
     events: EventSink,
-}
-
-/// Boot: the writer gets its first complete desired state only when the policy is known and
-/// every member cluster has listed its objects (or the boot timeout passed).
-struct BootGate {
-    clusters: BTreeSet<String>,
-    synced: BTreeSet<String>,
-    policy_received: bool,
-    overrides_received: bool,
-    timed_out: bool,
-    done: bool,
-    timeout: Duration,
-    started: std::time::Instant,
 }
 
 impl SelectionActor {
@@ -134,43 +129,41 @@ impl SelectionActor {
             services: HashMap::new(),
             domain_listeners: Vec::new(),
             connection: BTreeMap::new(),
-            boot: BootGate {
-                clusters,
-                synced: BTreeSet::new(),
-                policy_received: false,
-                overrides_received: false,
-                timed_out: false,
-                done: false,
-                timeout: boot_timeout,
-                started: std::time::Instant::now(),
-            },
+            fallback_pki: None,
+            boot: BootGate::new(clusters),
+            boot_timeout,
+            started: Instant::now(),
             events,
         }
     }
 
-    /// Hands the writer its boot snapshot once the gate conditions hold.
-    fn maybe_boot(&mut self) {
-        let gate = &self.boot;
-        if gate.done || !gate.policy_received || !gate.overrides_received {
-            return;
+    /// Tells the boot gate what arrived, and does what it says.
+    fn boot_signal(&mut self, signal: Signal) {
+        match self.boot.on(signal) {
+            BootStep::Wait => {}
+            BootStep::Open { unsynced } => self.send_snapshot(unsynced),
+            BootStep::Synced(cluster) => {
+                self.avi_mailbox.sent();
+                self.avi.do_send(ClusterSynced(cluster));
+            }
         }
-        let unsynced: BTreeSet<String> = gate.clusters.difference(&gate.synced).cloned().collect();
-        if !unsynced.is_empty() && !gate.timed_out {
-            return;
-        }
-        self.boot.done = true;
+    }
+
+    /// Hands the writer its boot snapshot: the desired state of every GslbService.
+    fn send_snapshot(&mut self, unsynced: BTreeSet<String>) {
         if !unsynced.is_empty() {
             tracing::warn!(
                 ?unsynced,
                 "boot timeout: converging without these clusters; GslbServices with their members stay untouched"
             );
         }
+        let fallback_pki = self.fallback_pki.as_deref();
         let desired: BTreeMap<GsKey, Arc<amko::model::DesiredGs>> = self
             .world
             .keys()
             .filter_map(|k| {
                 self.world
-                    .desired(k, None)
+                    .desired(k, fallback_pki)
                     .map(|d| (k.clone(), Arc::new(d)))
             })
             .collect();
@@ -178,7 +171,7 @@ impl SelectionActor {
         self.avi.do_send(BootSnapshot {
             desired,
             unsynced,
-            observed_at: self.boot.started,
+            observed_at: self.started,
         });
     }
 
@@ -200,11 +193,19 @@ impl SelectionActor {
                 }
             };
             mailbox.sent();
-            addr.do_send(InputsChanged(inputs));
+            addr.do_send(InputsChanged {
+                inputs,
+                fallback_pki: self.fallback_pki.clone(),
+            });
             if empty {
                 self.services.remove(&key);
             }
         }
+    }
+
+    fn emit(&self, notice: Notice) {
+        self.events
+            .emit(notice.warning, notice.reason, notice.message);
     }
 
     fn spawn_service(&self, key: &GsKey) -> (Addr<GslbServiceActor>, Mailbox) {
@@ -227,70 +228,28 @@ impl SelectionActor {
             ClusterChange::Relisted(kind, keep) => self.world.retain_objects(cluster, kind, &keep),
             ClusterChange::Namespace(info) => self.world.upsert_namespace(info),
             ClusterChange::NamespaceGone(name) => self.world.delete_namespace(cluster, &name),
-            ClusterChange::NamespacesRelisted(keep) => {
-                let gone: Vec<String> = self
-                    .world
-                    .namespaces_of(cluster)
-                    .into_iter()
-                    .filter(|n| !keep.contains(n))
-                    .collect();
-                let mut changed = BTreeSet::new();
-                for name in gone {
-                    changed.extend(self.world.delete_namespace(cluster, &name));
-                }
-                changed
-            }
+            ClusterChange::NamespacesRelisted(keep) => self.world.retain_namespaces(cluster, &keep),
             ClusterChange::HostRule {
                 namespace,
                 name,
                 info,
             } => self.world.set_hostrule(cluster, &namespace, &name, info),
-            ClusterChange::HostRulesRelisted(keep) => {
-                let gone: Vec<(String, String)> = self
-                    .world
-                    .hostrules_of(cluster)
-                    .into_iter()
-                    .filter(|k| !keep.contains(k))
-                    .collect();
-                let mut changed = BTreeSet::new();
-                for (namespace, name) in gone {
-                    changed.extend(self.world.set_hostrule(cluster, &namespace, &name, None));
-                }
-                changed
-            }
+            ClusterChange::HostRulesRelisted(keep) => self.world.retain_hostrules(cluster, &keep),
             ClusterChange::Synced => {
-                self.events.emit(
-                    false,
-                    "MemberClusterSynced",
-                    format!("Event handlers active for cluster {cluster}"),
-                );
-                self.boot.synced.insert(cluster.to_owned());
-                if self.boot.done {
-                    self.avi_mailbox.sent();
-                    self.avi.do_send(ClusterSynced(cluster.to_owned()));
-                } else {
-                    self.maybe_boot();
-                }
+                self.emit(cluster_watch::synced_notice(cluster));
+                self.boot_signal(Signal::ClusterSynced(cluster.to_owned()));
                 BTreeSet::new()
             }
             ClusterChange::Connection(up, reason) => {
                 let was_up = self.connection.get(cluster).map(|(u, _)| *u);
                 if up {
                     tracing::info!(cluster, "member cluster connected");
-                    if was_up == Some(false) {
-                        self.events.emit(
-                            false,
-                            "MemberClusterReachable",
-                            format!("member cluster {cluster} is reachable again"),
-                        );
-                    }
                 } else {
                     tracing::warn!(cluster, reason = %reason, "member cluster watches failing; keeping its last known members");
-                    self.events.emit(
-                        true,
-                        "MemberClusterUnreachable",
-                        format!("member cluster {cluster} cannot be watched ({reason}); its last known members are kept"),
-                    );
+                }
+                if let Some(notice) = cluster_watch::connection_notice(cluster, was_up, up, &reason)
+                {
+                    self.emit(notice);
                 }
                 self.metrics
                     .cluster_connected
@@ -309,9 +268,13 @@ impl Actor for SelectionActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.run_later(self.boot.timeout, |act, _| {
-            act.boot.timed_out = true;
-            act.maybe_boot();
+        self.avi_mailbox.sent();
+        self.avi.do_send(WatchFallbackPki {
+            recipient: ctx.address().recipient(),
+            mailbox: self.mailbox.clone(),
+        });
+        ctx.run_later(self.boot_timeout, |act, _| {
+            act.boot_signal(Signal::TimedOut);
         });
         // Counting is O(objects): refresh the gauge now and then, not per event.
         ctx.run_interval(Duration::from_secs(5), |act, _| {
@@ -347,8 +310,7 @@ impl Handler<SetPolicy> for SelectionActor {
             let new_domain = msg.0.as_ref().and_then(|p| p.default_domain.clone());
             let changed = self.world.set_policy(msg.0);
             self.route(changed);
-            self.boot.policy_received = true;
-            self.maybe_boot();
+            self.boot_signal(Signal::Policy);
             if old_domain != new_domain {
                 for listener in &self.domain_listeners {
                     listener.do_send(DefaultDomain(new_domain.clone()));
@@ -365,8 +327,7 @@ impl Handler<SetOverrides> for SelectionActor {
         self.mailbox.clone().handle(|| {
             let changed = self.world.set_overrides(msg.0);
             self.route(changed);
-            self.boot.overrides_received = true;
-            self.maybe_boot();
+            self.boot_signal(Signal::Overrides);
         })
     }
 }
@@ -378,6 +339,21 @@ impl Handler<ChangeOverrides> for SelectionActor {
         self.mailbox.clone().handle(|| {
             let changed = self.world.change_overrides(msg.upserts, &msg.removed);
             self.route(changed);
+        })
+    }
+}
+
+impl Handler<FallbackPki> for SelectionActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: FallbackPki, _: &mut Context<Self>) {
+        self.mailbox.clone().handle(|| {
+            if self.fallback_pki != msg.0 {
+                self.fallback_pki = msg.0;
+                let changed = self.world.keys_using_fallback_pki();
+                self.route(changed);
+            }
+            self.boot_signal(Signal::FallbackPki);
         })
     }
 }

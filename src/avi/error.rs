@@ -31,6 +31,32 @@ pub enum AviErrorKind {
     BadResponse,
 }
 
+impl AviErrorKind {
+    /// The label of this kind in the `avi_write_errors` metric.
+    pub fn class(&self) -> &'static str {
+        match self {
+            AviErrorKind::Transport => "transport",
+            AviErrorKind::InvalidCredentials => "invalid_credentials",
+            AviErrorKind::Unauthorized => "unauthorized",
+            AviErrorKind::RateLimited { .. } => "rate_limited",
+            AviErrorKind::Server => "server",
+            AviErrorKind::Conflict => "conflict",
+            AviErrorKind::NotFound => "not_found",
+            AviErrorKind::PreconditionFailed => "precondition_failed",
+            AviErrorKind::NotLeader => "not_leader",
+            AviErrorKind::Maintenance => "maintenance",
+            AviErrorKind::Rejected => "rejected",
+            AviErrorKind::BadResponse => "bad_response",
+        }
+    }
+
+    /// The controller could not be reached or failed on its side: it is unreachable for now,
+    /// whatever was asked of it.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, AviErrorKind::Transport | AviErrorKind::Server)
+    }
+}
+
 /// A failed controller call: the request, the classification and the controller's message.
 #[derive(Clone, Debug, thiserror::Error)]
 #[error("{method} {path}: {message}")]

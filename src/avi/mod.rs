@@ -1,9 +1,13 @@
-//! Avi REST client: session, CSRF, TLS, collections, typed objects, error classes.
+//! Avi REST client (session, CSRF, TLS, collections, typed objects, error classes), carrying out
+//! planned writes, and the writer's decisions that need no I/O: what to converge when, and what to
+//! do after a write failed.
 
 pub mod budget;
 pub mod client;
+pub mod converge;
 pub mod error;
 pub mod lookup;
+pub mod retry;
 pub mod sync;
 
 pub use budget::RateBudget;

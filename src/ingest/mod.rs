@@ -12,5 +12,5 @@ pub use cluster_objects::{ingest_hostrule, ingest_namespace};
 pub use ingress::ingest_ingress;
 pub use outcome::{Ingested, Skipped};
 pub use route::ingest_route;
-pub use service::ingest_service;
+pub use service::{ingest_service, is_load_balancer};
 pub use types::{HostRuleInfo, NamespaceInfo, ObjectKind, Observation, ObservationId, Protocol};

@@ -1,5 +1,5 @@
-//! Service of type LoadBalancer -> observation: host name and VIP from
-//! the first status entry, and the lowest port for TCP/UDP health monitoring.
+//! Service of type LoadBalancer -> observation, as AMKO reads one: host name and VIP from the
+//! first status entry, and the lowest port for TCP/UDP health monitoring.
 
 use k8s_openapi::api::core::v1::Service;
 
@@ -7,13 +7,20 @@ use super::annotations;
 use super::outcome::{Ingested, parse_ip};
 use super::types::{ObjectKind, Observation, ObservationId, Protocol};
 
+/// Only LoadBalancer Services can be members. Any other Service is not tracked at all (not even
+/// as skipped: most Services of a cluster are not LoadBalancers), and one that stops being a
+/// LoadBalancer is as good as deleted.
+pub fn is_load_balancer(service: &Service) -> bool {
+    service.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("LoadBalancer")
+}
+
 /// The observation for `service`, if it is a realised LoadBalancer Service.
 pub fn ingest_service(cluster: &str, service: &Service) -> Ingested {
     let meta = &service.metadata;
     let Some(spec) = service.spec.as_ref() else {
         return Ingested::only_skipped(None, "service has no spec");
     };
-    if spec.type_.as_deref() != Some("LoadBalancer") {
+    if !is_load_balancer(service) {
         return Ingested::only_skipped(None, "service is not of type LoadBalancer");
     }
     let Some(entry) = service
@@ -121,6 +128,24 @@ mod tests {
         assert_eq!(o.port, Some((53, Protocol::Udp)));
         assert_eq!(o.vs_uuid.as_deref(), Some("virtualservice-d"));
         assert!(o.paths.is_empty());
+    }
+
+    #[test]
+    fn only_load_balancers_are_tracked() {
+        let cases = [
+            (json!({"spec": {"type": "LoadBalancer"}}), true),
+            (json!({"spec": {"type": "ClusterIP"}}), false),
+            (json!({"spec": {"type": "NodePort"}}), false),
+            (json!({"spec": {}}), false),
+            (json!({}), false),
+        ];
+        for (value, tracked) in cases {
+            assert_eq!(
+                is_load_balancer(&service(value.clone())),
+                tracked,
+                "{value}"
+            );
+        }
     }
 
     #[test]

@@ -37,20 +37,10 @@ pub struct ObservationId {
 }
 
 impl fmt::Display for ObservationId {
-    /// AMKO's member identity: `INGRESS/cluster/ns/name/host` or `ROUTE/cluster/ns/name`.
+    /// The member identity (`INGRESS/cluster/ns/name/host`, `ROUTE/cluster/ns/name`); its format
+    /// is `model::identity`'s, which also reads it back.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}/{}/{}/{}",
-            self.kind.token(),
-            self.cluster,
-            self.namespace,
-            self.name
-        )?;
-        if self.kind == ObjectKind::Ingress {
-            write!(f, "/{}", self.host)?;
-        }
-        Ok(())
+        crate::model::identity::write_identity(self, f)
     }
 }
 

@@ -1,13 +1,14 @@
 //! Builds the desired GslbService and its managed health monitors for one `tenant/fqdn` from the
-//! selected members, the GDP and the GSLBHostRule (amko-behaviour §5.3–5.6, §6.2–6.3, with the
-//! quirks of §14 fixed: deterministic pools, IP types from the address, a usable tenant_ref,
-//! min_health_monitors_up on every pool, and no half-configured members).
+//! selected members, the GDP and the GSLBHostRule, the way AMKO does, minus AMKO's accidents:
+//! pools are deterministic, IP types come from the address, the tenant_ref is usable, every pool
+//! has min_health_monitors_up, and no member is half-configured.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::health::{HmContext, managed_monitors};
+use super::identity::describe_members;
 use super::payload::{
     DownResponsePayload, GslbIpPayload, GslbServicePayload, HealthMonitorPayload, IpAddrPayload,
     PoolMemberPayload, PoolPayload, ref_by_name,
@@ -110,18 +111,20 @@ pub fn build_gslb_service(
     };
 
     let any_tls = members.iter().any(|m| m.tls);
-    let (persistence, pki) = site_persistence(input, any_tls, fallback_pki_profile);
+    let (persistence, pki) = site_persistence(
+        key,
+        &input.policy,
+        input.overrides.as_deref(),
+        any_tls,
+        fallback_pki_profile,
+    );
     let algorithm = ghr
         .and_then(|p| p.pool_algorithm)
         .or(gdp.pool_algorithm)
         .unwrap_or_default();
     let down_response = ghr.and_then(|p| p.down_response).or(gdp.down_response);
 
-    let description = members
-        .iter()
-        .map(|m| m.id.to_string())
-        .collect::<Vec<_>>()
-        .join(",");
+    let description = describe_members(members.iter().map(|m| &m.id));
     let groups = pools(
         input,
         overrides,
@@ -160,21 +163,34 @@ pub fn build_gslb_service(
     })
 }
 
-/// Site persistence and PKI profile (§5.4). They apply only to GslbServices with a TLS member;
+/// True when the GslbService `key`, with this policy and GSLBHostRule and a TLS member or not
+/// (`any_tls`), takes the fallback PKI profile: site persistence is on and no PKI profile is
+/// configured. Such GslbServices are rebuilt when the fallback profile changes.
+pub fn uses_fallback_pki(
+    key: &GsKey,
+    policy: &Policy,
+    overrides: Option<&HostRuleOverrides>,
+    any_tls: bool,
+) -> bool {
+    let (persistence, pki) = site_persistence(key, policy, overrides, any_tls, None);
+    persistence.is_some() && pki.is_none()
+}
+
+/// Site persistence and PKI profile. They apply only to GslbServices with a TLS member;
 /// unlike AMKO, the decision depends on the whole member set, not on which member changed last.
 fn site_persistence(
-    input: &GsInputs,
+    key: &GsKey,
+    policy: &Policy,
+    overrides: Option<&HostRuleOverrides>,
     any_tls: bool,
     fallback_pki_profile: Option<&str>,
 ) -> (Option<SitePersistence>, Option<String>) {
     if !any_tls {
         return (None, None);
     }
-    let gdp = &input.policy.properties;
-    let ghr = input
-        .overrides
-        .as_deref()
-        .filter(|o| o.fqdn == input.key.fqdn && o.tenant == input.key.tenant)
+    let gdp = &policy.properties;
+    let ghr = overrides
+        .filter(|o| o.fqdn == key.fqdn && o.tenant == key.tenant)
         .map(|o| &o.properties);
     let persistence = match ghr.and_then(|p| p.site_persistence.clone()) {
         Some(explicit) => explicit,

@@ -1,8 +1,9 @@
-//! Table-style tests for model building: one scenario per rule of amko-behaviour §5–§6.
+//! Table-style tests for model building: one scenario per rule of how AMKO turns members, the GDP
+//! and GSLBHostRules into a GslbService and its health monitors.
 
 use serde_json::{Value, json};
 
-use super::build::{GsInputs, build_gslb_service};
+use super::build::{GsInputs, build_gslb_service, uses_fallback_pki};
 use crate::ingest::{ObjectKind, ObservationId, Protocol};
 use crate::vocab::*;
 use crate::vocab::{GsKey, Member};
@@ -406,6 +407,119 @@ fn site_persistence_only_with_tls_and_pki_resolution() {
         "/api/applicationpersistenceprofile?name=ghr-cookie"
     );
     assert_eq!(gs["pki_profile_ref"], "/api/pkiprofile?name=ghr-pki");
+}
+
+/// Where the PKI profile comes from: the configured one (GDP or GSLBHostRule), else the fallback
+/// (the controller's first federated PKI profile), and only with site persistence and a TLS member.
+#[test]
+fn pki_profile_configured_fallback_or_none() {
+    #[derive(Clone, Copy, Debug)]
+    enum Persistence {
+        Off,
+        On,
+        OnWithPki,
+        OffByRule,
+    }
+    use Persistence::*;
+    let cases = [
+        // (TLS member, persistence, GDP pkiProfileRef, fallback, pki_profile_ref, uses fallback)
+        (false, Off, None, Some("fed-pki"), None, false),
+        (false, On, None, Some("fed-pki"), None, false),
+        (false, On, Some("gdp-pki"), Some("fed-pki"), None, false),
+        (true, Off, None, Some("fed-pki"), None, false),
+        (true, Off, None, None, None, false),
+        // Without persistence the GDP's PKI profile is still written, as AMKO does.
+        (
+            true,
+            Off,
+            Some("gdp-pki"),
+            Some("fed-pki"),
+            Some("gdp-pki"),
+            false,
+        ),
+        (true, On, None, Some("fed-pki"), Some("fed-pki"), true),
+        (true, On, None, None, None, true),
+        (
+            true,
+            On,
+            Some("gdp-pki"),
+            Some("fed-pki"),
+            Some("gdp-pki"),
+            false,
+        ),
+        (true, On, Some("gdp-pki"), None, Some("gdp-pki"), false),
+        (
+            true,
+            OnWithPki,
+            None,
+            Some("fed-pki"),
+            Some("inner-pki"),
+            false,
+        ),
+        (
+            true,
+            OnWithPki,
+            Some("gdp-pki"),
+            None,
+            Some("inner-pki"),
+            false,
+        ),
+        (
+            true,
+            OffByRule,
+            Some("gdp-pki"),
+            Some("fed-pki"),
+            None,
+            false,
+        ),
+        (true, OffByRule, None, Some("fed-pki"), None, false),
+    ];
+    for (tls, persistence, gdp_pki, fallback, expected, uses_fallback) in cases {
+        let mut m = member(ObjectKind::Ingress, "east", "10.1.1.10");
+        m.tls = tls;
+        let mut policy = Policy::default();
+        policy.properties.pki_profile_ref = gdp_pki.map(str::to_owned);
+        let profile = |pki: Option<&str>| {
+            Some(Some(SitePersistence {
+                profile_ref: "fed-cookie".into(),
+                pki_profile_ref: pki.map(str::to_owned),
+            }))
+        };
+        policy.properties.site_persistence = match persistence {
+            Off => None,
+            On | OffByRule => profile(None),
+            OnWithPki => profile(Some("inner-pki")),
+        };
+        let ghr = matches!(persistence, OffByRule).then(|| {
+            let mut ghr = overrides();
+            ghr.properties.site_persistence = Some(None);
+            Arc::new(ghr)
+        });
+        let input = GsInputs {
+            key: key(),
+            domain_names: vec![key().fqdn],
+            members: vec![m],
+            policy: Arc::new(policy.clone()),
+            overrides: ghr.clone(),
+        };
+        let case = format!("tls={tls} {persistence:?} gdp={gdp_pki:?} fallback={fallback:?}");
+        let desired = build_gslb_service(&input, &settings(), fallback).expect("members present");
+        assert_eq!(
+            desired.gslb_service.pki_profile_ref,
+            expected.map(|p| format!("/api/pkiprofile?name={p}")),
+            "{case}"
+        );
+        assert_eq!(
+            desired.gslb_service.site_persistence_enabled,
+            tls && matches!(persistence, On | OnWithPki),
+            "{case}"
+        );
+        assert_eq!(
+            uses_fallback_pki(&key(), &policy, ghr.as_deref(), tls),
+            uses_fallback,
+            "{case}"
+        );
+    }
 }
 
 #[test]

@@ -6,7 +6,8 @@ pub mod build;
 mod build_tests;
 pub mod compare;
 pub mod health;
+pub mod identity;
 pub mod payload;
 pub mod plan;
 
-pub use build::{DesiredGs, GsInputs, build_gslb_service};
+pub use build::{DesiredGs, GsInputs, build_gslb_service, uses_fallback_pki};

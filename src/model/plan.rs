@@ -96,7 +96,62 @@ pub enum Write {
     },
 }
 
+/// The kind of a [`Write`], the label of the `avi_writes` metric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum WriteKind {
+    CreateHealthMonitor,
+    UpdateHealthMonitor,
+    DeleteHealthMonitor,
+    CreateGslbService,
+    UpdateGslbService,
+    DeleteGslbService,
+}
+
+/// What a write that no observation asked for (one of the periodic refresh) repaired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Repair {
+    /// An object someone changed on the controller was put back.
+    Drift,
+    /// An owned object nothing wants any more was deleted.
+    Orphan,
+}
+
+impl WriteKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            WriteKind::CreateHealthMonitor => "create_healthmonitor",
+            WriteKind::UpdateHealthMonitor => "update_healthmonitor",
+            WriteKind::DeleteHealthMonitor => "delete_healthmonitor",
+            WriteKind::CreateGslbService => "create_gslbservice",
+            WriteKind::UpdateGslbService => "update_gslbservice",
+            WriteKind::DeleteGslbService => "delete_gslbservice",
+        }
+    }
+
+    /// What this write repaired when the refresh, not an observation, caused it (`by_refresh`):
+    /// updates undo drift, deletes remove orphans, creates count as neither.
+    pub fn repair(self, by_refresh: bool) -> Option<Repair> {
+        match self {
+            _ if !by_refresh => None,
+            WriteKind::UpdateHealthMonitor | WriteKind::UpdateGslbService => Some(Repair::Drift),
+            WriteKind::DeleteHealthMonitor | WriteKind::DeleteGslbService => Some(Repair::Orphan),
+            WriteKind::CreateHealthMonitor | WriteKind::CreateGslbService => None,
+        }
+    }
+}
+
 impl Write {
+    pub fn kind(&self) -> WriteKind {
+        match self {
+            Write::CreateHealthMonitor { .. } => WriteKind::CreateHealthMonitor,
+            Write::UpdateHealthMonitor { .. } => WriteKind::UpdateHealthMonitor,
+            Write::DeleteHealthMonitor { .. } => WriteKind::DeleteHealthMonitor,
+            Write::CreateGslbService { .. } => WriteKind::CreateGslbService,
+            Write::UpdateGslbService { .. } => WriteKind::UpdateGslbService,
+            Write::DeleteGslbService { .. } => WriteKind::DeleteGslbService,
+        }
+    }
+
     /// Short description for logs, audit and `amko plan` output.
     pub fn describe(&self) -> String {
         match self {
@@ -132,6 +187,13 @@ pub struct Plan {
     pub writes: Vec<Write>,
     /// Objects in the way that this instance does not own (never touched).
     pub conflicts: Vec<String>,
+}
+
+impl Plan {
+    /// The conflicts as one status problem, when there are any.
+    pub fn conflict_problem(&self) -> Option<String> {
+        (!self.conflicts.is_empty()).then(|| self.conflicts.join("; "))
+    }
 }
 
 /// True when the GslbService body says this instance created it.
@@ -373,6 +435,56 @@ mod tests {
             gslb_service: gs,
             health_monitors,
         }
+    }
+
+    #[test]
+    fn write_kinds_label_metrics_and_name_repairs() {
+        use WriteKind::*;
+        let cases = [
+            (CreateHealthMonitor, "create_healthmonitor", None),
+            (
+                UpdateHealthMonitor,
+                "update_healthmonitor",
+                Some(Repair::Drift),
+            ),
+            (
+                DeleteHealthMonitor,
+                "delete_healthmonitor",
+                Some(Repair::Orphan),
+            ),
+            (CreateGslbService, "create_gslbservice", None),
+            (UpdateGslbService, "update_gslbservice", Some(Repair::Drift)),
+            (
+                DeleteGslbService,
+                "delete_gslbservice",
+                Some(Repair::Orphan),
+            ),
+        ];
+        for (kind, label, by_refresh) in cases {
+            assert_eq!(kind.label(), label);
+            assert_eq!(kind.repair(true), by_refresh, "{label}");
+            assert_eq!(
+                kind.repair(false),
+                None,
+                "{label}: an observation caused it"
+            );
+        }
+        let tenant = "admin".to_owned();
+        let writes = [
+            Write::CreateHealthMonitor {
+                tenant: tenant.clone(),
+                body: json!({}),
+            },
+            Write::DeleteGslbService {
+                tenant,
+                uuid: "u".into(),
+                name: "n".into(),
+            },
+        ];
+        assert_eq!(
+            writes.map(|w| w.kind()),
+            [CreateHealthMonitor, DeleteGslbService]
+        );
     }
 
     fn key() -> GsKey {

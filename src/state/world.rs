@@ -9,7 +9,7 @@ use crate::ingest::{
     HostRuleInfo, Ingested, NamespaceInfo, ObjectKind, Observation, ObservationId, Skipped,
 };
 use crate::model::GsInputs;
-use crate::model::build::{DesiredGs, build_gslb_service};
+use crate::model::build::{DesiredGs, build_gslb_service, uses_fallback_pki};
 use crate::policy::hostrule_index::HostRuleIndex;
 use crate::policy::select::{Selection, SelectionContext};
 use crate::vocab::{GsKey, Member};
@@ -337,6 +337,21 @@ impl World {
         build_gslb_service(&self.inputs_for(key), &self.settings, fallback_pki_profile)
     }
 
+    /// The GslbServices whose desired state takes the fallback PKI profile: rebuilt when the
+    /// controller's federated PKI profiles change.
+    pub fn keys_using_fallback_pki(&self) -> BTreeSet<GsKey> {
+        let policy = self.policy.clone().unwrap_or_default();
+        self.members
+            .iter()
+            .filter(|(key, members)| {
+                let overrides = self.overrides.get(&(key.tenant.clone(), key.fqdn.clone()));
+                let any_tls = members.values().any(|m| m.tls);
+                uses_fallback_pki(key, &policy, overrides.map(|o| &**o), any_tls)
+            })
+            .map(|(key, _)| key.clone())
+            .collect()
+    }
+
     /// Why each observation is or is not a member.
     pub fn report(&self) -> Vec<MemberReport> {
         let mut out = Vec::new();
@@ -378,22 +393,38 @@ impl World {
             .sum()
     }
 
-    /// Names of the namespaces known in `cluster`.
-    pub fn namespaces_of(&self, cluster: &str) -> Vec<String> {
-        self.namespaces
+    /// Forgets every namespace of `cluster` not in `keep` (after a relist).
+    pub fn retain_namespaces(&mut self, cluster: &str, keep: &BTreeSet<String>) -> BTreeSet<GsKey> {
+        let gone: Vec<String> = self
+            .namespaces
             .keys()
-            .filter(|(c, _)| c == cluster)
+            .filter(|(c, n)| c == cluster && !keep.contains(n))
             .map(|(_, n)| n.clone())
-            .collect()
+            .collect();
+        let mut changed = BTreeSet::new();
+        for name in gone {
+            changed.extend(self.delete_namespace(cluster, &name));
+        }
+        changed
     }
 
-    /// (namespace, name) of the AKO HostRules known in `cluster`.
-    pub fn hostrules_of(&self, cluster: &str) -> Vec<(String, String)> {
-        self.hostrules
+    /// Forgets every AKO HostRule (namespace, name) of `cluster` not in `keep` (after a relist).
+    pub fn retain_hostrules(
+        &mut self,
+        cluster: &str,
+        keep: &BTreeSet<(String, String)>,
+    ) -> BTreeSet<GsKey> {
+        let gone: Vec<(String, String)> = self
+            .hostrules
             .keys()
-            .filter(|(c, _, _)| c == cluster)
+            .filter(|(c, ns, n)| c == cluster && !keep.contains(&(ns.clone(), n.clone())))
             .map(|(_, ns, n)| (ns.clone(), n.clone()))
-            .collect()
+            .collect();
+        let mut changed = BTreeSet::new();
+        for (namespace, name) in gone {
+            changed.extend(self.set_hostrule(cluster, &namespace, &name, None));
+        }
+        changed
     }
 
     fn evaluate(&mut self, obs: &Observation) -> BTreeSet<GsKey> {

@@ -321,3 +321,113 @@ fn relist_forgets_objects_that_are_gone() {
         "the other cluster is untouched"
     );
 }
+
+#[test]
+fn gslb_services_taking_the_fallback_pki_profile() {
+    use crate::vocab::SitePersistence;
+    let mut world = World::new(settings());
+    let mut tls = obs("east", "shop", "secure", "secure.example.com", "10.0.0.1");
+    tls.tls = true;
+    let plain = obs("east", "shop", "plain", "plain.example.com", "10.0.0.2");
+    let pinned = {
+        let mut o = obs("west", "shop", "pinned", "pinned.example.com", "10.0.0.3");
+        o.tls = true;
+        o
+    };
+    for o in [&tls, &plain, &pinned] {
+        world.upsert_object(object(o), ingested(vec![o.clone()]));
+    }
+    let mut gdp = policy(false);
+    world.set_policy(Some(gdp.clone()));
+    assert!(world.keys_using_fallback_pki().is_empty(), "no persistence");
+
+    gdp.properties.site_persistence = Some(Some(SitePersistence {
+        profile_ref: "gslb-site".into(),
+        pki_profile_ref: None,
+    }));
+    world.set_policy(Some(gdp));
+    assert_eq!(
+        world.keys_using_fallback_pki(),
+        keys(&["secure.example.com", "pinned.example.com"]),
+        "TLS members, persistence on, no PKI profile"
+    );
+    let mut rule = HostRuleOverrides {
+        source: "avi-system/pinned".into(),
+        fqdn: "pinned.example.com".into(),
+        tenant: "admin".into(),
+        ..Default::default()
+    };
+    rule.properties.site_persistence = Some(Some(SitePersistence {
+        profile_ref: "gslb-site".into(),
+        pki_profile_ref: Some("own-pki".into()),
+    }));
+    world.set_overrides(vec![rule]);
+    assert_eq!(
+        world.keys_using_fallback_pki(),
+        keys(&["secure.example.com"]),
+        "a GSLBHostRule with its own PKI profile"
+    );
+    let fallback = world
+        .desired(&key("secure.example.com"), Some("fed-pki"))
+        .and_then(|d| d.gslb_service.pki_profile_ref);
+    assert_eq!(fallback.as_deref(), Some("/api/pkiprofile?name=fed-pki"));
+}
+
+#[test]
+fn relists_forget_namespaces_and_hostrules_that_are_gone() {
+    let mut world = World::new(settings());
+    world.set_policy(Some(policy(true)));
+    let a = obs("east", "shop", "web", "a.example.com", "10.0.0.1");
+    let b = obs("east", "blog", "web", "b.example.com", "10.0.0.2");
+    let c = obs("west", "shop", "web", "c.example.com", "10.0.0.3");
+    for o in [&a, &b, &c] {
+        world.upsert_object(object(o), ingested(vec![o.clone()]));
+    }
+    for (cluster, name) in [("east", "shop"), ("east", "blog"), ("west", "shop")] {
+        world.upsert_namespace(NamespaceInfo {
+            cluster: cluster.into(),
+            name: name.into(),
+            labels: BTreeMap::from([("gslb".into(), "yes".into())]),
+            tenant: None,
+        });
+    }
+    assert_eq!(world.keys().count(), 3);
+    let keep = BTreeSet::from(["shop".to_owned()]);
+    assert_eq!(
+        world.retain_namespaces("east", &keep),
+        keys(&["b.example.com"]),
+        "only east's blog is gone"
+    );
+    assert!(
+        world.retain_namespaces("east", &keep).is_empty(),
+        "idempotent"
+    );
+    assert_eq!(world.keys().count(), 2);
+
+    let rule = |name: &str, aliases: &[&str]| HostRuleInfo {
+        cluster: "east".into(),
+        namespace: "shop".into(),
+        name: name.into(),
+        local_fqdn: "a.example.com".into(),
+        global_fqdn: None,
+        include_aliases: true,
+        aliases: aliases.iter().map(|a| (*a).to_owned()).collect(),
+        tls: false,
+        accepted: true,
+    };
+    world.set_hostrule("east", "shop", "keep", Some(rule("keep", &[])));
+    world.set_hostrule(
+        "east",
+        "shop",
+        "alias",
+        Some(rule("alias", &["www.example.com"])),
+    );
+    let keep = BTreeSet::from([("shop".to_owned(), "keep".to_owned())]);
+    let changed = world.retain_hostrules("east", &keep);
+    assert!(changed.contains(&key("a.example.com")), "{changed:?}");
+    assert!(
+        world.retain_hostrules("east", &keep).is_empty(),
+        "idempotent"
+    );
+    assert!(world.retain_hostrules("west", &BTreeSet::new()).is_empty());
+}

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use super::error::CmdError;
+
 /// Arguments of `amko crds`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -16,8 +18,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         Some(dir) => {
             for (file, text) in amko::crd::crd_files()? {
                 let path = dir.join(file);
-                std::fs::write(&path, text)
-                    .map_err(|err| format!("cannot write {}: {err}", path.display()))?;
+                std::fs::write(&path, text).map_err(CmdError::write(&path))?;
             }
         }
     }

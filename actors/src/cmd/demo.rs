@@ -18,6 +18,7 @@ use amko_sim::scenario::{self, ChartInstall, Leader};
 use serde_json::{Value, json};
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
+use super::error::CmdError;
 use super::run::{self, LogFormat};
 use crate::operator::OperatorOptions;
 use view::Expected;
@@ -85,6 +86,26 @@ fn expected() -> Vec<Expected> {
     ]
 }
 
+/// Why the demo failed, beyond the errors of the steps it runs.
+#[derive(Debug, thiserror::Error)]
+enum DemoError {
+    #[error("the operator stopped")]
+    OperatorStopped,
+    #[error("interrupted before the demo finished")]
+    Interrupted,
+    #[error("the GslbServices did not converge within {0} s")]
+    NotConverged(u64),
+    /// The last answer of `/readyz`, or why there was none.
+    #[error("the operator did not become ready: {0}")]
+    NotReady(String),
+    /// Any failure once the operator ran: its log is kept for diagnosis.
+    #[error("{source} (operator log: {})", log.display())]
+    Failed {
+        source: Box<dyn std::error::Error>,
+        log: PathBuf,
+    },
+}
+
 /// The simulators; they run on their own runtime so the operator's actix System is theirs alone.
 struct Simulators {
     runtime: tokio::runtime::Runtime,
@@ -134,10 +155,9 @@ impl Simulators {
 
 pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::temp_dir().join(format!("amko-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(CmdError::create(&dir))?;
     let log_path = dir.join("amko.log");
-    let log_file = std::fs::File::create(&log_path)
-        .map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
+    let log_file = std::fs::File::create(&log_path).map_err(CmdError::create(&log_path))?;
     let set_log_level = run::init_tracing(
         LogFormat::Text,
         BoxMakeWriter::new(Mutex::new(log_file)),
@@ -151,8 +171,8 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .clone()
         .unwrap_or_else(|| dir.join("kubeconfig"));
     sims.clusters.write_kubeconfig(&kubeconfig)?;
-    let members_kubeconfig = std::fs::read_to_string(&kubeconfig)
-        .map_err(|e| format!("cannot read {}: {e}", kubeconfig.display()))?;
+    let members_kubeconfig =
+        std::fs::read_to_string(&kubeconfig).map_err(CmdError::read(&kubeconfig))?;
     println!("amko demo: simulated clusters and Avi controller started");
     for endpoint in sims.clusters.endpoints() {
         let flavour = if endpoint.openshift {
@@ -189,7 +209,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let outcome = actix::System::new().block_on(async {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
-            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+            .map_err(CmdError::listen(args.listen))?;
         let listen = listener.local_addr()?;
         let home = scenario::client_for(&kubeconfig, CLUSTERS[0]).await?;
         let install = ChartInstall {
@@ -204,13 +224,13 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         println!("  installed CRDs, Secret, GSLBConfig gc-1 and GDP global-gdp into cluster1");
         tokio::select! {
             _ = run::serve(home, options, listener, set_log_level) => {
-                Err("the operator stopped".into())
+                Err(DemoError::OperatorStopped.into())
             }
             outcome = context.show(listen) => outcome,
             _ = run::shutdown_signal() => {
                 println!("stopping");
                 if args.once {
-                    Err("interrupted before the demo finished".into())
+                    Err(DemoError::Interrupted.into())
                 } else {
                     Ok(())
                 }
@@ -224,7 +244,11 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             let _ = std::fs::remove_dir_all(&dir);
             Ok(())
         }
-        Err(e) => Err(format!("{e} (operator log: {})", log_path.display()).into()),
+        Err(source) => Err(DemoError::Failed {
+            source,
+            log: log_path,
+        }
+        .into()),
     }
 }
 
@@ -272,11 +296,7 @@ impl Context<'_> {
             }
             if Instant::now() > deadline {
                 println!("\n{}", view::render(&views));
-                return Err(format!(
-                    "the GslbServices did not converge within {} s",
-                    self.args.timeout_secs
-                )
-                .into());
+                return Err(DemoError::NotConverged(self.args.timeout_secs).into());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
@@ -419,7 +439,7 @@ async fn wait_ready(
             Err(e) => e.to_string(),
         };
         if Instant::now() > deadline {
-            return Err(format!("the operator did not become ready: {last}").into());
+            return Err(DemoError::NotReady(last).into());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

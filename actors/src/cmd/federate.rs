@@ -19,6 +19,7 @@ use futures::stream::{self, BoxStream, StreamExt};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 
+use crate::cmd::error::CmdError;
 use crate::cmd::run::{
     ElectionArgs, LogFormat, home_client, init_logging, members_kubeconfig_text, shutdown_signal,
 };
@@ -98,7 +99,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         };
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
-            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+            .map_err(CmdError::listen(args.listen))?;
         let app = router(shared.clone());
         actix::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {

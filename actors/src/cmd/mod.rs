@@ -3,6 +3,7 @@
 pub mod crds;
 #[cfg(feature = "sim")]
 pub mod demo;
+pub mod error;
 pub mod federate;
 pub mod run;
 #[cfg(feature = "sim")]

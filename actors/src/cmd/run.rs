@@ -19,6 +19,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::reload;
 use tracing_subscriber::util::SubscriberInitExt;
 
+use super::error::CmdError;
 use crate::election;
 use crate::http::{self, Endpoints};
 use crate::operator::{Operator, OperatorOptions, SetLogLevel};
@@ -152,7 +153,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         let endpoints = Endpoints::new(metrics.clone());
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
-            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+            .map_err(CmdError::listen(args.listen))?;
         let serve_endpoints = endpoints.clone();
         actix::spawn(async move {
             if let Err(e) = axum::serve(listener, http::router(serve_endpoints)).await {
@@ -300,14 +301,9 @@ pub async fn serve(
 }
 
 /// The members kubeconfig text: `--members-kubeconfig FILE`, else env `GSLB_CONFIG`.
-pub fn members_kubeconfig_text(
-    path: Option<&PathBuf>,
-) -> Result<Option<String>, Box<dyn std::error::Error>> {
+pub fn members_kubeconfig_text(path: Option<&PathBuf>) -> Result<Option<String>, CmdError> {
     Ok(match path {
-        Some(path) => Some(
-            std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
-        ),
+        Some(path) => Some(std::fs::read_to_string(path).map_err(CmdError::read(path))?),
         None => std::env::var("GSLB_CONFIG")
             .ok()
             .filter(|s| !s.trim().is_empty()),
@@ -317,11 +313,14 @@ pub fn members_kubeconfig_text(
 pub async fn home_client(
     kubeconfig: Option<&PathBuf>,
     context: Option<&str>,
-) -> Result<kube::Client, Box<dyn std::error::Error>> {
+) -> Result<kube::Client, CmdError> {
     let config = match kubeconfig {
         Some(path) => {
-            let kubeconfig = Kubeconfig::read_from(path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let kubeconfig =
+                Kubeconfig::read_from(path).map_err(|source| CmdError::ReadKubeconfig {
+                    path: path.clone(),
+                    source,
+                })?;
             let options = KubeConfigOptions {
                 context: context.map(str::to_owned),
                 ..KubeConfigOptions::default()

@@ -68,22 +68,33 @@ pub struct Args {
     pub avi_password: Option<String>,
 }
 
-fn parse_family(text: &str) -> Result<VipFamily, String> {
+/// Command-line values `amko sim` cannot use.
+#[derive(Debug, thiserror::Error)]
+enum SimArgsError {
+    #[error("unknown VIP family {0:?}: use v4, v6 or dual")]
+    VipFamily(String),
+    #[error("--openshift {openshift} is more than the {total} clusters")]
+    TooManyOpenShift { openshift: usize, total: usize },
+    #[error("--down {0}: no such cluster")]
+    NoSuchCluster(String),
+}
+
+fn parse_family(text: &str) -> Result<VipFamily, SimArgsError> {
     match text {
         "v4" | "ipv4" => Ok(VipFamily::V4),
         "v6" | "ipv6" => Ok(VipFamily::V6),
         "dual" => Ok(VipFamily::Dual),
-        other => Err(format!("unknown VIP family {other:?}: use v4, v6 or dual")),
+        other => Err(SimArgsError::VipFamily(other.to_owned())),
     }
 }
 
 fn config(args: &Args) -> Result<SimConfig, Box<dyn std::error::Error>> {
     let total = args.clusters.max(args.names.len());
     if args.openshift > total {
-        return Err(format!(
-            "--openshift {} is more than the {total} clusters",
-            args.openshift
-        )
+        return Err(SimArgsError::TooManyOpenShift {
+            openshift: args.openshift,
+            total,
+        }
         .into());
     }
     let mut config = SimConfig::default();
@@ -134,7 +145,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         let sim = SimClusters::start(config).await?;
         for name in &args.down {
             sim.faults(name)
-                .ok_or_else(|| format!("--down {name}: no such cluster"))?
+                .ok_or_else(|| SimArgsError::NoSuchCluster(name.clone()))?
                 .set_down(Down::Refused);
         }
         if args.latency_ms > 0 || args.error_rate > 0.0 {
