@@ -21,6 +21,8 @@ pub enum CmdError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// Only `amko demo` creates files and directories of its own.
+    #[cfg(feature = "sim")]
     #[error("cannot create {}: {source}", path.display())]
     Create {
         path: PathBuf,
@@ -52,6 +54,7 @@ impl CmdError {
         move |source| CmdError::Write { path, source }
     }
 
+    #[cfg(feature = "sim")]
     pub fn create(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();
         move |source| CmdError::Create { path, source }
@@ -79,6 +82,7 @@ mod tests {
                 CmdError::write("/x/a.yaml")(io()),
                 "cannot write /x/a.yaml: entity not found",
             ),
+            #[cfg(feature = "sim")]
             (
                 CmdError::create("/x/dir")(io()),
                 "cannot create /x/dir: entity not found",
