@@ -70,6 +70,21 @@ impl Rendered {
             .unwrap_or_else(|| panic!("{}: no {kind} {name} rendered", self.fixture))
     }
 
+    /// The GSLBConfig `gc-1`.
+    fn gslb_config(&self) -> &Value {
+        self.find("GSLBConfig", "gc-1")
+    }
+
+    /// The GDP `global-gdp`.
+    fn gdp(&self) -> &Value {
+        self.find("GlobalDeploymentPolicy", "global-gdp")
+    }
+
+    /// The AMKOCluster `amkocluster-federation`.
+    fn amko_cluster(&self) -> &Value {
+        self.find("AMKOCluster", "amkocluster-federation")
+    }
+
     fn of_kind(&self, kind: &str) -> Vec<&Value> {
         self.docs.iter().filter(|d| d["kind"] == kind).collect()
     }
@@ -306,7 +321,7 @@ fn crds_are_installed_from_the_crds_directory() {
 #[test]
 fn minimal_values_render_the_documented_defaults() {
     let rendered = render("minimal", &[]);
-    let gc = rendered.find("GSLBConfig", "gc-1");
+    let gc = rendered.gslb_config();
     assert_eq!(
         gc["spec"],
         json!({
@@ -327,12 +342,12 @@ fn minimal_values_render_the_documented_defaults() {
         "no UUID annotation"
     );
     assert_eq!(
-        rendered.find("GlobalDeploymentPolicy", "global-gdp")["spec"],
+        rendered.gdp()["spec"],
         json!({"poolAlgorithmSettings": {"lbAlgorithm": "GSLB_ALGORITHM_ROUND_ROBIN"}}),
         "no selectors means no matchRules at all (AMKO rendered a null the CRD rejects)"
     );
     assert_eq!(
-        rendered.find("AMKOCluster", "amkocluster-federation")["spec"],
+        rendered.amko_cluster()["spec"],
         json!({"isLeader": false, "clusterContext": "cluster1-admin", "version": "0.1.0"})
     );
     assert_eq!(
@@ -452,7 +467,7 @@ fn rbac_is_least_privilege() {
 #[test]
 fn full_values_reach_every_object() {
     let rendered = render("full", &[]);
-    let gc = rendered.find("GSLBConfig", "gc-1");
+    let gc = rendered.gslb_config();
     assert_eq!(
         gc["metadata"]["annotations"],
         json!({"amko.vmware.com/amko-uuid": "9b1f3c2e-1d2a-11ef-9c44-0a580a800001"})
@@ -474,7 +489,7 @@ fn full_values_reach_every_object() {
         })
     );
     assert_eq!(
-        rendered.find("GlobalDeploymentPolicy", "global-gdp")["spec"],
+        rendered.gdp()["spec"],
         json!({
             "matchRules": {
                 "appSelector": {"label": {"app": "gslb"}},
@@ -586,17 +601,46 @@ fn full_values_reach_every_object() {
     assert_eq!(port_names, ["http-metrics", "http-federator"]);
 }
 
+/// The AMKOCluster spec the chart renders for `context` in a federation of `clusters`.
+fn federation_spec(leader: bool, context: &str, clusters: &[&str]) -> Value {
+    json!({
+        "isLeader": leader,
+        "clusterContext": context,
+        "version": "0.1.0",
+        "clusters": clusters
+    })
+}
+
+/// The GDP spec of the amko-2x and docs-install fixtures (the same selectors, clusters and
+/// split), with the fields of `extra`.
+fn two_cluster_gdp(extra: Value) -> Value {
+    let mut spec = json!({
+        "matchRules": {
+            "appSelector": {"label": {"app": "gslb"}},
+            "namespaceSelector": {"label": {"ns": "gslb"}}
+        },
+        "matchClusters": [{"cluster": "cluster1-admin"}, {"cluster": "cluster2-admin"}],
+        "trafficSplit": [
+            {"cluster": "cluster1-admin", "weight": 8},
+            {"cluster": "cluster2-admin", "weight": 2}
+        ]
+    });
+    for (key, value) in extra.as_object().expect("extra fields").clone() {
+        spec[key] = value;
+    }
+    spec
+}
+
 #[test]
 fn leader_federates_and_lists_itself_in_the_federation() {
     let rendered = render("leader", &[]);
     assert_eq!(
-        rendered.find("AMKOCluster", "amkocluster-federation")["spec"],
-        json!({
-            "isLeader": true,
-            "clusterContext": "east-admin",
-            "version": "0.1.0",
-            "clusters": ["east-admin", "west-admin", "north-admin"]
-        })
+        rendered.amko_cluster()["spec"],
+        federation_spec(
+            true,
+            "east-admin",
+            &["east-admin", "west-admin", "north-admin"]
+        )
     );
     let amko = rendered.container("amko").expect("amko");
     let federator = rendered
@@ -610,7 +654,7 @@ fn leader_federates_and_lists_itself_in_the_federation() {
     );
     assert_eq!(federator["securityContext"], amko["securityContext"]);
     assert_eq!(
-        rendered.find("GlobalDeploymentPolicy", "global-gdp")["spec"]["matchRules"],
+        rendered.gdp()["spec"]["matchRules"],
         json!({"appSelector": {"label": {"app": "gslb"}}})
     );
 }
@@ -619,13 +663,12 @@ fn leader_federates_and_lists_itself_in_the_federation() {
 fn follower_keeps_the_federator_and_a_single_instance_has_none() {
     let follower = render("follower", &[]);
     assert_eq!(
-        follower.find("AMKOCluster", "amkocluster-federation")["spec"],
-        json!({
-            "isLeader": false,
-            "clusterContext": "west-admin",
-            "version": "0.1.0",
-            "clusters": ["east-admin", "west-admin", "north-admin"]
-        })
+        follower.amko_cluster()["spec"],
+        federation_spec(
+            false,
+            "west-admin",
+            &["east-admin", "west-admin", "north-admin"]
+        )
     );
     assert!(follower.container("amko-federator").is_some());
 
@@ -635,10 +678,7 @@ fn follower_keeps_the_federator_and_a_single_instance_has_none() {
         "minimal",
         &["configs.federation.currentClusterIsLeader=true"],
     );
-    assert_eq!(
-        leader_alone.find("AMKOCluster", "amkocluster-federation")["spec"]["isLeader"],
-        true
-    );
+    assert_eq!(leader_alone.amko_cluster()["spec"]["isLeader"], true);
     assert!(
         leader_alone.container("amko-federator").is_none(),
         "no federation set, nothing to federate"
@@ -649,33 +689,23 @@ fn follower_keeps_the_federator_and_a_single_instance_has_none() {
 fn amko_2x_names_are_honoured() {
     let rendered = render("amko-2x", &[]);
     assert_eq!(
-        rendered.find("AMKOCluster", "amkocluster-federation")["spec"],
-        json!({
-            "isLeader": true,
-            "clusterContext": "cluster1-admin",
-            "version": "0.1.0",
-            "clusters": ["cluster1-admin", "cluster2-admin"]
-        })
+        rendered.amko_cluster()["spec"],
+        federation_spec(
+            true,
+            "cluster1-admin",
+            &["cluster1-admin", "cluster2-admin"]
+        )
     );
     assert_eq!(
-        rendered.find("GlobalDeploymentPolicy", "global-gdp")["spec"],
-        json!({
-            "matchRules": {
-                "appSelector": {"label": {"app": "gslb"}},
-                "namespaceSelector": {"label": {"ns": "gslb"}}
-            },
-            "matchClusters": [{"cluster": "cluster1-admin"}, {"cluster": "cluster2-admin"}],
-            "trafficSplit": [
-                {"cluster": "cluster1-admin", "weight": 8},
-                {"cluster": "cluster2-admin", "weight": 2}
-            ],
+        rendered.gdp()["spec"],
+        two_cluster_gdp(json!({
             "ttl": 10,
             "healthMonitorTemplate": "fed-http-template",
             "poolAlgorithmSettings": {"lbAlgorithm": "GSLB_ALGORITHM_CONSISTENT_HASH", "hashMask": 28},
             "downResponse": {"type": "GSLB_SERVICE_DOWN_RESPONSE_ALL_RECORDS"}
-        })
+        }))
     );
-    let gc = rendered.find("GSLBConfig", "gc-1");
+    let gc = rendered.gslb_config();
     assert_eq!(gc["spec"]["gslbLeader"]["tenant"], "admin");
     assert_eq!(gc["spec"]["gslbLeader"]["controllerVersion"], "31.1.1");
     assert_eq!(gc["spec"]["logLevel"], "WARN");
@@ -689,12 +719,9 @@ fn amko_2x_names_are_honoured() {
             "configs.federation.currentCluster=other",
         ],
     );
+    assert_eq!(both.gdp()["spec"]["ttl"], 10);
     assert_eq!(
-        both.find("GlobalDeploymentPolicy", "global-gdp")["spec"]["ttl"],
-        10
-    );
-    assert_eq!(
-        both.find("AMKOCluster", "amkocluster-federation")["spec"]["clusterContext"],
+        both.amko_cluster()["spec"]["clusterContext"],
         "cluster1-admin"
     );
 }
@@ -703,28 +730,19 @@ fn amko_2x_names_are_honoured() {
 fn the_documented_install_command_works_with_its_misspelled_key() {
     let rendered = render("docs-install", sets_for("docs-install"));
     assert_eq!(
-        rendered.find("GSLBConfig", "gc-1")["spec"]["gslbLeader"]["controllerIP"],
+        rendered.gslb_config()["spec"]["gslbLeader"]["controllerIP"],
         "203.0.113.5"
     );
     assert_eq!(
-        rendered.find("GSLBConfig", "gc-1")["spec"]["memberClusters"],
+        rendered.gslb_config()["spec"]["memberClusters"],
         json!([{"clusterContext": "cluster1-admin"}, {"clusterContext": "cluster2-admin"}]),
         "plain context names become clusterContext entries"
     );
     assert_eq!(
-        rendered.find("GlobalDeploymentPolicy", "global-gdp")["spec"],
-        json!({
-            "matchRules": {
-                "appSelector": {"label": {"app": "gslb"}},
-                "namespaceSelector": {"label": {"ns": "gslb"}}
-            },
-            "matchClusters": [{"cluster": "cluster1-admin"}, {"cluster": "cluster2-admin"}],
-            "trafficSplit": [
-                {"cluster": "cluster1-admin", "weight": 8},
-                {"cluster": "cluster2-admin", "weight": 2}
-            ],
-            "poolAlgorithmSettings": {"lbAlgorithm": "GSLB_ALGORITHM_ROUND_ROBIN"}
-        }),
+        rendered.gdp()["spec"],
+        two_cluster_gdp(
+            json!({"poolAlgorithmSettings": {"lbAlgorithm": "GSLB_ALGORITHM_ROUND_ROBIN"}})
+        ),
         "the table's label{{.key,.value}} form becomes a label map"
     );
 
@@ -737,7 +755,7 @@ fn the_documented_install_command_works_with_its_misspelled_key() {
         ],
     );
     assert_eq!(
-        typed.find("GlobalDeploymentPolicy", "global-gdp")["spec"]["matchRules"],
+        typed.gdp()["spec"]["matchRules"],
         json!({
             "appSelector": {"label": {"gslb": "true"}},
             "namespaceSelector": {"label": {"tier": "1"}}
@@ -753,7 +771,7 @@ fn the_documented_install_command_works_with_its_misspelled_key() {
         ],
     );
     assert_eq!(
-        both.find("GSLBConfig", "gc-1")["spec"]["gslbLeader"]["controllerIP"],
+        both.gslb_config()["spec"]["gslbLeader"]["controllerIP"],
         "192.0.2.99"
     );
 }
@@ -937,6 +955,19 @@ for obj in objects:
 sys.exit(1 if failed else 0)
 "#;
 
+/// Runs `CR_SCHEMA_CHECK` on the CRs in `objects_file` with the schemas in `schemas_file`.
+fn check_cr_schemas(schemas_file: &Path, objects_file: &Path) -> Output {
+    run(
+        tools::python(),
+        &[
+            "-c".into(),
+            CR_SCHEMA_CHECK.into(),
+            schemas_file.display().to_string(),
+            objects_file.display().to_string(),
+        ],
+    )
+}
+
 fn crd_schemas_by_kind() -> Value {
     let mut out = serde_json::Map::new();
     for crd in crd::all_crds().expect("CRDs build") {
@@ -1027,15 +1058,7 @@ fn every_rendered_manifest_validates_offline() {
         // Our CRs: the CRD schemas (structure, ranges, enums) ...
         let objects_file = scratch.join(format!("{name}-crs.json"));
         std::fs::write(&objects_file, json!(ours).to_string()).expect("write CRs");
-        let output = run(
-            tools::python(),
-            &[
-                "-c".into(),
-                CR_SCHEMA_CHECK.into(),
-                schemas_file.display().to_string(),
-                objects_file.display().to_string(),
-            ],
-        );
+        let output = check_cr_schemas(&schemas_file, &objects_file);
         assert!(
             output.status.success(),
             "{name}: CRs do not match their CRD schemas: {}{}",
@@ -1063,24 +1086,16 @@ fn every_rendered_manifest_validates_offline() {
         }
 
         // ... and amko-rs's own acceptance of gc-1 and global-gdp.
-        let gc: GslbConfig = serde_json::from_value(rendered.find("GSLBConfig", "gc-1").clone())
+        let gc: GslbConfig = serde_json::from_value(rendered.gslb_config().clone())
             .expect("gc-1 reads as a GSLBConfig");
         let settings = accept_gslb_config(&gc, "0f6c1b7e-4f7a-4c55-9d43-5d0c0d1e2f3a")
             .unwrap_or_else(|err| panic!("{name}: amko-rs rejects gc-1: {err}"));
-        let gdp: GlobalDeploymentPolicy = serde_json::from_value(
-            rendered
-                .find("GlobalDeploymentPolicy", "global-gdp")
-                .clone(),
-        )
-        .expect("global-gdp reads as a GlobalDeploymentPolicy");
+        let gdp: GlobalDeploymentPolicy = serde_json::from_value(rendered.gdp().clone())
+            .expect("global-gdp reads as a GlobalDeploymentPolicy");
         accept_gdp(&gdp, &settings.instance, &controller)
             .unwrap_or_else(|err| panic!("{name}: amko-rs rejects global-gdp: {err}"));
-        serde_json::from_value::<crd::AmkoCluster>(
-            rendered
-                .find("AMKOCluster", "amkocluster-federation")
-                .clone(),
-        )
-        .expect("amkocluster-federation reads as an AMKOCluster");
+        serde_json::from_value::<crd::AmkoCluster>(rendered.amko_cluster().clone())
+            .expect("amkocluster-federation reads as an AMKOCluster");
     }
 }
 
@@ -1103,15 +1118,7 @@ fn a_cr_with_a_misspelt_field_fails_the_offline_check() {
         }
     }]);
     std::fs::write(&objects_file, bad.to_string()).expect("write CRs");
-    let output = run(
-        tools::python(),
-        &[
-            "-c".into(),
-            CR_SCHEMA_CHECK.into(),
-            schemas_file.display().to_string(),
-            objects_file.display().to_string(),
-        ],
-    );
+    let output = check_cr_schemas(&schemas_file, &objects_file);
     let report = String::from_utf8_lossy(&output.stdout);
     assert!(!output.status.success());
     assert!(report.contains("insecureSkipVerfy"), "{report}");

@@ -2,15 +2,16 @@
 //! replicas racing for the Lease exactly one wins, the other stands by naming the holder, takes
 //! over once the holder stops renewing for the lease duration, and immediately after a release.
 
+mod sim_k8s_common;
+
 use std::time::Duration;
 
 use amko::lease::{LeaseElector, LeaseState};
 use amko_sim::k8s::{SimClusters, SimConfig};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::Namespace;
 use kube::api::PostParams;
-use kube::{Api, Client, Config};
-use serde_json::json;
+use kube::{Api, Client};
+use sim_k8s_common::{create_namespace, kube_client};
 
 const NAMESPACE: &str = "avi-system";
 const LEASE: &str = "amko-leader";
@@ -19,18 +20,8 @@ async fn start() -> (SimClusters, Client) {
     let sim = SimClusters::start(SimConfig::with_clusters(1))
         .await
         .expect("simulator starts");
-    let url = sim
-        .server_url("cluster1")
-        .expect("cluster1")
-        .parse()
-        .expect("url");
-    let client = Client::try_from(Config::new(url)).expect("client");
-    let ns: Namespace =
-        serde_json::from_value(json!({"metadata": {"name": NAMESPACE}})).expect("namespace");
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &ns)
-        .await
-        .expect("namespace created");
+    let client = kube_client(&sim, "cluster1");
+    create_namespace(&client, NAMESPACE).await;
     (sim, client)
 }
 

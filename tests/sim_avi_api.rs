@@ -37,6 +37,23 @@ impl Answer {
             .unwrap_or_default()
             .to_string()
     }
+
+    /// The answer has `status` and its error names `needle`.
+    fn assert_refused(&self, status: StatusCode, needle: &str) {
+        assert_eq!(self.status, status, "{}", self.text);
+        assert!(self.error().contains(needle), "{}", self.text);
+    }
+}
+
+/// The JSON body of the answer to `request`, which must arrive.
+async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    request
+        .send()
+        .await
+        .expect("answered")
+        .json()
+        .await
+        .expect("a JSON body")
 }
 
 fn client_for(sim: &AviSimHandle) -> reqwest::Client {
@@ -287,8 +304,7 @@ async fn sessions_csrf_referer_and_basic_auth() {
     let newer = avi
         .send(avi.custom(Method::GET, "/api/tenant", &avi.csrf, &base, "99.1.1"))
         .await;
-    assert_eq!(newer.status, StatusCode::BAD_REQUEST);
-    assert!(newer.error().contains("Invalid version"));
+    newer.assert_refused(StatusCode::BAD_REQUEST, "Invalid version");
 
     // Idle timeout: a session unused for longer than the timeout answers 401; login again works.
     sim.control().set_idle_timeout(Duration::ZERO);
@@ -366,19 +382,16 @@ async fn writes_conflicts_preconditions_and_deletes() {
     let dup = avi
         .post("/api/gslbservice", &gs("gs-a", "other.example.com"))
         .await;
-    assert_eq!(dup.status, StatusCode::CONFLICT);
-    assert!(dup.error().contains("already exists"));
+    dup.assert_refused(StatusCode::CONFLICT, "already exists");
     let dup_hm = avi
         .post(
             "/api/healthmonitor",
             &json!({"name": "hm-a", "type": "HEALTH_MONITOR_TCP"}),
         )
         .await;
-    assert_eq!(dup_hm.status, StatusCode::CONFLICT);
-    assert!(
-        dup_hm
-            .error()
-            .contains("Health monitor with this Name and Tenant ref already exists")
+    dup_hm.assert_refused(
+        StatusCode::CONFLICT,
+        "Health monitor with this Name and Tenant ref already exists",
     );
 
     // 412: PUT with a stale _last_modified; accepted without one.
@@ -390,11 +403,9 @@ async fn writes_conflicts_preconditions_and_deletes() {
     assert_eq!(first.json()["configpb_attributes"]["version"], 2);
     edit["ttl"] = json!(20);
     let stale = avi.put(&format!("/api/gslbservice/{uuid}"), &edit).await;
-    assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED);
-    assert!(
-        stale
-            .error()
-            .contains("Need to reload object data GslbService")
+    stale.assert_refused(
+        StatusCode::PRECONDITION_FAILED,
+        "Need to reload object data GslbService",
     );
     edit.as_object_mut().unwrap().remove("_last_modified");
     let blind = avi.put(&format!("/api/gslbservice/{uuid}"), &edit).await;
@@ -453,8 +464,7 @@ async fn writes_conflicts_preconditions_and_deletes() {
     let protected = avi
         .delete(&format!("/api/healthmonitor/{system_uuid}"))
         .await;
-    assert_eq!(protected.status, StatusCode::BAD_REQUEST);
-    assert!(protected.error().contains("system default object"));
+    protected.assert_refused(StatusCode::BAD_REQUEST, "system default object");
 
     // Delete in order: 204 with an empty body.
     let gone = avi.delete(&format!("/api/gslbservice/{uuid}")).await;
@@ -572,11 +582,9 @@ async fn validation_follows_the_controller_rules() {
     let clash = avi
         .post("/api/gslbservice", &gs("clash", "SIX.example.com"))
         .await;
-    assert_eq!(clash.status, StatusCode::BAD_REQUEST);
-    assert!(
-        clash
-            .error()
-            .contains("domain name conflicting with existing domain name")
+    clash.assert_refused(
+        StatusCode::BAD_REQUEST,
+        "domain name conflicting with existing domain name",
     );
 
     // A federated GSLB-site persistence profile is accepted for site persistence.
@@ -604,13 +612,11 @@ async fn validation_follows_the_controller_rules() {
             &json!({"name": "slow", "type": "HEALTH_MONITOR_HTTP", "send_interval": 5, "receive_timeout": 6}),
         )
         .await;
-    assert_eq!(hm_bad.status, StatusCode::BAD_REQUEST);
-    assert!(hm_bad.error().contains("receive_timeout"));
+    hm_bad.assert_refused(StatusCode::BAD_REQUEST, "receive_timeout");
     let no_type = avi
         .post("/api/healthmonitor", &json!({"name": "typeless"}))
         .await;
-    assert_eq!(no_type.status, StatusCode::BAD_REQUEST);
-    assert!(no_type.error().contains("type"));
+    no_type.assert_refused(StatusCode::BAD_REQUEST, "type");
     let not_json = avi
         .send(
             avi.request(Method::POST, "/api/healthmonitor")
@@ -857,8 +863,7 @@ async fn tenants_scope_reads_and_writes() {
     assert_eq!(busy.status, StatusCode::BAD_REQUEST);
     avi.tenant = Some("ghost".into());
     let ghost = avi.get("/api/gslbservice").await;
-    assert_eq!(ghost.status, StatusCode::FORBIDDEN);
-    assert!(ghost.error().contains("Tenant 'ghost' does not exist!"));
+    ghost.assert_refused(StatusCode::FORBIDDEN, "Tenant 'ghost' does not exist!");
     sim.shutdown().await;
 }
 
@@ -906,15 +911,11 @@ async fn leader_follower_and_maintenance_modes() {
 
     // The same switch over the HTTP control API.
     let http = client_for(&sim);
-    let faults: Value = http
-        .put(format!("{}/sim/faults", sim.base_url()))
-        .json(&json!({"follower": false, "maintenance": true}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let faults = json_of(
+        http.put(format!("{}/sim/faults", sim.base_url()))
+            .json(&json!({"follower": false, "maintenance": true})),
+    )
+    .await;
     assert_eq!(faults["follower"], false);
     assert_eq!(faults["maintenance"], true);
     let blocked = avi
@@ -1055,23 +1056,9 @@ async fn counters_and_audit_record_writes() {
 
     // The same over HTTP, plus the dump.
     let http = client_for(&sim);
-    let tail: Value = http
-        .get(format!("{}/sim/audit?since=2", sim.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tail = json_of(http.get(format!("{}/sim/audit?since=2", sim.base_url()))).await;
     assert_eq!(tail.as_array().unwrap().len(), 1);
-    let dump: Value = http
-        .get(format!("{}/sim/dump", sim.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let dump = json_of(http.get(format!("{}/sim/dump", sim.base_url()))).await;
     assert_eq!(dump["healthmonitor"].as_array().unwrap().len(), 15);
     assert_eq!(dump["gslbservice"].as_array().unwrap().len(), 0);
     sim.shutdown().await;

@@ -2,18 +2,21 @@
 //! patches, status subresource, and watchers that see adds/updates/deletes/bookmarks and survive
 //! dropped watches and 410 Gone by relisting.
 
+mod sim_k8s_common;
+
 use std::time::Duration;
 
 use amko_sim::k8s::{SimClusters, SimConfig};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use k8s_openapi::api::networking::v1::Ingress;
+use kube::Client;
 use kube::api::{
     Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
 };
 use kube::runtime::watcher::{self, Event};
-use kube::{Client, Config};
 use serde_json::json;
+use sim_k8s_common::{create_namespace, kube_client};
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
@@ -23,12 +26,7 @@ async fn start() -> (SimClusters, Client) {
     config.clusters[0].ako.enabled = false;
     config.watch.bookmark_interval = Duration::from_millis(200);
     let sim = SimClusters::start(config).await.expect("simulator starts");
-    let url = sim
-        .server_url("cluster1")
-        .expect("cluster1")
-        .parse()
-        .expect("url");
-    let client = Client::try_from(Config::new(url)).expect("client");
+    let client = kube_client(&sim, "cluster1");
     (sim, client)
 }
 
@@ -37,15 +35,6 @@ fn cm(name: &str, labels: serde_json::Value) -> ConfigMap {
         json!({"metadata": {"name": name, "labels": labels}, "data": {"k": "v"}}),
     )
     .expect("configmap")
-}
-
-async fn create_namespace(client: &Client, name: &str) {
-    let nss: Api<Namespace> = Api::all(client.clone());
-    let ns: Namespace =
-        serde_json::from_value(json!({"metadata": {"name": name}})).expect("namespace");
-    nss.create(&PostParams::default(), &ns)
-        .await
-        .expect("namespace created");
 }
 
 #[tokio::test]

@@ -63,15 +63,9 @@ async fn builtin_kinds_get_apply_patch_label_annotate_delete() {
     let (sim, k) = start().await;
     let ctx = "plain";
     k.ok(ctx, "create namespace apps", &[]).await;
-    k.run(ctx, &["apply", "-f", "-"], Some(INGRESS))
-        .await
-        .expect_ok();
-    k.run(ctx, &["apply", "-f", "-"], Some(SERVICE))
-        .await
-        .expect_ok();
-    k.run(ctx, &["apply", "-f", "-"], Some(SECRET))
-        .await
-        .expect_ok();
+    k.apply(ctx, INGRESS).await.expect_ok();
+    k.apply(ctx, SERVICE).await.expect_ok();
+    k.apply(ctx, SECRET).await.expect_ok();
 
     // get: -o json / -o yaml / -A / -l / default table.
     let ing = k.json(ctx, "get ingress web -n apps").await;
@@ -96,10 +90,7 @@ async fn builtin_kinds_get_apply_patch_label_annotate_delete() {
 
     // Client-side apply again with a change, then server-side apply.
     let changed = INGRESS.replace("number: 80", "number: 8080");
-    let out = k
-        .run(ctx, &["apply", "-f", "-"], Some(&changed))
-        .await
-        .expect_ok();
+    let out = k.apply(ctx, &changed).await.expect_ok();
     assert!(out.contains("configured"), "{out}");
     let ing = k.json(ctx, "get ingress web -n apps").await;
     assert_eq!(
@@ -272,9 +263,7 @@ spec:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn routes_and_host_rules() {
     let (sim, k) = start().await;
-    k.run("ocp", &["apply", "-f", "-"], Some(ROUTE))
-        .await
-        .expect_ok();
+    k.apply("ocp", ROUTE).await.expect_ok();
     k.ok("ocp", "label route shop gslb=yes", &[]).await;
     k.ok("ocp", "annotate route shop note=x", &[]).await;
     k.ok(
@@ -288,18 +277,12 @@ async fn routes_and_host_rules() {
     assert_eq!(route["metadata"]["labels"]["gslb"], "yes");
     assert_eq!(route["status"]["ingress"][0]["routerName"], "ako-ocp");
     // Routes exist only on the OpenShift cluster.
-    k.run("plain", &["apply", "-f", "-"], Some(ROUTE))
-        .await
-        .expect_err();
+    k.apply("plain", ROUTE).await.expect_err();
 
     for ctx in ["plain", "ocp"] {
-        k.run(ctx, &["apply", "-f", "-"], Some(HOST_RULE))
-            .await
-            .expect_ok();
+        k.apply(ctx, HOST_RULE).await.expect_ok();
         let second = HOST_RULE.replace("name: shop\n", "name: shop-dup\n");
-        k.run(ctx, &["apply", "-f", "-"], Some(&second))
-            .await
-            .expect_ok();
+        k.apply(ctx, &second).await.expect_ok();
         let table = k.ok(ctx, "get hr", &[]).await;
         assert!(
             table.contains("Accepted") && table.contains("Rejected"),
@@ -325,10 +308,7 @@ async fn routes_and_host_rules() {
         "fqdn: shop.example.com",
         "fqdnType: Nope\n    fqdn: shop.example.com",
     );
-    let err = k
-        .run("plain", &["apply", "-f", "-"], Some(&bad))
-        .await
-        .expect_err();
+    let err = k.apply("plain", &bad).await.expect_err();
     assert!(
         err.contains("spec.virtualhost.fqdnType: Unsupported value: \"Nope\""),
         "{err}"
@@ -342,20 +322,12 @@ const WIDGET_CRD: &str = include_str!("fixtures/sim_k8s/chart/crds/widget-crd.ya
 async fn custom_resources_after_their_crd() {
     let (sim, k) = start().await;
     let ctx = "plain";
-    k.run(ctx, &["apply", "-f", "-"], Some(WIDGET_CRD))
-        .await
-        .expect_ok();
+    k.apply(ctx, WIDGET_CRD).await.expect_ok();
     let widget = "apiVersion: example.io/v1\nkind: Widget\nmetadata:\n  name: w1\nspec:\n  size: 3\n  color: red\n";
-    k.run(ctx, &["apply", "-f", "-"], Some(widget))
+    k.apply(ctx, widget).await.expect_ok();
+    k.apply(ctx, &widget.replace("size: 3", "size: 4"))
         .await
         .expect_ok();
-    k.run(
-        ctx,
-        &["apply", "-f", "-"],
-        Some(&widget.replace("size: 3", "size: 4")),
-    )
-    .await
-    .expect_ok();
     k.run(
         ctx,
         &["apply", "--server-side", "-f", "-"],
@@ -385,10 +357,7 @@ async fn custom_resources_after_their_crd() {
 
     // A resource violating the schema: every problem with its field path.
     let bad = "apiVersion: example.io/v1\nkind: Widget\nmetadata:\n  name: w2\nspec:\n  size: 30\n  color: pink\n  hashMask: 24\n  lbAlgorithm: GSLB_ALGORITHM_ROUND_ROBIN\n";
-    let err = k
-        .run(ctx, &["apply", "-f", "-"], Some(bad))
-        .await
-        .expect_err();
+    let err = k.apply(ctx, bad).await.expect_err();
     assert!(err.contains("The Widget \"w2\" is invalid"), "{err}");
     assert!(
         err.contains(
@@ -406,16 +375,10 @@ async fn custom_resources_after_their_crd() {
     );
     let missing =
         "apiVersion: example.io/v1\nkind: Widget\nmetadata:\n  name: w3\nspec:\n  color: red\n";
-    let err = k
-        .run(ctx, &["apply", "-f", "-"], Some(missing))
-        .await
-        .expect_err();
+    let err = k.apply(ctx, missing).await.expect_err();
     assert!(err.contains("spec.size: Required value"), "{err}");
     let unknown = "apiVersion: example.io/v1\nkind: Widget\nmetadata:\n  name: w4\nspec:\n  size: 1\n  bogus: 1\n";
-    let err = k
-        .run(ctx, &["apply", "-f", "-"], Some(unknown))
-        .await
-        .expect_err();
+    let err = k.apply(ctx, unknown).await.expect_err();
     assert!(err.contains("unknown field \"spec.bogus\""), "{err}");
 
     k.ok(ctx, "delete wd w1", &[]).await;

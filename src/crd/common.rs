@@ -45,6 +45,14 @@ pub const TTL_MAX: i64 = 86_400;
 pub const HASH_MASK_MIN: i64 = 1;
 pub const HASH_MASK_MAX: i64 = 31;
 
+/// Default `trafficSplit[].weight`, in a GDP and in a GSLBHostRule alike (their default
+/// priorities differ).
+pub const DEFAULT_WEIGHT: i64 = 1;
+
+pub(super) fn default_weight() -> i64 {
+    DEFAULT_WEIGHT
+}
+
 /// How GslbService pools spread traffic over their members.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]

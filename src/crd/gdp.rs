@@ -3,7 +3,7 @@
 
 use super::common::{
     DownResponseSettings, LabelMatch, PRIORITY_MAX, PRIORITY_MIN, PoolAlgorithmSettings, TTL_MAX,
-    TTL_MIN, WEIGHT_MAX, WEIGHT_MIN,
+    TTL_MIN, WEIGHT_MAX, WEIGHT_MIN, default_weight,
 };
 use kube::CustomResource;
 use schemars::JsonSchema;
@@ -11,8 +11,7 @@ use serde::{Deserialize, Serialize};
 
 /// `status.errorStatus` of the accepted policy.
 pub const STATUS_SUCCESS: &str = "success";
-/// Default `trafficSplit[].weight`.
-pub const DEFAULT_WEIGHT: i64 = 1;
+pub use super::common::DEFAULT_WEIGHT;
 /// Default `trafficSplit[].priority` in a GDP.
 pub const DEFAULT_PRIORITY: i64 = 10;
 
@@ -131,10 +130,6 @@ impl Default for GdpTrafficSplit {
             priority: DEFAULT_PRIORITY,
         }
     }
-}
-
-fn default_weight() -> i64 {
-    DEFAULT_WEIGHT
 }
 
 fn default_priority() -> i64 {

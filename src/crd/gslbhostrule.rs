@@ -3,14 +3,13 @@
 
 use super::common::{
     DownResponseSettings, PRIORITY_MAX, PRIORITY_MIN, PoolAlgorithmSettings, TTL_MAX, TTL_MIN,
-    WEIGHT_MAX, WEIGHT_MIN,
+    WEIGHT_MAX, WEIGHT_MIN, default_weight,
 };
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// Default `trafficSplit[].weight`.
-pub const DEFAULT_WEIGHT: i64 = 1;
+pub use super::common::DEFAULT_WEIGHT;
 /// Default `trafficSplit[].priority` in a GSLBHostRule. AMKO's CRD defaults it to 1 (not the GDP's
 /// 10); kept so that existing rules produce the same pools.
 pub const DEFAULT_PRIORITY: i64 = 1;
@@ -158,10 +157,6 @@ impl Default for HostRuleTrafficSplit {
             priority: DEFAULT_PRIORITY,
         }
     }
-}
-
-fn default_weight() -> i64 {
-    DEFAULT_WEIGHT
 }
 
 fn default_priority() -> i64 {

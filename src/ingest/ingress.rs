@@ -195,13 +195,19 @@ mod tests {
         assert_eq!(out.skipped[0].host.as_deref(), Some("c.example.com"));
     }
 
-    #[test]
-    fn enable_tls_annotation_makes_every_host_tls() {
+    /// `two_host_ingress` with the annotation `key: value` added.
+    fn two_host_ingress_annotated(key: &str, value: &str) -> Ingress {
         let mut ing = two_host_ingress();
         ing.metadata
             .annotations
             .get_or_insert_with(Default::default)
-            .insert(ENABLE_TLS.into(), "".into());
+            .insert(key.into(), value.into());
+        ing
+    }
+
+    #[test]
+    fn enable_tls_annotation_makes_every_host_tls() {
+        let ing = two_host_ingress_annotated(ENABLE_TLS, "");
         assert!(
             ingest_ingress("east", &ing)
                 .observations
@@ -242,11 +248,7 @@ mod tests {
 
     #[test]
     fn passthrough_annotation_is_case_insensitive() {
-        let mut ing = two_host_ingress();
-        ing.metadata
-            .annotations
-            .get_or_insert_with(Default::default)
-            .insert(PASSTHROUGH_ENABLED.into(), "TRUE".into());
+        let ing = two_host_ingress_annotated(PASSTHROUGH_ENABLED, "TRUE");
         assert!(
             ingest_ingress("east", &ing)
                 .observations

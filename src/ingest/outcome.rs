@@ -1,7 +1,12 @@
 //! The result of ingesting one object: the observations it yields and, for the hosts it cannot
 //! yield, the reason (shown in `/debug/members`; never a panic, never silently dropped).
 
-use super::types::Observation;
+use std::net::IpAddr;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use super::annotations::{self, AkoPlacement};
+use super::types::{ObjectKind, Observation, ObservationId};
 
 /// Why a host of an object produced no observation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,6 +31,19 @@ impl Ingested {
         });
     }
 
+    /// AKO's placement from the object's annotations; when they are malformed, none, noting that
+    /// the member for `hostname` is kept without AKO UUIDs.
+    pub(crate) fn placement_or_note(&mut self, meta: &ObjectMeta, hostname: &str) -> AkoPlacement {
+        let annotations_map = meta.annotations.clone().unwrap_or_default();
+        annotations::from_annotations(&annotations_map).unwrap_or_else(|reason| {
+            self.skip(
+                Some(hostname),
+                format!("{reason}; member kept without AKO UUIDs"),
+            );
+            AkoPlacement::default()
+        })
+    }
+
     pub(crate) fn only_skipped(host: Option<&str>, reason: impl Into<String>) -> Self {
         let mut ingested = Ingested::default();
         ingested.skip(host, reason);
@@ -38,4 +56,36 @@ pub(crate) fn parse_ip(raw: &str, field: &str) -> Result<std::net::IpAddr, Strin
     raw.trim()
         .parse()
         .map_err(|_| format!("{field} {raw:?} is not an IP address"))
+}
+
+/// The observation of an object with one host (a Route or a LoadBalancer Service), keyed by the
+/// object alone: its labels and AKO's placement for `hostname`; no paths, TLS or port (the caller
+/// sets those that apply).
+pub(crate) fn one_host_observation(
+    kind: ObjectKind,
+    cluster: &str,
+    meta: &ObjectMeta,
+    hostname: String,
+    vip: IpAddr,
+    placement: AkoPlacement,
+) -> Observation {
+    Observation {
+        id: ObservationId {
+            kind,
+            cluster: cluster.to_owned(),
+            namespace: meta.namespace.clone().unwrap_or_default(),
+            name: meta.name.clone().unwrap_or_default(),
+            host: String::new(),
+        },
+        vip,
+        labels: meta.labels.clone().unwrap_or_default(),
+        paths: Vec::new(),
+        tls: false,
+        passthrough: false,
+        port: None,
+        vs_uuid: placement.vs_uuid(&hostname),
+        controller_uuid: placement.controller_uuid,
+        tenant: placement.tenant,
+        hostname,
+    }
 }

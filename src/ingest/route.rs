@@ -1,9 +1,9 @@
 //! OpenShift Route -> observation: host (or subdomain + the GDP's
 //! defaultDomain), the VIP AKO reports in the route status, TLS and passthrough.
 
-use super::annotations::{self, AkoPlacement};
-use super::outcome::Ingested;
-use super::types::{ObjectKind, Observation, ObservationId, Protocol};
+use super::annotations;
+use super::outcome::{Ingested, one_host_observation};
+use super::types::{ObjectKind, Observation, Protocol};
 use crate::crd::route::Route;
 
 /// The host name a Route answers to: `spec.host`, else `<subdomain>.<default_domain>`.
@@ -63,16 +63,9 @@ pub fn ingest_route(cluster: &str, route: &Route, default_domain: Option<&str>) 
         return out;
     };
 
-    let annotations_map = meta.annotations.clone().unwrap_or_default();
     let placement = match status_placement {
         Some(p) => p,
-        None => annotations::from_annotations(&annotations_map).unwrap_or_else(|reason| {
-            out.skip(
-                Some(&hostname),
-                format!("{reason}; member kept without AKO UUIDs"),
-            );
-            AkoPlacement::default()
-        }),
+        None => out.placement_or_note(meta, &hostname),
     };
     let termination = route
         .spec
@@ -93,23 +86,11 @@ pub fn ingest_route(cluster: &str, route: &Route, default_domain: Option<&str>) 
         ]
     };
     out.observations.push(Observation {
-        id: ObservationId {
-            kind: ObjectKind::Route,
-            cluster: cluster.to_owned(),
-            namespace: meta.namespace.clone().unwrap_or_default(),
-            name: meta.name.clone().unwrap_or_default(),
-            host: String::new(),
-        },
-        vip,
-        labels: meta.labels.clone().unwrap_or_default(),
         paths,
         tls: termination.is_some() && !passthrough,
         passthrough,
         port: passthrough.then_some((443, Protocol::Tcp)),
-        vs_uuid: placement.vs_uuid(&hostname),
-        controller_uuid: placement.controller_uuid,
-        tenant: placement.tenant,
-        hostname,
+        ..one_host_observation(ObjectKind::Route, cluster, meta, hostname, vip, placement)
     });
     out
 }

@@ -3,9 +3,8 @@
 
 use k8s_openapi::api::core::v1::Service;
 
-use super::annotations;
-use super::outcome::{Ingested, parse_ip};
-use super::types::{ObjectKind, Observation, ObservationId, Protocol};
+use super::outcome::{Ingested, one_host_observation, parse_ip};
+use super::types::{ObjectKind, Observation, Protocol};
 
 /// Only LoadBalancer Services can be members. Any other Service is not tracked at all (not even
 /// as skipped: most Services of a cluster are not LoadBalancers), and one that stops being a
@@ -51,32 +50,17 @@ pub fn ingest_service(cluster: &str, service: &Service) -> Ingested {
         return Ingested::only_skipped(Some(&hostname), "service has no ports");
     };
     let mut out = Ingested::default();
-    let annotations_map = meta.annotations.clone().unwrap_or_default();
-    let placement = annotations::from_annotations(&annotations_map).unwrap_or_else(|reason| {
-        out.skip(
-            Some(&hostname),
-            format!("{reason}; member kept without AKO UUIDs"),
-        );
-        Default::default()
-    });
+    let placement = out.placement_or_note(meta, &hostname);
     out.observations.push(Observation {
-        id: ObservationId {
-            kind: ObjectKind::LbService,
-            cluster: cluster.to_owned(),
-            namespace: meta.namespace.clone().unwrap_or_default(),
-            name: meta.name.clone().unwrap_or_default(),
-            host: String::new(),
-        },
-        vip,
-        labels: meta.labels.clone().unwrap_or_default(),
-        paths: Vec::new(),
-        tls: false,
-        passthrough: false,
         port: Some(port),
-        vs_uuid: placement.vs_uuid(&hostname),
-        controller_uuid: placement.controller_uuid,
-        tenant: placement.tenant,
-        hostname,
+        ..one_host_observation(
+            ObjectKind::LbService,
+            cluster,
+            meta,
+            hostname,
+            vip,
+            placement,
+        )
     });
     out
 }

@@ -17,7 +17,7 @@ use crate::vocab::{
     ThirdPartyMember,
 };
 use kube::ResourceExt;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 fn object_ref(kind: &'static str, namespace: Option<String>, name: String) -> ObjectRef {
@@ -25,6 +25,18 @@ fn object_ref(kind: &'static str, namespace: Option<String>, name: String) -> Ob
         kind,
         namespace: namespace.unwrap_or_default(),
         name,
+    }
+}
+
+/// The GSLBConfig and the GDP are only read in `avi-system`.
+fn in_home_namespace(namespace: &str) -> Result<(), Problem> {
+    if namespace == HOME_NAMESPACE {
+        Ok(())
+    } else {
+        Err(Problem::WrongNamespace {
+            expected: HOME_NAMESPACE,
+            actual: namespace.to_owned(),
+        })
     }
 }
 
@@ -44,12 +56,7 @@ fn check_gslb_config(
     namespace: &str,
     fresh_uuid: &str,
 ) -> Result<GslbConfigSettings, Problem> {
-    if namespace != HOME_NAMESPACE {
-        return Err(Problem::WrongNamespace {
-            expected: HOME_NAMESPACE,
-            actual: namespace.to_owned(),
-        });
-    }
+    in_home_namespace(namespace)?;
     let spec = &config.spec;
     let log_level = match spec.log_level.as_deref() {
         None => LogLevel::default(),
@@ -146,12 +153,7 @@ fn check_gdp(
     instance: &InstanceSettings,
     lookup: &dyn ControllerLookup,
 ) -> Result<Policy, Problem> {
-    if namespace != HOME_NAMESPACE {
-        return Err(Problem::WrongNamespace {
-            expected: HOME_NAMESPACE,
-            actual: namespace.to_owned(),
-        });
-    }
+    in_home_namespace(namespace)?;
     let spec = &gdp.spec;
     let tenant = instance.default_tenant.as_str();
     let rules = spec.match_rules.as_ref();
@@ -162,37 +164,27 @@ fn check_gdp(
         rules.and_then(|r| r.namespace_selector.as_ref()),
     )?;
 
-    let mut match_clusters = BTreeMap::new();
-    let mut seen = BTreeSet::new();
-    for (index, entry) in spec.match_clusters.iter().enumerate() {
-        validate::required(|| format!("matchClusters[{index}].cluster"), &entry.cluster)?;
-        if !instance.member_clusters.contains(&entry.cluster) {
-            return Err(Problem::MatchClusterUnknown {
-                cluster: entry.cluster.clone(),
-            });
-        }
-        validate::unique_cluster(&mut seen, "matchClusters", &entry.cluster)?;
-        match_clusters.insert(
-            entry.cluster.clone(),
-            ClusterMatch {
+    let member = |cluster: &str| instance.member_clusters.contains(cluster);
+    let match_clusters = validate::per_cluster(
+        "matchClusters",
+        &spec.match_clusters,
+        |entry| &entry.cluster,
+        member,
+        |cluster| Problem::MatchClusterUnknown { cluster },
+        |entry| {
+            Ok(ClusterMatch {
                 sync_vip_only: entry.sync_vip_only,
-            },
-        );
-    }
-
-    let mut traffic_split = BTreeMap::new();
-    let mut seen = BTreeSet::new();
-    for (index, entry) in spec.traffic_split.iter().enumerate() {
-        validate::required(|| format!("trafficSplit[{index}].cluster"), &entry.cluster)?;
-        if !instance.member_clusters.contains(&entry.cluster) {
-            return Err(Problem::TrafficSplitClusterUnknown {
-                cluster: entry.cluster.clone(),
-            });
-        }
-        validate::unique_cluster(&mut seen, "trafficSplit", &entry.cluster)?;
-        let split = validate::split(&entry.cluster, entry.weight, entry.priority)?;
-        traffic_split.insert(entry.cluster.clone(), split);
-    }
+            })
+        },
+    )?;
+    let traffic_split = validate::per_cluster(
+        "trafficSplit",
+        &spec.traffic_split,
+        |entry| &entry.cluster,
+        member,
+        |cluster| Problem::TrafficSplitClusterUnknown { cluster },
+        |entry| validate::split(&entry.cluster, entry.weight, entry.priority),
+    )?;
 
     let ttl = validate::ttl(spec.ttl)?;
     let health_monitoring = validate::health_monitoring(
@@ -201,11 +193,7 @@ fn check_gdp(
         tenant,
         lookup,
     )?;
-    let pool_algorithm = spec
-        .pool_algorithm_settings
-        .as_ref()
-        .map(validate::pool_algorithm)
-        .transpose()?;
+    let pool_algorithm = validate::pool_algorithm(spec.pool_algorithm_settings.as_ref())?;
     let persistence_profile = spec
         .site_persistence_ref
         .as_deref()
@@ -216,11 +204,7 @@ fn check_gdp(
         .as_deref()
         .map(|name| validate::pki_profile("pkiProfileRef", name, tenant, lookup))
         .transpose()?;
-    let down_response = spec
-        .down_response
-        .as_ref()
-        .map(validate::down_response)
-        .transpose()?;
+    let down_response = validate::down_response(spec.down_response.as_ref())?;
 
     // The PKI profile rides with the persistence profile when there is one; alone it is kept
     // separately so a GSLBHostRule that enables persistence can still fall back to it.
@@ -309,11 +293,7 @@ fn check_host_rule(
         }
     };
 
-    let pool_algorithm = spec
-        .pool_algorithm_settings
-        .as_ref()
-        .map(validate::pool_algorithm)
-        .transpose()?;
+    let pool_algorithm = validate::pool_algorithm(spec.pool_algorithm_settings.as_ref())?;
 
     let mut third_party_members = BTreeSet::new();
     for (index, member) in spec.third_party_members.iter().enumerate() {
@@ -345,22 +325,20 @@ fn check_host_rule(
         });
     }
 
-    let mut public_ips = BTreeMap::new();
-    let mut seen = BTreeSet::new();
-    for (index, entry) in spec.public_ip.iter().enumerate() {
-        validate::required(|| format!("publicIP[{index}].cluster"), &entry.cluster)?;
-        if !instance.member_clusters.contains(&entry.cluster) {
-            return Err(Problem::PublicIpClusterUnknown {
+    let member = |cluster: &str| instance.member_clusters.contains(cluster);
+    let public_ips = validate::per_cluster(
+        "publicIP",
+        &spec.public_ip,
+        |entry| &entry.cluster,
+        member,
+        |cluster| Problem::PublicIpClusterUnknown { cluster },
+        |entry| {
+            validate::ip(&entry.ip).ok_or_else(|| Problem::PublicIpInvalid {
                 cluster: entry.cluster.clone(),
-            });
-        }
-        validate::unique_cluster(&mut seen, "publicIP", &entry.cluster)?;
-        let address = validate::ip(&entry.ip).ok_or_else(|| Problem::PublicIpInvalid {
-            cluster: entry.cluster.clone(),
-            ip: entry.ip.clone(),
-        })?;
-        public_ips.insert(entry.cluster.clone(), address);
-    }
+                ip: entry.ip.clone(),
+            })
+        },
+    )?;
 
     let ttl = validate::ttl(spec.ttl)?;
     let sites: BTreeSet<&str> = spec
@@ -368,20 +346,14 @@ fn check_host_rule(
         .iter()
         .map(|m| m.site.as_str())
         .collect();
-    let mut traffic_split = BTreeMap::new();
-    let mut seen = BTreeSet::new();
-    for (index, entry) in spec.traffic_split.iter().enumerate() {
-        let cluster =
-            validate::required(|| format!("trafficSplit[{index}].cluster"), &entry.cluster)?;
-        if !instance.member_clusters.contains(cluster) && !sites.contains(cluster) {
-            return Err(Problem::HostRuleSplitTargetUnknown {
-                cluster: cluster.to_owned(),
-            });
-        }
-        validate::unique_cluster(&mut seen, "trafficSplit", cluster)?;
-        let split = validate::split(cluster, entry.weight, entry.priority)?;
-        traffic_split.insert(cluster.to_owned(), split);
-    }
+    let traffic_split = validate::per_cluster(
+        "trafficSplit",
+        &spec.traffic_split,
+        |entry| &entry.cluster,
+        |cluster| member(cluster) || sites.contains(cluster),
+        |cluster| Problem::HostRuleSplitTargetUnknown { cluster },
+        |entry| validate::split(&entry.cluster, entry.weight, entry.priority),
+    )?;
 
     let health_monitoring = validate::health_monitoring(
         &spec.health_monitor_refs,
@@ -389,11 +361,7 @@ fn check_host_rule(
         tenant,
         lookup,
     )?;
-    let down_response = spec
-        .down_response
-        .as_ref()
-        .map(validate::down_response)
-        .transpose()?;
+    let down_response = validate::down_response(spec.down_response.as_ref())?;
 
     Ok(HostRuleOverrides {
         source,

@@ -130,6 +130,7 @@ impl<T> Outcome<T> {
     }
 }
 
+#[derive(Clone)]
 enum Step {
     Gdp(GlobalDeploymentPolicy),
     DeleteGdp(&'static str),
@@ -265,19 +266,61 @@ struct GdpCase {
     warnings: &'static [(&'static str, &'static str, &'static str)],
 }
 
+const GLOBAL: &str = "global-gdp";
+const UNKNOWN_CLUSTER: &str = "cluster context nowhere in matchClusters not present in GSLBConfig";
 const IN_FORCE_STAYS: &str = "cluster context nowhere in matchClusters not present in GSLBConfig (the previously accepted version stays in force)";
+const GLOBAL_SUCCESS: &[(&str, &str)] = &[(GLOBAL, "success")];
+const GLOBAL_STAYS: &[(&str, &str)] = &[(GLOBAL, IN_FORCE_STAYS)];
+const GLOBAL_UNKNOWN_CLUSTER: &[(&str, &str)] = &[(GLOBAL, UNKNOWN_CLUSTER)];
+const GLOBAL_REJECTED: &[(&str, &str, &str)] = &[(GLOBAL, "Rejected", UNKNOWN_CLUSTER)];
+
+/// The verdict `Valid` with the compiled form of generation `generation` of GDP `name`.
+fn valid_gdp(name: &'static str, generation: u32) -> (&'static str, Outcome<Policy>) {
+    (name, Valid(policy(name, generation)))
+}
+
+/// Generation `generation` of GDP `name` (created at second `created`) applied, then a
+/// validation round that finds it `outcome`.
+fn gdp_checked(
+    name: &'static str,
+    created: i64,
+    generation: i64,
+    outcome: Outcome<Policy>,
+) -> Vec<Step> {
+    vec![
+        Step::Gdp(gdp(name, created, generation)),
+        check_gdps(vec![(name, outcome)]),
+    ]
+}
+
+/// Generation `generation` of GDP `name` (created at second 100) applied and found valid.
+fn gdp_accepted(name: &'static str, generation: u32) -> Vec<Step> {
+    gdp_checked(
+        name,
+        100,
+        i64::from(generation),
+        Valid(policy(name, generation)),
+    )
+}
+
+/// Generation `generation` of `global-gdp` applied and found to name an unknown cluster.
+fn global_rejected(created: i64, generation: i64) -> Vec<Step> {
+    gdp_checked(GLOBAL, created, generation, Invalid(unknown_cluster()))
+}
+
+/// Generation `generation` of GDP `name` is the policy in force.
+fn in_force(name: &str, generation: u32) -> Option<GdpInForce> {
+    Some(GdpInForce::Policy(Box::new(policy(name, generation))))
+}
 
 #[test]
 fn which_gdp_is_in_force_and_what_each_gdp_is_told() {
     let cases = vec![
         GdpCase {
             name: "one valid GDP is in force",
-            steps: vec![
-                Step::Gdp(gdp("global-gdp", 100, 1)),
-                check_gdps(vec![("global-gdp", Valid(policy("global-gdp", 1)))]),
-            ],
-            policy: Some(GdpInForce::Policy(Box::new(policy("global-gdp", 1)))),
-            statuses: &[("global-gdp", "success")],
+            steps: gdp_accepted(GLOBAL, 1),
+            policy: in_force(GLOBAL, 1),
+            statuses: GLOBAL_SUCCESS,
             warnings: &[],
         },
         GdpCase {
@@ -285,12 +328,9 @@ fn which_gdp_is_in_force_and_what_each_gdp_is_told() {
             steps: vec![
                 Step::Gdp(gdp("newer", 200, 1)),
                 Step::Gdp(gdp("older", 100, 1)),
-                check_gdps(vec![
-                    ("newer", Valid(policy("newer", 1))),
-                    ("older", Valid(policy("older", 1))),
-                ]),
+                check_gdps(vec![valid_gdp("newer", 1), valid_gdp("older", 1)]),
             ],
-            policy: Some(GdpInForce::Policy(Box::new(policy("older", 1)))),
+            policy: in_force("older", 1),
             statuses: &[
                 (
                     "newer",
@@ -305,12 +345,9 @@ fn which_gdp_is_in_force_and_what_each_gdp_is_told() {
             steps: vec![
                 Step::Gdp(gdp("b-gdp", 100, 1)),
                 Step::Gdp(gdp("a-gdp", 100, 1)),
-                check_gdps(vec![
-                    ("a-gdp", Valid(policy("a-gdp", 1))),
-                    ("b-gdp", Valid(policy("b-gdp", 1))),
-                ]),
+                check_gdps(vec![valid_gdp("a-gdp", 1), valid_gdp("b-gdp", 1)]),
             ],
-            policy: Some(GdpInForce::Policy(Box::new(policy("a-gdp", 1)))),
+            policy: in_force("a-gdp", 1),
             statuses: &[
                 ("a-gdp", "success"),
                 (
@@ -322,13 +359,12 @@ fn which_gdp_is_in_force_and_what_each_gdp_is_told() {
         },
         GdpCase {
             name: "the GDP in force stays so when an older one appears",
-            steps: vec![
-                Step::Gdp(gdp("first", 200, 1)),
-                check_gdps(vec![("first", Valid(policy("first", 1)))]),
-                Step::Gdp(gdp("restored", 100, 1)),
-                check_gdps(vec![("restored", Valid(policy("restored", 1)))]),
-            ],
-            policy: Some(GdpInForce::Policy(Box::new(policy("first", 1)))),
+            steps: [
+                gdp_checked("first", 200, 1, Valid(policy("first", 1))),
+                gdp_accepted("restored", 1),
+            ]
+            .concat(),
+            policy: in_force("first", 1),
             statuses: &[
                 ("first", "success"),
                 (
@@ -345,10 +381,10 @@ fn which_gdp_is_in_force_and_what_each_gdp_is_told() {
                 Step::Gdp(gdp("good", 200, 1)),
                 check_gdps(vec![
                     ("broken", Invalid(unknown_cluster())),
-                    ("good", Valid(policy("good", 1))),
+                    valid_gdp("good", 1),
                 ]),
             ],
-            policy: Some(GdpInForce::Policy(Box::new(policy("good", 1)))),
+            policy: in_force("good", 1),
             statuses: &[
                 (
                     "broken",
@@ -356,103 +392,69 @@ fn which_gdp_is_in_force_and_what_each_gdp_is_told() {
                 ),
                 ("good", "success"),
             ],
-            warnings: &[(
-                "broken",
-                "Rejected",
-                "cluster context nowhere in matchClusters not present in GSLBConfig",
-            )],
+            warnings: &[("broken", "Rejected", UNKNOWN_CLUSTER)],
         },
         GdpCase {
             name: "a valid GDP edited to an invalid one: the last good version stays in force",
-            steps: vec![
-                Step::Gdp(gdp("global-gdp", 100, 1)),
-                check_gdps(vec![("global-gdp", Valid(policy("global-gdp", 1)))]),
-                Step::Gdp(gdp("global-gdp", 100, 2)),
-                check_gdps(vec![("global-gdp", Invalid(unknown_cluster()))]),
-            ],
-            policy: Some(GdpInForce::Policy(Box::new(policy("global-gdp", 1)))),
-            statuses: &[("global-gdp", IN_FORCE_STAYS)],
-            warnings: &[(
-                "global-gdp",
-                "Rejected",
-                "cluster context nowhere in matchClusters not present in GSLBConfig",
-            )],
+            steps: [gdp_accepted(GLOBAL, 1), global_rejected(100, 2)].concat(),
+            policy: in_force(GLOBAL, 1),
+            statuses: GLOBAL_STAYS,
+            warnings: GLOBAL_REJECTED,
         },
         GdpCase {
             name: "an invalid edit fixed again: the new version is in force",
-            steps: vec![
-                Step::Gdp(gdp("global-gdp", 100, 1)),
-                check_gdps(vec![("global-gdp", Valid(policy("global-gdp", 1)))]),
-                Step::Gdp(gdp("global-gdp", 100, 2)),
-                check_gdps(vec![("global-gdp", Invalid(unknown_cluster()))]),
-                Step::Gdp(gdp("global-gdp", 100, 3)),
-                check_gdps(vec![("global-gdp", Valid(policy("global-gdp", 3)))]),
-            ],
-            policy: Some(GdpInForce::Policy(Box::new(policy("global-gdp", 3)))),
-            statuses: &[("global-gdp", "success")],
+            steps: [
+                gdp_accepted(GLOBAL, 1),
+                global_rejected(100, 2),
+                gdp_accepted(GLOBAL, 3),
+            ]
+            .concat(),
+            policy: in_force(GLOBAL, 3),
+            statuses: GLOBAL_SUCCESS,
             warnings: &[],
         },
         GdpCase {
             name: "only invalid GDPs on a fresh start: nothing is handed on",
-            steps: vec![
-                Step::Gdp(gdp("global-gdp", 100, 1)),
-                check_gdps(vec![("global-gdp", Invalid(unknown_cluster()))]),
-            ],
+            steps: global_rejected(100, 1),
             policy: Some(GdpInForce::Withheld),
-            statuses: &[(
-                "global-gdp",
-                "cluster context nowhere in matchClusters not present in GSLBConfig",
-            )],
-            warnings: &[(
-                "global-gdp",
-                "Rejected",
-                "cluster context nowhere in matchClusters not present in GSLBConfig",
-            )],
+            statuses: GLOBAL_UNKNOWN_CLUSTER,
+            warnings: GLOBAL_REJECTED,
         },
         GdpCase {
             name: "after a restart an invalid GDP is recovered from its last accepted spec",
-            steps: vec![
-                Step::Gdp(gdp("global-gdp", 100, 2)),
-                check_gdps(vec![(
-                    "global-gdp",
-                    Recovers(unknown_cluster(), policy("global-gdp", 1)),
-                )]),
-            ],
-            policy: Some(GdpInForce::Policy(Box::new(policy("global-gdp", 1)))),
-            statuses: &[("global-gdp", IN_FORCE_STAYS)],
-            warnings: &[(
-                "global-gdp",
-                "Rejected",
-                "cluster context nowhere in matchClusters not present in GSLBConfig",
-            )],
+            steps: gdp_checked(
+                GLOBAL,
+                100,
+                2,
+                Recovers(unknown_cluster(), policy(GLOBAL, 1)),
+            ),
+            policy: in_force(GLOBAL, 1),
+            statuses: GLOBAL_STAYS,
+            warnings: GLOBAL_REJECTED,
         },
         GdpCase {
             name: "a recovered version does not replace the last good one of this run",
-            steps: vec![
-                Step::Gdp(gdp("global-gdp", 100, 1)),
-                check_gdps(vec![("global-gdp", Valid(policy("global-gdp", 1)))]),
-                Step::Gdp(gdp("global-gdp", 100, 2)),
-                check_gdps(vec![(
-                    "global-gdp",
-                    Recovers(unknown_cluster(), policy("global-gdp", 0)),
-                )]),
-            ],
-            policy: Some(GdpInForce::Policy(Box::new(policy("global-gdp", 1)))),
-            statuses: &[("global-gdp", IN_FORCE_STAYS)],
-            warnings: &[(
-                "global-gdp",
-                "Rejected",
-                "cluster context nowhere in matchClusters not present in GSLBConfig",
-            )],
+            steps: [
+                gdp_accepted(GLOBAL, 1),
+                gdp_checked(
+                    GLOBAL,
+                    100,
+                    2,
+                    Recovers(unknown_cluster(), policy(GLOBAL, 0)),
+                ),
+            ]
+            .concat(),
+            policy: in_force(GLOBAL, 1),
+            statuses: GLOBAL_STAYS,
+            warnings: GLOBAL_REJECTED,
         },
         GdpCase {
             name: "the only GDP deleted: no policy",
-            steps: vec![
-                Step::Gdp(gdp("global-gdp", 100, 1)),
-                check_gdps(vec![("global-gdp", Valid(policy("global-gdp", 1)))]),
-                Step::DeleteGdp("global-gdp"),
-                check_gdps(vec![]),
-            ],
+            steps: [
+                gdp_accepted(GLOBAL, 1),
+                vec![Step::DeleteGdp(GLOBAL), check_gdps(vec![])],
+            ]
+            .concat(),
             policy: Some(GdpInForce::NoGdp),
             statuses: &[],
             warnings: &[],
@@ -462,36 +464,25 @@ fn which_gdp_is_in_force_and_what_each_gdp_is_told() {
             steps: vec![
                 Step::Gdp(gdp("older", 100, 1)),
                 Step::Gdp(gdp("newer", 200, 1)),
-                check_gdps(vec![
-                    ("older", Valid(policy("older", 1))),
-                    ("newer", Valid(policy("newer", 1))),
-                ]),
+                check_gdps(vec![valid_gdp("older", 1), valid_gdp("newer", 1)]),
                 Step::DeleteGdp("older"),
                 check_gdps(vec![]),
             ],
-            policy: Some(GdpInForce::Policy(Box::new(policy("newer", 1)))),
+            policy: in_force("newer", 1),
             statuses: &[("newer", "success")],
             warnings: &[],
         },
         GdpCase {
             name: "deleted and created again under the same name: its old version is gone",
-            steps: vec![
-                Step::Gdp(gdp("global-gdp", 100, 1)),
-                check_gdps(vec![("global-gdp", Valid(policy("global-gdp", 1)))]),
-                Step::DeleteGdp("global-gdp"),
-                Step::Gdp(gdp("global-gdp", 300, 1)),
-                check_gdps(vec![("global-gdp", Invalid(unknown_cluster()))]),
-            ],
+            steps: [
+                gdp_accepted(GLOBAL, 1),
+                vec![Step::DeleteGdp(GLOBAL)],
+                global_rejected(300, 1),
+            ]
+            .concat(),
             policy: Some(GdpInForce::Withheld),
-            statuses: &[(
-                "global-gdp",
-                "cluster context nowhere in matchClusters not present in GSLBConfig",
-            )],
-            warnings: &[(
-                "global-gdp",
-                "Rejected",
-                "cluster context nowhere in matchClusters not present in GSLBConfig",
-            )],
+            statuses: GLOBAL_UNKNOWN_CLUSTER,
+            warnings: GLOBAL_REJECTED,
         },
         GdpCase {
             name: "no GDP at all: no policy",
@@ -505,10 +496,7 @@ fn which_gdp_is_in_force_and_what_each_gdp_is_told() {
             steps: vec![
                 Step::Gdp(gdp("checked", 100, 1)),
                 Step::Gdp(gdp("unchecked", 200, 1)),
-                check_gdps(vec![
-                    ("checked", Valid(policy("checked", 1))),
-                    ("unchecked", Unreachable),
-                ]),
+                check_gdps(vec![valid_gdp("checked", 1), ("unchecked", Unreachable)]),
             ],
             policy: None,
             statuses: &[],
@@ -561,41 +549,84 @@ struct RuleCase {
 }
 
 const SHOP: &str = "shop.example.com";
+const HR: &str = "shop/hr";
+const BAD_VIP: &str = "invalid vip not-an-ip for thirdPartyMembers site dc3 (expecting IP address)";
 const VIP_STAYS: &str = "invalid vip not-an-ip for thirdPartyMembers site dc3 (expecting IP address) (the previously accepted version stays in force)";
+const HR_ACCEPTED: &[(&str, &str, &str)] = &[(HR, "Accepted", "")];
+const HR_STAYS: &[(&str, &str, &str)] = &[(HR, "Rejected", VIP_STAYS)];
+const BAD_POOL: &str = "controller rejected: bad pool";
+
+/// The compiled form of rule `key` for `admin/shop.example.com`.
+fn shop_overrides(key: &str, ttl: u32) -> HostRuleOverrides {
+    overrides(key, "admin", SHOP, ttl)
+}
+
+/// The verdict `Valid` with the compiled form of rule `key` for `admin/shop.example.com`.
+fn valid_rule(key: &'static str, ttl: u32) -> (&'static str, Outcome<HostRuleOverrides>) {
+    (key, Valid(shop_overrides(key, ttl)))
+}
+
+/// Generation `generation` of rule `key` for `shop.example.com` (created at second 100) applied,
+/// then a validation round that finds it `outcome`.
+fn rule_checked(
+    key: &'static str,
+    generation: i64,
+    outcome: Outcome<HostRuleOverrides>,
+) -> Vec<Step> {
+    vec![
+        Step::Rule(rule(key, 100, generation, SHOP)),
+        check_rules(vec![(key, outcome)]),
+    ]
+}
+
+/// Rule `shop/hr` applied and found valid, its overrides with ttl 1.
+fn hr_accepted() -> Vec<Step> {
+    rule_checked(HR, 1, Valid(shop_overrides(HR, 1)))
+}
+
+/// `shop/newer` and the older `team/older` claim `shop.example.com`, both valid.
+fn two_claims() -> Vec<Step> {
+    vec![
+        Step::Rule(rule("shop/newer", 200, 1, SHOP)),
+        Step::Rule(rule("team/older", 100, 1, SHOP)),
+        check_rules(vec![
+            valid_rule("shop/newer", 2),
+            valid_rule("team/older", 1),
+        ]),
+    ]
+}
+
+/// The GslbService `admin/shop.example.com`.
+fn shop_key() -> GsKey {
+    GsKey {
+        tenant: "admin".into(),
+        fqdn: SHOP.into(),
+    }
+}
+
+fn whole(overrides: Vec<HostRuleOverrides>) -> Option<OverridesChange> {
+    Some(OverridesChange::Whole(overrides))
+}
+
+fn upserted(overrides: HostRuleOverrides) -> Option<OverridesChange> {
+    Some(OverridesChange::Differences {
+        upserts: vec![overrides],
+        removed: vec![],
+    })
+}
 
 #[test]
 fn which_gslbhostrule_is_in_force_and_what_each_rule_is_told() {
     let cases = vec![
         RuleCase {
             name: "one valid rule: accepted, its overrides handed on",
-            steps: vec![
-                Step::Rule(rule("shop/hr", 100, 1, SHOP)),
-                check_rules(vec![(
-                    "shop/hr",
-                    Valid(overrides("shop/hr", "admin", SHOP, 1)),
-                )]),
-            ],
-            statuses: &[("shop/hr", "Accepted", "")],
-            overrides: Some(OverridesChange::Whole(vec![overrides(
-                "shop/hr", "admin", SHOP, 1,
-            )])),
+            steps: hr_accepted(),
+            statuses: HR_ACCEPTED,
+            overrides: whole(vec![shop_overrides(HR, 1)]),
         },
         RuleCase {
             name: "two rules claim one FQDN: the older wins, the other is told which",
-            steps: vec![
-                Step::Rule(rule("shop/newer", 200, 1, SHOP)),
-                Step::Rule(rule("team/older", 100, 1, SHOP)),
-                check_rules(vec![
-                    (
-                        "shop/newer",
-                        Valid(overrides("shop/newer", "admin", SHOP, 2)),
-                    ),
-                    (
-                        "team/older",
-                        Valid(overrides("team/older", "admin", SHOP, 1)),
-                    ),
-                ]),
-            ],
+            steps: two_claims(),
             statuses: &[
                 (
                     "shop/newer",
@@ -604,22 +635,14 @@ fn which_gslbhostrule_is_in_force_and_what_each_rule_is_told() {
                 ),
                 ("team/older", "Accepted", ""),
             ],
-            overrides: Some(OverridesChange::Whole(vec![overrides(
-                "team/older",
-                "admin",
-                SHOP,
-                1,
-            )])),
+            overrides: whole(vec![shop_overrides("team/older", 1)]),
         },
         RuleCase {
             name: "two claims created at once: the first by namespace and name wins",
             steps: vec![
                 Step::Rule(rule("b/hr", 100, 1, SHOP)),
                 Step::Rule(rule("a/hr", 100, 1, SHOP)),
-                check_rules(vec![
-                    ("a/hr", Valid(overrides("a/hr", "admin", SHOP, 1))),
-                    ("b/hr", Valid(overrides("b/hr", "admin", SHOP, 2))),
-                ]),
+                check_rules(vec![valid_rule("a/hr", 1), valid_rule("b/hr", 2)]),
             ],
             statuses: &[
                 ("a/hr", "Accepted", ""),
@@ -629,9 +652,7 @@ fn which_gslbhostrule_is_in_force_and_what_each_rule_is_told() {
                     "there's an existing GSLBHostRule (a/hr) for the same fqdn shop.example.com",
                 ),
             ],
-            overrides: Some(OverridesChange::Whole(vec![overrides(
-                "a/hr", "admin", SHOP, 1,
-            )])),
+            overrides: whole(vec![shop_overrides("a/hr", 1)]),
         },
         RuleCase {
             name: "one FQDN in two tenants: both in force",
@@ -644,68 +665,39 @@ fn which_gslbhostrule_is_in_force_and_what_each_rule_is_told() {
                 ]),
             ],
             statuses: &[("t1/hr", "Accepted", ""), ("t2/hr", "Accepted", "")],
-            overrides: Some(OverridesChange::Whole(vec![
+            overrides: whole(vec![
                 overrides("t1/hr", "tenant1", SHOP, 1),
                 overrides("t2/hr", "tenant2", SHOP, 1),
-            ])),
+            ]),
         },
         RuleCase {
             name: "a rejected rule: its reason, no overrides",
-            steps: vec![
-                Step::Rule(rule("shop/hr", 100, 1, SHOP)),
-                check_rules(vec![("shop/hr", Invalid(bad_vip()))]),
-            ],
-            statuses: &[(
-                "shop/hr",
-                "Rejected",
-                "invalid vip not-an-ip for thirdPartyMembers site dc3 (expecting IP address)",
-            )],
-            overrides: Some(OverridesChange::Whole(vec![])),
+            steps: rule_checked(HR, 1, Invalid(bad_vip())),
+            statuses: &[(HR, "Rejected", BAD_VIP)],
+            overrides: whole(vec![]),
         },
         RuleCase {
             name: "a valid rule edited to an invalid one: the last good version stays in force",
-            steps: vec![
-                Step::Rule(rule("shop/hr", 100, 1, SHOP)),
-                check_rules(vec![(
-                    "shop/hr",
-                    Valid(overrides("shop/hr", "admin", SHOP, 1)),
-                )]),
-                Step::Rule(rule("shop/hr", 100, 2, SHOP)),
-                check_rules(vec![("shop/hr", Invalid(bad_vip()))]),
-            ],
-            statuses: &[("shop/hr", "Rejected", VIP_STAYS)],
+            steps: [hr_accepted(), rule_checked(HR, 2, Invalid(bad_vip()))].concat(),
+            statuses: HR_STAYS,
             overrides: None,
         },
         RuleCase {
             name: "after a restart an invalid rule is recovered from its last accepted spec",
-            steps: vec![
-                Step::Rule(rule("shop/hr", 100, 2, SHOP)),
-                check_rules(vec![(
-                    "shop/hr",
-                    Recovers(bad_vip(), overrides("shop/hr", "admin", SHOP, 1)),
-                )]),
-            ],
-            statuses: &[("shop/hr", "Rejected", VIP_STAYS)],
-            overrides: Some(OverridesChange::Whole(vec![overrides(
-                "shop/hr", "admin", SHOP, 1,
-            )])),
+            steps: rule_checked(HR, 2, Recovers(bad_vip(), shop_overrides(HR, 1))),
+            statuses: HR_STAYS,
+            overrides: whole(vec![shop_overrides(HR, 1)]),
         },
         RuleCase {
             name: "a rule kept in force by its last good version still loses to an older claim",
             steps: vec![
                 Step::Rule(rule("shop/newer", 200, 1, SHOP)),
-                check_rules(vec![(
-                    "shop/newer",
-                    Valid(overrides("shop/newer", "admin", SHOP, 1)),
-                )]),
+                check_rules(vec![valid_rule("shop/newer", 1)]),
                 Step::Rule(rule("shop/newer", 200, 2, SHOP)),
                 Step::Rule(rule("team/older", 100, 1, SHOP)),
                 check_rules(vec![
                     ("shop/newer", Invalid(bad_vip())),
-                    (
-                        "team/older",
-                        Valid(overrides("team/older", "admin", SHOP, 5)),
-                    ),
+                    valid_rule("team/older", 5),
                 ]),
             ],
             statuses: &[
@@ -716,46 +708,25 @@ fn which_gslbhostrule_is_in_force_and_what_each_rule_is_told() {
                 ),
                 ("team/older", "Accepted", ""),
             ],
-            overrides: Some(OverridesChange::Differences {
-                upserts: vec![overrides("team/older", "admin", SHOP, 5)],
-                removed: vec![],
-            }),
+            overrides: upserted(shop_overrides("team/older", 5)),
         },
         RuleCase {
             name: "the winner deleted: the other claimant takes over",
-            steps: vec![
-                Step::Rule(rule("shop/newer", 200, 1, SHOP)),
-                Step::Rule(rule("team/older", 100, 1, SHOP)),
-                check_rules(vec![
-                    (
-                        "shop/newer",
-                        Valid(overrides("shop/newer", "admin", SHOP, 2)),
-                    ),
-                    (
-                        "team/older",
-                        Valid(overrides("team/older", "admin", SHOP, 1)),
-                    ),
-                ]),
-                Step::DeleteRule("team/older"),
-                check_rules(vec![]),
-            ],
+            steps: [
+                two_claims(),
+                vec![Step::DeleteRule("team/older"), check_rules(vec![])],
+            ]
+            .concat(),
             statuses: &[("shop/newer", "Accepted", "")],
-            overrides: Some(OverridesChange::Differences {
-                upserts: vec![overrides("shop/newer", "admin", SHOP, 2)],
-                removed: vec![],
-            }),
+            overrides: upserted(shop_overrides("shop/newer", 2)),
         },
         RuleCase {
             name: "the only rule deleted: its overrides are removed",
-            steps: vec![
-                Step::Rule(rule("shop/hr", 100, 1, SHOP)),
-                check_rules(vec![(
-                    "shop/hr",
-                    Valid(overrides("shop/hr", "admin", SHOP, 1)),
-                )]),
-                Step::DeleteRule("shop/hr"),
-                check_rules(vec![]),
-            ],
+            steps: [
+                hr_accepted(),
+                vec![Step::DeleteRule(HR), check_rules(vec![])],
+            ]
+            .concat(),
             statuses: &[],
             overrides: Some(OverridesChange::Differences {
                 upserts: vec![],
@@ -764,29 +735,25 @@ fn which_gslbhostrule_is_in_force_and_what_each_rule_is_told() {
         },
         RuleCase {
             name: "the controller refuses a GslbService: the rule overriding it says so",
-            steps: vec![
-                Step::Rule(rule("shop/hr", 100, 1, SHOP)),
-                check_rules(vec![(
-                    "shop/hr",
-                    Valid(overrides("shop/hr", "admin", SHOP, 1)),
-                )]),
-                Step::WriteProblem("admin", SHOP, Some("controller rejected: bad pool")),
-            ],
-            statuses: &[("shop/hr", "Accepted", "controller rejected: bad pool")],
+            steps: [
+                hr_accepted(),
+                vec![Step::WriteProblem("admin", SHOP, Some(BAD_POOL))],
+            ]
+            .concat(),
+            statuses: &[(HR, "Accepted", BAD_POOL)],
             overrides: None,
         },
         RuleCase {
             name: "the controller accepts the GslbService again: the rule's error is cleared",
-            steps: vec![
-                Step::Rule(rule("shop/hr", 100, 1, SHOP)),
-                check_rules(vec![(
-                    "shop/hr",
-                    Valid(overrides("shop/hr", "admin", SHOP, 1)),
-                )]),
-                Step::WriteProblem("admin", SHOP, Some("controller rejected: bad pool")),
-                Step::WriteProblem("admin", SHOP, None),
-            ],
-            statuses: &[("shop/hr", "Accepted", "")],
+            steps: [
+                hr_accepted(),
+                vec![
+                    Step::WriteProblem("admin", SHOP, Some(BAD_POOL)),
+                    Step::WriteProblem("admin", SHOP, None),
+                ],
+            ]
+            .concat(),
+            statuses: HR_ACCEPTED,
             overrides: None,
         },
     ];
@@ -812,6 +779,8 @@ fn which_gslbhostrule_is_in_force_and_what_each_rule_is_told() {
 
 #[test]
 fn overrides_are_handed_on_whole_once_then_as_differences() {
+    let valid_for =
+        |key: &'static str, fqdn: &str, ttl: u32| (key, Valid(overrides(key, "admin", fqdn, ttl)));
     let mut book = InForce::new();
     book.gdps_listed();
     book.rules_listed();
@@ -821,14 +790,8 @@ fn overrides_are_handed_on_whole_once_then_as_differences() {
         &mut book,
         vec![],
         vec![
-            (
-                "shop/a",
-                Valid(overrides("shop/a", "admin", "a.example.com", 1)),
-            ),
-            (
-                "shop/b",
-                Valid(overrides("shop/b", "admin", "b.example.com", 1)),
-            ),
+            valid_for("shop/a", "a.example.com", 1),
+            valid_for("shop/b", "b.example.com", 1),
         ],
     );
     assert_eq!(
@@ -852,14 +815,8 @@ fn overrides_are_handed_on_whole_once_then_as_differences() {
         &mut book,
         vec![],
         vec![
-            (
-                "shop/a",
-                Valid(overrides("shop/a", "admin", "a.example.com", 2)),
-            ),
-            (
-                "shop/c",
-                Valid(overrides("shop/c", "admin", "c.example.com", 1)),
-            ),
+            valid_for("shop/a", "a.example.com", 2),
+            valid_for("shop/c", "c.example.com", 1),
         ],
     );
     assert_eq!(
@@ -876,15 +833,8 @@ fn overrides_are_handed_on_whole_once_then_as_differences() {
 
 #[test]
 fn a_write_problem_without_a_rule_is_an_event_on_the_gdp_in_force() {
-    let (mut book, _) = run(vec![
-        Step::Gdp(gdp("global-gdp", 100, 1)),
-        check_gdps(vec![("global-gdp", Valid(policy("global-gdp", 1)))]),
-    ]);
-    let key = || GsKey {
-        tenant: "admin".into(),
-        fqdn: SHOP.into(),
-    };
-    let refused = book.write_problem(key(), Some("object in the way".into()));
+    let (mut book, _) = run(gdp_accepted(GLOBAL, 1));
+    let refused = book.write_problem(shop_key(), Some("object in the way".into()));
     assert_eq!(
         refused,
         Decision {
@@ -898,22 +848,16 @@ fn a_write_problem_without_a_rule_is_an_event_on_the_gdp_in_force() {
     );
     // The same problem again, or its clearing, is no news for the GDP.
     assert_eq!(
-        book.write_problem(key(), Some("object in the way".into())),
+        book.write_problem(shop_key(), Some("object in the way".into())),
         Decision::default()
     );
-    assert_eq!(book.write_problem(key(), None), Decision::default());
+    assert_eq!(book.write_problem(shop_key(), None), Decision::default());
 }
 
 #[test]
 fn a_write_problem_with_no_gdp_in_force_is_dropped() {
     let (mut book, _) = run(vec![check_gdps(vec![])]);
-    let decision = book.write_problem(
-        GsKey {
-            tenant: "admin".into(),
-            fqdn: SHOP.into(),
-        },
-        Some("object in the way".into()),
-    );
+    let decision = book.write_problem(shop_key(), Some("object in the way".into()));
     assert_eq!(decision, Decision::default());
 }
 
@@ -966,11 +910,8 @@ fn only_new_versions_are_validated_and_rejections_are_retried() {
         Step::Rule(rule("shop/good", 100, 1, SHOP)),
         Step::Rule(rule("shop/bad", 100, 1, "bad.example.com")),
         Step::Check {
-            gdps: vec![("global-gdp", Valid(policy("global-gdp", 1)))],
-            rules: vec![
-                ("shop/bad", Invalid(bad_vip())),
-                ("shop/good", Valid(overrides("shop/good", "admin", SHOP, 1))),
-            ],
+            gdps: vec![valid_gdp(GLOBAL, 1)],
+            rules: vec![("shop/bad", Invalid(bad_vip())), valid_rule("shop/good", 1)],
         },
     ]);
     // Our own status write comes back with the same generation: no new version.
@@ -1004,8 +945,8 @@ fn an_accepted_spec_is_recorded_once_and_read_back() {
         Step::Gdp(gdp("global-gdp", 100, 1)),
         Step::Rule(rule("shop/hr", 100, 1, SHOP)),
         Step::Check {
-            gdps: vec![("global-gdp", Valid(policy("global-gdp", 1)))],
-            rules: vec![("shop/hr", Valid(overrides("shop/hr", "admin", SHOP, 1)))],
+            gdps: vec![valid_gdp(GLOBAL, 1)],
+            rules: vec![valid_rule("shop/hr", 1)],
         },
     ]);
     assert_eq!(
@@ -1030,11 +971,7 @@ fn an_accepted_spec_is_recorded_once_and_read_back() {
     );
     book.rule_deleted(&split("shop/hr"));
     book.rule_applied(annotated.clone());
-    let again = round(
-        &mut book,
-        vec![],
-        vec![("shop/hr", Valid(overrides("shop/hr", "admin", SHOP, 1)))],
-    );
+    let again = round(&mut book, vec![], vec![valid_rule("shop/hr", 1)]);
     assert!(again.record_specs.is_empty());
 
     // Rejected versions are never recorded.

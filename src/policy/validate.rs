@@ -14,8 +14,9 @@ use crate::vocab::MAX_GS_HEALTH_MONITORS;
 use crate::vocab::{
     DownResponse, GeoFallback, HealthMonitoring, HmTemplate, LabelSelector, PoolAlgorithm, Split,
 };
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::ops::RangeInclusive;
 
 /// A label selector: every label needs a key and a value. `None` (or no labels) selects all.
 pub fn label_selector(
@@ -58,34 +59,57 @@ pub fn unique_cluster<'a>(
     }
 }
 
+/// `value` as a `u32` when it lies within `bounds`.
+fn within(value: i64, bounds: RangeInclusive<i64>) -> Option<u32> {
+    u32::try_from(value)
+        .ok()
+        .filter(|_| bounds.contains(&value))
+}
+
+/// A per-cluster list such as `trafficSplit`, keyed by cluster. Entry by entry: it names its
+/// cluster (`<field>[i].cluster`), one that `known` accepts (otherwise `unknown(cluster)`), which
+/// no earlier entry named; then `value` compiles it.
+pub fn per_cluster<E, V>(
+    field: &'static str,
+    entries: &[E],
+    cluster_of: impl Fn(&E) -> &str,
+    known: impl Fn(&str) -> bool,
+    unknown: impl Fn(String) -> Problem,
+    value: impl Fn(&E) -> Result<V, Problem>,
+) -> Result<BTreeMap<String, V>, Problem> {
+    let mut compiled = BTreeMap::new();
+    let mut seen = BTreeSet::new();
+    for (index, entry) in entries.iter().enumerate() {
+        let cluster = required(|| format!("{field}[{index}].cluster"), cluster_of(entry))?;
+        if !known(cluster) {
+            return Err(unknown(cluster.to_owned()));
+        }
+        unique_cluster(&mut seen, field, cluster)?;
+        compiled.insert(cluster.to_owned(), value(entry)?);
+    }
+    Ok(compiled)
+}
+
 /// Weight 1–20 and priority 0–100 of one trafficSplit entry.
 pub fn split(cluster: &str, weight: i64, priority: i64) -> Result<Split, Problem> {
-    let weight = u32::try_from(weight)
-        .ok()
-        .filter(|_| (WEIGHT_MIN..=WEIGHT_MAX).contains(&weight))
-        .ok_or_else(|| Problem::WeightOutOfRange {
+    let weight =
+        within(weight, WEIGHT_MIN..=WEIGHT_MAX).ok_or_else(|| Problem::WeightOutOfRange {
             cluster: cluster.to_owned(),
             weight,
         })?;
-    let priority = u32::try_from(priority)
-        .ok()
-        .filter(|_| (PRIORITY_MIN..=PRIORITY_MAX).contains(&priority))
-        .ok_or_else(|| Problem::PriorityOutOfRange {
+    let priority = within(priority, PRIORITY_MIN..=PRIORITY_MAX).ok_or_else(|| {
+        Problem::PriorityOutOfRange {
             cluster: cluster.to_owned(),
             priority,
-        })?;
+        }
+    })?;
     Ok(Split { weight, priority })
 }
 
 /// TTL in seconds, 0–86400.
 pub fn ttl(ttl: Option<i64>) -> Result<Option<u32>, Problem> {
-    ttl.map(|t| {
-        u32::try_from(t)
-            .ok()
-            .filter(|_| (TTL_MIN..=TTL_MAX).contains(&t))
-            .ok_or(Problem::TtlOutOfRange { ttl: t })
-    })
-    .transpose()
+    ttl.map(|t| within(t, TTL_MIN..=TTL_MAX).ok_or(Problem::TtlOutOfRange { ttl: t }))
+        .transpose()
 }
 
 /// An IPv4 or IPv6 address, surrounding blanks ignored.
@@ -157,8 +181,13 @@ pub fn pki_profile(
 
 /// `poolAlgorithmSettings`, shared by the GDP and the GSLBHostRule: the algorithm with the
 /// settings it needs (hash mask for consistent hash, a fallback for GEO) and none it forbids.
-pub fn pool_algorithm(settings: &PoolAlgorithmSettings) -> Result<PoolAlgorithm, Problem> {
-    pool_algorithm_detail(settings).map_err(Problem::PoolAlgorithm)
+/// Absent settings are no choice (`None`).
+pub fn pool_algorithm(
+    settings: Option<&PoolAlgorithmSettings>,
+) -> Result<Option<PoolAlgorithm>, Problem> {
+    settings
+        .map(|s| pool_algorithm_detail(s).map_err(Problem::PoolAlgorithm))
+        .transpose()
 }
 
 fn pool_algorithm_detail(
@@ -232,19 +261,21 @@ fn geo_fallback(fallback: &GeoFallbackSettings) -> Result<GeoFallback, PoolAlgor
 }
 
 fn hash_mask(field: &'static str, mask: i64) -> Result<u32, PoolAlgorithmProblem> {
-    u32::try_from(mask)
-        .ok()
-        .filter(|_| (HASH_MASK_MIN..=HASH_MASK_MAX).contains(&mask))
-        .ok_or(PoolAlgorithmProblem::HashMaskOutOfRange {
-            field,
-            hash_mask: mask,
-        })
+    within(mask, HASH_MASK_MIN..=HASH_MASK_MAX).ok_or(PoolAlgorithmProblem::HashMaskOutOfRange {
+        field,
+        hash_mask: mask,
+    })
 }
 
 /// `downResponse`: what the DNS service answers when every member is down; a fallback IP only
 /// with `GSLB_SERVICE_DOWN_RESPONSE_FALLBACK_IP`.
-pub fn down_response(settings: &DownResponseSettings) -> Result<DownResponse, Problem> {
-    down_response_detail(settings).map_err(Problem::DownResponse)
+/// Absent settings are no choice (`None`).
+pub fn down_response(
+    settings: Option<&DownResponseSettings>,
+) -> Result<Option<DownResponse>, Problem> {
+    settings
+        .map(|s| down_response_detail(s).map_err(Problem::DownResponse))
+        .transpose()
 }
 
 fn down_response_detail(

@@ -14,10 +14,10 @@ use amko::crd::amkocluster::{
     CONDITION_GDP_FEDERATION, CONDITION_GSLBCONFIG_FEDERATION, CONDITION_MEMBER_INIT,
     CONDITION_MEMBER_VALIDATION, CONDITION_VALIDATION,
 };
-use amko::crd::{AmkoCluster, GlobalDeploymentPolicy, GslbConfig, all_crds};
+use amko::crd::{AmkoCluster, AmkoClusterStatus, GlobalDeploymentPolicy, GslbConfig, all_crds};
 use amko::federation as fed;
 use amko_sim::k8s::Down;
-use harness::{CREATED_BY, Env, EnvOptions, HOME, Operator, UUID, wait_until};
+use harness::{CREATED_BY, Env, EnvOptions, HOME, HOME_CLUSTER, Operator, UUID, wait_until};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -143,29 +143,24 @@ fn gdp() -> Value {
 }
 
 async fn gslb_configs(env: &Env, context: &str) -> Vec<GslbConfig> {
-    Api::<GslbConfig>::namespaced(env.client(context).await, HOME)
-        .list(&Default::default())
-        .await
-        .map(|l| l.items)
-        .unwrap_or_default()
+    env.list(context, HOME).await
 }
 
 async fn gdps(env: &Env, context: &str) -> Vec<GlobalDeploymentPolicy> {
-    Api::<GlobalDeploymentPolicy>::namespaced(env.client(context).await, HOME)
-        .list(&Default::default())
+    env.list(context, HOME).await
+}
+
+/// The status of the AMKOCluster in `context`, once written.
+async fn amko_cluster_status(env: &Env, context: &str) -> Option<AmkoClusterStatus> {
+    env.get_object::<AmkoCluster>(context, HOME, "amkocluster-federation")
         .await
-        .map(|l| l.items)
-        .unwrap_or_default()
+        .and_then(|c| c.status)
 }
 
 /// `(type, status, reason)` of the AMKOCluster's conditions.
 async fn conditions(env: &Env, context: &str) -> Vec<(String, String, String)> {
-    Api::<AmkoCluster>::namespaced(env.client(context).await, HOME)
-        .get_opt("amkocluster-federation")
+    amko_cluster_status(env, context)
         .await
-        .ok()
-        .flatten()
-        .and_then(|c| c.status)
         .map(|s| {
             s.conditions
                 .into_iter()
@@ -471,11 +466,8 @@ async fn a_promoted_follower_adopts_the_gslb_services_without_deleting_or_duplic
 }
 
 async fn lease_holder(env: &Env) -> String {
-    Api::<Lease>::namespaced(env.home().await, HOME)
-        .get_opt("amko-leader")
+    env.get_object::<Lease>(HOME_CLUSTER, HOME, "amko-leader")
         .await
-        .ok()
-        .flatten()
         .and_then(|l| l.spec)
         .and_then(|s| s.holder_identity)
         .unwrap_or_default()
@@ -587,12 +579,8 @@ async fn the_standby_replica_finishes_what_a_killed_lease_holder_started() {
 }
 
 async fn leader_since(env: &Env, context: &str) -> Option<String> {
-    Api::<AmkoCluster>::namespaced(env.client(context).await, HOME)
-        .get_opt("amkocluster-federation")
+    amko_cluster_status(env, context)
         .await
-        .ok()
-        .flatten()
-        .and_then(|c| c.status)
         .and_then(|s| s.leader_since)
 }
 

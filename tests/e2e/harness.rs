@@ -29,10 +29,29 @@ use kube::{Api, Client};
 use serde_json::{Value, json};
 
 pub const HOME: &str = "avi-system";
+/// The cluster the chart is installed in, where the CRs live.
+pub const HOME_CLUSTER: &str = "cluster1";
 pub const UUID: &str = "6c5f1c84-4b3c-4e5e-9d21-0a5cbd3f0001";
 pub const CREATED_BY: &str = "amko-6c5f1c84-4b3c-4e5e-9d21-0a5cbd3f0001";
 /// How long `Env::eventually` waits.
 pub const WAIT: Duration = Duration::from_secs(30);
+
+/// A namespaced Kubernetes object type `Env` reads and writes.
+pub trait Namespaced:
+    kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+    + Clone
+    + std::fmt::Debug
+    + serde::de::DeserializeOwned
+{
+}
+
+impl<K> Namespaced for K where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+{
+}
 
 pub struct Env {
     pub dir: PathBuf,
@@ -172,7 +191,7 @@ impl Env {
     }
 
     pub async fn home(&self) -> Client {
-        self.client("cluster1").await
+        self.client(HOME_CLUSTER).await
     }
 
     /// Installs what the helm chart installs: CRDs, namespace, credentials Secret (with the
@@ -457,6 +476,14 @@ impl Env {
             .collect()
     }
 
+    /// `"<method> <object type>"` of every write after the first `mark` writes.
+    pub fn writes_since(&self, mark: usize) -> Vec<String> {
+        self.audit_since(mark)
+            .iter()
+            .map(|e| format!("{} {}", e.method, e.object_type))
+            .collect()
+    }
+
     /// `"<method> <name>"` of every GslbService write after the first `mark` writes.
     pub fn gs_writes_since(&self, mark: usize) -> Vec<String> {
         self.audit_since(mark)
@@ -470,15 +497,34 @@ impl Env {
     // The clusters.
     // -----------------------------------------------------------------------------------------
 
+    /// The `K` `ns/name` in `cluster`; `None` when it does not exist or cannot be read.
+    pub async fn get_object<K: Namespaced>(
+        &self,
+        cluster: &str,
+        ns: &str,
+        name: &str,
+    ) -> Option<K> {
+        Api::<K>::namespaced(self.client(cluster).await, ns)
+            .get_opt(name)
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// Every `K` in namespace `ns` of `cluster`; none when they cannot be listed.
+    pub async fn list<K: Namespaced>(&self, cluster: &str, ns: &str) -> Vec<K> {
+        Api::<K>::namespaced(self.client(cluster).await, ns)
+            .list(&Default::default())
+            .await
+            .map(|l| l.items)
+            .unwrap_or_default()
+    }
+
     /// Creates `object` (JSON of a `K`) in namespace `ns` of `cluster`, creating the namespace
     /// if needed.
     pub async fn create<K>(&self, cluster: &str, ns: &str, object: Value)
     where
-        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
-            + Clone
-            + std::fmt::Debug
-            + serde::Serialize
-            + serde::de::DeserializeOwned,
+        K: Namespaced + serde::Serialize,
     {
         let client = self.client(cluster).await;
         ensure_namespace(&client, ns).await;
@@ -492,10 +538,7 @@ impl Env {
     /// Deletes the `K` `ns/name` in `cluster`.
     pub async fn delete<K>(&self, cluster: &str, ns: &str, name: &str)
     where
-        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
-            + Clone
-            + std::fmt::Debug
-            + serde::de::DeserializeOwned,
+        K: Namespaced,
     {
         Api::<K>::namespaced(self.client(cluster).await, ns)
             .delete(name, &DeleteParams::default())
@@ -506,10 +549,7 @@ impl Env {
     /// Merge-patches the `K` `ns/name` in `cluster`.
     pub async fn patch<K>(&self, cluster: &str, ns: &str, name: &str, patch: Value)
     where
-        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
-            + Clone
-            + std::fmt::Debug
-            + serde::de::DeserializeOwned,
+        K: Namespaced,
     {
         Api::<K>::namespaced(self.client(cluster).await, ns)
             .patch(name, &PatchParams::default(), &Patch::Merge(patch))
@@ -581,10 +621,8 @@ impl Env {
 
     /// The GDP's `status.errorStatus` (empty until written).
     pub async fn gdp_status(&self) -> String {
-        Api::<GlobalDeploymentPolicy>::namespaced(self.home().await, HOME)
-            .get("global-gdp")
+        self.get_object::<GlobalDeploymentPolicy>(HOME_CLUSTER, HOME, "global-gdp")
             .await
-            .ok()
             .and_then(|g| g.status)
             .map(|s| s.error_status)
             .unwrap_or_default()
@@ -592,10 +630,8 @@ impl Env {
 
     /// The GSLBConfig's `status.state` (empty until written).
     pub async fn gslb_config_state(&self) -> String {
-        Api::<GslbConfig>::namespaced(self.home().await, HOME)
-            .get("gc-1")
+        self.get_object::<GslbConfig>(HOME_CLUSTER, HOME, "gc-1")
             .await
-            .ok()
             .and_then(|g| g.status)
             .map(|s| s.state)
             .unwrap_or_default()
@@ -649,11 +685,8 @@ impl Env {
 
     /// `(status, error)` of the GSLBHostRule `namespace/name`, once written.
     pub async fn host_rule_status(&self, namespace: &str, name: &str) -> Option<(String, String)> {
-        Api::<GslbHostRule>::namespaced(self.home().await, namespace)
-            .get_opt(name)
+        self.get_object::<GslbHostRule>(HOME_CLUSTER, namespace, name)
             .await
-            .ok()
-            .flatten()
             .and_then(|r| r.status)
             .map(|s| (s.status, s.error))
     }

@@ -10,7 +10,6 @@ use std::time::Duration;
 use amko::crd::GlobalDeploymentPolicy;
 use harness::{Env, EnvOptions, HOME, members_of, ref_name, ref_names};
 use k8s_openapi::api::networking::v1::Ingress;
-use kube::Api;
 use serde_json::{Value, json};
 
 /// Selects `app: gslb` objects in both member clusters, with the fields of `extra`.
@@ -75,6 +74,31 @@ fn pools(gs: &Value) -> Vec<PoolView> {
             )
         })
         .collect()
+}
+
+/// The pools of a GslbService, in the controller's order, each with its members sorted.
+fn sorted_pools(gs: &Value) -> Vec<PoolView> {
+    let mut pools = pools(gs);
+    for (_, _, members) in &mut pools {
+        members.sort();
+    }
+    pools
+}
+
+/// The pool `amko-gs-group-<priority>` with `members`, sorted.
+fn pool(priority: i64, mut members: Vec<(String, i64)>) -> PoolView {
+    members.sort();
+    (format!("amko-gs-group-{priority}"), priority, members)
+}
+
+/// The GslbService names neither a persistence profile nor a PKI profile.
+fn assert_no_persistence_refs(gs: &Value) {
+    assert!(
+        gs.get("application_persistence_profile_ref")
+            .is_none_or(Value::is_null),
+        "{gs}"
+    );
+    assert!(gs.get("pki_profile_ref").is_none_or(Value::is_null), "{gs}");
 }
 
 /// The VIP AKO wrote on the Ingress `shop/name` for `host`.
@@ -152,10 +176,7 @@ async fn traffic_split_from_the_gdp_and_a_host_rule_for_one_fqdn() {
         let ip2 = vip(&env, "cluster2", &fqdn[..1], fqdn).await;
         assert_eq!(
             pools(&gs),
-            vec![
-                ("amko-gs-group-20".to_owned(), 20, vec![(ip1, 15)]),
-                ("amko-gs-group-10".to_owned(), 10, vec![(ip2, 5)]),
-            ],
+            vec![pool(20, vec![(ip1, 15)]), pool(10, vec![(ip2, 5)])],
             "two priorities, two pools, highest first"
         );
     }
@@ -177,11 +198,7 @@ async fn traffic_split_from_the_gdp_and_a_host_rule_for_one_fqdn() {
             gs["groups"].as_array().map(Vec::len) == Some(1)
         })
         .await;
-    let mut expected = vec![(ip1, 3), (ip2, 7)];
-    expected.sort();
-    let mut got = pools(&gs);
-    got[0].2.sort();
-    assert_eq!(got, vec![("amko-gs-group-5".to_owned(), 5, expected)]);
+    assert_eq!(sorted_pools(&gs), vec![pool(5, vec![(ip1, 3), (ip2, 7)])]);
     env.wait_host_rule_status("a-split", "rule accepted", |s, e| {
         s == "Accepted" && e.is_empty()
     })
@@ -210,11 +227,7 @@ async fn traffic_split_from_the_gdp_and_a_host_rule_for_one_fqdn() {
         .await;
     let b1 = vip(&env, "cluster1", "b", "b.example.com").await;
     let b2 = vip(&env, "cluster2", "b", "b.example.com").await;
-    let mut expected = vec![(b1, 15), (b2, 9)];
-    expected.sort();
-    let mut got = pools(&b);
-    got[0].2.sort();
-    assert_eq!(got, vec![("amko-gs-group-20".to_owned(), 20, expected)]);
+    assert_eq!(sorted_pools(&b), vec![pool(20, vec![(b1, 15), (b2, 9)])]);
 
     // syncVipOnly for cluster2: its members carry the VIP only.
     let mut spec = gdp(json!({"trafficSplit": [
@@ -363,22 +376,17 @@ async fn ttl_down_response_and_pool_algorithm_from_the_gdp_and_a_host_rule() {
         json!({"ttl": 99, "healthMonitorRefs": ["no-such-monitor"]}),
     ))
     .await;
-    let home = env.home().await;
-    let gdp_rejected = || async {
-        Api::<GlobalDeploymentPolicy>::namespaced(home.clone(), HOME)
-            .get("global-gdp")
-            .await
-            .ok()
-            .and_then(|g| g.status)
-            .is_some_and(|s| {
-                s.error_status.contains("no-such-monitor")
-                    && s.error_status.contains("stays in force")
-            })
-    };
-    env.eventually("GDP edit rejected", gdp_rejected).await;
+    let rejected =
+        |status: String| status.contains("no-such-monitor") && status.contains("stays in force");
+    env.eventually("GDP edit rejected", || async {
+        rejected(env.gdp_status().await)
+    })
+    .await;
     env.assert_restart_writes_nothing().await;
-    env.eventually("GDP still rejected after the restart", gdp_rejected)
-        .await;
+    env.eventually("GDP still rejected after the restart", || async {
+        rejected(env.gdp_status().await)
+    })
+    .await;
     let b = env.gslb_service("b.example.com").expect("b");
     assert!(b.get("ttl").is_none_or(Value::is_null), "{b}");
     harness::remove_dir(&env.dir);
@@ -464,12 +472,7 @@ async fn site_persistence_applies_to_tls_members_only() {
         .wait_gs("plain.example.com", "plain GslbService", |_| true)
         .await;
     assert_eq!(plain["site_persistence_enabled"], false);
-    assert!(
-        plain
-            .get("application_persistence_profile_ref")
-            .is_none_or(Value::is_null)
-    );
-    assert!(plain.get("pki_profile_ref").is_none_or(Value::is_null));
+    assert_no_persistence_refs(&plain);
 
     env.assert_restart_writes_nothing().await;
 
@@ -496,12 +499,7 @@ async fn site_persistence_applies_to_tls_members_only() {
             gs["site_persistence_enabled"] == false
         })
         .await;
-    assert!(
-        secure
-            .get("application_persistence_profile_ref")
-            .is_none_or(Value::is_null)
-    );
-    assert!(secure.get("pki_profile_ref").is_none_or(Value::is_null));
+    assert_no_persistence_refs(&secure);
 
     // ... or on with another PKI profile; for a non-TLS FQDN it changes nothing.
     apply_rule(
@@ -574,12 +572,7 @@ async fn site_persistence_applies_to_tls_members_only() {
             members_of(gs).len() == 1 && gs["site_persistence_enabled"] == false
         })
         .await;
-    assert!(
-        secure
-            .get("application_persistence_profile_ref")
-            .is_none_or(Value::is_null)
-    );
-    assert!(secure.get("pki_profile_ref").is_none_or(Value::is_null));
+    assert_no_persistence_refs(&secure);
     env.eventually("HTTP monitor instead of HTTPS", || async {
         let monitors = env.managed_monitors_of("secure.example.com");
         monitors.len() == 1
@@ -646,11 +639,7 @@ async fn health_monitor_refs_template_and_control_plane_only() {
         "the user's monitor is never deleted"
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let writes: Vec<String> = env
-        .audit_since(before)
-        .iter()
-        .map(|e| format!("{} {}", e.method, e.object_type))
-        .collect();
+    let writes = env.writes_since(before);
     assert_eq!(
         writes,
         [
@@ -890,19 +879,11 @@ async fn third_party_members_and_public_ips_from_a_host_rule() {
             members_of(gs).len() == 3
         })
         .await;
-    let mut got = pools(&gs);
-    got[0].2.sort();
-    let mut local = vec![(ip1.clone(), 4), (ip2.clone(), 6)];
-    local.sort();
     assert_eq!(
-        got,
+        sorted_pools(&gs),
         vec![
-            ("amko-gs-group-10".to_owned(), 10, local),
-            (
-                "amko-gs-group-5".to_owned(),
-                5,
-                vec![("203.0.113.20".to_owned(), 2)]
-            ),
+            pool(10, vec![(ip1.clone(), 4), (ip2.clone(), 6)]),
+            pool(5, vec![("203.0.113.20".to_owned(), 2)]),
         ]
     );
     let members = members_of(&gs);

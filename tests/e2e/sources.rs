@@ -75,6 +75,14 @@ fn only_member_is(env: &Env, name: &str, vip: &str) -> bool {
     })
 }
 
+/// Waits until the only member of the GslbService `fqdn` is the VIP of the Ingress `ns/web` in
+/// `cluster`.
+async fn wait_only_ingress_member(env: &Env, what: &str, fqdn: &str, (cluster, ns): (&str, &str)) {
+    let vip = env.ingress_vip(cluster, ns, "web", fqdn).await;
+    env.eventually(what, || async { only_member_is(env, fqdn, &vip) })
+        .await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Helpers: writing to the clusters and the controller.
 // ---------------------------------------------------------------------------------------------
@@ -351,11 +359,7 @@ async fn lb_services_become_one_gslb_service_and_sync_vip_only_drops_uuids() {
     })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let writes: Vec<String> = env
-        .audit_since(before)
-        .iter()
-        .map(|e| format!("{} {}", e.method, e.object_type))
-        .collect();
+    let writes = env.writes_since(before);
     assert!(
         writes.iter().all(|w| w.ends_with("healthmonitor")) && !writes.is_empty(),
         "only the monitor is rewritten: {writes:?}"
@@ -752,13 +756,12 @@ async fn selectors_and_match_clusters_follow_runtime_changes() {
 
     // prod-a in cluster1 loses env=prod: its member leaves, cluster2's stays.
     patch_namespace_labels(&env, "cluster1", "prod-a", json!({"env": null})).await;
-    let cluster2_vip = env
-        .ingress_placement("cluster2", "prod-a", "web", "shop.example.com")
-        .await
-        .vip;
-    env.eventually("cluster1's member unselected", || async {
-        only_member_is(&env, "shop.example.com", &cluster2_vip)
-    })
+    wait_only_ingress_member(
+        &env,
+        "cluster1's member unselected",
+        "shop.example.com",
+        ("cluster2", "prod-a"),
+    )
     .await;
 
     // An object label change: cluster2's Ingress loses tier=web, so shop has no member left.
@@ -781,13 +784,11 @@ async fn selectors_and_match_clusters_follow_runtime_changes() {
     })
     .await;
     env.apply_gdp(selective(&["cluster1"])).await;
-    let cluster1_vip = env
-        .ingress_placement("cluster1", "prod-b", "web", "team-b.example.com")
-        .await
-        .vip;
-    env.eventually(
+    wait_only_ingress_member(
+        &env,
         "cluster2's member gone after matchClusters changed",
-        || async { only_member_is(&env, "team-b.example.com", &cluster1_vip) },
+        "team-b.example.com",
+        ("cluster1", "prod-b"),
     )
     .await;
     env.wait_policy_accepted().await;
@@ -804,13 +805,12 @@ async fn selectors_and_match_clusters_follow_runtime_changes() {
         .delete("prod-b", &Default::default())
         .await
         .expect("namespace deleted");
-    let cluster2_vip = env
-        .ingress_placement("cluster2", "prod-b", "web", "team-b.example.com")
-        .await
-        .vip;
-    env.eventually("cluster1's member gone with its namespace", || async {
-        only_member_is(&env, "team-b.example.com", &cluster2_vip)
-    })
+    wait_only_ingress_member(
+        &env,
+        "cluster1's member gone with its namespace",
+        "team-b.example.com",
+        ("cluster2", "prod-b"),
+    )
     .await;
     env.assert_restart_writes_nothing().await;
     harness::remove_dir(&env.dir);

@@ -158,6 +158,11 @@ impl Kubectl {
         run(tools::kubectl(), &full, &[], stdin, Duration::from_secs(60)).await
     }
 
+    /// `kubectl apply -f -` with `yaml` on stdin.
+    pub async fn apply(&self, context: &str, yaml: &str) -> Run {
+        self.run(context, &["apply", "-f", "-"], Some(yaml)).await
+    }
+
     /// `kubectl <words> <extra…>` (`words` split at whitespace), which must succeed; its stdout.
     pub async fn ok(&self, context: &str, words: &str, extra: &[&str]) -> String {
         let mut args: Vec<&str> = words.split_whitespace().collect();
@@ -170,4 +175,21 @@ impl Kubectl {
         let text = self.ok(context, words, &["-o", "json"]).await;
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
     }
+}
+
+/// A kube-rs client for the simulated cluster `name`.
+pub fn kube_client(sim: &SimClusters, name: &str) -> kube::Client {
+    let url = sim.server_url(name).expect("cluster").parse().expect("url");
+    kube::Client::try_from(kube::Config::new(url)).expect("client")
+}
+
+/// Creates the namespace `name`, which must not exist yet.
+pub async fn create_namespace(client: &kube::Client, name: &str) {
+    use k8s_openapi::api::core::v1::Namespace;
+    let ns: Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).expect("namespace");
+    kube::Api::<Namespace>::all(client.clone())
+        .create(&kube::api::PostParams::default(), &ns)
+        .await
+        .expect("namespace created");
 }

@@ -224,32 +224,12 @@ pub fn apply_seed(ctrl: &Controller, seed: &SeedFile) -> Result<(), AviSimError>
             SeedTenant::Name(name) => json!({"name": name}),
             SeedTenant::Body(body) => body.clone(),
         };
-        let what = format!(
-            "tenant {}",
-            body.get("name").and_then(Value::as_str).unwrap_or("?")
-        );
-        ctrl.create(
-            ObjType::Tenant,
-            body,
-            &TenantView::One(ADMIN_TENANT.into()),
-            None,
-            Origin::Seed { system: false },
-        )
-        .map_err(|e| AviSimError::SeedObject {
-            what,
-            reason: e.to_string(),
-        })?;
+        let what = format!("tenant {}", name_of(&body));
+        let admin = TenantView::One(ADMIN_TENANT.into());
+        create_seeded(ctrl, ObjType::Tenant, body, &admin, what)?;
     }
     for object in &seed.objects {
-        let what = format!(
-            "{} {}",
-            object.obj_type,
-            object
-                .body
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or("?")
-        );
+        let what = format!("{} {}", object.obj_type, name_of(&object.body));
         let obj_type =
             ObjType::from_path(&object.obj_type).ok_or_else(|| AviSimError::SeedObject {
                 what: what.clone(),
@@ -261,19 +241,30 @@ pub fn apply_seed(ctrl: &Controller, seed: &SeedFile) -> Result<(), AviSimError>
                 what: what.clone(),
                 reason: e.to_string(),
             })?;
-        ctrl.create(
-            obj_type,
-            object.body.clone(),
-            &view,
-            None,
-            Origin::Seed { system: false },
-        )
+        create_seeded(ctrl, obj_type, object.body.clone(), &view, what)?;
+    }
+    Ok(())
+}
+
+/// The `name` of a seed object's body, `?` without one.
+fn name_of(body: &Value) -> &str {
+    body.get("name").and_then(Value::as_str).unwrap_or("?")
+}
+
+/// Creates one seeded (non-system) object; `what` names it in the error.
+fn create_seeded(
+    ctrl: &Controller,
+    obj_type: ObjType,
+    body: Value,
+    view: &TenantView,
+    what: String,
+) -> Result<(), AviSimError> {
+    ctrl.create(obj_type, body, view, None, Origin::Seed { system: false })
+        .map(drop)
         .map_err(|e| AviSimError::SeedObject {
             what,
             reason: e.to_string(),
-        })?;
-    }
-    Ok(())
+        })
 }
 
 #[cfg(test)]

@@ -130,6 +130,23 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, SimError> {
         .map_err(|source| SimError::Bind { addr, source })
 }
 
+/// Binds `addr` and serves it in `tasks` until shutdown; the address bound (its port chosen when
+/// `addr`'s is 0).
+async fn serve(
+    tasks: &mut JoinSet<()>,
+    addr: SocketAddr,
+    ctx: Ctx,
+    tls: Option<TlsAcceptor>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<SocketAddr, SimError> {
+    let listener = bind(addr).await?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| SimError::Bind { addr, source })?;
+    tasks.spawn(run_listener(Some(listener), bound, ctx, tls, shutdown));
+    Ok(bound)
+}
+
 /// Serves one listener until shutdown. With a bound cluster, the listener closes while that
 /// cluster is down with `Refused` (and open connections are cut), and reopens on the same port.
 async fn run_listener(
@@ -278,63 +295,51 @@ impl SimClusters {
                     } else {
                         base_port.saturating_add(i as u16)
                     };
-                    let listener = bind(SocketAddr::new(*ip, port)).await?;
-                    let addr = listener.local_addr().map_err(|source| SimError::Bind {
-                        addr: SocketAddr::new(*ip, port),
-                        source,
-                    })?;
                     let ctx = Ctx {
                         clusters: clusters.clone(),
                         bound: clusters.get(&spec.name).cloned(),
                     };
-                    tasks.spawn(run_listener(
-                        Some(listener),
-                        addr,
+                    let addr = serve(
+                        &mut tasks,
+                        SocketAddr::new(*ip, port),
                         ctx,
                         acceptor.clone(),
                         shutdown.subscribe(),
-                    ));
+                    )
+                    .await?;
                     endpoints.push(ClusterEndpoint {
                         name: spec.name.clone(),
                         server: format!("{scheme}://{}", host(addr)),
                         openshift: spec.openshift,
                     });
                 }
-                let listener = bind(SocketAddr::new(*ip, 0)).await?;
-                let addr = listener.local_addr().map_err(|source| SimError::Bind {
-                    addr: SocketAddr::new(*ip, 0),
-                    source,
-                })?;
                 let ctx = Ctx {
                     clusters: clusters.clone(),
                     bound: None,
                 };
-                tasks.spawn(run_listener(
-                    Some(listener),
-                    addr,
+                let addr = serve(
+                    &mut tasks,
+                    SocketAddr::new(*ip, 0),
                     ctx,
                     acceptor.clone(),
                     shutdown.subscribe(),
-                ));
+                )
+                .await?;
                 format!("{scheme}://{}", host(addr))
             }
             Listen::Shared { addr } => {
-                let listener = bind(*addr).await?;
-                let bound_addr = listener.local_addr().map_err(|source| SimError::Bind {
-                    addr: *addr,
-                    source,
-                })?;
                 let ctx = Ctx {
                     clusters: clusters.clone(),
                     bound: None,
                 };
-                tasks.spawn(run_listener(
-                    Some(listener),
-                    bound_addr,
+                let bound_addr = serve(
+                    &mut tasks,
+                    *addr,
                     ctx,
                     acceptor.clone(),
                     shutdown.subscribe(),
-                ));
+                )
+                .await?;
                 let base = format!("{scheme}://{}", host(bound_addr));
                 for spec in &config.clusters {
                     endpoints.push(ClusterEndpoint {
