@@ -1,5 +1,7 @@
-//! AMKO-managed health monitors for a GslbService (amko-behaviour §5.5, §5.6, §6.3): names,
-//! types, ports, descriptions, markers and request lines, decided from the members.
+//! The health monitors amko-rs manages for a GslbService, named and shaped as AMKO does (HTTP(S)
+//! monitors per path for Ingresses and Routes, a TCP/UDP monitor on the lowest Service port, a
+//! shared one for passthrough Routes; a GDP's template shapes them): names, types, ports,
+//! descriptions, markers and request lines, decided from the members.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
