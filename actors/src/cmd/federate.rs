@@ -5,7 +5,6 @@
 //! put back). Serves `/healthz`, `/api/status` and `/metrics` on `--listen`.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -19,28 +18,17 @@ use futures::stream::{self, BoxStream, StreamExt};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 
+use crate::cmd::clusters::ClusterArgs;
 use crate::cmd::error::CmdError;
-use crate::cmd::run::{
-    ElectionArgs, LogFormat, home_client, init_logging, members_kubeconfig_text, shutdown_signal,
-};
+use crate::cmd::run::{ElectionArgs, LogFormat, init_logging, shutdown_signal};
 use crate::federator::Federator;
 use crate::telemetry::Metrics;
 
 /// Arguments of `amko federate`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Kubeconfig of the cluster amko-rs runs in (default: in-cluster, then ~/.kube/config).
-    #[arg(long)]
-    pub kubeconfig: Option<PathBuf>,
-    /// Context of --kubeconfig to use.
-    #[arg(long)]
-    pub context: Option<String>,
-    /// Namespace of the AMKOCluster, GSLBConfig and GDP (here and in the follower clusters).
-    #[arg(long, env = "POD_NAMESPACE", default_value = "avi-system")]
-    pub namespace: String,
-    /// Members kubeconfig file (otherwise the kubeconfig text in env GSLB_CONFIG).
-    #[arg(long)]
-    pub members_kubeconfig: Option<PathBuf>,
+    #[command(flatten)]
+    pub clusters: ClusterArgs,
     /// Address of /healthz, /api/status and /metrics.
     #[arg(long, default_value = "0.0.0.0:8081")]
     pub listen: SocketAddr,
@@ -88,10 +76,10 @@ fn router(shared: Shared) -> Router {
 
 pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let _ = init_logging(args.log_format)?;
-    let members = members_kubeconfig_text(args.members_kubeconfig.as_ref())?;
+    let members = args.clusters.members_kubeconfig_text()?;
     let system = actix::System::new();
     system.block_on(async move {
-        let client = home_client(args.kubeconfig.as_ref(), args.context.as_deref()).await?;
+        let client = args.clusters.home_client().await?;
         let metrics = Metrics::new();
         let shared = Shared {
             metrics: metrics.clone(),
@@ -106,13 +94,13 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 tracing::error!(error = %e, "HTTP endpoints stopped");
             }
         });
-        tracing::info!(listen = %args.listen, namespace = %args.namespace, "amko-rs federator starting");
-        let elector = args.election.elector(&client, &args.namespace);
+        tracing::info!(listen = %args.listen, namespace = %args.clusters.namespace, "amko-rs federator starting");
+        let elector = args.election.elector(&client, &args.clusters.namespace);
         let lease = ElectionArgs::follow(&elector, &metrics);
-        let mut changes = local_changes(&client, &args.namespace);
+        let mut changes = local_changes(&client, &args.clusters.namespace);
         let mut federator = Federator::new(
             client,
-            args.namespace.clone(),
+            args.clusters.namespace.clone(),
             members.as_deref(),
             metrics.clone(),
         );

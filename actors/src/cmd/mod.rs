@@ -1,5 +1,6 @@
 //! One module per `amko` subcommand.
 
+pub mod clusters;
 pub mod crds;
 #[cfg(feature = "sim")]
 pub mod demo;

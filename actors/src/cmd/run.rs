@@ -4,14 +4,12 @@
 //! makes it the leader (or there is none); otherwise it idles and starts when that changes.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use amko::avi::RateBudget;
 use amko::lease::LeaseElector;
 use amko::policy::LogLevel;
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use tokio::sync::watch;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
@@ -19,6 +17,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::reload;
 use tracing_subscriber::util::SubscriberInitExt;
 
+use super::clusters::ClusterArgs;
 use super::error::CmdError;
 use crate::election;
 use crate::http::{self, Endpoints};
@@ -30,18 +29,8 @@ use amko::gate::{Gate, LeaseView};
 /// Arguments of `amko run`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Kubeconfig of the cluster amko-rs runs in (default: in-cluster, then ~/.kube/config).
-    #[arg(long)]
-    pub kubeconfig: Option<PathBuf>,
-    /// Context of --kubeconfig to use.
-    #[arg(long)]
-    pub context: Option<String>,
-    /// Namespace holding the GSLBConfig, the GDP and the credentials Secret.
-    #[arg(long, env = "POD_NAMESPACE", default_value = "avi-system")]
-    pub namespace: String,
-    /// Members kubeconfig file (otherwise the kubeconfig text in env GSLB_CONFIG).
-    #[arg(long)]
-    pub members_kubeconfig: Option<PathBuf>,
+    #[command(flatten)]
+    pub clusters: ClusterArgs,
     /// Address of the HTTP endpoints (/api/status, /healthz, /readyz, /metrics, /debug/*).
     #[arg(long, default_value = "0.0.0.0:8080")]
     pub listen: SocketAddr,
@@ -131,9 +120,9 @@ pub enum LogFormat {
 
 pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let set_log_level = init_logging(args.log_format)?;
-    let members_kubeconfig = members_kubeconfig_text(args.members_kubeconfig.as_ref())?;
+    let members_kubeconfig = args.clusters.members_kubeconfig_text()?;
     let options = OperatorOptions {
-        namespace: args.namespace.clone(),
+        namespace: args.clusters.namespace.clone(),
         members_kubeconfig,
         boot_timeout: Duration::from_secs(args.boot_timeout_secs),
         coalesce_window: Duration::from_millis(args.coalesce_ms),
@@ -148,7 +137,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 
     let system = actix::System::new();
     system.block_on(async move {
-        let client = home_client(args.kubeconfig.as_ref(), args.context.as_deref()).await?;
+        let client = args.clusters.home_client().await?;
         let metrics = Metrics::new();
         let endpoints = Endpoints::new(metrics.clone());
         let listener = tokio::net::TcpListener::bind(args.listen)
@@ -160,12 +149,12 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 tracing::error!(error = %e, "HTTP endpoints stopped");
             }
         });
-        tracing::info!(listen = %args.listen, namespace = %args.namespace, "amko-rs operator starting");
-        let elector = args.election.elector(&client, &args.namespace);
+        tracing::info!(listen = %args.listen, namespace = %args.clusters.namespace, "amko-rs operator starting");
+        let elector = args.election.elector(&client, &args.clusters.namespace);
         let lease = ElectionArgs::follow(&elector, &metrics);
         let gate = RoleWatcher::new(
             client.clone(),
-            args.namespace.clone(),
+            args.clusters.namespace.clone(),
             options.members_kubeconfig.as_deref(),
             Duration::from_millis(args.role_poll_ms.max(100)),
         )
@@ -301,37 +290,6 @@ pub async fn serve(
 }
 
 /// The members kubeconfig text: `--members-kubeconfig FILE`, else env `GSLB_CONFIG`.
-pub fn members_kubeconfig_text(path: Option<&PathBuf>) -> Result<Option<String>, CmdError> {
-    Ok(match path {
-        Some(path) => Some(std::fs::read_to_string(path).map_err(CmdError::read(path))?),
-        None => std::env::var("GSLB_CONFIG")
-            .ok()
-            .filter(|s| !s.trim().is_empty()),
-    })
-}
-
-pub async fn home_client(
-    kubeconfig: Option<&PathBuf>,
-    context: Option<&str>,
-) -> Result<kube::Client, CmdError> {
-    let config = match kubeconfig {
-        Some(path) => {
-            let kubeconfig =
-                Kubeconfig::read_from(path).map_err(|source| CmdError::ReadKubeconfig {
-                    path: path.clone(),
-                    source,
-                })?;
-            let options = KubeConfigOptions {
-                context: context.map(str::to_owned),
-                ..KubeConfigOptions::default()
-            };
-            kube::Config::from_custom_kubeconfig(kubeconfig, &options).await?
-        }
-        None => kube::Config::infer().await?,
-    };
-    Ok(kube::Client::try_from(config)?)
-}
-
 pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
