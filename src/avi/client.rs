@@ -13,7 +13,7 @@ use tokio::sync::RwLock;
 use std::sync::Arc;
 
 use super::budget::{RateBudget, TokenBucket};
-use super::error::{AviError, AviErrorKind};
+use super::error::{AviError, AviErrorKind, parse_retry_after};
 
 /// Told about every request the client sends, for metrics.
 pub trait RequestObserver: Send + Sync {
@@ -241,8 +241,7 @@ impl AviClient {
                 .headers()
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
+                .and_then(parse_retry_after);
             let text = response
                 .text()
                 .await

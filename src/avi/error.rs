@@ -161,9 +161,35 @@ fn error_message(body: &str, status: u16) -> String {
     }
 }
 
+/// The wait a `Retry-After` header asks for, when it is a number of seconds. Anything else (an
+/// HTTP date, a negative or fractional number, a number too large for a `u64`) gives `None`, and
+/// the caller waits its default; how long a wait may last at most is the caller's decision.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_takes_seconds_and_nothing_else() {
+        let cases = [
+            ("7", Some(Duration::from_secs(7))),
+            (" 7 ", Some(Duration::from_secs(7))),
+            ("0", Some(Duration::ZERO)),
+            ("18446744073709551615", Some(Duration::from_secs(u64::MAX))),
+            ("18446744073709551616", None),
+            ("-1", None),
+            ("1.5", None),
+            ("1e9", None),
+            ("Wed, 21 Oct 2015 07:28:00 GMT", None),
+            ("", None),
+        ];
+        for (header, wait) in cases {
+            assert_eq!(parse_retry_after(header), wait, "{header:?}");
+        }
+    }
 
     #[test]
     fn classification_table() {

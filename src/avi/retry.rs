@@ -16,6 +16,12 @@ use crate::vocab::{GsKey, Notice};
 
 /// Without a `Retry-After`, a 429 holds every write this long.
 pub const RATE_LIMIT_WAIT: Duration = Duration::from_secs(1);
+/// A 429 never holds writes longer than this, whatever `Retry-After` the controller sent: its
+/// answers are untrusted, and a hold of hours would look like a hang.
+pub const MAX_RATE_LIMIT_HOLD: Duration = Duration::from_secs(60);
+/// ... nor shorter than this (`Retry-After: 0` answered again and again must not make the writer
+/// spin; the request budget paces it further).
+pub const MIN_RATE_LIMIT_HOLD: Duration = Duration::from_millis(100);
 /// After "not the GSLB leader", leadership is checked again this much later ...
 pub const LEADER_FIRST_CHECK: Duration = Duration::from_secs(5);
 /// ... and then this often until the controller leads again.
@@ -135,7 +141,11 @@ pub fn decide(
         // The controller asked to slow down; the write itself was fine, so it counts no failure.
         AviErrorKind::RateLimited { retry_after } => pending(
             Retry::Now,
-            Hold::For(retry_after.unwrap_or(RATE_LIMIT_WAIT)),
+            Hold::For(
+                retry_after
+                    .unwrap_or(RATE_LIMIT_WAIT)
+                    .clamp(MIN_RATE_LIMIT_HOLD, MAX_RATE_LIMIT_HOLD),
+            ),
             Problem::Keep,
             attempts,
         ),
@@ -292,6 +302,24 @@ mod tests {
                 RateLimited { retry_after: None },
                 "",
                 |n| (R::Now, H::For(SECOND), n),
+                false,
+            ),
+            // The controller's answer is untrusted: a huge Retry-After must not stall writes (or
+            // overflow the deadline), nor a zero one make the writer spin.
+            (
+                RateLimited {
+                    retry_after: Some(Duration::from_secs(u64::MAX)),
+                },
+                "",
+                |n| (R::Now, H::For(MAX_RATE_LIMIT_HOLD), n),
+                false,
+            ),
+            (
+                RateLimited {
+                    retry_after: Some(Duration::ZERO),
+                },
+                "",
+                |n| (R::Now, H::For(MIN_RATE_LIMIT_HOLD), n),
                 false,
             ),
             (
