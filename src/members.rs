@@ -14,17 +14,55 @@ pub enum MembersError {
     BadContext { context: String, reason: String },
 }
 
-/// The parsed members kubeconfig.
-#[derive(Clone, Debug)]
+/// A parser's message about the members kubeconfig, safe to show in a status or a log: its first
+/// line only (parsers append a snippet of the input below it) with every quoted piece of the input
+/// replaced by `…`, since the kubeconfig holds tokens, passwords and keys.
+fn without_content(message: &str) -> String {
+    let first_line = message.lines().next().unwrap_or_default();
+    let mut out = String::with_capacity(first_line.len());
+    let mut quote: Option<char> = None;
+    for c in first_line.chars() {
+        match quote {
+            Some(q) if c == q => {
+                out.push('…');
+                out.push(c);
+                quote = None;
+            }
+            Some(_) => {}
+            None => {
+                out.push(c);
+                if matches!(c, '"' | '`' | '\'') {
+                    quote = Some(c);
+                }
+            }
+        }
+    }
+    if quote.is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// The parsed members kubeconfig. Its Debug output names the contexts only: the rest holds
+/// credentials.
+#[derive(Clone)]
 pub struct MembersKubeconfig {
     kubeconfig: Kubeconfig,
+}
+
+impl std::fmt::Debug for MembersKubeconfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MembersKubeconfig")
+            .field("contexts", &self.contexts())
+            .finish_non_exhaustive()
+    }
 }
 
 impl MembersKubeconfig {
     /// Parses kubeconfig YAML text (the value of `GSLB_CONFIG`, or a file's content).
     pub fn parse(text: &str) -> Result<Self, MembersError> {
-        let kubeconfig =
-            Kubeconfig::from_yaml(text).map_err(|e| MembersError::Parse(e.to_string()))?;
+        let kubeconfig = Kubeconfig::from_yaml(text)
+            .map_err(|e| MembersError::Parse(without_content(&e.to_string())))?;
         Ok(MembersKubeconfig { kubeconfig })
     }
 
@@ -80,6 +118,63 @@ contexts:
   context: {cluster: west, user: u, namespace: avi-system}
 current-context: east-admin
 "#;
+
+    /// Secrets planted in a members kubeconfig; none may appear in Debug output or an error.
+    const SECRETS: [&str; 3] = ["pl4nted-t0ken", "pl4nted-passw0rd", "cGw0bnRlZC1rZXk="];
+
+    fn with_secrets(tail: &str) -> String {
+        format!(
+            r#"
+apiVersion: v1
+kind: Config
+clusters:
+- name: east
+  cluster: {{server: "https://127.0.0.1:18001"}}
+users:
+- name: u
+  user: {{token: "{}", password: "{}", client-key-data: "{}"}}
+contexts:
+- name: east-admin
+  context: {{cluster: east, user: u}}
+{tail}"#,
+            SECRETS[0], SECRETS[1], SECRETS[2]
+        )
+    }
+
+    #[test]
+    fn debug_output_names_contexts_but_no_secret() {
+        let members = MembersKubeconfig::parse(&with_secrets("")).expect("valid kubeconfig");
+        let shown = format!("{members:?}");
+        assert!(shown.contains("east-admin"), "{shown}");
+        for secret in SECRETS {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+    }
+
+    #[test]
+    fn a_parse_error_does_not_quote_the_kubeconfig() {
+        let broken = [
+            with_secrets("current-context: [unclosed"),
+            with_secrets("contexts: 7"),
+            format!(
+                "{}
+	- tab",
+                with_secrets("")
+            ),
+            format!("users: {}", SECRETS[0]),
+        ];
+        for text in broken {
+            let err = MembersKubeconfig::parse(&text).expect_err("not a kubeconfig");
+            let shown = format!("{err} / {err:?}");
+            for secret in SECRETS {
+                assert!(!shown.contains(secret), "{secret} in {shown}");
+            }
+            assert!(
+                shown.starts_with("members kubeconfig is not valid YAML kubeconfig: "),
+                "{shown}"
+            );
+        }
+    }
 
     #[tokio::test]
     async fn builds_a_config_per_context() {

@@ -31,8 +31,9 @@ use crate::selection::{RegisterDomainListener, SelectionActor};
 use crate::status::{EventSink, RecordEvent, SetStatus, StatusActor, StatusTarget};
 use crate::telemetry::{AviRequestLabels, Metrics};
 
-/// Tunables of `amko run` that are not in the GSLBConfig.
-#[derive(Clone, Debug)]
+/// Tunables of `amko run` that are not in the GSLBConfig. Debug output leaves the members
+/// kubeconfig out: it holds the member clusters' credentials.
+#[derive(Clone)]
 pub struct OperatorOptions {
     pub namespace: String,
     /// Members kubeconfig text (env `GSLB_CONFIG` or `--members-kubeconfig`).
@@ -44,6 +45,25 @@ pub struct OperatorOptions {
     /// Overrides the GSLBConfig's refreshInterval (for tests and benchmarks).
     pub refresh_interval: Option<Duration>,
     pub reporter: String,
+}
+
+impl std::fmt::Debug for OperatorOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let members = self
+            .members_kubeconfig
+            .as_ref()
+            .map(|text| format!("<{} bytes, not shown>", text.len()));
+        f.debug_struct("OperatorOptions")
+            .field("namespace", &self.namespace)
+            .field("members_kubeconfig", &members)
+            .field("boot_timeout", &self.boot_timeout)
+            .field("coalesce_window", &self.coalesce_window)
+            .field("rate", &self.rate)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("refresh_interval", &self.refresh_interval)
+            .field("reporter", &self.reporter)
+            .finish()
+    }
 }
 
 /// Why the pipeline cannot run with a GSLBConfig. [`ConfigError::state`] is the GSLBConfig's
@@ -610,6 +630,26 @@ impl Handler<crate::avi_writer::WriteProblem> for ProblemForward {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_leaves_the_members_kubeconfig_out() {
+        let options = OperatorOptions {
+            namespace: "avi-system".into(),
+            members_kubeconfig: Some("users: [{name: u, user: {token: pl4nted-t0ken}}]".into()),
+            boot_timeout: Duration::from_secs(60),
+            coalesce_window: Duration::from_millis(100),
+            rate: RateBudget::DEFAULT,
+            max_in_flight: 8,
+            refresh_interval: None,
+            reporter: "amko-rs".into(),
+        };
+        let shown = format!("{options:?}");
+        assert!(!shown.contains("pl4nted-t0ken"), "{shown}");
+        assert!(
+            shown.contains("avi-system") && shown.contains("bytes, not shown"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn a_config_error_becomes_the_gslbconfig_state_users_know() {
