@@ -241,3 +241,58 @@ async fn the_budget_keeps_a_burst_under_the_controller_limit() {
     }
     sim.shutdown().await;
 }
+
+/// A controller address that redirects must not carry the credentials elsewhere: the login POST
+/// (username and password in its body) answered with 307 would be re-sent to the new location.
+#[tokio::test]
+async fn credentials_do_not_follow_a_redirect() {
+    use axum::Router;
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    use std::sync::{Arc, Mutex};
+
+    let seen: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
+    let elsewhere = {
+        let seen = seen.clone();
+        Router::new().fallback(move |body: String| {
+            let seen = seen.clone();
+            async move {
+                seen.lock().unwrap_or_else(|p| p.into_inner()).push(body);
+                StatusCode::OK
+            }
+        })
+    };
+    let elsewhere_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let target = format!(
+        "http://{}/login",
+        elsewhere_listener.local_addr().expect("address")
+    );
+    tokio::spawn(async move { axum::serve(elsewhere_listener, elsewhere).await });
+    let redirecting = Router::new().fallback(move || {
+        let target = target.clone();
+        async move { (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, target)]).into_response() }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base_url = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(async move { axum::serve(listener, redirecting).await });
+
+    let client = AviClient::new(AviConnection {
+        base_url,
+        username: "admin".into(),
+        password: "pl4nted-passw0rd".into(),
+        version: "31.2.1".into(),
+        tenant: "admin".into(),
+        ca_pem: None,
+        insecure_skip_verify: false,
+        timeout: Duration::from_secs(5),
+    })
+    .expect("client");
+    let err = client.login().await.expect_err("a redirect is no login");
+    assert!(err.to_string().contains("307"), "{err}");
+    let seen = seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    assert!(seen.is_empty(), "the redirect target received: {seen:?}");
+}

@@ -114,7 +114,10 @@ impl AviClient {
         let mut builder = reqwest::Client::builder()
             .timeout(conn.timeout)
             .connect_timeout(conn.timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("amko-rs/", env!("CARGO_PKG_VERSION")));
+            .user_agent(concat!("amko-rs/", env!("CARGO_PKG_VERSION")))
+            // The login POST carries the password in its body, and a 307/308 would re-send it
+            // to wherever the answer points: a redirect is an answer to report, not to follow.
+            .redirect(reqwest::redirect::Policy::none());
         if conn.insecure_skip_verify {
             builder = builder.danger_accept_invalid_certs(true);
         } else if let Some(pem) = &conn.ca_pem {
