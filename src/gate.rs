@@ -60,6 +60,18 @@ impl Role {
     }
 }
 
+/// What the Lease says once the election has stopped reporting (its loop ended or panicked): it
+/// can no longer vouch that this replica holds the Lease, so it counts as not held and this
+/// replica stops writing (fail closed). Without an election there is nothing to lose.
+pub fn lease_when_silent(last: &LeaseView) -> LeaseView {
+    match last {
+        LeaseView::NotElecting => LeaseView::NotElecting,
+        LeaseView::Held | LeaseView::Standby { .. } => LeaseView::Standby {
+            holder: String::new(),
+        },
+    }
+}
+
 /// Why leader `mine` must step back for `theirs` (an older leader), or `None` when it need not.
 pub fn step_back_reason(mine: &LeaderClaim, theirs: &LeaderClaim) -> Option<String> {
     must_step_back(mine, theirs).then(|| {
@@ -222,5 +234,22 @@ mod tests {
                 "AMKO in cluster east is also a leader, conflicting state: this cluster became leader later (2026-02-01T00:00:00Z) and does not write until one of them is set to isLeader: false"
             )
         );
+    }
+
+    #[test]
+    fn a_silent_election_fails_closed() {
+        let cases = [
+            (LeaseView::Held, false),
+            (standby_of("replica-b"), false),
+            (LeaseView::NotElecting, true),
+        ];
+        for (last, may_lead) in cases {
+            let silent = lease_when_silent(&last);
+            assert_eq!(
+                verdict(&Role::Alone, &silent, None).may_lead,
+                may_lead,
+                "{last:?}"
+            );
+        }
     }
 }

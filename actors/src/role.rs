@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use amko::crd::AmkoCluster;
 use amko::federation::{LeaderClaim, followers_of};
-use amko::gate::{Gate, LeaseView, Role, step_back_reason, verdict};
+use amko::gate::{Gate, LeaseView, Role, lease_when_silent, step_back_reason, verdict};
 use amko::members::MembersKubeconfig;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::{Api, Client, ResourceExt};
@@ -49,7 +49,11 @@ impl RoleWatcher {
         actix::spawn(async move {
             let mut lease_open = true;
             loop {
-                let view = lease.borrow_and_update().clone();
+                let view = if lease_open {
+                    lease.borrow_and_update().clone()
+                } else {
+                    lease_when_silent(&lease.borrow())
+                };
                 if let Some(gate) = self.evaluate(&view).await {
                     tx.send_if_modified(|current| {
                         if *current == gate {
@@ -62,7 +66,12 @@ impl RoleWatcher {
                 }
                 tokio::select! {
                     _ = tokio::time::sleep(self.poll) => {}
-                    changed = lease.changed(), if lease_open => lease_open = changed.is_ok(),
+                    changed = lease.changed(), if lease_open => {
+                        lease_open = changed.is_ok();
+                        if !lease_open && *lease.borrow() != LeaseView::NotElecting {
+                            tracing::error!("the leader election stopped reporting; this replica stops writing");
+                        }
+                    }
                 }
             }
         });
