@@ -16,7 +16,7 @@ use amko::crd::gslbconfig::{
     AMKO_UUID_ANNOTATION, STATE_ACCEPTED, STATE_NOT_LEADER, STATE_SYNCING,
 };
 use amko::members::{MembersError, MembersKubeconfig};
-use amko::policy::config::choose_gslb_config;
+use amko::policy::config::{choose_gslb_config, others_than_running};
 use amko::policy::{GslbConfigSettings, LogLevel, Problem, accept_gslb_config};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{ListParams, Patch, PatchParams};
@@ -228,6 +228,12 @@ impl Operator {
             }
         };
         let (chosen, others) = choose_gslb_config(all)?;
+        self.refuse(others);
+        Some(chosen)
+    }
+
+    /// Tells each GSLBConfig that is not in force why (the StatusActor writes it only once).
+    fn refuse(&self, others: Vec<(GslbConfig, Problem)>) {
         for (other, problem) in others {
             self.status.do_send(SetStatus {
                 target: StatusTarget::GslbConfig {
@@ -237,7 +243,6 @@ impl Operator {
                 status: json!({ "state": format!("error: {problem}") }),
             });
         }
-        Some(chosen)
     }
 
     /// Waits until the GSLBConfig or its Secret changes, or 30 s pass (a controller that was not
@@ -342,11 +347,14 @@ impl Operator {
                     "GSLB Configuration validated and accepted; initial sync done.",
                 );
             }
-            let current = match api.get_opt(&gc.name_any()).await {
-                Ok(Some(c)) => c,
-                Ok(None) => break Ok(()),
+            let all = match api.list(&ListParams::default()).await {
+                Ok(list) => list.items,
                 Err(_) => continue,
             };
+            let Some((current, others)) = others_than_running(&gc.name_any(), all) else {
+                break Ok(());
+            };
+            self.refuse(others);
             // logLevel applies live; anything else restarts the pipeline.
             let mut comparable = current.spec.clone();
             comparable.log_level = gc.spec.log_level.clone();

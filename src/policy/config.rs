@@ -108,6 +108,28 @@ pub fn choose_gslb_config(
     Some((chosen, others))
 }
 
+/// While GSLBConfig `running` is in force, every other GSLBConfig of the namespace, with the
+/// problem its status must show (a second GSLBConfig created while amko-rs runs is told at once,
+/// not at the next restart). `None` when `running` itself is gone.
+pub fn others_than_running(
+    running: &str,
+    configs: Vec<GslbConfig>,
+) -> Option<(GslbConfig, Vec<(GslbConfig, Problem)>)> {
+    let (mut current, mut others) = (None, Vec::new());
+    for config in configs {
+        if config.name_any() == running {
+            current = Some(config);
+        } else {
+            let problem = Problem::GslbConfigAlreadyExists {
+                existing: running.to_owned(),
+            };
+            others.push((config, problem));
+        }
+    }
+    others.sort_by_key(|(g, _)| g.name_any());
+    current.map(|current| (current, others))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,5 +186,29 @@ mod tests {
             }
         }
         assert!(choose_gslb_config(Vec::new()).is_none());
+    }
+
+    #[test]
+    fn a_gslbconfig_added_while_running_is_refused_whatever_its_age() {
+        let configs = vec![
+            config("gc-0", 1, false),
+            config("gc-1", 10, true),
+            config("gc-2", 20, false),
+        ];
+        let (running, others) = others_than_running("gc-1", configs).expect("gc-1 runs");
+        assert_eq!(running.name_any(), "gc-1");
+        let refused: Vec<(String, String)> = others
+            .iter()
+            .map(|(g, p)| (g.name_any(), p.to_string()))
+            .collect();
+        let told = "a GSLBConfig (gc-1) is already in use, can't add another";
+        assert_eq!(
+            refused,
+            [
+                ("gc-0".to_owned(), told.to_owned()),
+                ("gc-2".to_owned(), told.to_owned())
+            ]
+        );
+        assert!(others_than_running("gc-1", vec![config("gc-2", 20, false)]).is_none());
     }
 }

@@ -259,3 +259,52 @@ async fn a_burst_of_changes_to_one_fqdn_is_coalesced() {
     assert!(gs_writes >= 1, "the final state was written");
     harness::remove_dir(&env.dir);
 }
+
+/// A second GSLBConfig created while amko-rs runs is told within seconds that one is in use (not
+/// only at the next restart, as AMKO does), and the running one goes on unaffected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_gslbconfig_created_while_running_is_refused_at_once() {
+    let mut env = Env::start(
+        "second-gc",
+        EnvOptions::clusters(2).install(two_cluster_gdp()),
+    )
+    .await;
+    env.start_operator(&[]);
+    env.wait_ready().await;
+    env.wait_policy_accepted().await;
+    let home = env.home().await;
+    let api = Api::<GslbConfig>::namespaced(home, HOME);
+    let mut second = api.get("gc-1").await.expect("gc-1");
+    second.metadata = kube::api::ObjectMeta {
+        name: Some("gc-2".into()),
+        ..Default::default()
+    };
+    second.status = None;
+    api.create(&PostParams::default(), &second)
+        .await
+        .expect("gc-2 created");
+    let refused = "error: a GSLBConfig (gc-1) is already in use, can't add another";
+    env.eventually_within(
+        "gc-2 refused while gc-1 runs",
+        Duration::from_secs(10),
+        || async {
+            api.get("gc-2")
+                .await
+                .ok()
+                .and_then(|g| g.status)
+                .is_some_and(|s| s.state == refused)
+        },
+    )
+    .await;
+    assert_eq!(
+        env.gslb_config_state().await,
+        "success: gslb config accepted"
+    );
+    env.create_gslb_ingress("cluster1", "shop", "web", "shop.example.com")
+        .await;
+    env.eventually("gc-1 still converges", || async {
+        env.has_gs_with_members("shop.example.com", 1)
+    })
+    .await;
+    harness::remove_dir(&env.dir);
+}
