@@ -220,3 +220,59 @@ async fn controller_faults_delay_but_never_duplicate() {
     assert_eq!(env.gslb_services().len(), 10);
     harness::remove_dir(&env.dir);
 }
+
+/// Any kubeconfig context name is a cluster name: with an EKS and an OpenShift context name (they
+/// hold `/`, `:` and `@`), a restart while one cluster is unreachable keeps that cluster's members
+/// (the boot guard reads the clusters back from the GslbService description) and writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_world_context_names_survive_a_restart_during_an_outage() {
+    const EKS: &str = "arn:aws:eks:eu-west-1:123456789012:cluster/prod";
+    const OCP: &str = "default/api-ocp-example-com:6443/kube:admin@ocp";
+    let gdp = gdp(&[EKS, OCP], json!({}));
+    let mut env = Env::start(
+        "context-names",
+        EnvOptions::named(&[EKS, OCP]).install(gdp).run(&[]),
+    )
+    .await;
+    for cluster in [EKS, OCP] {
+        env.create_gslb_ingress(cluster, "shop", "web", "names.example.com")
+            .await;
+    }
+    env.eventually("two members", || async {
+        env.has_gs_with_members("names.example.com", 2)
+    })
+    .await;
+    let description = env
+        .gslb_service("names.example.com")
+        .map(|gs| gs["description"].as_str().unwrap_or_default().to_owned())
+        .unwrap_or_default();
+    let clusters = amko::model::identity::clusters_in_description(&description);
+    assert!(
+        clusters.contains(EKS) && clusters.contains(OCP),
+        "{description} reads back as {clusters:?}"
+    );
+
+    env.stop_operator();
+    let before = env.writes();
+    let faults = env
+        .clusters
+        .faults(OCP)
+        .expect("the OpenShift-named cluster");
+    faults.set_down(Down::Refused);
+    env.start_operator(&["--boot-timeout-secs", "1"]);
+    env.wait_ready().await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        env.writes(),
+        before,
+        "a restart during the outage wrote\n{}",
+        env.log()
+    );
+    assert!(
+        env.has_gs_with_members("names.example.com", 2),
+        "{}",
+        env.log()
+    );
+    faults.set_down(Down::No);
+    harness::remove_dir(&env.dir);
+}

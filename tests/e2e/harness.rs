@@ -1,5 +1,6 @@
 //! End-to-end harness: simulated member clusters and Avi controller in the test process, the
-//! CRDs, Secret, GSLBConfig and GDP installed in the home cluster (`cluster1`) as the chart would,
+//! CRDs, Secret, GSLBConfig and GDP installed in the home cluster (`cluster1`, or the first of
+//! `EnvOptions::named`) as the chart would,
 //! and the real `amko` binary as child processes talking to both over HTTP(S).
 //!
 //! - Starting: `Env::start(name, EnvOptions::clusters(2).install(gdp(..)).run(&[]))`; the
@@ -71,6 +72,8 @@ pub struct Env {
 #[derive(Clone, Debug, Default)]
 pub struct EnvOptions {
     clusters: usize,
+    /// Names for the Kubernetes clusters instead of `cluster1`, `cluster2`, …; the first is home.
+    named: Vec<String>,
     openshift: usize,
     /// The VIP family AKO assigns in the named clusters (others: IPv4).
     vip_families: Vec<(String, VipFamily)>,
@@ -88,6 +91,14 @@ impl EnvOptions {
     pub fn clusters(clusters: usize) -> Self {
         EnvOptions {
             clusters,
+            ..EnvOptions::default()
+        }
+    }
+
+    /// Kubernetes clusters with these names (any kubeconfig context name); the first is home.
+    pub fn named(names: &[&str]) -> Self {
+        EnvOptions {
+            named: names.iter().map(|n| (*n).to_owned()).collect(),
             ..EnvOptions::default()
         }
     }
@@ -132,6 +143,7 @@ impl Env {
         let dir = unique_dir(name);
         let mut specs: Vec<ClusterSpec> = (1..=options.clusters)
             .map(|i| ClusterSpec::new(format!("cluster{i}")))
+            .chain(options.named.iter().map(ClusterSpec::new))
             .collect();
         for i in 1..=options.openshift {
             specs.push(ClusterSpec::new(format!("ocp{i}")).openshift());
@@ -184,6 +196,14 @@ impl Env {
         env
     }
 
+    /// The cluster amko-rs's own objects live in: the first cluster.
+    pub fn home_cluster(&self) -> &str {
+        self.names
+            .first()
+            .map(String::as_str)
+            .unwrap_or(HOME_CLUSTER)
+    }
+
     pub async fn client(&self, context: &str) -> Client {
         scenario::client_for(&self.kubeconfig, context)
             .await
@@ -191,7 +211,7 @@ impl Env {
     }
 
     pub async fn home(&self) -> Client {
-        self.client(HOME_CLUSTER).await
+        self.client(self.home_cluster()).await
     }
 
     /// Installs what the helm chart installs: CRDs, namespace, credentials Secret (with the
@@ -303,7 +323,8 @@ impl Env {
             .flat_map(|(f, v)| [*f, *v])
             .collect();
         args.extend_from_slice(extra);
-        let operator = self.spawn(&format!("operator-{n}"), "run", "cluster1", &members, &args);
+        let home = self.home_cluster().to_owned();
+        let operator = self.spawn(&format!("operator-{n}"), "run", &home, &members, &args);
         self.operator = Some(operator);
     }
 
@@ -621,7 +642,7 @@ impl Env {
 
     /// The GDP's `status.errorStatus` (empty until written).
     pub async fn gdp_status(&self) -> String {
-        self.get_object::<GlobalDeploymentPolicy>(HOME_CLUSTER, HOME, "global-gdp")
+        self.get_object::<GlobalDeploymentPolicy>(self.home_cluster(), HOME, "global-gdp")
             .await
             .and_then(|g| g.status)
             .map(|s| s.error_status)
@@ -630,7 +651,7 @@ impl Env {
 
     /// The GSLBConfig's `status.state` (empty until written).
     pub async fn gslb_config_state(&self) -> String {
-        self.get_object::<GslbConfig>(HOME_CLUSTER, HOME, "gc-1")
+        self.get_object::<GslbConfig>(self.home_cluster(), HOME, "gc-1")
             .await
             .and_then(|g| g.status)
             .map(|s| s.state)
@@ -685,7 +706,7 @@ impl Env {
 
     /// `(status, error)` of the GSLBHostRule `namespace/name`, once written.
     pub async fn host_rule_status(&self, namespace: &str, name: &str) -> Option<(String, String)> {
-        self.get_object::<GslbHostRule>(HOME_CLUSTER, namespace, name)
+        self.get_object::<GslbHostRule>(self.home_cluster(), namespace, name)
             .await
             .and_then(|r| r.status)
             .map(|s| (s.status, s.error))
