@@ -296,3 +296,85 @@ async fn credentials_do_not_follow_a_redirect() {
     let seen = seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
     assert!(seen.is_empty(), "the redirect target received: {seen:?}");
 }
+
+/// A controller whose collection never ends (a `next` on every page, a count that cannot be
+/// right) must not keep the client reading forever: paging stops with a classified error.
+#[tokio::test]
+async fn paging_stops_on_an_endless_or_inconsistent_collection() {
+    use axum::Router;
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    use axum::routing::{get, post};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    // (count, objects per page): short pages that claim a next one and a count no page reaches,
+    // and full pages of a collection claiming more objects than any controller holds.
+    for (count, per_page) in [(1_000_000_000_000u64, 1usize), (1_000_000_000, 200)] {
+        let pages = Arc::new(AtomicUsize::new(0));
+        let served = pages.clone();
+        let app = Router::new()
+            .route(
+                "/login",
+                post(|| async {
+                    (
+                        axum::response::AppendHeaders([
+                            (header::SET_COOKIE, "csrftoken=t; Path=/"),
+                            (header::SET_COOKIE, "sessionid=s; Path=/"),
+                        ]),
+                        "{}",
+                    )
+                        .into_response()
+                }),
+            )
+            .route(
+                "/api/gslbservice",
+                get(move || {
+                    let served = served.clone();
+                    async move {
+                        served.fetch_add(1, Ordering::SeqCst);
+                        let results: Vec<serde_json::Value> = (0..per_page)
+                            .map(|i| json!({"name": format!("gs-{i}")}))
+                            .collect();
+                        axum::Json(json!({
+                            "count": count,
+                            "next": "/api/gslbservice?page=2",
+                            "results": results,
+                        }))
+                    }
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base_url = format!("http://{}", listener.local_addr().expect("address"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let client = AviClient::new(AviConnection {
+            base_url,
+            username: "admin".into(),
+            password: "admin".into(),
+            version: "31.2.1".into(),
+            tenant: "admin".into(),
+            ca_pem: None,
+            insecure_skip_verify: false,
+            timeout: Duration::from_secs(5),
+        })
+        .expect("client");
+        let listed = tokio::time::timeout(
+            Duration::from_secs(30),
+            client.list("gslbservice", &[], None),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "count {count}, {per_page} per page: still paging after 30 s ({} pages)",
+                pages.load(Ordering::SeqCst)
+            )
+        });
+        let err = listed.expect_err("an endless collection is an error");
+        let read = pages.load(Ordering::SeqCst);
+        assert_eq!(err.kind, AviErrorKind::BadResponse, "{err}");
+        assert!(err.path.starts_with("/api/gslbservice"), "{err}");
+        assert!((1..=5).contains(&read), "{read} pages read: {err}");
+    }
+}

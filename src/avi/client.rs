@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use super::budget::{RateBudget, TokenBucket};
 use super::error::{AviError, AviErrorKind, parse_retry_after};
+use super::paging::{PageStep, Paging};
 
 /// Told about every request the client sends, for metrics.
 pub trait RequestObserver: Send + Sync {
@@ -345,7 +346,7 @@ impl AviClient {
         tenant: Option<&str>,
         mut visit: impl FnMut(Vec<Value>),
     ) -> Result<(), AviError> {
-        let mut seen = 0usize;
+        let mut paging = Paging::new(PAGE_SIZE as usize);
         let mut page = 1u32;
         loop {
             let mut pairs: Vec<String> = query
@@ -359,8 +360,11 @@ impl AviClient {
                 .call(Method::GET, &path, tenant, None)
                 .await?
                 .unwrap_or(Value::Null);
-            let total = body.get("count").and_then(Value::as_u64).unwrap_or(0) as usize;
-            let last = body.get("next").is_none_or(Value::is_null);
+            let total = body
+                .get("count")
+                .and_then(Value::as_u64)
+                .map_or(0, |c| usize::try_from(c).unwrap_or(usize::MAX));
+            let has_next = !body.get("next").is_none_or(Value::is_null);
             let items = match body.get_mut("results").map(Value::take) {
                 Some(Value::Array(items)) => items,
                 _ => {
@@ -373,13 +377,21 @@ impl AviClient {
                     });
                 }
             };
-            let fetched = items.len();
-            seen += fetched;
+            let step = paging.after_page(total, items.len(), has_next);
             visit(items);
-            if last || fetched == 0 || seen >= total {
-                return Ok(());
+            match step {
+                PageStep::Next => page = page.saturating_add(1),
+                PageStep::Done => return Ok(()),
+                PageStep::Inconsistent(message) => {
+                    return Err(AviError {
+                        kind: AviErrorKind::BadResponse,
+                        method: "GET".into(),
+                        path,
+                        status: Some(200),
+                        message,
+                    });
+                }
             }
-            page += 1;
         }
     }
 

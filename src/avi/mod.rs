@@ -7,6 +7,7 @@ pub mod client;
 pub mod converge;
 pub mod error;
 pub mod lookup;
+pub mod paging;
 pub mod retry;
 pub mod sync;
 
