@@ -297,14 +297,49 @@ async fn credentials_do_not_follow_a_redirect() {
     assert!(seen.is_empty(), "the redirect target received: {seen:?}");
 }
 
+/// A client of a hand-written controller at `app` (whose `/login` answers with a session), for
+/// answers the simulator never gives.
+async fn client_of_hostile_controller(app: axum::Router) -> AviClient {
+    use axum::http::header;
+    use axum::response::{AppendHeaders, IntoResponse};
+    use axum::routing::post;
+
+    let app = app.route(
+        "/login",
+        post(|| async {
+            (
+                AppendHeaders([
+                    (header::SET_COOKIE, "csrftoken=t; Path=/"),
+                    (header::SET_COOKIE, "sessionid=s; Path=/"),
+                ]),
+                "{}",
+            )
+                .into_response()
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base_url = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    AviClient::new(AviConnection {
+        base_url,
+        username: "admin".into(),
+        password: "admin".into(),
+        version: "31.2.1".into(),
+        tenant: "admin".into(),
+        ca_pem: None,
+        insecure_skip_verify: false,
+        timeout: Duration::from_secs(5),
+    })
+    .expect("client")
+}
+
 /// A controller whose collection never ends (a `next` on every page, a count that cannot be
 /// right) must not keep the client reading forever: paging stops with a classified error.
 #[tokio::test]
 async fn paging_stops_on_an_endless_or_inconsistent_collection() {
-    use axum::Router;
-    use axum::http::header;
-    use axum::response::IntoResponse;
-    use axum::routing::{get, post};
+    use axum::routing::get;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -313,53 +348,24 @@ async fn paging_stops_on_an_endless_or_inconsistent_collection() {
     for (count, per_page) in [(1_000_000_000_000u64, 1usize), (1_000_000_000, 200)] {
         let pages = Arc::new(AtomicUsize::new(0));
         let served = pages.clone();
-        let app = Router::new()
-            .route(
-                "/login",
-                post(|| async {
-                    (
-                        axum::response::AppendHeaders([
-                            (header::SET_COOKIE, "csrftoken=t; Path=/"),
-                            (header::SET_COOKIE, "sessionid=s; Path=/"),
-                        ]),
-                        "{}",
-                    )
-                        .into_response()
-                }),
-            )
-            .route(
-                "/api/gslbservice",
-                get(move || {
-                    let served = served.clone();
-                    async move {
-                        served.fetch_add(1, Ordering::SeqCst);
-                        let results: Vec<serde_json::Value> = (0..per_page)
-                            .map(|i| json!({"name": format!("gs-{i}")}))
-                            .collect();
-                        axum::Json(json!({
-                            "count": count,
-                            "next": "/api/gslbservice?page=2",
-                            "results": results,
-                        }))
-                    }
-                }),
-            );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let base_url = format!("http://{}", listener.local_addr().expect("address"));
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        let client = AviClient::new(AviConnection {
-            base_url,
-            username: "admin".into(),
-            password: "admin".into(),
-            version: "31.2.1".into(),
-            tenant: "admin".into(),
-            ca_pem: None,
-            insecure_skip_verify: false,
-            timeout: Duration::from_secs(5),
-        })
-        .expect("client");
+        let app = axum::Router::new().route(
+            "/api/gslbservice",
+            get(move || {
+                let served = served.clone();
+                async move {
+                    served.fetch_add(1, Ordering::SeqCst);
+                    let results: Vec<serde_json::Value> = (0..per_page)
+                        .map(|i| json!({"name": format!("gs-{i}")}))
+                        .collect();
+                    axum::Json(json!({
+                        "count": count,
+                        "next": "/api/gslbservice?page=2",
+                        "results": results,
+                    }))
+                }
+            }),
+        );
+        let client = client_of_hostile_controller(app).await;
         let listed = tokio::time::timeout(
             Duration::from_secs(30),
             client.list("gslbservice", &[], None),
@@ -377,4 +383,40 @@ async fn paging_stops_on_an_endless_or_inconsistent_collection() {
         assert!(err.path.starts_with("/api/gslbservice"), "{err}");
         assert!((1..=5).contains(&read), "{read} pages read: {err}");
     }
+}
+
+/// A lookup by name takes only an object of that name and tenant, whatever else a controller that
+/// ignores the filter sends back (the writer adopts what a lookup finds after a 409).
+#[tokio::test]
+async fn a_lookup_by_name_checks_the_name_and_tenant_it_gets() {
+    use axum::routing::get;
+
+    let tenant_ref = |t: &str| format!("https://ctrl/api/tenant/tenant-{t}#{t}");
+    let results = json!([
+        {"name": "other.example.com", "tenant_ref": tenant_ref("admin")},
+        {"name": "wanted.example.com", "tenant_ref": tenant_ref("team-b")},
+        {"name": "wanted.example.com", "tenant_ref": tenant_ref("admin"), "uuid": "gs-right"},
+    ]);
+    let app = axum::Router::new().route(
+        "/api/gslbservice",
+        get(move || {
+            let results = results.clone();
+            async move { axum::Json(json!({"count": 3, "results": results})) }
+        }),
+    );
+    let client = client_of_hostile_controller(app).await;
+    let found = client
+        .get_by_name("gslbservice", "wanted.example.com", Some("admin"))
+        .await
+        .expect("lookup");
+    assert_eq!(
+        found.as_ref().and_then(|o| o["uuid"].as_str()),
+        Some("gs-right"),
+        "{found:?}"
+    );
+    let none = client
+        .get_by_name("gslbservice", "missing.example.com", Some("admin"))
+        .await
+        .expect("lookup");
+    assert_eq!(none, None);
 }

@@ -101,6 +101,25 @@ pub struct AviClient {
     observer: Option<Arc<dyn RequestObserver>>,
 }
 
+/// Whether a controller's `object` is the one named `name` in `tenant`. The filter of a lookup is
+/// the controller's to apply, and its answers are untrusted: a wrong object adopted after a 409
+/// would be overwritten. A `tenant_ref` without the name part (no `include_name`) says nothing
+/// against it.
+fn is_the_named(object: &Value, name: &str, tenant: Option<&str>) -> bool {
+    if object.get("name").and_then(Value::as_str) != Some(name) {
+        return false;
+    }
+    let object_tenant = object
+        .get("tenant_ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.rsplit_once('#'))
+        .map(|(_, t)| t);
+    match (tenant, object_tenant) {
+        (Some(wanted), Some(has)) => wanted == has,
+        _ => true,
+    }
+}
+
 /// Why a client could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum AviClientError {
@@ -402,18 +421,16 @@ impl AviClient {
         name: &str,
         tenant: Option<&str>,
     ) -> Result<Option<Value>, AviError> {
-        let mut found = self
+        let found = self
             .list(
                 object_type,
                 &[("name", name), ("include_name", "true")],
                 tenant,
             )
             .await?;
-        Ok(if found.is_empty() {
-            None
-        } else {
-            Some(found.swap_remove(0))
-        })
+        Ok(found
+            .into_iter()
+            .find(|object| is_the_named(object, name, tenant)))
     }
 
     pub async fn create(
