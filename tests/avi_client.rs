@@ -420,3 +420,40 @@ async fn a_lookup_by_name_checks_the_name_and_tenant_it_gets() {
         .expect("lookup");
     assert_eq!(none, None);
 }
+
+/// An answer larger than any the controller sends is refused as a classified error once the cap
+/// is passed, not read into memory whole; one that is not JSON is classified too.
+#[tokio::test]
+async fn oversized_and_non_json_answers_are_classified_errors() {
+    use axum::body::Body;
+    use axum::routing::get;
+
+    let chunk = vec![b' '; 1 << 20];
+    let app = axum::Router::new()
+        .route(
+            "/api/gslbservice",
+            get(move || {
+                let chunk = chunk.clone();
+                async move {
+                    // 256 MiB of blanks, streamed.
+                    let stream = futures::stream::iter(
+                        (0..256).map(move |_| Ok::<_, std::io::Error>(chunk.clone())),
+                    );
+                    Body::from_stream(stream)
+                }
+            }),
+        )
+        .route("/api/pool", get(|| async { "<html>not an API</html>" }));
+    let client = client_of_hostile_controller(app).await;
+    let err = client
+        .call(reqwest::Method::GET, "/api/gslbservice", None, None)
+        .await
+        .expect_err("too large");
+    assert_eq!(err.kind, AviErrorKind::BadResponse, "{err}");
+    assert!(err.message.contains("larger than"), "{err}");
+    let err = client
+        .call(reqwest::Method::GET, "/api/pool", None, None)
+        .await
+        .expect_err("not JSON");
+    assert_eq!(err.kind, AviErrorKind::BadResponse, "{err}");
+}

@@ -120,6 +120,44 @@ fn is_the_named(object: &Value, name: &str, tenant: Option<&str>) -> bool {
     }
 }
 
+/// No answer of the controller is larger than this (a page of 200 GslbServices is a few MB); a
+/// larger one is refused rather than held in memory.
+pub const MAX_RESPONSE_BYTES: usize = 64 << 20;
+
+/// The answer's body as text, read chunk by chunk up to [`MAX_RESPONSE_BYTES`].
+async fn read_body(
+    mut response: reqwest::Response,
+    method: &str,
+    path: &str,
+) -> Result<String, AviError> {
+    let too_large = |status: u16| AviError {
+        kind: AviErrorKind::BadResponse,
+        method: method.to_owned(),
+        path: path.to_owned(),
+        status: Some(status),
+        message: format!("answer larger than {MAX_RESPONSE_BYTES} bytes"),
+    };
+    let status = response.status().as_u16();
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
+    {
+        return Err(too_large(status));
+    }
+    let mut body: Vec<u8> = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| AviError::transport(method, path, &e))?
+    {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(too_large(status));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
 /// Why a client could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum AviClientError {
@@ -218,7 +256,9 @@ impl AviClient {
         let status = response.status();
         let headers = response.headers().clone();
         if !status.is_success() {
-            let body = response.text().await.unwrap_or_default();
+            let body = read_body(response, "POST", "/login")
+                .await
+                .unwrap_or_default();
             let mut err = AviError::from_status("POST", "/login", status.as_u16(), &body, None);
             if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
                 err.kind = AviErrorKind::InvalidCredentials;
@@ -265,10 +305,7 @@ impl AviClient {
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(parse_retry_after);
-            let text = response
-                .text()
-                .await
-                .map_err(|e| AviError::transport(method.as_str(), path, &e))?;
+            let text = read_body(response, method.as_str(), path).await?;
             if !status.is_success() {
                 return Err(AviError::from_status(
                     method.as_str(),
