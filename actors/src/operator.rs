@@ -93,7 +93,9 @@ enum ConfigError {
     SecretField { secret: String, field: &'static str },
     #[error(transparent)]
     AviClient(#[from] AviClientError),
-    #[error("issue in connecting to the controller API, invalid credentials")]
+    #[error(
+        "issue in connecting to the controller API, invalid credentials; tried again in 5 minutes, or at once when the credentials Secret changes"
+    )]
     InvalidCredentials,
     #[error("issue in connecting to the controller API, {0}")]
     Controller(#[source] AviError),
@@ -108,6 +110,16 @@ enum ConfigError {
 }
 
 impl ConfigError {
+    /// How long to wait for the GSLBConfig or its Secret to change before trying again anyway.
+    /// Refused credentials wait long: logging in with them again and again would look like an
+    /// attack and can lock the account; fixing the Secret is what helps, and that is seen at once.
+    fn recheck_after(&self) -> Duration {
+        match self {
+            ConfigError::InvalidCredentials => Duration::from_secs(300),
+            _ => Duration::from_secs(30),
+        }
+    }
+
     /// The GSLBConfig's `status.state` for this error.
     fn state(&self) -> String {
         match self {
@@ -211,7 +223,7 @@ impl Operator {
                     let state = e.state();
                     tracing::error!(gslbconfig = %gc.name_any(), "{state}");
                     self.set_gc_state(&gc, state);
-                    self.wait_for_change(&gc).await;
+                    self.wait_for_change(&gc, e.recheck_after()).await;
                 }
             }
         }
@@ -245,11 +257,11 @@ impl Operator {
         }
     }
 
-    /// Waits until the GSLBConfig or its Secret changes, or 30 s pass (a controller that was not
-    /// the leader, or unreachable, is checked again).
-    async fn wait_for_change(&self, gc: &GslbConfig) {
+    /// Waits until the GSLBConfig or its Secret changes, or `at_most` passes (a controller that
+    /// was not the leader, or unreachable, is checked again).
+    async fn wait_for_change(&self, gc: &GslbConfig, at_most: Duration) {
         let before = self.inputs_of(gc).await;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let deadline = tokio::time::Instant::now() + at_most;
         while tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_secs(3)).await;
             let api: Api<GslbConfig> =
@@ -687,7 +699,7 @@ mod tests {
             ),
             (
                 ConfigError::InvalidCredentials,
-                "error: issue in connecting to the controller API, invalid credentials",
+                "error: issue in connecting to the controller API, invalid credentials; tried again in 5 minutes, or at once when the credentials Secret changes",
             ),
             (
                 ConfigError::NoMembersKubeconfig,

@@ -308,3 +308,63 @@ async fn a_second_gslbconfig_created_while_running_is_refused_at_once() {
     .await;
     harness::remove_dir(&env.dir);
 }
+
+/// A wrong password is no login storm that could lock the account: after the controller refuses
+/// the credentials, amko-rs waits minutes before it tries again, says why in the GSLBConfig status,
+/// and tries at once when the credentials Secret is fixed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_password_waits_for_the_secret_instead_of_retrying() {
+    use k8s_openapi::api::core::v1::Secret;
+
+    let mut env = Env::start(
+        "wrong-password",
+        EnvOptions::clusters(1).install(gdp(&["cluster1"], json!({}))),
+    )
+    .await;
+    let secrets = Api::<Secret>::namespaced(env.home().await, HOME);
+    let set_password = |password: &str| {
+        let patch = json!({"stringData": {"password": password}});
+        let secrets = secrets.clone();
+        async move {
+            secrets
+                .patch(
+                    "gslb-avi-secret",
+                    &PatchParams::default(),
+                    &Patch::Merge(patch),
+                )
+                .await
+                .expect("secret patched");
+        }
+    };
+    set_password("not-the-password").await;
+    env.start_operator(&[]);
+    let logins = || {
+        env.avi
+            .control()
+            .counters()
+            .count(Some("POST"), Some("login"), None)
+    };
+    env.eventually("the GSLBConfig says the credentials are wrong", || async {
+        env.gslb_config_state()
+            .await
+            .contains("invalid credentials")
+    })
+    .await;
+    let refused = logins();
+    tokio::time::sleep(Duration::from_secs(35)).await;
+    assert_eq!(
+        logins(),
+        refused,
+        "logged in again within 35 s\n{}",
+        env.log()
+    );
+
+    set_password(env.avi.password()).await;
+    env.eventually_within(
+        "fixed credentials take effect at once",
+        Duration::from_secs(15),
+        || async { env.gslb_config_state().await == "success: gslb config accepted" },
+    )
+    .await;
+    harness::remove_dir(&env.dir);
+}
