@@ -12,8 +12,7 @@ use amko::model::compare::{differences, in_sync};
 use std::sync::Arc;
 
 use amko::model::{GsInputs, build_gslb_service};
-use amko::vocab::{GsKey, Member};
-use amko::vocab::{HostRuleOverrides, Policy, Split, ThirdPartyMember};
+use amko::vocab::{GsKey, HostRuleOverrides, Member, Policy, Split, ThirdPartyMember};
 
 fn build_json(
     key: &GsKey,

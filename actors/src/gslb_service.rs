@@ -7,10 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use amko::model::DesiredGs;
-use amko::model::{GsInputs, build_gslb_service};
-use amko::vocab::GsKey;
-use amko::vocab::InstanceSettings;
+use amko::model::{DesiredGs, GsInputs, build_gslb_service};
+use amko::vocab::{GsKey, InstanceSettings};
 
 use crate::avi_writer::{AviActor, Desired};
 use crate::telemetry::{Mailbox, Metrics};

@@ -1,6 +1,7 @@
-//! The SelectionActor: owns the accepted policy (GDP, GSLBHostRule overrides) and the world view fed
-//! by the ClusterActors, runs selection (`amko::state::World`), and routes each changed
-//! GslbService's inputs to its GslbServiceActor, starting one on demand.
+//! The SelectionActor: holds the world view (`amko::state::World`), fed by the ClusterActors with
+//! observations and by the PolicyActor with the policy it accepted; runs selection, opens the boot
+//! gate (`amko::state::boot`), and routes each changed GslbService's inputs to its
+//! GslbServiceActor, starting one on demand.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -11,8 +12,7 @@ use amko::ingest::{HostRuleInfo, Ingested, NamespaceInfo, ObjectKind};
 use amko::state::boot::{BootGate, BootStep, Signal};
 use amko::state::cluster_watch;
 use amko::state::{ObjectId, World};
-use amko::vocab::GsKey;
-use amko::vocab::{HostRuleOverrides, InstanceSettings, Notice, Policy};
+use amko::vocab::{GsKey, HostRuleOverrides, InstanceSettings, Notice, Policy};
 use serde_json::{Value, json};
 
 use crate::avi_writer::{AviActor, BootSnapshot, ClusterSynced, FallbackPki, WatchFallbackPki};

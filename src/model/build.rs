@@ -14,10 +14,9 @@ use super::payload::{
     PoolMemberPayload, PoolPayload, ref_by_name,
 };
 use crate::vocab::{
-    DEFAULT_SPLIT, DEFAULT_THIRD_PARTY_SPLIT, DownResponse, GeoFallback, HealthMonitoring,
-    HostRuleOverrides, InstanceSettings, Policy, PoolAlgorithm, SitePersistence, Split,
+    DEFAULT_SPLIT, DEFAULT_THIRD_PARTY_SPLIT, DownResponse, GeoFallback, GsKey, HealthMonitoring,
+    HostRuleOverrides, InstanceSettings, Member, Policy, PoolAlgorithm, SitePersistence, Split,
 };
-use crate::vocab::{GsKey, Member};
 
 /// Everything one GslbService is built from: its key, the members selected for it, its domain
 /// names and the policy in force for it. The world view (`state::World`) produces it, the

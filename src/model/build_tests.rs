@@ -6,7 +6,6 @@ use serde_json::{Value, json};
 use super::build::{GsInputs, build_gslb_service, uses_fallback_pki};
 use crate::ingest::{ObjectKind, ObservationId, Protocol};
 use crate::vocab::*;
-use crate::vocab::{GsKey, Member};
 use std::sync::Arc;
 
 fn key() -> GsKey {

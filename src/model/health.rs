@@ -12,8 +12,7 @@ use super::payload::{
     HealthMonitorPayload, HttpMonitorPayload, MarkerPayload, TcpMonitorPayload, UdpMonitorPayload,
 };
 use crate::ingest::Protocol;
-use crate::vocab::Member;
-use crate::vocab::{HmTemplate, MAX_GS_HEALTH_MONITORS};
+use crate::vocab::{HmTemplate, MAX_GS_HEALTH_MONITORS, Member};
 
 /// Prefix of every health monitor name amko-rs manages.
 pub const MANAGED_HM_PREFIX: &str = "amko--";

@@ -6,8 +6,7 @@ use std::fmt::Write as _;
 
 use super::hostrule_index::HostRuleIndex;
 use crate::ingest::{NamespaceInfo, Observation};
-use crate::vocab::{GsKey, Member};
-use crate::vocab::{InstanceSettings, LabelSelector, Policy};
+use crate::vocab::{GsKey, InstanceSettings, LabelSelector, Member, Policy};
 
 /// The verdict on one observation.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -10,9 +10,9 @@ use crate::crd::common::{
     DownResponseSettings, GeoFallbackSettings, HASH_MASK_MAX, HASH_MASK_MIN, LabelMatch,
     PRIORITY_MAX, PRIORITY_MIN, PoolAlgorithmSettings, TTL_MAX, TTL_MIN, WEIGHT_MAX, WEIGHT_MIN,
 };
-use crate::vocab::MAX_GS_HEALTH_MONITORS;
 use crate::vocab::{
-    DownResponse, GeoFallback, HealthMonitoring, HmTemplate, LabelSelector, PoolAlgorithm, Split,
+    DownResponse, GeoFallback, HealthMonitoring, HmTemplate, LabelSelector, MAX_GS_HEALTH_MONITORS,
+    PoolAlgorithm, Split,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;

@@ -12,8 +12,7 @@ use crate::model::GsInputs;
 use crate::model::build::{DesiredGs, build_gslb_service, uses_fallback_pki};
 use crate::policy::hostrule_index::HostRuleIndex;
 use crate::policy::select::{Selection, SelectionContext};
-use crate::vocab::{GsKey, Member};
-use crate::vocab::{HostRuleOverrides, InstanceSettings, Policy};
+use crate::vocab::{GsKey, HostRuleOverrides, InstanceSettings, Member, Policy};
 
 /// Identity of a member-cluster object (an Ingress yields several observations, one per host).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -6,9 +6,8 @@ use super::world::{ObjectId, World};
 use crate::ingest::{
     HostRuleInfo, Ingested, NamespaceInfo, ObjectKind, Observation, ObservationId,
 };
-use crate::vocab::GsKey;
 use crate::vocab::{
-    ClusterMatch, HostRuleOverrides, InstanceSettings, LabelSelector, Policy, Split,
+    ClusterMatch, GsKey, HostRuleOverrides, InstanceSettings, LabelSelector, Policy, Split,
 };
 
 fn settings() -> InstanceSettings {

@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use amko::ingest::{ObjectKind, ObservationId, Protocol};
-use amko::vocab::{ClusterMatch, InstanceSettings, LabelSelector, Policy, Split};
-use amko::vocab::{GsKey, Member};
+use amko::vocab::{ClusterMatch, GsKey, InstanceSettings, LabelSelector, Member, Policy, Split};
 
 pub fn cluster_name(c: usize) -> String {
     format!("cluster{}", c + 1)
