@@ -384,7 +384,7 @@ impl Moment {
     fn pick(rng: &mut Rng, expected_writes: usize) -> Moment {
         Moment {
             writes: rng.below(expected_writes as u64 + 1) as usize,
-            extra_ms: rng.below(25),
+            extra_ms: rng.below(10),
         }
     }
 }
@@ -406,8 +406,15 @@ async fn kill_at(
     drop(operator);
 }
 
-/// One trial; returns its summary line.
-async fn trial(seed: u64, index: usize) -> String {
+/// What one trial measured.
+struct Outcome {
+    line: String,
+    recovery_writes: usize,
+    recovery_secs: f64,
+}
+
+/// One trial.
+async fn trial(seed: u64, index: usize) -> Outcome {
     let mut rng = Rng(seed);
     let phase = PHASES[index % PHASES.len()];
     let mut world = World {
@@ -421,7 +428,7 @@ async fn trial(seed: u64, index: usize) -> String {
     )
     .await;
     // A slower controller widens the windows between writes, where a kill hurts most.
-    let latency_ms = rng.below(30);
+    let latency_ms = rng.below(50);
     env.avi
         .control()
         .set_latency(Duration::from_millis(latency_ms));
@@ -542,7 +549,11 @@ async fn trial(seed: u64, index: usize) -> String {
         recovered_in.as_secs_f64()
     );
     harness::remove_dir(&env.dir);
-    line
+    Outcome {
+        line,
+        recovery_writes: recovery.len(),
+        recovery_secs: recovered_in.as_secs_f64(),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -556,8 +567,24 @@ async fn killed_at_any_moment_the_restarted_operator_converges_exactly() {
         .and_then(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok())
         .unwrap_or(0x5eed_c7a5_0012);
     let mut seeds = Rng(base);
+    let mut outcomes = Vec::new();
     for index in 0..trials {
         let seed = seeds.next();
-        println!("{}", trial(seed, index).await);
+        let outcome = trial(seed, index).await;
+        println!("{}", outcome.line);
+        outcomes.push(outcome);
     }
+    let mut writes: Vec<usize> = outcomes.iter().map(|o| o.recovery_writes).collect();
+    let mut secs: Vec<f64> = outcomes.iter().map(|o| o.recovery_secs).collect();
+    writes.sort_unstable();
+    secs.sort_by(f64::total_cmp);
+    let median = |n: usize| n / 2;
+    println!(
+        "crash campaign: {trials} trials from seed {base:#x}, all recovered exactly; {} needed recovery writes; recovery writes median {} max {}; restart to converged median {:.2}s max {:.2}s",
+        writes.iter().filter(|w| **w > 0).count(),
+        writes.get(median(writes.len())).copied().unwrap_or(0),
+        writes.last().copied().unwrap_or(0),
+        secs.get(median(secs.len())).copied().unwrap_or(0.0),
+        secs.last().copied().unwrap_or(0.0),
+    );
 }
