@@ -160,3 +160,34 @@ async fn maintenance_mode_holds_every_write_and_resumes_without_loss() {
     );
     harness::remove_dir(&env.dir);
 }
+
+/// KNOWN DEFECT (found by the soak campaign, not fixed here: the fix belongs in
+/// actors/src/telemetry.rs or in the actors that handle stream items, owned by other work): the
+/// cluster, policy, status and avi actors count a handled message for watch events, timers and
+/// replies that were never counted as sent, so `amko_mailbox_depth` for them falls below zero
+/// and keeps falling (at 20,000 objects: cluster −34,707 after 270 s of churn). A negative gauge
+/// hides a real queue in any sum over actors. Run with `--ignored` to see it fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "known defect: mailbox depth gauges fall below zero (see the comment)"]
+async fn mailbox_depth_gauges_never_fall_below_zero() {
+    let env = start("mailbox-depth").await;
+    env.create_gslb_ingress("cluster1", "shop", "web", "depth.example.com")
+        .await;
+    env.eventually("written", || async {
+        env.has_gs_with_members("depth.example.com", 1)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let metrics = env.metrics().await;
+    let negative: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("amko_mailbox_depth{"))
+        .filter(|l| {
+            l.rsplit_once(' ')
+                .and_then(|(_, v)| v.parse::<f64>().ok())
+                .is_some_and(|v| v < 0.0)
+        })
+        .collect();
+    assert!(negative.is_empty(), "depth gauges below zero: {negative:?}");
+    harness::remove_dir(&env.dir);
+}
