@@ -161,6 +161,214 @@ async fn maintenance_mode_holds_every_write_and_resumes_without_loss() {
     harness::remove_dir(&env.dir);
 }
 
+/// One fault's figures: the fault is on while a new FQDN appears, then cleared. `written_in`:
+/// from the change to the controller holding the FQDN; `after_clear`: from the clear (zero when
+/// written while the fault was still on); `refused`: controller requests answered with an error
+/// meanwhile (from the simulator's counters: injected 5xx count, 429s from its rate limiter are
+/// answered before them and do not); `writes`:
+/// writes that reached the controller's objects.
+struct Measured {
+    fault: &'static str,
+    writes: usize,
+    refused: u64,
+    written_in: Duration,
+    after_clear: Duration,
+}
+
+/// Requests answered with an error status so far.
+fn refused(env: &Env) -> u64 {
+    env.avi
+        .control()
+        .counters()
+        .entries
+        .iter()
+        .filter(|e| e.status >= 400)
+        .map(|e| e.count)
+        .sum()
+}
+
+/// Creates the Ingress for `host` in `cluster`, keeps the fault on for `hold`, runs `clear`, and
+/// waits for the GslbService.
+async fn measure_fault(
+    env: &Env,
+    fault: &'static str,
+    cluster: &str,
+    host: &str,
+    hold: Duration,
+    clear: impl FnOnce(),
+) -> Measured {
+    let mark = env.writes();
+    let refused_before = refused(env);
+    let name = host.split('.').next().unwrap_or("web").to_owned();
+    let changed = Instant::now();
+    env.create_gslb_ingress(cluster, "shop", &name, host).await;
+    tokio::time::sleep(hold).await;
+    clear();
+    let cleared = Instant::now();
+    env.eventually_within(
+        &format!("{host} written after {fault}"),
+        Duration::from_secs(90),
+        || async { env.has_gs_with_members(host, 1) },
+    )
+    .await;
+    Measured {
+        fault,
+        writes: env.writes() - mark,
+        refused: refused(env) - refused_before,
+        written_in: changed.elapsed(),
+        after_clear: cleared.elapsed(),
+    }
+}
+
+/// The controller's faults one after another, each measured: 5xx on half the requests, a 429
+/// storm, a full outage, every session expired, follower mode, maintenance mode; and a member
+/// cluster's API down then back. Nothing may be lost or doubled; the figures are printed (and
+/// recorded in docs/reliability.md), not asserted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_fault_recovers_without_loss_and_its_cost_is_measured() {
+    use amko_sim::avi::RateLimitConfig;
+    use amko_sim::k8s::Down;
+
+    let env = Env::start(
+        "measured",
+        EnvOptions::clusters(2)
+            .install(gdp(&["cluster1", "cluster2"], json!({})))
+            .run(&["--avi-rate", "1000", "--avi-burst", "1000"]),
+    )
+    .await;
+    let control = env.avi.control();
+    let hold = Duration::from_secs(2);
+    let mut figures = Vec::new();
+
+    control.set_error_rate(0.5, 503);
+    figures.push(
+        measure_fault(
+            &env,
+            "5xx on 50 %",
+            "cluster1",
+            "e5xx.example.com",
+            hold,
+            || control.set_error_rate(0.0, 503),
+        )
+        .await,
+    );
+    control.set_rate_limit(Some(RateLimitConfig {
+        rate_per_sec: 0.5,
+        burst: 1,
+        delay: false,
+        ..RateLimitConfig::default()
+    }));
+    figures.push(
+        measure_fault(
+            &env,
+            "429 storm",
+            "cluster1",
+            "e429.example.com",
+            hold,
+            || control.set_rate_limit(None),
+        )
+        .await,
+    );
+    control.set_outage(true);
+    figures.push(
+        measure_fault(
+            &env,
+            "outage",
+            "cluster1",
+            "eoutage.example.com",
+            hold,
+            || control.set_outage(false),
+        )
+        .await,
+    );
+    figures.push(
+        measure_fault(
+            &env,
+            "session expiry",
+            "cluster1",
+            "esession.example.com",
+            Duration::ZERO,
+            || {
+                control.expire_sessions();
+            },
+        )
+        .await,
+    );
+    control.set_follower(true).expect("follower");
+    figures.push(
+        measure_fault(
+            &env,
+            "follower",
+            "cluster1",
+            "efollower.example.com",
+            hold,
+            || {
+                control.set_follower(false).expect("leader");
+            },
+        )
+        .await,
+    );
+    control.set_maintenance(true).expect("maintenance");
+    figures.push(
+        measure_fault(
+            &env,
+            "maintenance",
+            "cluster1",
+            "emaint.example.com",
+            hold,
+            || {
+                control.set_maintenance(false).expect("maintenance off");
+            },
+        )
+        .await,
+    );
+    // A member cluster down: nothing can change in it while down; the time is from its return to
+    // the write of a change made right after.
+    let faults = env.clusters.faults("cluster2").expect("cluster2");
+    let mark = env.writes();
+    faults.set_down(Down::Refused);
+    tokio::time::sleep(hold).await;
+    let while_down = env.writes() - mark;
+    faults.set_down(Down::No);
+    figures.push(
+        measure_fault(
+            &env,
+            "member cluster down",
+            "cluster2",
+            "eback.example.com",
+            Duration::ZERO,
+            || {},
+        )
+        .await,
+    );
+    assert_eq!(while_down, 0, "writes while a member cluster was down");
+
+    let names: Vec<String> = env
+        .gslb_services()
+        .iter()
+        .filter_map(|g| g["name"].as_str().map(str::to_owned))
+        .collect();
+    let unique: BTreeSet<&String> = names.iter().collect();
+    assert_eq!(unique.len(), names.len(), "duplicates: {names:?}");
+    assert_eq!(names.len(), figures.len(), "{names:?}");
+    for m in &figures {
+        println!(
+            "fault {:<20} {} writes, {} requests refused; written {:.2}s after the change, {:.2}s after the fault ended (held {}s)",
+            m.fault,
+            m.writes,
+            m.refused,
+            m.written_in.as_secs_f64(),
+            m.after_clear.as_secs_f64(),
+            if m.fault.starts_with("session") || m.fault.starts_with("member") {
+                0
+            } else {
+                hold.as_secs()
+            }
+        );
+    }
+    harness::remove_dir(&env.dir);
+}
+
 /// KNOWN DEFECT (found by the soak campaign, not fixed here: the fix belongs in
 /// actors/src/telemetry.rs or in the actors that handle stream items, owned by other work): the
 /// cluster, policy, status and avi actors count a handled message for watch events, timers and
