@@ -1107,8 +1107,13 @@ async fn soak(bench: &mut Bench) -> Result<Figures, BenchError> {
             .notes
             .push("no sample after the warm-up: growth not measured".to_owned());
     }
+    // Writes the controller refused (412, 409, …) count as writes above; say how many.
+    let mut refused: BTreeMap<u16, usize> = BTreeMap::new();
+    for e in audit.iter().filter(|e| !(200..300).contains(&e.status)) {
+        *refused.entry(e.status).or_default() += 1;
+    }
     figures.notes.push(format!(
-        "{acked} changes sent in {sent_secs:.0}s ({:.1}/s), {} failed; {} writes ({monitor_writes} monitor); minimum = one GslbService write per change plus the monitor writes",
+        "{acked} changes sent in {sent_secs:.0}s ({:.1}/s), {} failed; {} writes ({monitor_writes} monitor; refused by status: {refused:?}); minimum = one GslbService write per change plus the monitor writes",
         acked as f64 / sent_secs.max(0.001),
         failed.load(Ordering::Relaxed),
         audit.len()
