@@ -895,6 +895,10 @@ struct SoakSample {
     members: f64,
     cluster_objects: f64,
     metric_series: usize,
+    /// Writes the operator counted as putting back an out-of-band edit, and as deleting an owned
+    /// object nothing wants: in a soak nobody edits the controller, so these are refresh races.
+    drift_repairs: f64,
+    orphan_deletions: f64,
     /// Messages waiting, over the actors whose depth gauge is not negative.
     mailbox_depth: f64,
     /// Depth gauges below zero (a message handled that was never counted as sent).
@@ -909,12 +913,13 @@ impl SoakSample {
             "gslb_services": self.gslb_services, "members": self.members,
             "cluster_objects": self.cluster_objects, "metric_series": self.metric_series,
             "mailbox_depth": self.mailbox_depth, "negative_depths": self.negative_depths,
+            "drift_repairs": self.drift_repairs, "orphan_deletions": self.orphan_deletions,
         })
     }
 
     fn line(&self) -> String {
         format!(
-            "t {:>6.0}s RSS {:>6.1} MiB cpu {:>7.1}s changes {:>7} writes {:>7} GslbServices {:>5} members {:>6} objects {:>6} series {:>5} mailbox {:>4}{}",
+            "t {:>6.0}s RSS {:>6.1} MiB cpu {:>7.1}s changes {:>7} writes {:>7} GslbServices {:>5} members {:>6} objects {:>6} series {:>5} repairs {:>5} orphans {:>5} mailbox {:>4}{}",
             self.secs,
             self.rss_mib,
             self.cpu_secs,
@@ -924,6 +929,8 @@ impl SoakSample {
             self.members,
             self.cluster_objects,
             self.metric_series,
+            self.drift_repairs,
+            self.orphan_deletions,
             self.mailbox_depth,
             if self.negative_depths.is_empty() {
                 String::new()
@@ -963,6 +970,8 @@ async fn soak_sample(
         members: gauge("amko_gslb_members"),
         cluster_objects: gauge("amko_cluster_objects"),
         metric_series: samples.len(),
+        drift_repairs: gauge("amko_drift_repairs_total"),
+        orphan_deletions: gauge("amko_orphan_deletions_total"),
         mailbox_depth: depths.iter().map(|(_, d)| d.max(0.0)).sum(),
         negative_depths: depths
             .into_iter()
