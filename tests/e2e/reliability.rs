@@ -399,3 +399,64 @@ async fn mailbox_depth_gauges_never_fall_below_zero() {
     assert!(negative.is_empty(), "depth gauges below zero: {negative:?}");
     harness::remove_dir(&env.dir);
 }
+
+/// KNOWN DEFECT (found by the soak campaign; the fix belongs to the writer, owned by other work):
+/// a periodic refresh that reads the controller while the writer is writing can put a state older
+/// than the writer's own last write into its cache, and the next full pass then "repairs" drift
+/// nobody made: one needless write each, counted in `amko_drift_repairs_total`. At 20,000
+/// objects and 50 changes/s (refresh every 20 s) that was 926 repairs in 180 s, the whole of the
+/// soak's write amplification of 1.08. Here: nobody touches the controller, so every repair is
+/// one of those. Run with `--ignored` to see it fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "known defect: a refresh during churn repairs drift nobody made (see the comment)"]
+async fn a_refresh_during_churn_repairs_no_drift_nobody_made() {
+    let env = Env::start(
+        "refresh-race",
+        EnvOptions::clusters(1)
+            .install(gdp(&["cluster1"], json!({})))
+            .run(&["--refresh-secs", "1"]),
+    )
+    .await;
+    let hosts = 30;
+    for i in 0..hosts {
+        env.create_gslb_ingress(
+            "cluster1",
+            "shop",
+            &format!("w{i}"),
+            &format!("r{i}.example.com"),
+        )
+        .await;
+    }
+    env.eventually("every GslbService written", || async {
+        (0..hosts).all(|i| env.has_gs_with_members(&format!("r{i}.example.com"), 1))
+    })
+    .await;
+    let mark = env.writes();
+    // 600 VIP changes (AKO moves the VIP between IPv4 and IPv6) over about 15 s: each changes
+    // one GslbService's member, so each costs exactly one write.
+    let changes = 600;
+    for n in 0..changes {
+        let family = if (n / hosts) % 2 == 0 { "v6" } else { "v4" };
+        env.patch::<Ingress>(
+            "cluster1",
+            "shop",
+            &format!("w{}", n % hosts),
+            json!({"metadata": {"annotations": {"sim.amko.io/vip-family": family}}}),
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let repairs: f64 = env
+        .metrics()
+        .await
+        .lines()
+        .find_map(|l| l.strip_prefix("amko_drift_repairs_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0);
+    let writes = env.writes() - mark;
+    assert!(
+        repairs == 0.0,
+        "{repairs} drift repairs with nobody editing the controller; {writes} writes for {changes} changes"
+    );
+}
