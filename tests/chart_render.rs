@@ -552,6 +552,7 @@ fn full_values_reach_every_object() {
             "run",
             "--listen=0.0.0.0:9100",
             "--log-format=json",
+            "--allow-insecure-http",
             "--leader-elect",
             "--lease-name=amko-east-leader"
         ]
