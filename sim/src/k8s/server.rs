@@ -25,6 +25,7 @@ use super::error::ApiError;
 use super::faults::{Down, FaultSettings};
 use super::handlers::{self, ApiRequest, error_response};
 use super::kubeconfig::{self, ClusterEndpoint};
+use super::request::{decode_path_segment, encode_segment};
 use super::tls::{self, TlsError};
 
 #[derive(Debug, thiserror::Error)]
@@ -80,8 +81,9 @@ async fn entry(State(ctx): State<Ctx>, request: Request) -> Response {
             let Some(rest) = path.strip_prefix("/clusters/") else {
                 return error_response(&ApiError::NoSuchPath);
             };
+            // The name is one path segment, percent-encoded (`endpoints` below writes it so).
             let (name, tail) = rest.split_once('/').unwrap_or((rest, ""));
-            let Some(cluster) = ctx.clusters.get(name) else {
+            let Some(cluster) = ctx.clusters.get(&decode_path_segment(name)) else {
                 return error_response(&ApiError::NoSuchPath);
             };
             (cluster.clone(), format!("/{tail}"))
@@ -344,7 +346,7 @@ impl SimClusters {
                 for spec in &config.clusters {
                     endpoints.push(ClusterEndpoint {
                         name: spec.name.clone(),
-                        server: format!("{base}/clusters/{}", spec.name),
+                        server: format!("{base}/clusters/{}", encode_segment(&spec.name)),
                         openshift: spec.openshift,
                     });
                 }
