@@ -278,10 +278,12 @@ async fn shared_port_serves_clusters_with_any_context_name() {
         "default/api-ocp-example-com:6443/kube:admin",
         "team a, 100% \"prod\"?#",
     ];
-    let mut config = SimConfig::default();
-    config.clusters = NAMES.iter().map(|n| ClusterSpec::new(*n)).collect();
-    config.listen = Listen::Shared {
-        addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+    let config = SimConfig {
+        clusters: NAMES.iter().map(|n| ClusterSpec::new(*n)).collect(),
+        listen: Listen::Shared {
+            addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+        },
+        ..SimConfig::default()
     };
     let sim = SimClusters::start(config).await.expect("start");
     let kubeconfig: Kubeconfig = serde_json::from_value(sim.kubeconfig()).expect("kubeconfig");
