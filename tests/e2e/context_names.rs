@@ -179,3 +179,41 @@ async fn a_member_down_at_runtime_keeps_its_members_under_any_name() {
     assert_eq!(clusters_of(&env, "stay.example.com"), left);
     harness::remove_dir(&env.dir);
 }
+
+/// `/debug/members` names a skipped object (here an Ingress AKO never gave a VIP) by the same
+/// escaped identity as members, so its cluster reads back even when the name holds `/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_skipped_object_names_its_cluster_readably_in_debug_members() {
+    let clusters = [EKS, OCP];
+    let env = Env::start(
+        "names-skipped",
+        EnvOptions::named(&clusters)
+            .without_ako(OCP)
+            .install(gdp(&clusters, json!({})))
+            .run(&[]),
+    )
+    .await;
+    env.create_gslb_ingress(OCP, "shop", "web", "novip.example.com")
+        .await;
+    let skipped_clusters = || async {
+        let body = env
+            .get("/debug/members")
+            .await
+            .map(|(_, b)| b)
+            .unwrap_or_default();
+        let value: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        value["skipped"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["object"].as_str())
+            .flat_map(amko::model::identity::clusters_in_description)
+            .collect::<Vec<String>>()
+    };
+    env.eventually("the Ingress without a VIP is listed as skipped", || async {
+        !skipped_clusters().await.is_empty()
+    })
+    .await;
+    assert_eq!(skipped_clusters().await, [OCP]);
+    harness::remove_dir(&env.dir);
+}
