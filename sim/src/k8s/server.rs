@@ -26,6 +26,7 @@ use super::faults::{Down, FaultSettings};
 use super::handlers::{self, ApiRequest, error_response};
 use super::kubeconfig::{self, ClusterEndpoint};
 use super::request::{decode_path_segment, encode_segment};
+use super::request_log::RbacRequest;
 use super::tls::{self, TlsError};
 
 #[derive(Debug, thiserror::Error)]
@@ -389,6 +390,18 @@ impl SimClusters {
         self.clusters
             .get(name)
             .map(|c| FaultHandle { cluster: c.clone() })
+    }
+
+    /// The resource requests cluster `name` served so far, in RBAC's terms, with counts.
+    pub fn requests(&self, name: &str) -> Option<BTreeMap<RbacRequest, u64>> {
+        self.clusters.get(name).map(|c| c.requests.snapshot())
+    }
+
+    /// Forgets the requests cluster `name` served so far.
+    pub fn clear_requests(&self, name: &str) {
+        if let Some(cluster) = self.clusters.get(name) {
+            cluster.requests.clear();
+        }
     }
 
     /// Number of objects stored in cluster `name`.
