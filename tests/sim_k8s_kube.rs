@@ -660,21 +660,21 @@ async fn requests_are_recorded_as_rbac_sees_them() {
         .expect("delete");
     let _ = Api::<Namespace>::all(client).get("default").await;
 
-    let seen: Vec<(String, String, String, Option<String>, Option<String>)> = sim
+    let seen: Vec<RbacRequest> = sim
         .requests("cluster1")
         .expect("cluster1")
         .into_keys()
-        .map(|r: RbacRequest| (r.verb, r.group, r.resource, r.namespace, r.name))
         .collect();
-    let cm_request = |verb: &str, name: Option<&str>| {
-        (
-            verb.to_owned(),
-            String::new(),
-            "configmaps".to_owned(),
-            Some("default".to_owned()),
-            name.map(str::to_owned),
-        )
-    };
+    let request =
+        |verb: &str, resource: &str, namespace: Option<&str>, name: Option<&str>| RbacRequest {
+            verb: verb.to_owned(),
+            group: String::new(),
+            resource: resource.to_owned(),
+            namespace: namespace.map(str::to_owned),
+            name: name.map(str::to_owned),
+        };
+    let cm_request =
+        |verb: &str, name: Option<&str>| request(verb, "configmaps", Some("default"), name);
     let mut expected = vec![
         cm_request("create", None),
         cm_request("get", Some("logged")),
@@ -682,13 +682,7 @@ async fn requests_are_recorded_as_rbac_sees_them() {
         cm_request("patch", Some("logged")),
         cm_request("watch", None),
         cm_request("delete", Some("logged")),
-        (
-            "get".to_owned(),
-            String::new(),
-            "namespaces".to_owned(),
-            None,
-            Some("default".to_owned()),
-        ),
+        request("get", "namespaces", None, Some("default")),
     ];
     expected.sort();
     assert_eq!(seen, expected);
