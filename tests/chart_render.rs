@@ -419,21 +419,22 @@ fn rbac_is_least_privilege() {
     assert_eq!(
         rules(single.find("Role", "amko-test")),
         [
-            "amko.vmware.com gslbconfigs,globaldeploymentpolicies,amkoclusters get,list,watch",
+            "amko.vmware.com gslbconfigs,globaldeploymentpolicies,amkoclusters list,watch",
+            "amko.vmware.com gslbconfigs,amkoclusters get",
             "amko.vmware.com gslbconfigs patch",
             "amko.vmware.com globaldeploymentpolicies patch",
-            "amko.vmware.com gslbconfigs/status,globaldeploymentpolicies/status,amkoclusters/status get,patch,update",
+            "amko.vmware.com gslbconfigs/status,globaldeploymentpolicies/status,amkoclusters/status patch",
             "core secrets[gslb-avi-secret] get",
-            "core,events.k8s.io events create,patch",
+            "core events create",
         ]
     );
     assert_eq!(
         rules(single.find("ClusterRole", "avi-system-amko-test")),
         [
-            "amko.vmware.com gslbhostrules get,list,watch",
-            "amko.vmware.com gslbhostrules/status patch,update",
+            "amko.vmware.com gslbhostrules list,watch",
+            "amko.vmware.com gslbhostrules/status patch",
             "amko.vmware.com gslbhostrules patch",
-            "core namespaces get,list,watch",
+            "core namespaces get",
         ]
     );
     for (binding, role_kind, name) in [

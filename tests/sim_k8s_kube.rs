@@ -667,6 +667,7 @@ async fn requests_are_recorded_as_rbac_sees_them() {
         .collect();
     let request =
         |verb: &str, resource: &str, namespace: Option<&str>, name: Option<&str>| RbacRequest {
+            user: None,
             verb: verb.to_owned(),
             group: String::new(),
             resource: resource.to_owned(),

@@ -1,6 +1,9 @@
-//! Which API requests each simulated cluster served, as RBAC sees them: verb, API group, resource
-//! (with its subresource), namespace and object name, each with a count. Tests compare it with the
-//! rules a chart grants, so that the chart's RBAC is derived from what the operator really does.
+//! Which API requests each simulated cluster served, as RBAC sees them: user, verb, API group,
+//! resource (with its subresource), namespace and object name, each with a count. Tests compare it
+//! with the rules a chart grants, so that the chart's RBAC is derived from what the operator really
+//! does. The simulator authenticates nobody: a bearer token, when a client sends one, is taken as
+//! the user's name (as a static token file maps a token to a user), so that a test can tell the
+//! operator's requests from its own.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -12,6 +15,8 @@ use super::request::ResourcePath;
 /// One kind of request, in RBAC's terms.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RbacRequest {
+    /// The bearer token the client sent, standing for its user; `None` without one.
+    pub user: Option<String>,
     /// `get`, `list`, `watch`, `create`, `update`, `patch`, `delete` or `deletecollection`.
     pub verb: String,
     /// API group; `""` for the core group.
@@ -47,12 +52,19 @@ pub struct RequestLog {
 }
 
 impl RequestLog {
-    pub(crate) fn record(&self, method: &Method, path: &ResourcePath, watch_query: bool) {
+    pub(crate) fn record(
+        &self,
+        user: Option<&str>,
+        method: &Method,
+        path: &ResourcePath,
+        watch_query: bool,
+    ) {
         let resource = match &path.subresource {
             Some(sub) => format!("{}/{sub}", path.plural),
             None => path.plural.clone(),
         };
         let request = RbacRequest {
+            user: user.map(str::to_owned),
             verb: rbac_verb(method, path, watch_query).to_owned(),
             group: path.group.clone(),
             resource,
@@ -124,19 +136,24 @@ mod tests {
         let log = RequestLog::default();
         let mut status = path(Some("l"), false);
         status.subresource = Some("status".into());
-        log.record(&Method::PATCH, &status, false);
-        log.record(&Method::PATCH, &status, false);
-        log.record(&Method::GET, &path(None, false), true);
-        let seen: Vec<(String, String, u64)> = log
+        log.record(Some("amko"), &Method::PATCH, &status, false);
+        log.record(Some("amko"), &Method::PATCH, &status, false);
+        log.record(None, &Method::GET, &path(None, false), true);
+        let seen: Vec<(Option<String>, String, String, u64)> = log
             .snapshot()
             .into_iter()
-            .map(|(r, n)| (r.verb, r.resource, n))
+            .map(|(r, n)| (r.user, r.verb, r.resource, n))
             .collect();
         assert_eq!(
             seen,
             [
-                ("patch".into(), "leases/status".into(), 2),
-                ("watch".into(), "leases".into(), 1)
+                (None, "watch".into(), "leases".into(), 1),
+                (
+                    Some("amko".into()),
+                    "patch".into(),
+                    "leases/status".into(),
+                    2
+                ),
             ]
         );
         log.clear();
