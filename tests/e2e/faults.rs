@@ -8,6 +8,7 @@ mod harness;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use amko::crd::GlobalDeploymentPolicy;
 use amko_sim::avi::RateLimitConfig;
 use amko_sim::k8s::Down;
 use harness::{CREATED_BY, Env, EnvOptions, gdp, members_of};
@@ -274,5 +275,69 @@ async fn real_world_context_names_survive_a_restart_during_an_outage() {
         env.log()
     );
     faults.set_down(Down::No);
+    harness::remove_dir(&env.dir);
+}
+
+/// A watch gap on the cluster amko-rs runs in: a GSLBHostRule deleted meanwhile stops being in
+/// force once the watch relists (the GslbService's TTL reverts to the GDP's), and a GDP deleted
+/// meanwhile is treated exactly like a deleted GDP: its GslbServices and their managed monitors are
+/// deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_deleted_during_a_watch_gap_is_dropped_at_the_relist() {
+    let gdp = gdp(&["cluster1", "cluster2"], json!({"ttl": 30}));
+    let env = Env::start(
+        "policy-relist",
+        EnvOptions::clusters(2).install(gdp).run(&[]),
+    )
+    .await;
+    in_both_clusters(&env, "gap.example.com").await;
+    env.put_host_rule(
+        harness::HOME,
+        "gap-ttl",
+        json!({"fqdn": "gap.example.com", "ttl": 13}),
+    )
+    .await;
+    env.wait_gs("gap.example.com", "the rule's TTL", |gs| gs["ttl"] == 13)
+        .await;
+    let home = env
+        .clusters
+        .faults(env.home_cluster())
+        .expect("home cluster");
+
+    // The rule is deleted while the watches are held: no watch event tells the operator.
+    home.hold_watches();
+    env.delete_host_rule("gap-ttl").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        env.gslb_service("gap.example.com")
+            .map(|gs| gs["ttl"].clone()),
+        Some(json!(13)),
+        "the operator saw the deletion during the gap: the gap is not one\n{}",
+        env.log()
+    );
+    home.release_watches();
+    env.wait_gs("gap.example.com", "the GDP's TTL after the relist", |gs| {
+        gs["ttl"] == 30
+    })
+    .await;
+    // Every watch relists about a second after its 410 (the watcher's backoff); a list made during
+    // the next gap would see that gap's deletion, so let them all finish first.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    // The GDP is deleted during a gap: as if deleted in plain sight, its GslbServices go.
+    home.hold_watches();
+    env.delete::<GlobalDeploymentPolicy>(env.home_cluster(), harness::HOME, "global-gdp")
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        env.gslb_service("gap.example.com").is_some(),
+        "the operator saw the deletion during the gap: the gap is not one\n{}",
+        env.log()
+    );
+    home.release_watches();
+    env.eventually("GslbServices and managed monitors gone", || async {
+        env.gslb_services().is_empty() && !env.has_managed_monitors()
+    })
+    .await;
     harness::remove_dir(&env.dir);
 }
