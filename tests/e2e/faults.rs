@@ -341,3 +341,68 @@ async fn policy_deleted_during_a_watch_gap_is_dropped_at_the_relist() {
     .await;
     harness::remove_dir(&env.dir);
 }
+
+/// Refreshes race writes: with every list answered 2 s after it was read, each refresh is in
+/// flight while the writer updates one GslbService and deletes another. The refresh that lands
+/// afterwards brings the controller's state from before those writes; the writer keeps their
+/// effect, so nothing is written twice: no second update, no second delete of the deleted one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_in_flight_does_not_undo_the_writes_made_meanwhile() {
+    let env = start("refresh-race", &["--refresh-secs", "1"]).await;
+    env.create_gslb_ingress("cluster1", "shop", "a", "race-a.example.com")
+        .await;
+    env.create_gslb_ingress("cluster1", "shop", "b", "race-b.example.com")
+        .await;
+    env.eventually("both written", || async {
+        env.has_gs_with_members("race-a.example.com", 1)
+            && env.has_gs_with_members("race-b.example.com", 1)
+    })
+    .await;
+    let control = env.avi.control();
+    let lists = || {
+        control
+            .counters()
+            .count(Some("GET"), Some("gslbservice"), Some(200))
+    };
+    // Lists answered since `from` (counted when answered).
+    let wait_lists = |what: &'static str, from: u64| {
+        env.eventually(what, move || async move { lists() >= from + 2 })
+    };
+    control.set_list_delay(Duration::from_secs(2));
+    // A refresh is in flight from now on, nearly all the time.
+    wait_lists("slow refreshes running", lists()).await;
+
+    let mark = env.writes();
+    env.create_gslb_ingress("cluster2", "shop", "a", "race-a.example.com")
+        .await;
+    env.eventually("the update", || async {
+        env.has_gs_with_members("race-a.example.com", 2)
+    })
+    .await;
+    env.delete::<Ingress>("cluster1", "shop", "b").await;
+    env.eventually("the delete", || async {
+        env.gslb_service("race-b.example.com").is_none()
+    })
+    .await;
+    // The refresh in flight during the delete, and the one after it, have landed.
+    wait_lists("two refreshes after the writes", lists()).await;
+    control.set_list_delay(Duration::ZERO);
+    assert_eq!(
+        env.gs_writes_since(mark),
+        ["PUT race-a.example.com", "DELETE race-b.example.com"],
+        "a stale refresh undid a write (audit: {:?})\n{}",
+        env.audit_since(mark),
+        env.log()
+    );
+    let gone: Vec<_> = env
+        .audit_since(mark)
+        .into_iter()
+        .filter(|e| e.status == 404)
+        .collect();
+    assert!(
+        gone.is_empty(),
+        "writes of objects already deleted: {gone:?}"
+    );
+    assert_no_duplicates(&env);
+    harness::remove_dir(&env.dir);
+}
