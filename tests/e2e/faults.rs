@@ -279,15 +279,15 @@ async fn real_world_context_names_survive_a_restart_during_an_outage() {
 }
 
 /// A watch gap on the cluster amko-rs runs in: a GSLBHostRule deleted meanwhile stops being in
-/// force once the watch relists (the GslbService's TTL reverts to the GDP's), and a GDP deleted
-/// meanwhile is treated exactly like a deleted GDP: its GslbServices and their managed monitors are
-/// deleted.
+/// force once the watch relists (the GslbService's TTL reverts to the GDP's); a GDP made invalid
+/// meanwhile keeps its last good version in force; and a GDP deleted meanwhile is treated exactly
+/// like a deleted GDP: its GslbServices and their managed monitors are deleted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn policy_deleted_during_a_watch_gap_is_dropped_at_the_relist() {
-    let gdp = gdp(&["cluster1", "cluster2"], json!({"ttl": 30}));
+    let policy = gdp(&["cluster1", "cluster2"], json!({"ttl": 30}));
     let env = Env::start(
         "policy-relist",
-        EnvOptions::clusters(2).install(gdp).run(&[]),
+        EnvOptions::clusters(2).install(policy).run(&[]),
     )
     .await;
     in_both_clusters(&env, "gap.example.com").await;
@@ -322,6 +322,23 @@ async fn policy_deleted_during_a_watch_gap_is_dropped_at_the_relist() {
     .await;
     // Every watch relists about a second after its 410 (the watcher's backoff); a list made during
     // the next gap would see that gap's deletion, so let them all finish first.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    // A typo made during a gap is an invalid edit, not a deletion: the last good GDP stays in
+    // force and no GslbService goes.
+    home.hold_watches();
+    env.replace_gdp(gdp(&["cluster1", "nowhere"], json!({"ttl": 30})))
+        .await;
+    home.release_watches();
+    env.eventually("the GDP says its last good version stays", || async {
+        env.gdp_status().await.contains("stays in force")
+    })
+    .await;
+    assert!(
+        env.has_gs_with_members("gap.example.com", 2),
+        "an invalid GDP seen at a relist changed the GslbService\n{}",
+        env.log()
+    );
     tokio::time::sleep(Duration::from_secs(3)).await;
 
     // The GDP is deleted during a gap: as if deleted in plain sight, its GslbServices go.
