@@ -236,7 +236,8 @@ mod tests {
 
     #[test]
     fn judges_each_kind_of_death_and_names_it() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut PipelineFacts)>, Option<&str>)> = vec![
+        type Change = Box<dyn Fn(&mut PipelineFacts)>;
+        let cases: Vec<(&str, Change, Option<&str>)> = vec![
             ("healthy", Box::new(|_| {}), None),
             (
                 "busy but under the threshold",

@@ -85,7 +85,12 @@ mod tests {
 
     #[test]
     fn parses_limit_and_token_and_refuses_what_it_cannot_honour() {
-        let cases: [(Option<&str>, Option<&str>, Result<PageRequest, PageError>); 7] = [
+        type Case<'a> = (
+            Option<&'a str>,
+            Option<&'a str>,
+            Result<PageRequest, PageError>,
+        );
+        let cases: [Case; 7] = [
             (None, None, Ok(PageRequest::default())),
             (
                 Some("5"),
@@ -187,10 +192,7 @@ mod tests {
             offset: 2,
             limit: 2,
         }
-        .take((0..1_000_000).map(|i| {
-            built += 1;
-            i
-        }));
+        .take((0..1_000_000).inspect(|_| built += 1));
         assert_eq!(page.items, vec![2, 3]);
         assert_eq!(page.next.as_deref(), Some("4"));
         assert_eq!(
