@@ -186,7 +186,8 @@ async fn an_idle_follower_and_restarted_pipelines_stay_alive() {
         "the pipeline restarted in process and booted again",
         Duration::from_secs(60),
         || async {
-            env.log().matches("pipeline started").count() >= 2
+            env.log().contains("restarting the actors")
+                && env.log().matches("pipeline started").count() >= 2
                 && env.get("/readyz").await.is_some_and(|(s, _)| s == 200)
         },
         || env.log(),
