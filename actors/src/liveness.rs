@@ -120,13 +120,12 @@ fn look_at(
             {
                 heartbeats.remove(&thread.name);
             }
-            let mut accepts_work = true;
-            if !heartbeats.contains_key(&thread.name) {
+            let accepts_work = if heartbeats.contains_key(&thread.name) {
+                // Still waiting: a no-op tells whether the thread is gone or just busy.
+                thread.handle.spawn(async {})
+            } else {
                 let ran = Arc::new(AtomicBool::new(false));
                 let flag = ran.clone();
-                accepts_work = thread.handle.spawn(async move {
-                    flag.store(true, Ordering::Release);
-                });
                 heartbeats.insert(
                     thread.name.clone(),
                     Heartbeat {
@@ -134,7 +133,10 @@ fn look_at(
                         ran,
                     },
                 );
-            }
+                thread.handle.spawn(async move {
+                    flag.store(true, Ordering::Release);
+                })
+            };
             ThreadFacts {
                 name: thread.name.clone(),
                 accepts_work,

@@ -331,3 +331,42 @@ async fn debug_endpoints_are_off_by_default_and_page_on_a_loopback_listener() {
     }
     assert_eq!(status_of(&env, "/healthz").await, Some(200));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_debug_listener_reachable_from_other_hosts_is_refused() {
+    let env = Env::start("debug-listen-refused", EnvOptions::clusters(1)).await;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_amko"))
+        .arg("run")
+        .arg("--kubeconfig")
+        .arg(&env.kubeconfig)
+        .args(["--context", "cluster1", "--namespace", HOME])
+        .arg("--members-kubeconfig")
+        .arg(&env.kubeconfig)
+        .args(["--listen", &format!("127.0.0.1:{}", free_port())])
+        .args(["--debug-listen", &format!("0.0.0.0:{}", free_port())])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("amko run starts");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("amko run can be waited for") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("amko run kept running with a non-loopback --debug-listen");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        std::io::Read::read_to_string(&mut pipe, &mut stderr).expect("stderr");
+    }
+    assert!(!status.success(), "{stderr}");
+    assert!(
+        stderr.contains("--debug-listen 0.0.0.0:") && stderr.contains("is not a loopback address"),
+        "{stderr}"
+    );
+}
