@@ -61,11 +61,13 @@ pub struct BootSnapshot {
     pub observed_at: Instant,
 }
 
-/// Asks for the writer's view of every GslbService (for `/debug/gslbservices`).
+/// Asks for one page of the writer's view of the GslbServices (for `/debug/gslbservices`): only
+/// that page is built, so the answer holds up the writer for what one page costs.
 #[derive(Message)]
 #[rtype(result = "Value")]
 pub struct DebugGslbServices {
     pub name: Option<String>,
+    pub page: amko::page::PageRequest,
 }
 
 /// Whether the boot sync is done (for `/readyz`).
@@ -650,14 +652,28 @@ impl Handler<DebugGslbServices> for AviActor {
     type Result = MessageResult<DebugGslbServices>;
 
     fn handle(&mut self, msg: DebugGslbServices, _: &mut Context<Self>) -> Self::Result {
-        let mut keys: BTreeSet<GsKey> = self.desired.keys().cloned().collect();
-        keys.extend(self.cache.gslb_services.keys().map(|(t, n)| GsKey {
-            tenant: t.clone(),
-            fqdn: n.clone(),
-        }));
-        let items: Vec<Value> = keys
+        let mut keys: BTreeSet<(&str, &str)> = self
+            .desired
+            .keys()
+            .map(|k| (k.tenant.as_str(), k.fqdn.as_str()))
+            .collect();
+        keys.extend(
+            self.cache
+                .gslb_services
+                .keys()
+                .map(|(t, n)| (t.as_str(), n.as_str())),
+        );
+        let page = msg.page.take(
+            keys.into_iter()
+                .filter(|(_, fqdn)| msg.name.as_deref().is_none_or(|n| n == *fqdn)),
+        );
+        let items: Vec<Value> = page
+            .items
             .into_iter()
-            .filter(|k| msg.name.as_ref().is_none_or(|n| *n == k.fqdn))
+            .map(|(tenant, fqdn)| GsKey {
+                tenant: tenant.to_owned(),
+                fqdn: fqdn.to_owned(),
+            })
             .map(|key| {
                 let desired = self
                     .desired
@@ -692,6 +708,7 @@ impl Handler<DebugGslbServices> for AviActor {
             "queue": self.queue.len(),
             "in_flight": self.in_flight.len(),
             "gslbservices": items,
+            "next": page.next,
         }))
     }
 }
