@@ -271,6 +271,7 @@ fn every_value_set_renders_the_documented_objects_in_the_release_namespace() {
         .to_vec();
         if name == "full" {
             expected.push(("ServiceMonitor".into(), "amko-test".into()));
+            expected.push(("NetworkPolicy".into(), "amko-test".into()));
             expected.sort();
         }
         assert_eq!(kinds, expected, "{name}");
@@ -373,7 +374,13 @@ fn minimal_values_render_the_documented_defaults() {
     assert_eq!(amko["image"], "amko-rs:0.1.0");
     assert_eq!(
         strings(&amko["args"]),
-        ["run", "--listen=0.0.0.0:8080", "--log-format=text"]
+        [
+            "run",
+            "--listen=0.0.0.0:8080",
+            "--log-format=text",
+            "--stall-threshold-secs=180"
+        ],
+        "no debug endpoints by default"
     );
     assert_eq!(
         amko["env"],
@@ -390,6 +397,10 @@ fn minimal_values_render_the_documented_defaults() {
     assert_eq!(
         amko["livenessProbe"],
         json!({"httpGet": {"path": "/api/status", "port": "http"}, "initialDelaySeconds": 5, "periodSeconds": 10})
+    );
+    assert!(
+        rendered.of_kind("NetworkPolicy").is_empty(),
+        "no NetworkPolicy by default"
     );
     assert_eq!(amko["readinessProbe"]["httpGet"]["path"], "/readyz");
     assert_eq!(
@@ -553,6 +564,8 @@ fn full_values_reach_every_object() {
             "run",
             "--listen=0.0.0.0:9100",
             "--log-format=json",
+            "--stall-threshold-secs=300",
+            "--debug-endpoints",
             "--allow-insecure-http",
             "--leader-elect",
             "--lease-name=amko-east-leader"
@@ -601,6 +614,76 @@ fn full_values_reach_every_object() {
         .filter_map(|p| p["name"].as_str())
         .collect();
     assert_eq!(port_names, ["http-metrics", "http-federator"]);
+
+    let policy = rendered.find("NetworkPolicy", "amko-test");
+    assert_eq!(
+        policy["spec"],
+        json!({
+            "podSelector": {"matchLabels": deployment["spec"]["selector"]["matchLabels"]},
+            "policyTypes": ["Ingress"],
+            "ingress": [{
+                "ports": [{"port": "http", "protocol": "TCP"}, {"port": "http-federator", "protocol": "TCP"}],
+                "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+            }]
+        })
+    );
+}
+
+#[test]
+fn debug_endpoints_go_to_loopback_or_the_metrics_port_and_the_network_policy_admits_only_that_port()
+{
+    let sets = [
+        "debugEndpoints.enabled=true",
+        "debugEndpoints.port=9200",
+        "networkPolicy.enabled=true",
+    ];
+    let mut lint = helm_args("lint", NAMESPACE, "minimal", &sets);
+    lint.push("--strict".into());
+    let output = run(tools::helm(), &lint);
+    assert!(
+        output.status.success(),
+        "helm lint --strict {sets:?}: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rendered = render("minimal", &sets);
+    let amko = rendered.container("amko").expect("amko container");
+    let args = strings(&amko["args"]);
+    assert!(
+        args.contains(&"--debug-listen=127.0.0.1:9200") && !args.contains(&"--debug-endpoints"),
+        "loopback by default when enabled: {args:?}"
+    );
+    assert_eq!(
+        amko["ports"],
+        json!([{"name": "http", "containerPort": 8080, "protocol": "TCP"}]),
+        "the loopback listener is no container port"
+    );
+    let policy = rendered.find("NetworkPolicy", "amko-test");
+    assert_eq!(
+        policy["spec"]["ingress"],
+        json!([{"ports": [{"port": "http", "protocol": "TCP"}]}]),
+        "no federator port without the federator; any source when `from` is empty"
+    );
+
+    let on_metrics = render(
+        "minimal",
+        &[
+            "debugEndpoints.enabled=true",
+            "debugEndpoints.listen=metrics",
+        ],
+    );
+    let args = strings(&on_metrics.container("amko").expect("amko")["args"]).join(" ");
+    assert!(
+        args.contains("--debug-endpoints") && !args.contains("--debug-listen"),
+        "{args}"
+    );
+    let refused = rejection("minimal", &["debugEndpoints.listen=everywhere"]);
+    assert!(refused.contains("debugEndpoints.listen"), "{refused}");
+    let refused = rejection("minimal", &["liveness.stallThresholdSeconds=1"]);
+    assert!(
+        refused.contains("liveness.stallThresholdSeconds"),
+        "{refused}"
+    );
 }
 
 /// The AMKOCluster spec the chart renders for `context` in a federation of `clusters`.
@@ -822,6 +905,9 @@ fn values_keep_the_documented_keys_and_defaults() {
     assert_eq!(at("/replicaCount"), 1);
     assert_eq!(at("/metrics/port"), 8080);
     assert_eq!(at("/metrics/serviceMonitor/enabled"), false);
+    assert_eq!(at("/liveness/stallThresholdSeconds"), 180);
+    assert_eq!(at("/debugEndpoints/enabled"), false, "debug endpoints off");
+    assert_eq!(at("/networkPolicy/enabled"), false);
 }
 
 // ------------------------------------------------------------ the schema rejects bad values

@@ -27,7 +27,7 @@ use serde_json::json;
 
 use crate::avi_writer::{AviActor, IsBooted, WriterConfig};
 use crate::cluster::ClusterActor;
-use crate::http::{Endpoints, Pipeline};
+use crate::http::{Endpoints, Pipeline, WatchedActor, WatchedThread};
 use crate::policy::PolicyActor;
 use crate::selection::{RegisterDomainListener, SelectionActor};
 use crate::status::{EventSink, RecordEvent, SetStatus, StatusActor, StatusTarget};
@@ -349,12 +349,14 @@ impl Operator {
         let pipeline = self
             .start_pipeline(&arbiter.0, &policy_arbiter.0, &settings, avi, &members)
             .await;
-        self.endpoints.set_pipeline(Some(pipeline.clone()));
+        // Dropped before the arbiters: the liveness watchdog sees the pipeline retired before
+        // its threads stop.
+        let _published = self.endpoints.publish(pipeline.clone());
 
         let mut accepted = false;
         let mut level = settings.log_level;
         let api: Api<GslbConfig> = Api::namespaced(self.client.clone(), &self.options.namespace);
-        let outcome = loop {
+        loop {
             tokio::time::sleep(Duration::from_millis(if accepted { 2000 } else { 200 })).await;
             if !accepted && pipeline.avi.send(IsBooted).await.unwrap_or(false) {
                 accepted = true;
@@ -400,9 +402,7 @@ impl Operator {
             );
             self.set_gc_state(gc, "gslb config edited, restarting amko-rs actors");
             break Ok(());
-        };
-        self.endpoints.set_pipeline(None);
-        outcome
+        }
     }
 
     async fn avi_client(&self, settings: &GslbConfigSettings) -> Result<AviClient, ConfigError> {
@@ -574,7 +574,7 @@ impl Operator {
                 )
             })
         };
-        forward.do_send(SetTarget(policy.recipient()));
+        forward.do_send(SetTarget(policy.clone().recipient()));
 
         let mut clusters: BTreeMap<String, Addr<ClusterActor>> = BTreeMap::new();
         let wanted: BTreeSet<String> = settings.instance.member_clusters.clone();
@@ -606,12 +606,44 @@ impl Operator {
             clusters.insert(context, addr);
         }
         tracing::info!(clusters = clusters.len(), created_by = %settings.instance.created_by, "pipeline started");
+        // What the liveness watchdog watches: both threads, and every actor that lives as long
+        // as the pipeline (GslbService actors come and go with their keys; they share the
+        // pipeline thread, whose heartbeat covers them).
+        let mut actors = vec![
+            WatchedActor::new("selection/world", PIPELINE_THREAD, selection.clone()),
+            WatchedActor::new("avi/writer", PIPELINE_THREAD, avi_actor.clone()),
+            WatchedActor::new("policy/watcher", POLICY_THREAD, policy),
+            WatchedActor::new("status/writer", "main", self.status.clone()),
+        ];
+        for (name, addr) in clusters {
+            actors.push(WatchedActor::new(
+                &format!("cluster/{name}"),
+                PIPELINE_THREAD,
+                addr,
+            ));
+        }
         Pipeline {
             selection,
             avi: avi_actor,
+            threads: vec![
+                WatchedThread {
+                    name: PIPELINE_THREAD.to_owned(),
+                    handle,
+                },
+                WatchedThread {
+                    name: POLICY_THREAD.to_owned(),
+                    handle: policy_arbiter.handle(),
+                },
+            ],
+            actors,
         }
     }
 }
+
+/// The thread of the selection, writer, GslbService and cluster actors, and that of the
+/// PolicyActor, as liveness causes name them.
+const PIPELINE_THREAD: &str = "pipeline";
+const POLICY_THREAD: &str = "policy";
 
 /// Stops the pipeline's arbiter however `run_config` ends, also when the operator is dropped
 /// because this instance stopped leading (see `cmd/run.rs`): no actor of it writes afterwards.

@@ -109,7 +109,8 @@ fn rules(docs: &[Value]) -> Vec<Rule> {
         .collect()
 }
 
-/// The args the chart gives `container`, minus `--listen` (the test picks free ports).
+/// The args the chart gives `container`, minus `--listen` and `--debug-listen` (the test picks
+/// free ports; the debug endpoints do not touch the API server).
 fn container_args(docs: &[Value], container: &str) -> Vec<String> {
     docs.iter()
         .filter(|d| d["kind"] == "Deployment")
@@ -124,7 +125,7 @@ fn container_args(docs: &[Value], container: &str) -> Vec<String> {
         .unwrap_or_else(|| panic!("no {container} container rendered"))
         .into_iter()
         .skip(1)
-        .filter(|a| !a.starts_with("--listen"))
+        .filter(|a| !a.starts_with("--listen") && !a.starts_with("--debug-listen"))
         .collect()
 }
 

@@ -230,6 +230,17 @@ impl FaultHandle {
         self.cluster.faults.set_gone_next_watch();
     }
 
+    /// Opens a watch gap: open watches end and new ones deliver nothing until
+    /// [`FaultHandle::release_watches`]; changes made meanwhile reach clients only by relisting.
+    pub fn hold_watches(&self) {
+        self.cluster.faults.hold_watches();
+    }
+
+    /// Ends the watch gap: every held watch gets 410 Gone, so its client relists.
+    pub fn release_watches(&self) {
+        self.cluster.faults.release_watches();
+    }
+
     /// Forgets the event log (every resume from an older resourceVersion gets 410) and drops watches.
     pub fn expire_history(&self) {
         self.cluster.lock().compact();
