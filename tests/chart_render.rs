@@ -271,6 +271,7 @@ fn every_value_set_renders_the_documented_objects_in_the_release_namespace() {
         .to_vec();
         if name == "full" {
             expected.push(("ServiceMonitor".into(), "amko-test".into()));
+            expected.push(("NetworkPolicy".into(), "amko-test".into()));
             expected.sort();
         }
         assert_eq!(kinds, expected, "{name}");
@@ -373,7 +374,13 @@ fn minimal_values_render_the_documented_defaults() {
     assert_eq!(amko["image"], "amko-rs:0.1.0");
     assert_eq!(
         strings(&amko["args"]),
-        ["run", "--listen=0.0.0.0:8080", "--log-format=text"]
+        [
+            "run",
+            "--listen=0.0.0.0:8080",
+            "--log-format=text",
+            "--stall-threshold-secs=180"
+        ],
+        "no debug endpoints by default"
     );
     assert_eq!(
         amko["env"],
@@ -390,6 +397,10 @@ fn minimal_values_render_the_documented_defaults() {
     assert_eq!(
         amko["livenessProbe"],
         json!({"httpGet": {"path": "/api/status", "port": "http"}, "initialDelaySeconds": 5, "periodSeconds": 10})
+    );
+    assert!(
+        rendered.of_kind("NetworkPolicy").is_empty(),
+        "no NetworkPolicy by default"
     );
     assert_eq!(amko["readinessProbe"]["httpGet"]["path"], "/readyz");
     assert_eq!(
@@ -419,21 +430,22 @@ fn rbac_is_least_privilege() {
     assert_eq!(
         rules(single.find("Role", "amko-test")),
         [
-            "amko.vmware.com gslbconfigs,globaldeploymentpolicies,amkoclusters get,list,watch",
+            "amko.vmware.com gslbconfigs,globaldeploymentpolicies,amkoclusters list,watch",
+            "amko.vmware.com gslbconfigs,amkoclusters get",
             "amko.vmware.com gslbconfigs patch",
             "amko.vmware.com globaldeploymentpolicies patch",
-            "amko.vmware.com gslbconfigs/status,globaldeploymentpolicies/status,amkoclusters/status get,patch,update",
+            "amko.vmware.com gslbconfigs/status,globaldeploymentpolicies/status,amkoclusters/status patch",
             "core secrets[gslb-avi-secret] get",
-            "core,events.k8s.io events create,patch",
+            "core events create",
         ]
     );
     assert_eq!(
         rules(single.find("ClusterRole", "avi-system-amko-test")),
         [
-            "amko.vmware.com gslbhostrules get,list,watch",
-            "amko.vmware.com gslbhostrules/status patch,update",
+            "amko.vmware.com gslbhostrules list,watch",
+            "amko.vmware.com gslbhostrules/status patch",
             "amko.vmware.com gslbhostrules patch",
-            "core namespaces get,list,watch",
+            "core namespaces get",
         ]
     );
     for (binding, role_kind, name) in [
@@ -552,6 +564,9 @@ fn full_values_reach_every_object() {
             "run",
             "--listen=0.0.0.0:9100",
             "--log-format=json",
+            "--stall-threshold-secs=300",
+            "--debug-endpoints",
+            "--allow-insecure-http",
             "--leader-elect",
             "--lease-name=amko-east-leader"
         ]
@@ -599,6 +614,76 @@ fn full_values_reach_every_object() {
         .filter_map(|p| p["name"].as_str())
         .collect();
     assert_eq!(port_names, ["http-metrics", "http-federator"]);
+
+    let policy = rendered.find("NetworkPolicy", "amko-test");
+    assert_eq!(
+        policy["spec"],
+        json!({
+            "podSelector": {"matchLabels": deployment["spec"]["selector"]["matchLabels"]},
+            "policyTypes": ["Ingress"],
+            "ingress": [{
+                "ports": [{"port": "http", "protocol": "TCP"}, {"port": "http-federator", "protocol": "TCP"}],
+                "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+            }]
+        })
+    );
+}
+
+#[test]
+fn debug_endpoints_go_to_loopback_or_the_metrics_port_and_the_network_policy_admits_only_that_port()
+{
+    let sets = [
+        "debugEndpoints.enabled=true",
+        "debugEndpoints.port=9200",
+        "networkPolicy.enabled=true",
+    ];
+    let mut lint = helm_args("lint", NAMESPACE, "minimal", &sets);
+    lint.push("--strict".into());
+    let output = run(tools::helm(), &lint);
+    assert!(
+        output.status.success(),
+        "helm lint --strict {sets:?}: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rendered = render("minimal", &sets);
+    let amko = rendered.container("amko").expect("amko container");
+    let args = strings(&amko["args"]);
+    assert!(
+        args.contains(&"--debug-listen=127.0.0.1:9200") && !args.contains(&"--debug-endpoints"),
+        "loopback by default when enabled: {args:?}"
+    );
+    assert_eq!(
+        amko["ports"],
+        json!([{"name": "http", "containerPort": 8080, "protocol": "TCP"}]),
+        "the loopback listener is no container port"
+    );
+    let policy = rendered.find("NetworkPolicy", "amko-test");
+    assert_eq!(
+        policy["spec"]["ingress"],
+        json!([{"ports": [{"port": "http", "protocol": "TCP"}]}]),
+        "no federator port without the federator; any source when `from` is empty"
+    );
+
+    let on_metrics = render(
+        "minimal",
+        &[
+            "debugEndpoints.enabled=true",
+            "debugEndpoints.listen=metrics",
+        ],
+    );
+    let args = strings(&on_metrics.container("amko").expect("amko")["args"]).join(" ");
+    assert!(
+        args.contains("--debug-endpoints") && !args.contains("--debug-listen"),
+        "{args}"
+    );
+    let refused = rejection("minimal", &["debugEndpoints.listen=everywhere"]);
+    assert!(refused.contains("debugEndpoints.listen"), "{refused}");
+    let refused = rejection("minimal", &["liveness.stallThresholdSeconds=1"]);
+    assert!(
+        refused.contains("liveness.stallThresholdSeconds"),
+        "{refused}"
+    );
 }
 
 /// The AMKOCluster spec the chart renders for `context` in a federation of `clusters`.
@@ -820,6 +905,9 @@ fn values_keep_the_documented_keys_and_defaults() {
     assert_eq!(at("/replicaCount"), 1);
     assert_eq!(at("/metrics/port"), 8080);
     assert_eq!(at("/metrics/serviceMonitor/enabled"), false);
+    assert_eq!(at("/liveness/stallThresholdSeconds"), 180);
+    assert_eq!(at("/debugEndpoints/enabled"), false, "debug endpoints off");
+    assert_eq!(at("/networkPolicy/enabled"), false);
 }
 
 // ------------------------------------------------------------ the schema rejects bad values
@@ -1354,4 +1442,80 @@ fn notes_say_what_to_check_next_and_warn_about_mistakes() {
          mountPath, logFile, federatorLogFile, rbac, service, serviceAccount."
     ));
     assert!(careless.contains("kubectl get gc -n default gc-1"));
+}
+
+/// Every base image of the Dockerfile is pinned by a sha256 digest (a tag alone moves), each pin is
+/// the one docs/helm.md documents, and the build image's Rust is new enough for the workspace.
+#[test]
+fn every_base_image_is_pinned_by_digest() {
+    let dockerfile = std::fs::read_to_string(repo_path("Dockerfile")).expect("Dockerfile");
+    let guide = std::fs::read_to_string(repo_path("docs/helm.md")).expect("docs/helm.md");
+    let mut stages: Vec<String> = Vec::new();
+    let mut pinned = 0;
+    for line in dockerfile.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if !words
+            .first()
+            .is_some_and(|w| w.eq_ignore_ascii_case("FROM"))
+        {
+            continue;
+        }
+        let image = words
+            .iter()
+            .skip(1)
+            .find(|w| !w.starts_with("--"))
+            .unwrap_or_else(|| panic!("FROM without an image: {line}"));
+        if let Some(pos) = words.iter().position(|w| w.eq_ignore_ascii_case("AS")) {
+            stages.push(words[pos + 1].to_owned());
+        }
+        if stages[..stages.len().saturating_sub(1)]
+            .iter()
+            .any(|s| s == image)
+        {
+            continue; // an earlier stage, not an image
+        }
+        let (reference, digest) = image
+            .split_once("@sha256:")
+            .unwrap_or_else(|| panic!("base image without a digest: {line}"));
+        assert!(
+            digest.len() == 64
+                && digest
+                    .chars()
+                    .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()),
+            "not a sha256 digest: {line}"
+        );
+        assert!(
+            reference.contains(':'),
+            "pin the tag beside the digest: {line}"
+        );
+        let (name, tag) = reference.rsplit_once(':').expect("tag");
+        let row = guide
+            .lines()
+            .find(|l| l.contains(&format!("`{name}:{tag}")))
+            .unwrap_or_else(|| panic!("docs/helm.md does not list {reference}"));
+        assert!(
+            row.contains(&format!("`sha256:{digest}`")),
+            "docs/helm.md lists another digest for {reference}: {row}"
+        );
+        if name == "rust" {
+            let manifest = std::fs::read_to_string(repo_path("Cargo.toml")).expect("Cargo.toml");
+            let required = manifest
+                .lines()
+                .find_map(|l| l.strip_prefix("rust-version = "))
+                .map(|v| v.trim_matches('"').to_owned())
+                .expect("workspace rust-version");
+            let version = |text: &str| -> (u32, u32) {
+                let mut parts = text
+                    .split(['.', '-'])
+                    .map(|p| p.parse::<u32>().unwrap_or(0));
+                (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+            };
+            assert!(
+                version(tag) >= version(&required),
+                "the build image's Rust {tag} is older than rust-version {required}"
+            );
+        }
+        pinned += 1;
+    }
+    assert_eq!(pinned, 2, "the build and the runtime image");
 }

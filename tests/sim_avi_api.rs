@@ -1187,3 +1187,53 @@ async fn bulk_throughput() {
     assert_eq!(sim.control().audit_len(), 2 * total);
     sim.shutdown().await;
 }
+
+/// Slow lists: a collection GET is answered `list_delay_ms` after the collection was read, so a
+/// write that completes meanwhile is missing from the answer; single-object reads and writes are
+/// not slowed.
+#[tokio::test]
+async fn slow_lists_answer_what_they_read_before_the_delay() {
+    let sim = start(AviSimConfig::default()).await;
+    let avi = Avi::login(&sim).await;
+    let before = avi
+        .post("/api/gslbservice", &gs("before", "before.example.com"))
+        .await;
+    assert_eq!(before.status, StatusCode::CREATED, "{}", before.text);
+    let update: FaultUpdate = serde_json::from_value(json!({"list_delay_ms": 1500})).unwrap();
+    assert_eq!(sim.control().apply(&update).unwrap().list_delay_ms, 1500);
+
+    let list = avi.get("/api/gslbservice");
+    let write = async {
+        // Well after the list was read (it is answered 1.5 s later).
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let created = avi
+            .post("/api/gslbservice", &gs("during", "during.example.com"))
+            .await;
+        let uuid = created.json()["uuid"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let read = avi.get(&format!("/api/gslbservice/{uuid}")).await;
+        (created.status, read.status)
+    };
+    let (listed, (created, read)) = tokio::join!(list, write);
+    assert_eq!((created, read), (StatusCode::CREATED, StatusCode::OK));
+    let names: Vec<String> = listed.json()["results"]
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .filter_map(|o| o["name"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        names,
+        ["before"],
+        "the list shows what it read, not the write made since"
+    );
+
+    sim.control().set_list_delay(Duration::ZERO);
+    assert_eq!(sim.control().faults().list_delay_ms, 0);
+    assert_eq!(avi.get("/api/gslbservice").await.json()["count"], 2);
+    sim.shutdown().await;
+}

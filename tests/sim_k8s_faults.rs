@@ -265,3 +265,172 @@ async fn watcher_resumes_after_the_cluster_comes_back() {
     task.abort();
     sim.shutdown().await;
 }
+
+/// A watch gap: while watches are held nothing reaches the watcher (a deletion made meanwhile is
+/// never an event); on release the watcher gets 410 Gone and relists, and only the relist shows
+/// what changed.
+#[tokio::test]
+async fn held_watches_deliver_nothing_then_force_a_relist() {
+    use futures::StreamExt;
+    use kube::api::{DeleteParams, PostParams};
+    use kube::runtime::watcher::{self, Event};
+
+    let sim = SimClusters::start(SimConfig::with_clusters(1))
+        .await
+        .expect("start");
+    let client = client_for(sim.server_url("cluster1").expect("url"));
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let create = |name: &str| {
+        serde_json::from_value::<ConfigMap>(json!({"metadata": {"name": name}})).expect("cm")
+    };
+    for name in ["kept", "deleted-in-gap"] {
+        cms.create(&PostParams::default(), &create(name))
+            .await
+            .expect("create");
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let stream = watcher::watcher(cms.clone(), watcher::Config::default());
+    let task = tokio::spawn(async move {
+        let mut stream = std::pin::pin!(stream);
+        while let Some(item) = stream.next().await {
+            if let Ok(event) = item
+                && tx.send(event).is_err()
+            {
+                break;
+            }
+        }
+    });
+    let name = |cm: &ConfigMap| cm.metadata.name.clone().unwrap_or_default();
+    // The first list.
+    let mut listed = Vec::new();
+    loop {
+        match next(&mut rx).await {
+            Event::InitApply(cm) => listed.push(name(&cm)),
+            Event::InitDone => break,
+            _ => {}
+        }
+    }
+    listed.sort();
+    assert_eq!(listed, ["deleted-in-gap", "kept"]);
+
+    let faults = sim.faults("cluster1").expect("faults");
+    faults.hold_watches();
+    cms.delete("deleted-in-gap", &DeleteParams::default())
+        .await
+        .expect("delete");
+    cms.create(&PostParams::default(), &create("created-in-gap"))
+        .await
+        .expect("create");
+    // Nothing arrives while held (the watcher has re-watched and waits).
+    let quiet = tokio::time::timeout(std::time::Duration::from_secs(1), rx.recv()).await;
+    assert!(quiet.is_err(), "an event during the gap: {quiet:?}");
+
+    faults.release_watches();
+    let mut relisted = Vec::new();
+    let mut started = false;
+    loop {
+        match next(&mut rx).await {
+            Event::Init => started = true,
+            Event::InitApply(cm) => relisted.push(name(&cm)),
+            Event::InitDone => break,
+            Event::Apply(cm) | Event::Delete(cm) => {
+                panic!("{} came as a watch event, not by relisting", name(&cm))
+            }
+        }
+    }
+    relisted.sort();
+    assert!(started, "the watcher relisted");
+    assert_eq!(relisted, ["created-in-gap", "kept"]);
+
+    // The control API opens and ends a gap too, and says whether one is open.
+    let http = reqwest::Client::new();
+    let control = sim.control_url().to_string();
+    for (action, held) in [("hold-watches", true), ("release-watches", false)] {
+        let answer: serde_json::Value = http
+            .post(format!("{control}/sim/clusters/cluster1/{action}"))
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(answer["watchesHeld"], held, "{action}: {answer}");
+    }
+    task.abort();
+    sim.shutdown().await;
+}
+
+async fn next<K>(rx: &mut tokio::sync::mpsc::UnboundedReceiver<K>) -> K {
+    tokio::time::timeout(std::time::Duration::from_secs(30), rx.recv())
+        .await
+        .expect("an event in time")
+        .expect("stream open")
+}
+
+/// Any kubeconfig context name is a cluster name, also on a shared port, where the name is a URL
+/// path segment: an EKS ARN (`/`, `:`), an OpenShift context (`/`, `:`, `@`) and a name with a
+/// space, `,`, `%`, `?` and `#` each get a server URL of their own, the kubeconfig reaches the
+/// right cluster by that name, and the control API addresses the cluster by its encoded name.
+#[tokio::test]
+async fn shared_port_serves_clusters_with_any_context_name() {
+    use amko_sim::k8s::ClusterSpec;
+    const NAMES: [&str; 3] = [
+        "arn:aws:eks:eu-west-1:123456789012:cluster/prod",
+        "default/api-ocp-example-com:6443/kube:admin",
+        "team a, 100% \"prod\"?#",
+    ];
+    let config = SimConfig {
+        clusters: NAMES.iter().map(|n| ClusterSpec::new(*n)).collect(),
+        listen: Listen::Shared {
+            addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+        },
+        ..SimConfig::default()
+    };
+    let sim = SimClusters::start(config).await.expect("start");
+    let kubeconfig: Kubeconfig = serde_json::from_value(sim.kubeconfig()).expect("kubeconfig");
+    for (i, name) in NAMES.iter().enumerate() {
+        let options = KubeConfigOptions {
+            context: Some((*name).to_owned()),
+            ..Default::default()
+        };
+        let config = Config::from_custom_kubeconfig(kubeconfig.clone(), &options)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let client = Client::try_from(config).expect("client");
+        let cm: ConfigMap =
+            serde_json::from_value(json!({"metadata": {"name": format!("only-in-{i}")}}))
+                .expect("cm");
+        Api::<ConfigMap>::namespaced(client, "default")
+            .create(&Default::default(), &cm)
+            .await
+            .unwrap_or_else(|e| panic!("create in {name}: {e}"));
+    }
+    for (i, name) in NAMES.iter().enumerate() {
+        let client = client_for(sim.server_url(name).expect("url"));
+        let names: Vec<String> = Api::<ConfigMap>::namespaced(client, "default")
+            .list(&ListParams::default())
+            .await
+            .unwrap_or_else(|e| panic!("list in {name}: {e}"))
+            .items
+            .into_iter()
+            .filter_map(|c| c.metadata.name)
+            .filter(|n| n.starts_with("only-in-"))
+            .collect();
+        assert_eq!(names, [format!("only-in-{i}")], "{name}");
+    }
+    let http = reqwest::Client::new();
+    let control = sim.control_url().to_string();
+    let path = sim.server_url(NAMES[2]).expect("url");
+    let encoded = path.rsplit_once("/clusters/").expect("path prefix").1;
+    let set = http
+        .post(format!("{control}/sim/clusters/{encoded}/faults"))
+        .json(&json!({"latencyMs": 1}))
+        .send()
+        .await
+        .expect("set");
+    assert!(set.status().is_success(), "{}", set.status());
+    let state: serde_json::Value = set.json().await.expect("json");
+    assert_eq!(state["name"], NAMES[2]);
+    assert_eq!(state["faults"]["latencyMs"], 1);
+    sim.shutdown().await;
+}

@@ -3,7 +3,8 @@
 //! replaces a queued one), bounded concurrency with strict per-GslbService ordering, the timers of
 //! retries and holds, and a periodic refresh that repairs drift and deletes owned orphans. What to
 //! write and when is decided by `amko::avi::converge` (boot phases, write gate, plans), what to do
-//! after a failure by `amko::avi::retry`; this actor carries their answers out.
+//! after a failure by `amko::avi::retry`, how a refresh meets the writes made while it was in
+//! flight by `amko::avi::refresh`; this actor carries their answers out.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::hash::{BuildHasher, RandomState};
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use amko::avi::converge::{self, AfterLoad, Gate, Phase, Step};
+use amko::avi::refresh::{RefreshMark, WriteLedger};
 use amko::avi::retry::{self, Hold, Problem, Retry, WriteVerdict};
 use amko::avi::sync::{CacheChange, execute, federated_pki_profiles, load_state};
 use amko::avi::{AviClient, AviError};
@@ -59,11 +61,13 @@ pub struct BootSnapshot {
     pub observed_at: Instant,
 }
 
-/// Asks for the writer's view of every GslbService (for `/debug/gslbservices`).
+/// Asks for one page of the writer's view of the GslbServices (for `/debug/gslbservices`): only
+/// that page is built, so the answer holds up the writer for what one page costs.
 #[derive(Message)]
 #[rtype(result = "Value")]
 pub struct DebugGslbServices {
     pub name: Option<String>,
+    pub page: amko::page::PageRequest,
 }
 
 /// Whether the boot sync is done (for `/readyz`).
@@ -100,6 +104,8 @@ pub struct WatchFallbackPki {
 struct Loaded {
     result: Result<(ControllerState, Option<Vec<String>>), AviError>,
     refresh: bool,
+    /// Where the completed writes stood when the read started.
+    mark: RefreshMark,
 }
 impl Message for Loaded {
     type Result = ();
@@ -129,6 +135,8 @@ pub struct AviActor {
     problems: Recipient<WriteProblem>,
     phase: Phase,
     cache: ControllerState,
+    /// The writes a read in flight may have missed.
+    ledger: WriteLedger,
     /// The fallback PKI profile announced last (`None`: not read yet).
     fallback_pki: Option<Option<String>>,
     pki_watchers: Vec<WatchFallbackPki>,
@@ -168,6 +176,7 @@ impl AviActor {
             problems,
             phase: Phase::LoadingCache,
             cache: ControllerState::default(),
+            ledger: WriteLedger::new(),
             fallback_pki: None,
             pki_watchers: Vec::new(),
             desired: BTreeMap::new(),
@@ -197,6 +206,7 @@ impl AviActor {
             return;
         }
         self.refreshing = true;
+        let mark = self.ledger.refresh_started();
         let client = self.client.clone();
         let created_by = self.config.created_by.clone();
         let tenant = self.config.default_tenant.clone();
@@ -216,6 +226,7 @@ impl AviActor {
             addr.do_send(Loaded {
                 result,
                 refresh: is_refresh,
+                mark,
             });
         });
     }
@@ -555,8 +566,9 @@ impl Handler<Loaded> for AviActor {
             let is_refresh = msg.refresh;
             match msg.result {
                 Ok((state, pki)) => {
-                    // Writes in flight update the cache themselves; keep their entries.
-                    self.cache = state;
+                    // Writes that completed while the read was in flight keep their effect (the
+                    // read may predate them); writes still in flight update the cache when done.
+                    self.cache = self.ledger.refreshed(msg.mark, state, &self.cache);
                     self.announce_fallback_pki(pki.as_deref());
                     let (phase, then) = self.phase.after_load(is_refresh);
                     self.phase = phase;
@@ -588,7 +600,7 @@ impl Handler<WriteDone> for AviActor {
             self.in_flight.remove(&msg.key);
             self.count_writes(&msg);
             for change in msg.changes {
-                change.apply(&mut self.cache);
+                self.ledger.apply(change, &mut self.cache);
             }
             if let Some(notice) = retry::reachability(self.unreachable, msg.error.as_ref()) {
                 // The warning says it became unreachable, the normal event that it is back.
@@ -640,14 +652,28 @@ impl Handler<DebugGslbServices> for AviActor {
     type Result = MessageResult<DebugGslbServices>;
 
     fn handle(&mut self, msg: DebugGslbServices, _: &mut Context<Self>) -> Self::Result {
-        let mut keys: BTreeSet<GsKey> = self.desired.keys().cloned().collect();
-        keys.extend(self.cache.gslb_services.keys().map(|(t, n)| GsKey {
-            tenant: t.clone(),
-            fqdn: n.clone(),
-        }));
-        let items: Vec<Value> = keys
+        let mut keys: BTreeSet<(&str, &str)> = self
+            .desired
+            .keys()
+            .map(|k| (k.tenant.as_str(), k.fqdn.as_str()))
+            .collect();
+        keys.extend(
+            self.cache
+                .gslb_services
+                .keys()
+                .map(|(t, n)| (t.as_str(), n.as_str())),
+        );
+        let page = msg.page.take(
+            keys.into_iter()
+                .filter(|(_, fqdn)| msg.name.as_deref().is_none_or(|n| n == *fqdn)),
+        );
+        let items: Vec<Value> = page
+            .items
             .into_iter()
-            .filter(|k| msg.name.as_ref().is_none_or(|n| *n == k.fqdn))
+            .map(|(tenant, fqdn)| GsKey {
+                tenant: tenant.to_owned(),
+                fqdn: fqdn.to_owned(),
+            })
             .map(|key| {
                 let desired = self
                     .desired
@@ -682,6 +708,7 @@ impl Handler<DebugGslbServices> for AviActor {
             "queue": self.queue.len(),
             "in_flight": self.in_flight.len(),
             "gslbservices": items,
+            "next": page.next,
         }))
     }
 }

@@ -8,6 +8,7 @@ mod election;
 mod federator;
 mod gslb_service;
 mod http;
+mod liveness;
 mod operator;
 mod policy;
 mod role;

@@ -16,7 +16,9 @@ use amko::crd::gslbconfig::{
     AMKO_UUID_ANNOTATION, STATE_ACCEPTED, STATE_NOT_LEADER, STATE_SYNCING,
 };
 use amko::members::{MembersError, MembersKubeconfig};
-use amko::policy::config::{choose_gslb_config, others_than_running};
+use amko::policy::config::{
+    ControllerAddressError, choose_gslb_config, controller_base_url, others_than_running,
+};
 use amko::policy::{GslbConfigSettings, LogLevel, Problem, accept_gslb_config};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{ListParams, Patch, PatchParams};
@@ -25,7 +27,7 @@ use serde_json::json;
 
 use crate::avi_writer::{AviActor, IsBooted, WriterConfig};
 use crate::cluster::ClusterActor;
-use crate::http::{Endpoints, Pipeline};
+use crate::http::{Endpoints, Pipeline, WatchedActor, WatchedThread};
 use crate::policy::PolicyActor;
 use crate::selection::{RegisterDomainListener, SelectionActor};
 use crate::status::{EventSink, RecordEvent, SetStatus, StatusActor, StatusTarget};
@@ -45,6 +47,8 @@ pub struct OperatorOptions {
     /// Overrides the GSLBConfig's refreshInterval (for tests and benchmarks).
     pub refresh_interval: Option<Duration>,
     pub reporter: String,
+    /// `--allow-insecure-http`: an `http://` controller address is used instead of refused.
+    pub allow_insecure_http: bool,
 }
 
 impl std::fmt::Debug for OperatorOptions {
@@ -62,6 +66,7 @@ impl std::fmt::Debug for OperatorOptions {
             .field("max_in_flight", &self.max_in_flight)
             .field("refresh_interval", &self.refresh_interval)
             .field("reporter", &self.reporter)
+            .field("allow_insecure_http", &self.allow_insecure_http)
             .finish()
     }
 }
@@ -91,6 +96,8 @@ enum ConfigError {
     NoSecret { secret: String },
     #[error("secret {secret} has no {field}")]
     SecretField { secret: String, field: &'static str },
+    #[error(transparent)]
+    ControllerAddress(#[from] ControllerAddressError),
     #[error(transparent)]
     AviClient(#[from] AviClientError),
     #[error(
@@ -342,12 +349,14 @@ impl Operator {
         let pipeline = self
             .start_pipeline(&arbiter.0, &policy_arbiter.0, &settings, avi, &members)
             .await;
-        self.endpoints.set_pipeline(Some(pipeline.clone()));
+        // Dropped before the arbiters: the liveness watchdog sees the pipeline retired before
+        // its threads stop.
+        let _published = self.endpoints.publish(pipeline.clone());
 
         let mut accepted = false;
         let mut level = settings.log_level;
         let api: Api<GslbConfig> = Api::namespaced(self.client.clone(), &self.options.namespace);
-        let outcome = loop {
+        loop {
             tokio::time::sleep(Duration::from_millis(if accepted { 2000 } else { 200 })).await;
             if !accepted && pipeline.avi.send(IsBooted).await.unwrap_or(false) {
                 accepted = true;
@@ -393,12 +402,20 @@ impl Operator {
             );
             self.set_gc_state(gc, "gslb config edited, restarting amko-rs actors");
             break Ok(());
-        };
-        self.endpoints.set_pipeline(None);
-        outcome
+        }
     }
 
     async fn avi_client(&self, settings: &GslbConfigSettings) -> Result<AviClient, ConfigError> {
+        // Decided before the Secret is read: no credentials for a refused address.
+        let base_url = controller_base_url(
+            &settings.controller.address,
+            self.options.allow_insecure_http,
+        )?;
+        if base_url.starts_with("http://") {
+            tracing::warn!(
+                "the controller is reached over plain HTTP (--allow-insecure-http): its credentials cross the network unencrypted"
+            );
+        }
         let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &self.options.namespace);
         let name = &settings.controller.credentials_secret;
         let secret = secrets
@@ -432,12 +449,6 @@ impl Operator {
         };
         let username = field("username").ok_or_else(|| missing("username"))?;
         let password = field("password").ok_or_else(|| missing("password"))?;
-        let address = &settings.controller.address;
-        let base_url = if address.starts_with("http://") || address.starts_with("https://") {
-            address.clone()
-        } else {
-            format!("https://{address}")
-        };
         let conn = AviConnection {
             base_url,
             username,
@@ -563,7 +574,7 @@ impl Operator {
                 )
             })
         };
-        forward.do_send(SetTarget(policy.recipient()));
+        forward.do_send(SetTarget(policy.clone().recipient()));
 
         let mut clusters: BTreeMap<String, Addr<ClusterActor>> = BTreeMap::new();
         let wanted: BTreeSet<String> = settings.instance.member_clusters.clone();
@@ -595,12 +606,44 @@ impl Operator {
             clusters.insert(context, addr);
         }
         tracing::info!(clusters = clusters.len(), created_by = %settings.instance.created_by, "pipeline started");
+        // What the liveness watchdog watches: both threads, and every actor that lives as long
+        // as the pipeline (GslbService actors come and go with their keys; they share the
+        // pipeline thread, whose heartbeat covers them).
+        let mut actors = vec![
+            WatchedActor::new("selection/world", PIPELINE_THREAD, selection.clone()),
+            WatchedActor::new("avi/writer", PIPELINE_THREAD, avi_actor.clone()),
+            WatchedActor::new("policy/watcher", POLICY_THREAD, policy),
+            WatchedActor::new("status/writer", "main", self.status.clone()),
+        ];
+        for (name, addr) in clusters {
+            actors.push(WatchedActor::new(
+                &format!("cluster/{name}"),
+                PIPELINE_THREAD,
+                addr,
+            ));
+        }
         Pipeline {
             selection,
             avi: avi_actor,
+            threads: vec![
+                WatchedThread {
+                    name: PIPELINE_THREAD.to_owned(),
+                    handle,
+                },
+                WatchedThread {
+                    name: POLICY_THREAD.to_owned(),
+                    handle: policy_arbiter.handle(),
+                },
+            ],
+            actors,
         }
     }
 }
+
+/// The thread of the selection, writer, GslbService and cluster actors, and that of the
+/// PolicyActor, as liveness causes name them.
+const PIPELINE_THREAD: &str = "pipeline";
+const POLICY_THREAD: &str = "policy";
 
 /// Stops the pipeline's arbiter however `run_config` ends, also when the operator is dropped
 /// because this instance stopped leading (see `cmd/run.rs`): no actor of it writes afterwards.
@@ -662,6 +705,7 @@ mod tests {
             max_in_flight: 8,
             refresh_interval: None,
             reporter: "amko-rs".into(),
+            allow_insecure_http: false,
         };
         let shown = format!("{options:?}");
         assert!(!shown.contains("pl4nted-t0ken"), "{shown}");

@@ -2,7 +2,8 @@
 //! namespace) of the cluster amko-rs runs in, validates them against the controller (read by name
 //! through the Avi client), and carries out what `amko::policy::in_force` decides: the statuses,
 //! Events and accepted-spec annotations to write, and the policy and overrides to hand to the
-//! SelectionActor.
+//! SelectionActor. Its watches relist after a gap; objects missing from a relist are handled as
+//! deleted (decided by `InForce`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -364,7 +365,7 @@ impl StreamHandler<Watched> for PolicyActor {
         self.mailbox.clone().handle(|| {
             match item {
                 Watched::Gdp(Ok(event)) => match event {
-                    Event::Init => {}
+                    Event::Init => self.in_force.gdps_list_started(),
                     Event::InitApply(gdp) | Event::Apply(gdp) => self.in_force.gdp_applied(gdp),
                     Event::Delete(gdp) => {
                         let name = gdp.name_any();
@@ -372,10 +373,17 @@ impl StreamHandler<Watched> for PolicyActor {
                             .do_send(ForgetStatus(self.target(&PolicyObject::Gdp(name.clone()))));
                         self.in_force.gdp_deleted(&name);
                     }
-                    Event::InitDone => self.in_force.gdps_listed(),
+                    Event::InitDone => {
+                        // GDPs deleted while the watch was down are gone from the relist.
+                        for name in self.in_force.gdps_listed() {
+                            tracing::info!(gdp = %name, "GlobalDeploymentPolicy gone at the relist");
+                            self.status
+                                .do_send(ForgetStatus(self.target(&PolicyObject::Gdp(name))));
+                        }
+                    }
                 },
                 Watched::HostRule(Ok(event)) => match event {
-                    Event::Init => {}
+                    Event::Init => self.in_force.rules_list_started(),
                     Event::InitApply(rule) | Event::Apply(rule) => {
                         if !self.in_force.rule_applied(rule) {
                             return;
@@ -388,7 +396,13 @@ impl StreamHandler<Watched> for PolicyActor {
                         ));
                         self.in_force.rule_deleted(&key);
                     }
-                    Event::InitDone => self.in_force.rules_listed(),
+                    Event::InitDone => {
+                        for key in self.in_force.rules_listed() {
+                            tracing::info!(namespace = %key.0, gslbhostrule = %key.1, "GSLBHostRule gone at the relist");
+                            self.status
+                                .do_send(ForgetStatus(self.target(&PolicyObject::HostRule(key))));
+                        }
+                    }
                 },
                 Watched::Gdp(Err(e)) | Watched::HostRule(Err(e)) => {
                     tracing::warn!(error = %e, "watching policy objects failed; retrying");

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use amko::ingest::{HostRuleInfo, Ingested, NamespaceInfo, ObjectKind};
+use amko::page::PageRequest;
 use amko::state::boot::{BootGate, BootStep, Signal};
 use amko::state::cluster_watch;
 use amko::state::{ObjectId, World};
@@ -18,7 +19,7 @@ use serde_json::{Value, json};
 use crate::avi_writer::{AviActor, BootSnapshot, ClusterSynced, FallbackPki, WatchFallbackPki};
 use crate::gslb_service::{GslbServiceActor, InputsChanged};
 use crate::status::EventSink;
-use crate::telemetry::{ClusterLabels, Mailbox, Metrics};
+use crate::telemetry::{ClusterLabels, Mailbox, Metrics, count_value};
 
 /// What a member cluster reports.
 #[derive(Debug)]
@@ -77,12 +78,13 @@ pub struct RegisterDomainListener(pub Recipient<DefaultDomain>);
 #[rtype(result = "()")]
 pub struct DefaultDomain(pub Option<String>);
 
-/// `/debug/members` and `/debug/policy`.
+/// One page of `/debug/members` or `/debug/policy`. Only the page's items are built, so the
+/// answer holds up the actor for what one page costs.
 #[derive(Message)]
 #[rtype(result = "Value")]
 pub enum DebugQuery {
-    Members,
-    Policy,
+    Members(PageRequest),
+    Policy(PageRequest),
 }
 
 pub struct SelectionActor {
@@ -284,7 +286,7 @@ impl Actor for SelectionActor {
                     .get_or_create(&ClusterLabels {
                         cluster: cluster.clone(),
                     })
-                    .set(act.world.observation_count_of(cluster) as i64);
+                    .set(count_value(act.world.observation_count_of(cluster)));
             }
         });
     }
@@ -373,48 +375,43 @@ impl Handler<DebugQuery> for SelectionActor {
 
     fn handle(&mut self, msg: DebugQuery, _: &mut Context<Self>) -> Self::Result {
         MessageResult(match msg {
-            DebugQuery::Members => {
-                let members: Vec<Value> = self
-                    .world
-                    .report()
-                    .into_iter()
-                    .map(|r| {
+            DebugQuery::Members(page) => {
+                let members = page.take(self.world.reports().map(|r| {
+                    json!({
+                        "object": r.id.to_string(),
+                        "hostname": r.hostname,
+                        "vip": r.vip,
+                        "selected": r.selected_into.is_some(),
+                        "gslbservice": r.selected_into.map(|k| k.to_string()),
+                        "reason": r.reason,
+                    })
+                }));
+                let skipped = page.take(self.world.skipped().flat_map(|(object, reasons)| {
+                    reasons.iter().map(move |s| {
                         json!({
-                            "object": r.id.to_string(),
-                            "hostname": r.hostname,
-                            "vip": r.vip,
-                            "selected": r.selected_into.is_some(),
-                            "gslbservice": r.selected_into.map(|k| k.to_string()),
-                            "reason": r.reason,
+                            "object": amko::model::identity::object_identity(object.kind, &object.cluster, &object.namespace, &object.name),
+                            "host": s.host,
+                            "reason": s.reason,
                         })
                     })
-                    .collect();
-                let skipped: Vec<Value> = self
-                    .world
-                    .skipped()
-                    .flat_map(|(object, reasons)| {
-                        reasons.iter().map(move |s| {
-                            json!({
-                                "object": format!("{}/{}/{}/{}", object.kind.token(), object.cluster, object.namespace, object.name),
-                                "host": s.host,
-                                "reason": s.reason,
-                            })
-                        })
-                    })
-                    .collect();
+                }));
                 let clusters: BTreeMap<&String, Value> = self
                     .connection
                     .iter()
                     .map(|(c, (up, reason))| (c, json!({"connected": up, "reason": reason})))
                     .collect();
-                json!({"members": members, "skipped": skipped, "clusters": clusters})
+                // One token pages both lists: the next page continues whichever goes on.
+                let next = members.next.or(skipped.next);
+                json!({"members": members.items, "skipped": skipped.items, "clusters": clusters, "next": next})
             }
-            DebugQuery::Policy => {
+            DebugQuery::Policy(page) => {
                 let policy = self.world.policy().map(|p| format!("{p:#?}"));
+                let keys = page.take(self.world.keys().map(|k| k.to_string()));
                 json!({
                     "instance": format!("{:#?}", self.settings),
                     "policy": policy,
-                    "gslbservices": self.world.keys().map(|k| k.to_string()).collect::<Vec<_>>(),
+                    "gslbservices": keys.items,
+                    "next": keys.next,
                 })
             }
         })

@@ -1,9 +1,12 @@
 //! Metrics of the operator (OpenMetrics text on `/metrics`) and the mailbox instrumentation every
 //! actor uses: messages sent, handled, in queue, and handling time, by actor type; plus per-actor
-//! instance counters so `/debug/actors` can list the busiest ones.
+//! instance counters so `/debug/actors` can list the busiest ones. Counts that move both ways
+//! (mailbox depths) saturate at zero and counts that only grow saturate at their maximum: a
+//! message handled without having been counted as sent (the debug queries, a sender that does not
+//! count) must not wrap a depth to 2^64.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use dashmap::DashMap;
@@ -51,8 +54,45 @@ fn histogram_seconds() -> Histogram {
 #[derive(Debug, Default)]
 pub struct InstanceStats {
     pub handled: AtomicU64,
-    pub depth: AtomicI64,
+    pub depth: AtomicU64,
     pub busy_nanos: AtomicU64,
+}
+
+/// Adds `n` to `counter`, stopping at `u64::MAX` instead of wrapping.
+fn saturating_add(counter: &AtomicU64, n: u64) {
+    let _ = counter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+        Some(v.saturating_add(n))
+    });
+}
+
+/// Takes one from `counter`, stopping at zero instead of wrapping.
+fn saturating_decrement(counter: &AtomicU64) {
+    let _ = counter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+        Some(v.saturating_sub(1))
+    });
+}
+
+/// Takes one from a gauge that counts things (never below zero).
+fn decrement_count(gauge: &Gauge) {
+    let _ = gauge
+        .inner()
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v: i64| {
+            Some(v.saturating_sub(1).max(0))
+        });
+}
+
+/// Adds one to a gauge that counts things, stopping at `i64::MAX`.
+fn increment_count(gauge: &Gauge) {
+    let _ = gauge
+        .inner()
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v: i64| {
+            Some(v.saturating_add(1))
+        });
+}
+
+/// A count as a gauge value (`i64::MAX` past it).
+pub fn count_value(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// Every metric the operator exports.
@@ -244,9 +284,9 @@ impl Metrics {
         self.instances.remove(&format!("{actor}/{instance}"));
     }
 
-    /// The busiest actor instances: (name, handled, in queue, busy seconds).
-    pub fn busiest(&self, limit: usize) -> Vec<(String, u64, i64, f64)> {
-        let mut all: Vec<(String, u64, i64, f64)> = self
+    /// Every actor instance, busiest first: (name, handled, in queue, busy seconds).
+    pub fn busiest(&self) -> Vec<(String, u64, u64, f64)> {
+        let mut all: Vec<(String, u64, u64, f64)> = self
             .instances
             .iter()
             .map(|e| {
@@ -259,9 +299,15 @@ impl Metrics {
                 )
             })
             .collect();
-        all.sort_by(|a, b| b.3.total_cmp(&a.3).then(b.1.cmp(&a.1)));
-        all.truncate(limit);
+        all.sort_by(|a, b| b.3.total_cmp(&a.3).then(b.1.cmp(&a.1)).then(a.0.cmp(&b.0)));
         all
+    }
+
+    /// Messages waiting for the actor instance `name` (`selection/world`); 0 when unknown.
+    pub fn queued(&self, name: &str) -> u64 {
+        self.instances
+            .get(name)
+            .map_or(0, |s| s.depth.load(Ordering::Relaxed))
     }
 }
 
@@ -277,8 +323,8 @@ pub struct Mailbox {
 impl Mailbox {
     pub fn sent(&self) {
         self.metrics.mailbox_sent.get_or_create(&self.labels).inc();
-        self.metrics.mailbox_depth.get_or_create(&self.labels).inc();
-        self.stats.depth.fetch_add(1, Ordering::Relaxed);
+        increment_count(&self.metrics.mailbox_depth.get_or_create(&self.labels));
+        saturating_add(&self.stats.depth, 1);
     }
 
     pub fn handle<R>(&self, work: impl FnOnce() -> R) -> R {
@@ -289,16 +335,16 @@ impl Mailbox {
             .mailbox_handled
             .get_or_create(&self.labels)
             .inc();
-        self.metrics.mailbox_depth.get_or_create(&self.labels).dec();
+        decrement_count(&self.metrics.mailbox_depth.get_or_create(&self.labels));
         self.metrics
             .mailbox_handling
             .get_or_create(&self.labels)
             .observe(elapsed.as_secs_f64());
-        self.stats.handled.fetch_add(1, Ordering::Relaxed);
-        self.stats.depth.fetch_sub(1, Ordering::Relaxed);
-        self.stats.busy_nanos.fetch_add(
-            elapsed.as_nanos().min(u64::MAX as u128) as u64,
-            Ordering::Relaxed,
+        saturating_add(&self.stats.handled, 1);
+        saturating_decrement(&self.stats.depth);
+        saturating_add(
+            &self.stats.busy_nanos,
+            u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX),
         );
         result
     }
@@ -329,8 +375,42 @@ mod tests {
             text.contains("amko_mailbox_depth{actor=\"gslb_service\"} 1"),
             "{text}"
         );
-        let busiest = metrics.busiest(5);
+        let busiest = metrics.busiest();
         assert_eq!(busiest[0].0, "gslb_service/admin/a.example.com");
         assert_eq!((busiest[0].1, busiest[0].2), (1, 1));
+    }
+
+    #[test]
+    fn a_message_handled_without_being_counted_leaves_depths_at_zero() {
+        let metrics = Metrics::new();
+        let mailbox = metrics.mailbox("selection", "world");
+        // A debug query or an uncounted sender: handled, never counted as sent.
+        mailbox.handle(|| ());
+        mailbox.handle(|| ());
+        assert_eq!(metrics.queued("selection/world"), 0);
+        let text = metrics.render();
+        assert!(
+            text.contains("amko_mailbox_depth{actor=\"selection\"} 0"),
+            "{text}"
+        );
+        mailbox.sent();
+        assert_eq!(metrics.queued("selection/world"), 1, "counts on from zero");
+        assert_eq!(metrics.queued("nobody/here"), 0);
+    }
+
+    #[test]
+    fn counters_stop_at_their_maximum() {
+        let counter = AtomicU64::new(u64::MAX - 1);
+        saturating_add(&counter, 5);
+        assert_eq!(counter.load(Ordering::Relaxed), u64::MAX);
+        let depth = AtomicU64::new(0);
+        saturating_decrement(&depth);
+        assert_eq!(depth.load(Ordering::Relaxed), 0);
+        let gauge = Gauge::default();
+        gauge.set(i64::MAX);
+        increment_count(&gauge);
+        assert_eq!(gauge.get(), i64::MAX);
+        assert_eq!(count_value(usize::MAX), i64::MAX);
+        assert_eq!(count_value(3), 3);
     }
 }

@@ -1,6 +1,7 @@
 //! Reading the operator from outside: its `/metrics` text (mailbox depths, the convergence
 //! histogram), its writer queue (`/debug/gslbservices`), its readiness, and its process figures
-//! from `/proc` (peak RSS, CPU time).
+//! from `/proc` (peak RSS, CPU time). The debug endpoints are off by default: `setup.rs` starts
+//! the operator with `--debug-endpoints`.
 
 use std::time::Duration;
 
@@ -162,7 +163,7 @@ impl Probe {
     }
 
     pub async fn debug_actors(&self) -> Option<Value> {
-        self.get_json("/debug/actors").await
+        self.get_json("/debug/actors?limit=50").await
     }
 
     /// GET `path` as JSON (`None` when it does not answer or is not JSON).

@@ -329,6 +329,8 @@ impl Bench {
             .args(["--avi-rate", &avi_rate.to_string()])
             .args(["--avi-burst", &avi_burst.to_string()])
             .args(["--boot-timeout-secs", "120"])
+            // The probe reads the writer's queue and the busiest actors from /debug/*.
+            .arg("--debug-endpoints")
             .env("AMKO_LOG", &p.operator_log)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

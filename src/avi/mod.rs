@@ -1,6 +1,6 @@
 //! Avi REST client (session, CSRF, TLS, collections, typed objects, error classes), carrying out
-//! planned writes, and the writer's decisions that need no I/O: what to converge when, and what to
-//! do after a write failed.
+//! planned writes, and the writer's decisions that need no I/O: what to converge when, what to
+//! do after a write failed, and how a refresh is merged with the writes made meanwhile.
 
 pub mod budget;
 pub mod client;
@@ -8,6 +8,7 @@ pub mod converge;
 pub mod error;
 pub mod lookup;
 pub mod paging;
+pub mod refresh;
 pub mod retry;
 pub mod sync;
 

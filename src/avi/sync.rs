@@ -12,7 +12,7 @@ use crate::model::compare::ref_identity;
 use crate::model::plan::{ControllerObject, ControllerState, Write, gs_is_owned, hm_is_owned};
 
 /// The two object types amko-rs writes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ObjectType {
     GslbService,
     HealthMonitor,

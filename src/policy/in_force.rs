@@ -2,9 +2,11 @@
 //! told. The PolicyActor feeds [`InForce`] the watched objects and the verdicts of validation
 //! (validation reads the controller, so the actor runs it); [`InForce`] answers with decisions:
 //! the policy and overrides to hand to selection, the status of every object, the Events to
-//! record and the accepted specs to record on the objects. Nothing here does I/O.
+//! record and the accepted specs to record on the objects. A (re)list of either kind that did not
+//! return an object means it is gone (deleted while the watch was down), exactly as if its
+//! deletion had been seen. Nothing here does I/O.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
@@ -226,6 +228,10 @@ pub struct InForce {
     overrides_sent: Option<BTreeMap<Claim, HostRuleOverrides>>,
     gdps_listed: bool,
     rules_listed: bool,
+    /// The GDPs the (re)list in progress returned so far; `None` when none is in progress.
+    gdps_listing: Option<BTreeSet<String>>,
+    /// The GSLBHostRules the (re)list in progress returned so far.
+    rules_listing: Option<BTreeSet<RuleKey>>,
     checking: bool,
     check_again: bool,
 }
@@ -236,6 +242,9 @@ impl InForce {
     }
 
     pub fn gdp_applied(&mut self, gdp: GlobalDeploymentPolicy) {
+        if let Some(listing) = &mut self.gdps_listing {
+            listing.insert(gdp.name_any());
+        }
         self.gdps.insert(gdp.name_any(), gdp);
     }
 
@@ -249,6 +258,9 @@ impl InForce {
     /// back as events of the same version.
     pub fn rule_applied(&mut self, rule: GslbHostRule) -> bool {
         let key = rule_key(&rule);
+        if let Some(listing) = &mut self.rules_listing {
+            listing.insert(key.clone());
+        }
         let unchanged = self
             .rules
             .get(&key)
@@ -264,12 +276,55 @@ impl InForce {
         self.rule_statuses.remove(key);
     }
 
-    pub fn gdps_listed(&mut self) {
-        self.gdps_listed = true;
+    /// A (re)list of the GDPs starts: the GDPs it does not return are gone.
+    pub fn gdps_list_started(&mut self) {
+        self.gdps_listing = Some(BTreeSet::new());
     }
 
-    pub fn rules_listed(&mut self) {
+    /// The (re)list of the GDPs is complete. Every GDP it did not return was deleted while the
+    /// watch was down and is dropped here as if its deletion had been seen (so a relist of zero
+    /// GDPs is the deletion of the last one: no policy, its GslbServices go); returns their
+    /// names, whose statuses are to be forgotten.
+    pub fn gdps_listed(&mut self) -> Vec<String> {
+        self.gdps_listed = true;
+        let Some(listed) = self.gdps_listing.take() else {
+            return Vec::new();
+        };
+        let gone: Vec<String> = self
+            .gdps
+            .keys()
+            .filter(|name| !listed.contains(*name))
+            .cloned()
+            .collect();
+        for name in &gone {
+            self.gdp_deleted(name);
+        }
+        gone
+    }
+
+    /// A (re)list of the GSLBHostRules starts: the rules it does not return are gone.
+    pub fn rules_list_started(&mut self) {
+        self.rules_listing = Some(BTreeSet::new());
+    }
+
+    /// The (re)list of the GSLBHostRules is complete. Every rule it did not return was deleted
+    /// while the watch was down and is dropped as if its deletion had been seen (its overrides
+    /// stop being in force); returns their keys, whose statuses are to be forgotten.
+    pub fn rules_listed(&mut self) -> Vec<RuleKey> {
         self.rules_listed = true;
+        let Some(listed) = self.rules_listing.take() else {
+            return Vec::new();
+        };
+        let gone: Vec<RuleKey> = self
+            .rules
+            .keys()
+            .filter(|key| !listed.contains(*key))
+            .cloned()
+            .collect();
+        for key in &gone {
+            self.rule_deleted(key);
+        }
+        gone
     }
 
     /// The objects to validate now, or `None` when validation must wait: one round at a time (a

@@ -136,6 +136,10 @@ enum Step {
     DeleteGdp(&'static str),
     Rule(GslbHostRule),
     DeleteRule(&'static str),
+    /// The GDP watch relists (after a gap) and returns exactly these.
+    RelistGdps(Vec<GlobalDeploymentPolicy>),
+    /// The GSLBHostRule watch relists and returns exactly these.
+    RelistRules(Vec<GslbHostRule>),
     /// A validation round: exactly these objects are up for validation, with these outcomes.
     Check {
         gdps: Vec<(&'static str, Outcome<Policy>)>,
@@ -181,6 +185,22 @@ fn run(steps: Vec<Step>) -> (InForce, Decision) {
             }
             Step::DeleteRule(key) => {
                 book.rule_deleted(&split(key));
+                Decision::default()
+            }
+            Step::RelistGdps(gdps) => {
+                book.gdps_list_started();
+                for gdp in gdps {
+                    book.gdp_applied(gdp);
+                }
+                book.gdps_listed();
+                Decision::default()
+            }
+            Step::RelistRules(rules) => {
+                book.rules_list_started();
+                for rule in rules {
+                    book.rule_applied(rule);
+                }
+                book.rules_listed();
                 Decision::default()
             }
             Step::Check { gdps, rules } => round(&mut book, gdps, rules),
@@ -485,6 +505,78 @@ fn which_gdp_is_in_force_and_what_each_gdp_is_told() {
             warnings: GLOBAL_REJECTED,
         },
         GdpCase {
+            name: "a relist without the only GDP: it was deleted, no policy (as a deletion)",
+            steps: [
+                gdp_accepted(GLOBAL, 1),
+                vec![Step::RelistGdps(vec![]), check_gdps(vec![])],
+            ]
+            .concat(),
+            policy: Some(GdpInForce::NoGdp),
+            statuses: &[],
+            warnings: &[],
+        },
+        GdpCase {
+            name: "a relist without the GDP in force: the other valid one takes over",
+            steps: vec![
+                Step::Gdp(gdp("older", 100, 1)),
+                Step::Gdp(gdp("newer", 200, 1)),
+                check_gdps(vec![valid_gdp("older", 1), valid_gdp("newer", 1)]),
+                Step::RelistGdps(vec![gdp("newer", 200, 1)]),
+                check_gdps(vec![]),
+            ],
+            policy: in_force("newer", 1),
+            statuses: &[("newer", "success")],
+            warnings: &[],
+        },
+        GdpCase {
+            name: "a relist returning the same GDP changes nothing and validates nothing",
+            steps: [
+                gdp_accepted(GLOBAL, 1),
+                vec![
+                    Step::RelistGdps(vec![gdp(GLOBAL, 100, 1)]),
+                    check_gdps(vec![]),
+                ],
+            ]
+            .concat(),
+            policy: in_force(GLOBAL, 1),
+            statuses: GLOBAL_SUCCESS,
+            warnings: &[],
+        },
+        GdpCase {
+            name: "a relist returning an invalid edit: the last good version stays in force",
+            steps: [
+                gdp_accepted(GLOBAL, 1),
+                vec![
+                    Step::RelistGdps(vec![gdp(GLOBAL, 100, 2)]),
+                    check_gdps(vec![(GLOBAL, Invalid(unknown_cluster()))]),
+                ],
+            ]
+            .concat(),
+            policy: in_force(GLOBAL, 1),
+            statuses: GLOBAL_STAYS,
+            warnings: GLOBAL_REJECTED,
+        },
+        GdpCase {
+            name: "a GDP deleted and recreated during the gap: the new object, validated afresh",
+            steps: [
+                gdp_accepted(GLOBAL, 1),
+                vec![
+                    Step::RelistGdps(vec![{
+                        let mut again = gdp(GLOBAL, 300, 1);
+                        again.metadata.uid = Some("uid-recreated".into());
+                        again
+                    }]),
+                    check_gdps(vec![(GLOBAL, Invalid(unknown_cluster()))]),
+                ],
+            ]
+            .concat(),
+            // Same name, so the old accepted version is not forgotten: a recreated object is an
+            // edit as far as a watch can tell.
+            policy: in_force(GLOBAL, 1),
+            statuses: GLOBAL_STAYS,
+            warnings: GLOBAL_REJECTED,
+        },
+        GdpCase {
             name: "no GDP at all: no policy",
             steps: vec![check_gdps(vec![])],
             policy: Some(GdpInForce::NoGdp),
@@ -732,6 +824,45 @@ fn which_gslbhostrule_is_in_force_and_what_each_rule_is_told() {
                 upserts: vec![],
                 removed: vec![("admin".into(), SHOP.into())],
             }),
+        },
+        RuleCase {
+            name: "a relist without the only rule: it was deleted, its overrides are removed",
+            steps: [
+                hr_accepted(),
+                vec![Step::RelistRules(vec![]), check_rules(vec![])],
+            ]
+            .concat(),
+            statuses: &[],
+            overrides: Some(OverridesChange::Differences {
+                upserts: vec![],
+                removed: vec![("admin".into(), SHOP.into())],
+            }),
+        },
+        RuleCase {
+            name: "a relist without the winning claimant: the other takes over",
+            steps: [
+                two_claims(),
+                vec![
+                    Step::RelistRules(vec![rule("shop/newer", 200, 1, SHOP)]),
+                    check_rules(vec![]),
+                ],
+            ]
+            .concat(),
+            statuses: &[("shop/newer", "Accepted", "")],
+            overrides: upserted(shop_overrides("shop/newer", 2)),
+        },
+        RuleCase {
+            name: "a relist returning an invalid edit: the last good version stays in force",
+            steps: [
+                hr_accepted(),
+                vec![
+                    Step::RelistRules(vec![rule(HR, 100, 2, SHOP)]),
+                    check_rules(vec![(HR, Invalid(bad_vip()))]),
+                ],
+            ]
+            .concat(),
+            statuses: HR_STAYS,
+            overrides: None,
         },
         RuleCase {
             name: "the controller refuses a GslbService: the rule overriding it says so",

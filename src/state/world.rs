@@ -353,24 +353,26 @@ impl World {
 
     /// Why each observation is or is not a member.
     pub fn report(&self) -> Vec<MemberReport> {
-        let mut out = Vec::new();
-        for observations in self.objects.values() {
-            for obs in observations {
-                let (selected_into, reason) = match self.verdicts.get(&obs.id) {
-                    Some(Verdict::Selected(key)) => (Some(key.clone()), None),
-                    Some(Verdict::NotSelected(r)) => (None, Some(r.clone())),
-                    None => (None, Some("no accepted GlobalDeploymentPolicy".to_owned())),
-                };
-                out.push(MemberReport {
-                    id: obs.id.clone(),
-                    hostname: obs.hostname.clone(),
-                    vip: obs.vip.to_string(),
-                    selected_into,
-                    reason,
-                });
+        self.reports().collect()
+    }
+
+    /// [`World::report`], one observation at a time (in a stable order), so a page of it costs
+    /// only what the page holds.
+    pub fn reports(&self) -> impl Iterator<Item = MemberReport> + '_ {
+        self.objects.values().flatten().map(|obs| {
+            let (selected_into, reason) = match self.verdicts.get(&obs.id) {
+                Some(Verdict::Selected(key)) => (Some(key.clone()), None),
+                Some(Verdict::NotSelected(r)) => (None, Some(r.clone())),
+                None => (None, Some("no accepted GlobalDeploymentPolicy".to_owned())),
+            };
+            MemberReport {
+                id: obs.id.clone(),
+                hostname: obs.hostname.clone(),
+                vip: obs.vip.to_string(),
+                selected_into,
+                reason,
             }
-        }
-        out
+        })
     }
 
     /// Hosts of objects that produced no observation, with reasons.

@@ -8,6 +8,7 @@ mod harness;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use amko::crd::GlobalDeploymentPolicy;
 use amko_sim::avi::RateLimitConfig;
 use amko_sim::k8s::Down;
 use harness::{CREATED_BY, Env, EnvOptions, gdp, members_of};
@@ -274,5 +275,151 @@ async fn real_world_context_names_survive_a_restart_during_an_outage() {
         env.log()
     );
     faults.set_down(Down::No);
+    harness::remove_dir(&env.dir);
+}
+
+/// A watch gap on the cluster amko-rs runs in: a GSLBHostRule deleted meanwhile stops being in
+/// force once the watch relists (the GslbService's TTL reverts to the GDP's); a GDP made invalid
+/// meanwhile keeps its last good version in force; and a GDP deleted meanwhile is treated exactly
+/// like a deleted GDP: its GslbServices and their managed monitors are deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_deleted_during_a_watch_gap_is_dropped_at_the_relist() {
+    let policy = gdp(&["cluster1", "cluster2"], json!({"ttl": 30}));
+    let env = Env::start(
+        "policy-relist",
+        EnvOptions::clusters(2).install(policy).run(&[]),
+    )
+    .await;
+    in_both_clusters(&env, "gap.example.com").await;
+    env.put_host_rule(
+        harness::HOME,
+        "gap-ttl",
+        json!({"fqdn": "gap.example.com", "ttl": 13}),
+    )
+    .await;
+    env.wait_gs("gap.example.com", "the rule's TTL", |gs| gs["ttl"] == 13)
+        .await;
+    let home = env
+        .clusters
+        .faults(env.home_cluster())
+        .expect("home cluster");
+
+    // The rule is deleted while the watches are held: no watch event tells the operator.
+    home.hold_watches();
+    env.delete_host_rule("gap-ttl").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        env.gslb_service("gap.example.com")
+            .map(|gs| gs["ttl"].clone()),
+        Some(json!(13)),
+        "the operator saw the deletion during the gap: the gap is not one\n{}",
+        env.log()
+    );
+    home.release_watches();
+    env.wait_gs("gap.example.com", "the GDP's TTL after the relist", |gs| {
+        gs["ttl"] == 30
+    })
+    .await;
+    // Every watch relists about a second after its 410 (the watcher's backoff); a list made during
+    // the next gap would see that gap's deletion, so let them all finish first.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    // A typo made during a gap is an invalid edit, not a deletion: the last good GDP stays in
+    // force and no GslbService goes.
+    home.hold_watches();
+    env.replace_gdp(gdp(&["cluster1", "nowhere"], json!({"ttl": 30})))
+        .await;
+    home.release_watches();
+    env.eventually("the GDP says its last good version stays", || async {
+        env.gdp_status().await.contains("stays in force")
+    })
+    .await;
+    assert!(
+        env.has_gs_with_members("gap.example.com", 2),
+        "an invalid GDP seen at a relist changed the GslbService\n{}",
+        env.log()
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    // The GDP is deleted during a gap: as if deleted in plain sight, its GslbServices go.
+    home.hold_watches();
+    env.delete::<GlobalDeploymentPolicy>(env.home_cluster(), harness::HOME, "global-gdp")
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        env.gslb_service("gap.example.com").is_some(),
+        "the operator saw the deletion during the gap: the gap is not one\n{}",
+        env.log()
+    );
+    home.release_watches();
+    env.eventually("GslbServices and managed monitors gone", || async {
+        env.gslb_services().is_empty() && !env.has_managed_monitors()
+    })
+    .await;
+    harness::remove_dir(&env.dir);
+}
+
+/// Refreshes race writes: with every list answered 2 s after it was read, each refresh is in
+/// flight while the writer updates one GslbService and deletes another. The refresh that lands
+/// afterwards brings the controller's state from before those writes; the writer keeps their
+/// effect, so nothing is written twice: no second update, no second delete of the deleted one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_in_flight_does_not_undo_the_writes_made_meanwhile() {
+    let env = start("refresh-race", &["--refresh-secs", "1"]).await;
+    env.create_gslb_ingress("cluster1", "shop", "a", "race-a.example.com")
+        .await;
+    env.create_gslb_ingress("cluster1", "shop", "b", "race-b.example.com")
+        .await;
+    env.eventually("both written", || async {
+        env.has_gs_with_members("race-a.example.com", 1)
+            && env.has_gs_with_members("race-b.example.com", 1)
+    })
+    .await;
+    let control = env.avi.control();
+    let lists = || {
+        control
+            .counters()
+            .count(Some("GET"), Some("gslbservice"), Some(200))
+    };
+    // Lists answered since `from` (counted when answered).
+    let wait_lists = |what: &'static str, from: u64| {
+        env.eventually(what, move || async move { lists() >= from + 2 })
+    };
+    control.set_list_delay(Duration::from_secs(2));
+    // A refresh is in flight from now on, nearly all the time.
+    wait_lists("slow refreshes running", lists()).await;
+
+    let mark = env.writes();
+    env.create_gslb_ingress("cluster2", "shop", "a", "race-a.example.com")
+        .await;
+    env.eventually("the update", || async {
+        env.has_gs_with_members("race-a.example.com", 2)
+    })
+    .await;
+    env.delete::<Ingress>("cluster1", "shop", "b").await;
+    env.eventually("the delete", || async {
+        env.gslb_service("race-b.example.com").is_none()
+    })
+    .await;
+    // The refresh in flight during the delete, and the one after it, have landed.
+    wait_lists("two refreshes after the writes", lists()).await;
+    control.set_list_delay(Duration::ZERO);
+    assert_eq!(
+        env.gs_writes_since(mark),
+        ["PUT race-a.example.com", "DELETE race-b.example.com"],
+        "a stale refresh undid a write (audit: {:?})\n{}",
+        env.audit_since(mark),
+        env.log()
+    );
+    let gone: Vec<_> = env
+        .audit_since(mark)
+        .into_iter()
+        .filter(|e| e.status == 404)
+        .collect();
+    assert!(
+        gone.is_empty(),
+        "writes of objects already deleted: {gone:?}"
+    );
+    assert_no_duplicates(&env);
     harness::remove_dir(&env.dir);
 }

@@ -310,7 +310,8 @@ impl Env {
     }
 
     /// Starts `amko run` in the home cluster (stopping a previous one); `extra` arguments
-    /// override the defaults `--coalesce-ms 50 --boot-timeout-secs 20`.
+    /// override the defaults `--coalesce-ms 50 --boot-timeout-secs 20`. The debug endpoints
+    /// (off by default in the binary) are on, on `--listen`, unless `extra` has `--debug-listen`.
     pub fn start_operator(&mut self, extra: &[&str]) {
         self.operator = None;
         let members = self.dir.join("members-kubeconfig");
@@ -323,6 +324,9 @@ impl Env {
             .flat_map(|(f, v)| [*f, *v])
             .collect();
         args.extend_from_slice(extra);
+        if !extra.contains(&"--debug-listen") {
+            args.push("--debug-endpoints");
+        }
         let home = self.home_cluster().to_owned();
         let operator = self.spawn(&format!("operator-{n}"), "run", &home, &members, &args);
         self.operator = Some(operator);

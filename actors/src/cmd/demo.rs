@@ -39,7 +39,8 @@ pub struct Args {
     /// Seconds between refreshes of the view.
     #[arg(long, default_value_t = 2)]
     pub refresh_secs: u64,
-    /// Address of the operator's HTTP endpoints (/api/status, /metrics, /debug/*).
+    /// Address of the operator's HTTP endpoints (/api/status, /metrics, and /debug/*, which the
+    /// demo always serves).
     #[arg(long, default_value = "127.0.0.1:0")]
     pub listen: SocketAddr,
 }
@@ -199,12 +200,21 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         max_in_flight: 8,
         refresh_interval: None,
         reporter: "amko-demo".to_owned(),
+        allow_insecure_http: false,
     };
     let context = Context {
         args: &args,
         kubeconfig: &kubeconfig,
         avi: &sims.avi,
         started,
+    };
+    // The demo runs on this machine only (127.0.0.1 by default): its debug endpoints are on.
+    let health = run::HealthArgs {
+        debug_endpoints: true,
+        debug_listen: None,
+        stall_threshold_secs: amko::liveness::DEFAULT_STALL_THRESHOLD.as_secs(),
+        sim_inject_fault: None,
+        sim_inject_trigger: None,
     };
     let outcome = actix::System::new().block_on(async {
         let listener = tokio::net::TcpListener::bind(args.listen)
@@ -223,7 +233,8 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         scenario::install_like_chart(&home, &install).await?;
         println!("  installed CRDs, Secret, GSLBConfig gc-1 and GDP global-gdp into cluster1");
         tokio::select! {
-            _ = run::serve(home, options, listener, set_log_level) => {
+            served = run::serve(home, options, listener, set_log_level, &health) => {
+                served?;
                 Err(DemoError::OperatorStopped.into())
             }
             outcome = context.show(listen) => outcome,

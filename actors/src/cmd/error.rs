@@ -33,6 +33,12 @@ pub enum CmdError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    /// The debug endpoints show every member object and GslbService without authentication:
+    /// their own listener must not be reachable from other hosts.
+    #[error(
+        "--debug-listen {addr} is not a loopback address (127.0.0.1 or [::1]); use --debug-endpoints to serve them on --listen"
+    )]
+    DebugListenNotLoopback { addr: SocketAddr },
     /// The chosen context of the home kubeconfig is unusable.
     #[error(transparent)]
     Kubeconfig(#[from] kube::config::KubeconfigError),

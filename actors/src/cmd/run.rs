@@ -20,7 +20,10 @@ use tracing_subscriber::util::SubscriberInitExt;
 use super::clusters::ClusterArgs;
 use super::error::CmdError;
 use crate::election;
-use crate::http::{self, Endpoints};
+use crate::http::{self, DebugEndpoints, Endpoints};
+#[cfg(feature = "sim")]
+use crate::liveness::InjectedFault;
+use crate::liveness::{self, Injection, PanicSlot};
 use crate::operator::{Operator, OperatorOptions, SetLogLevel};
 use crate::role::RoleWatcher;
 use crate::telemetry::Metrics;
@@ -31,9 +34,12 @@ use amko::gate::{Gate, LeaseView};
 pub struct Args {
     #[command(flatten)]
     pub clusters: ClusterArgs,
-    /// Address of the HTTP endpoints (/api/status, /healthz, /readyz, /metrics, /debug/*).
+    /// Address of the HTTP endpoints (/api/status, /healthz, /readyz, /metrics; /debug/* with
+    /// --debug-endpoints).
     #[arg(long, default_value = "0.0.0.0:8080")]
     pub listen: SocketAddr,
+    #[command(flatten)]
+    pub health: HealthArgs,
     /// Log format.
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -60,6 +66,105 @@ pub struct Args {
     /// How often this cluster's AMKOCluster (leader or follower) is re-read.
     #[arg(long, default_value_t = 2000)]
     pub role_poll_ms: u64,
+    /// Use an `http://` gslbLeader.controllerIP instead of refusing it. The login then sends the
+    /// controller password unencrypted: only for a lab or a TLS-terminating sidecar.
+    #[arg(long)]
+    pub allow_insecure_http: bool,
+}
+
+/// The liveness watchdog and the debug endpoints.
+#[derive(clap::Args, Debug, Clone)]
+pub struct HealthArgs {
+    /// Serve the debug endpoints (/debug/*) on --listen. They show every member object and
+    /// GslbService body without authentication: off by default.
+    #[arg(long)]
+    pub debug_endpoints: bool,
+    /// Serve the debug endpoints only on this loopback address (e.g. 127.0.0.1:8082, reached
+    /// with `kubectl port-forward`), not on --listen.
+    #[arg(long, value_name = "ADDR", conflicts_with = "debug_endpoints")]
+    pub debug_listen: Option<SocketAddr>,
+    /// The liveness probe (/api/status, /healthz) fails when a pipeline thread leaves its work
+    /// waiting this long (a handler that never returns).
+    #[arg(long, default_value_t = amko::liveness::DEFAULT_STALL_THRESHOLD.as_secs())]
+    pub stall_threshold_secs: u64,
+    /// Test only (simulator builds): injects this fault into the pipeline once it has booted
+    /// and --sim-inject-trigger exists.
+    #[cfg(feature = "sim")]
+    #[arg(long, value_enum, hide = true, requires = "sim_inject_trigger")]
+    pub sim_inject_fault: Option<InjectedFault>,
+    /// Test only (simulator builds): the file whose creation injects the fault.
+    #[cfg(feature = "sim")]
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub sim_inject_trigger: Option<std::path::PathBuf>,
+}
+
+impl HealthArgs {
+    #[cfg(feature = "sim")]
+    fn injection(&self) -> Option<Injection> {
+        Some(Injection {
+            fault: self.sim_inject_fault?,
+            trigger: self.sim_inject_trigger.clone()?,
+        })
+    }
+
+    #[cfg(not(feature = "sim"))]
+    fn injection(&self) -> Option<Injection> {
+        None
+    }
+
+    /// Where the debug endpoints go.
+    fn debug(&self) -> DebugEndpoints {
+        match (self.debug_endpoints, self.debug_listen) {
+            (_, Some(_)) => DebugEndpoints::Separate,
+            (true, None) => DebugEndpoints::OnMainListener,
+            (false, None) => DebugEndpoints::Off,
+        }
+    }
+}
+
+/// Serves the endpoints on `listener` (and the debug endpoints on `--debug-listen`), starts the
+/// liveness watchdog and records panics for it. Needs an actix System.
+pub async fn serve_endpoints(
+    listener: tokio::net::TcpListener,
+    endpoints: &Endpoints,
+    health: &HealthArgs,
+) -> Result<(), CmdError> {
+    let debug = health.debug();
+    if let Some(addr) = health.debug_listen {
+        if !addr.ip().is_loopback() {
+            return Err(CmdError::DebugListenNotLoopback { addr });
+        }
+        let debug_listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(CmdError::listen(addr))?;
+        let app = http::debug_router(endpoints.clone());
+        actix::spawn(async move {
+            if let Err(e) = axum::serve(debug_listener, app).await {
+                tracing::error!(error = %e, "debug endpoints stopped");
+            }
+        });
+        tracing::info!(listen = %addr, "debug endpoints on a loopback listener");
+    } else if debug == DebugEndpoints::OnMainListener {
+        tracing::warn!(
+            "debug endpoints enabled on --listen: they show member objects and GslbService bodies to anyone who reaches the port"
+        );
+    }
+    let app = http::router(endpoints.clone(), debug);
+    actix::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "HTTP endpoints stopped");
+        }
+    });
+    let panics = PanicSlot::default();
+    liveness::install_panic_hook(panics.clone());
+    actix::spawn(liveness::watch(
+        endpoints.clone(),
+        endpoints.metrics.clone(),
+        Duration::from_secs(health.stall_threshold_secs),
+        panics,
+        health.injection(),
+    ));
+    Ok(())
 }
 
 /// Leader election between replicas of one cluster (`replicaCount > 1` in the chart).
@@ -133,6 +238,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         max_in_flight: args.max_in_flight.max(1),
         refresh_interval: args.refresh_secs.map(Duration::from_secs),
         reporter: std::env::var("POD_NAME").unwrap_or_else(|_| "amko-rs".to_owned()),
+        allow_insecure_http: args.allow_insecure_http,
     };
 
     let system = actix::System::new();
@@ -143,12 +249,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .map_err(CmdError::listen(args.listen))?;
-        let serve_endpoints = endpoints.clone();
-        actix::spawn(async move {
-            if let Err(e) = axum::serve(listener, http::router(serve_endpoints)).await {
-                tracing::error!(error = %e, "HTTP endpoints stopped");
-            }
-        });
+        serve_endpoints(listener, &endpoints, &args.health).await?;
         tracing::info!(listen = %args.listen, namespace = %args.clusters.namespace, "amko-rs operator starting");
         let elector = args.election.elector(&client, &args.clusters.namespace);
         let lease = ElectionArgs::follow(&elector, &metrics);
@@ -270,23 +371,20 @@ pub async fn serve(
     options: OperatorOptions,
     listener: tokio::net::TcpListener,
     set_log_level: SetLogLevel,
-) {
+    health: &HealthArgs,
+) -> Result<(), CmdError> {
     let metrics = Metrics::new();
     let endpoints = Endpoints::new(metrics.clone());
     let listen = listener
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
-    let serve_endpoints = endpoints.clone();
-    actix::spawn(async move {
-        if let Err(e) = axum::serve(listener, http::router(serve_endpoints)).await {
-            tracing::error!(error = %e, "HTTP endpoints stopped");
-        }
-    });
+    serve_endpoints(listener, &endpoints, health).await?;
     tracing::info!(%listen, namespace = %options.namespace, "amko-rs operator starting");
     Operator::new(client, options, metrics, endpoints, set_log_level)
         .run()
         .await;
+    Ok(())
 }
 
 /// The members kubeconfig text: `--members-kubeconfig FILE`, else env `GSLB_CONFIG`.

@@ -212,6 +212,11 @@ pub async fn handle(State(state): State<Arc<SimState>>, request: Request) -> Res
         Ok(version) => {
             let mut response = route(&state, &parts, &segments, &bytes, &base)
                 .unwrap_or_else(IntoResponse::into_response);
+            // The slow-list fault: the collection was read above; its answer leaves late.
+            let list_delay = state.faults.list_delay();
+            if parts.method == Method::GET && segments.len() == 1 && !list_delay.is_zero() {
+                tokio::time::sleep(list_delay).await;
+            }
             if let Ok(value) = HeaderValue::from_str(&version) {
                 response
                     .headers_mut()

@@ -23,6 +23,7 @@ use super::state::SimState;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FaultsDocument {
     pub latency_ms: u64,
+    pub list_delay_ms: u64,
     pub error_fraction: f64,
     pub error_status: u16,
     pub outage: bool,
@@ -40,6 +41,8 @@ pub struct FaultsDocument {
 pub struct FaultUpdate {
     #[serde(default)]
     pub latency_ms: Option<u64>,
+    #[serde(default)]
+    pub list_delay_ms: Option<u64>,
     #[serde(default)]
     pub error_fraction: Option<f64>,
     #[serde(default)]
@@ -116,6 +119,12 @@ impl SimControl {
         self.state.faults.set_latency(latency);
     }
 
+    /// Answer every collection GET `delay` after reading the collection: a list is then stale
+    /// when it arrives, as a slow list of a busy controller is.
+    pub fn set_list_delay(&self, delay: Duration) {
+        self.state.faults.set_list_delay(delay);
+    }
+
     /// Answer `fraction` of API requests with `status` (a 5xx).
     pub fn set_error_rate(&self, fraction: f64, status: u16) {
         self.state.faults.set_errors(fraction, status);
@@ -164,6 +173,7 @@ impl SimControl {
         let settings = self.state.faults.settings();
         FaultsDocument {
             latency_ms: settings.latency_ms,
+            list_delay_ms: settings.list_delay_ms,
             error_fraction: settings.error_fraction,
             error_status: settings.error_status,
             outage: settings.outage,
@@ -179,6 +189,9 @@ impl SimControl {
     pub fn apply(&self, update: &FaultUpdate) -> Result<FaultsDocument, ApiError> {
         if let Some(ms) = update.latency_ms {
             self.set_latency(Duration::from_millis(ms));
+        }
+        if let Some(ms) = update.list_delay_ms {
+            self.set_list_delay(Duration::from_millis(ms));
         }
         if update.error_fraction.is_some() || update.error_status.is_some() {
             let current = self.state.faults.settings();

@@ -1,5 +1,6 @@
 //! Injected faults that sit in front of every API request: added latency, a fraction of
-//! server errors, and a full outage. (Follower and maintenance modes live in the GSLB
+//! server errors, and a full outage; and slow list answers (a collection GET answered late, after
+//! the collection was read, so the answer is stale by the time it arrives). (Follower and maintenance modes live in the GSLB
 //! configuration object itself; see `writes::set_follower` / `set_maintenance`.)
 
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
@@ -12,6 +13,8 @@ use super::ids;
 #[derive(Debug)]
 pub struct Faults {
     latency_micros: AtomicU64,
+    /// Added to collection GETs after the collection was read.
+    list_delay_micros: AtomicU64,
     /// Fraction of requests answered with `error_status`, as f64 bits.
     error_fraction_bits: AtomicU64,
     error_status: AtomicU16,
@@ -22,6 +25,7 @@ impl Default for Faults {
     fn default() -> Self {
         Faults {
             latency_micros: AtomicU64::new(0),
+            list_delay_micros: AtomicU64::new(0),
             error_fraction_bits: AtomicU64::new(0f64.to_bits()),
             error_status: AtomicU16::new(500),
             outage: AtomicBool::new(false),
@@ -41,6 +45,7 @@ pub enum FaultVerdict {
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FaultSettings {
     pub latency_ms: u64,
+    pub list_delay_ms: u64,
     pub error_fraction: f64,
     pub error_status: u16,
     pub outage: bool,
@@ -54,6 +59,18 @@ impl Faults {
     pub fn set_latency(&self, latency: Duration) {
         self.latency_micros.store(
             u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// How late a collection GET is answered after the collection was read.
+    pub fn list_delay(&self) -> Duration {
+        Duration::from_micros(self.list_delay_micros.load(Ordering::Relaxed))
+    }
+
+    pub fn set_list_delay(&self, delay: Duration) {
+        self.list_delay_micros.store(
+            u64::try_from(delay.as_micros()).unwrap_or(u64::MAX),
             Ordering::Relaxed,
         );
     }
@@ -82,6 +99,7 @@ impl Faults {
     pub fn settings(&self) -> FaultSettings {
         FaultSettings {
             latency_ms: u64::try_from(self.latency().as_millis()).unwrap_or(u64::MAX),
+            list_delay_ms: u64::try_from(self.list_delay().as_millis()).unwrap_or(u64::MAX),
             error_fraction: f64::from_bits(self.error_fraction_bits.load(Ordering::Relaxed)),
             error_status: self.error_status.load(Ordering::Relaxed),
             outage: self.outage.load(Ordering::Relaxed),

@@ -1,5 +1,7 @@
 //! Faults on demand for one cluster: down (connection refused or 503), latency, a fraction of
-//! failing requests, dropping every open watch, and 410 Gone on the next watch.
+//! failing requests, dropping every open watch, 410 Gone on the next watch, and held watches (a
+//! watch gap: nothing is delivered until release, then every held watch gets 410 Gone, so clients
+//! relist and never see the changes made meanwhile as events).
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -37,6 +39,8 @@ pub struct Faults {
     latency_ms: AtomicU64,
     error_rate_ppm: AtomicU64,
     gone_next_watch: AtomicBool,
+    /// While true, watches deliver nothing (see [`Faults::hold_watches`]).
+    watches_held: watch::Sender<bool>,
     /// Bumped to make every open watch end.
     watch_epoch: watch::Sender<u64>,
     rng: Mutex<u64>,
@@ -49,6 +53,7 @@ impl Default for Faults {
             latency_ms: AtomicU64::new(0),
             error_rate_ppm: AtomicU64::new(0),
             gone_next_watch: AtomicBool::new(false),
+            watches_held: watch::Sender::new(false),
             watch_epoch: watch::Sender::new(0),
             rng: Mutex::new(0x9E37_79B9_7F4A_7C15),
         }
@@ -126,6 +131,28 @@ impl Faults {
         self.gone_next_watch.store(true, Ordering::SeqCst);
     }
 
+    /// Opens a watch gap: every open watch ends, and watches started from now on deliver nothing
+    /// (not even bookmarks) until [`Faults::release_watches`]. Lists still answer, so a client sees
+    /// the current state only once it relists.
+    pub fn hold_watches(&self) {
+        self.watches_held.send_replace(true);
+        self.drop_watches();
+    }
+
+    /// Ends the watch gap: every held watch gets an ERROR event with 410 Gone, as if the history
+    /// it would resume from had been compacted meanwhile, so its client relists.
+    pub fn release_watches(&self) {
+        self.watches_held.send_replace(false);
+    }
+
+    pub fn watches_held(&self) -> bool {
+        *self.watches_held.borrow()
+    }
+
+    pub fn subscribe_watches_held(&self) -> watch::Receiver<bool> {
+        self.watches_held.subscribe()
+    }
+
     /// Consumes the "410 on the next watch" flag.
     pub fn take_gone_next_watch(&self) -> bool {
         self.gone_next_watch.swap(false, Ordering::SeqCst)
@@ -145,6 +172,19 @@ mod tests {
         assert!((4000..6000).contains(&failed), "{failed}");
         faults.set_error_rate(1.0);
         assert!((0..100).all(|_| faults.should_fail()));
+    }
+
+    #[test]
+    fn holding_watches_drops_the_open_ones_until_released() {
+        let faults = Faults::default();
+        let mut epoch = faults.subscribe_watch_epoch();
+        epoch.mark_unchanged();
+        assert!(!faults.watches_held());
+        faults.hold_watches();
+        assert!(faults.watches_held());
+        assert!(epoch.has_changed().unwrap_or(false), "open watches end");
+        faults.release_watches();
+        assert!(!faults.watches_held());
     }
 
     #[test]

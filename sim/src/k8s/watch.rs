@@ -1,7 +1,8 @@
 //! Watch streams: newline-delimited `{"type":…,"object":…}` events over a chunked response.
 //! Initial ADDED events (for resourceVersion ""/"0" or `sendInitialEvents`), replay from the event
 //! log for a numeric resourceVersion (or an ERROR 410 Expired event when it is too old),
-//! BOOKMARKs, `timeoutSeconds`, and the faults "drop all watches" and "410 on the next watch".
+//! BOOKMARKs, `timeoutSeconds`, and the faults "drop all watches", "410 on the next watch" and
+//! "hold watches" (nothing delivered until release, then 410).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -137,23 +138,29 @@ impl WatchRequest {
 /// Starts a watch and returns the streaming response.
 pub fn start(cluster: Arc<Cluster>, request: WatchRequest) -> Response {
     let (tx, rx) = mpsc::channel::<Bytes>(256);
-    let setup = if cluster.faults.take_gone_next_watch() {
-        Err(ApiError::Expired {
+    // `None`: a watch gap is open; the watch waits for its end.
+    let setup = if cluster.faults.watches_held() {
+        None
+    } else if cluster.faults.take_gone_next_watch() {
+        Some(Err(ApiError::Expired {
             requested: 0,
             oldest: cluster.lock().resource_version(),
-        })
+        }))
     } else {
         let st = cluster.lock();
-        request
-            .initial_lines(&st)
-            .map(|lines| (lines, st.subscribe()))
+        Some(
+            request
+                .initial_lines(&st)
+                .map(|lines| (lines, st.subscribe())),
+        )
     };
     tokio::spawn(async move {
         match setup {
-            Err(err) => {
+            None => hold(&cluster, &request, &tx).await,
+            Some(Err(err)) => {
                 let _ = tx.send(error_line(&err)).await;
             }
-            Ok((lines, events)) => {
+            Some(Ok((lines, events))) => {
                 for line in lines {
                     if tx.send(line).await.is_err() {
                         return;
@@ -172,6 +179,29 @@ pub fn start(cluster: Arc<Cluster>, request: WatchRequest) -> Response {
         .header(header::CACHE_CONTROL, "no-cache, private")
         .body(Body::from_stream(stream))
         .unwrap_or_else(|_| Response::new(Body::empty()))
+}
+
+/// A watch started during a watch gap: sends nothing until the gap ends, then 410 Gone so that
+/// the client relists (and sees what changed meanwhile only as the new state). Ends quietly at
+/// the watch's timeout or when the client goes away.
+async fn hold(cluster: &Cluster, request: &WatchRequest, tx: &mpsc::Sender<Bytes>) {
+    let mut held = cluster.faults.subscribe_watches_held();
+    let deadline = tokio::time::sleep(
+        request
+            .timeout
+            .unwrap_or(Duration::from_secs(365 * 24 * 3600)),
+    );
+    tokio::pin!(deadline);
+    tokio::select! {
+        released = async { held.wait_for(|held| !*held).await.is_ok() } => {
+            if released {
+                let oldest = cluster.lock().resource_version();
+                let _ = tx.send(error_line(&ApiError::Expired { requested: 0, oldest })).await;
+            }
+        }
+        _ = &mut deadline => {}
+        _ = tx.closed() => {}
+    }
 }
 
 async fn stream_live(
