@@ -1,7 +1,8 @@
 //! End-to-end: the faults of docs/reliability.md's matrix that no other test drives through
 //! `amko run`: a member cluster's watches dropped, re-watches answered 410 Gone (the watchers must
 //! list again), and the controller's GSLB maintenance mode. Each checks that no change is lost and
-//! that nothing else is written, and prints what recovery took (measured, not asserted).
+//! that nothing else is written, and prints what recovery took (measured, not asserted). Also the
+//! two defects the soak campaign found, kept as regression tests.
 
 mod harness;
 
@@ -369,14 +370,12 @@ async fn each_fault_recovers_without_loss_and_its_cost_is_measured() {
     harness::remove_dir(&env.dir);
 }
 
-/// KNOWN DEFECT (found by the soak campaign, not fixed here: the fix belongs in
-/// actors/src/telemetry.rs or in the actors that handle stream items, owned by other work): the
-/// cluster, policy, status and avi actors count a handled message for watch events, timers and
-/// replies that were never counted as sent, so `amko_mailbox_depth` for them falls below zero
-/// and keeps falling (at 20,000 objects: cluster −34,707 after 270 s of churn). A negative gauge
-/// hides a real queue in any sum over actors. Run with `--ignored` to see it fail.
+/// Found by the soak campaign: the cluster, policy, status and avi actors count a handled message
+/// for stream items, timers and replies never counted as sent, so `amko_mailbox_depth` fell below
+/// zero and kept falling (at 20,000 objects: cluster −34,707 after 270 s of churn), hiding real
+/// queues in any sum over actors. The gauges now stop at zero; this keeps them there. (It failed
+/// before: "depth gauges below zero: status -8, avi -2, cluster -29, policy -10".)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known defect: mailbox depth gauges fall below zero (see the comment)"]
 async fn mailbox_depth_gauges_never_fall_below_zero() {
     let env = start("mailbox-depth").await;
     env.create_gslb_ingress("cluster1", "shop", "web", "depth.example.com")
@@ -400,15 +399,13 @@ async fn mailbox_depth_gauges_never_fall_below_zero() {
     harness::remove_dir(&env.dir);
 }
 
-/// KNOWN DEFECT (found by the soak campaign; the fix belongs to the writer, owned by other work):
-/// a periodic refresh that reads the controller while the writer is writing can put a state older
-/// than the writer's own last write into its cache, and the next full pass then "repairs" drift
-/// nobody made: one needless write each, counted in `amko_drift_repairs_total`. At 20,000
-/// objects and 50 changes/s (refresh every 20 s) that was 926 repairs in 180 s, the whole of the
-/// soak's write amplification of 1.08. Here: nobody touches the controller, so every repair is
-/// one of those. Run with `--ignored` to see it fail.
+/// Found by the soak campaign: a periodic refresh that read the controller while the writer was
+/// writing put a state older than the writer's own last write into its cache, and the next full
+/// pass "repaired" drift nobody made, one needless write each (`amko_drift_repairs_total`): at
+/// 20,000 objects and 50 changes/s that was the whole of the soak's write amplification of 1.08.
+/// Nobody touches the controller here, so any repair is one of those. (It failed before the
+/// writer numbered its writes: "25 drift repairs …; 625 writes for 600 changes".)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known defect: a refresh during churn repairs drift nobody made (see the comment)"]
 async fn a_refresh_during_churn_repairs_no_drift_nobody_made() {
     let env = Env::start(
         "refresh-race",
