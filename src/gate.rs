@@ -121,6 +121,18 @@ pub fn verdict(role: &Role, lease: &LeaseView, conflict: Option<String>) -> Gate
     }
 }
 
+/// The verdict when this cluster's AMKOClusters cannot be read (its API server does not answer).
+/// The role is then unknown and the previous verdict stands, except that a Lease no longer held
+/// closes the gate whatever the role: the same outage that hides the role keeps this replica from
+/// renewing its Lease, and a standby may already be writing.
+pub fn verdict_without_role(previous: &Gate, lease: &LeaseView) -> Gate {
+    if lease.held() {
+        previous.clone()
+    } else {
+        verdict(&Role::Alone, lease, None)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,5 +263,25 @@ mod tests {
                 "{last:?}"
             );
         }
+    }
+    #[test]
+    fn an_unreadable_role_keeps_the_verdict_only_while_the_lease_is_held() {
+        let leading = verdict(&leader(), &LeaseView::Held, None);
+        assert!(leading.may_lead);
+        assert_eq!(verdict_without_role(&leading, &LeaseView::Held), leading);
+        assert_eq!(
+            verdict_without_role(&leading, &LeaseView::NotElecting),
+            leading
+        );
+        let lost = verdict_without_role(
+            &leading,
+            &LeaseView::Standby {
+                holder: String::new(),
+            },
+        );
+        assert!(!lost.may_lead && lost.decided, "{lost:?}");
+        let taken = verdict_without_role(&leading, &standby_of("replica-b"));
+        assert!(!taken.may_lead, "{taken:?}");
+        assert!(taken.why.contains("replica-b"), "{taken:?}");
     }
 }

@@ -8,12 +8,18 @@ use std::time::Duration;
 
 use amko::crd::AmkoCluster;
 use amko::federation::{LeaderClaim, followers_of};
-use amko::gate::{Gate, LeaseView, Role, lease_when_silent, step_back_reason, verdict};
+use amko::gate::{
+    Gate, LeaseView, Role, lease_when_silent, step_back_reason, verdict, verdict_without_role,
+};
 use amko::members::MembersKubeconfig;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::{Api, Client, ResourceExt};
 use serde_json::json;
 use tokio::sync::watch;
+
+/// How long one evaluation (the AMKOCluster list, `leaderSince`, the other clusters' claims) may
+/// take before the previous verdict stands for this round.
+const EVALUATE_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct RoleWatcher {
     client: Client,
@@ -54,16 +60,30 @@ impl RoleWatcher {
                 } else {
                     lease_when_silent(&lease.borrow())
                 };
-                if let Some(gate) = self.evaluate(&view).await {
-                    tx.send_if_modified(|current| {
-                        if *current == gate {
-                            return false;
-                        }
-                        tracing::info!(may_lead = gate.may_lead, why = %gate.why, "role changed");
-                        *current = gate;
-                        true
-                    });
-                }
+                // A Lease not held closes the gate whatever the role: decide at once, without
+                // waiting on an API server that may be the reason the Lease was lost.
+                let evaluated = if view.held() {
+                    tokio::time::timeout(EVALUATE_TIMEOUT, self.evaluate(&view))
+                        .await
+                        .unwrap_or_else(|_| {
+                            tracing::warn!("reading this cluster's AMKOClusters timed out");
+                            None
+                        })
+                } else {
+                    None
+                };
+                let gate = match evaluated {
+                    Some(gate) => gate,
+                    None => verdict_without_role(&tx.borrow(), &view),
+                };
+                tx.send_if_modified(|current| {
+                    if *current == gate {
+                        return false;
+                    }
+                    tracing::info!(may_lead = gate.may_lead, why = %gate.why, "role changed");
+                    *current = gate;
+                    true
+                });
                 tokio::select! {
                     _ = tokio::time::sleep(self.poll) => {}
                     changed = lease.changed(), if lease_open => {
@@ -78,7 +98,7 @@ impl RoleWatcher {
         rx
     }
 
-    /// `None` when the AMKOCluster cannot be read: the previous verdict stands.
+    /// `None` when the AMKOClusters cannot be read (see `verdict_without_role`).
     async fn evaluate(&mut self, lease: &LeaseView) -> Option<Gate> {
         let role = self.role().await?;
         let mut conflict = None;

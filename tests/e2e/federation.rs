@@ -879,3 +879,85 @@ fn the_binary_accepts_every_argument_the_chart_passes() {
         );
     }
 }
+
+/// Lease loss while running: the holder's API server stops answering, so the Lease cannot be
+/// renewed. After two thirds of the lease duration the holder can no longer vouch that it leads
+/// and stops writing (fail closed), although the controller and the member cluster are fine; a
+/// standby elsewhere could take over when the Lease expires. When the API server answers again
+/// the holder renews its own Lease and writes what it held back, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holder_that_cannot_renew_its_lease_stops_writing_until_it_can() {
+    // The operator's home is cluster1; the GDP selects only cluster2, which stays up.
+    let gdp = harness::gdp(&["cluster2"], json!({}));
+    let env = Env::start("lease-loss", EnvOptions::clusters(2).install(gdp)).await;
+    let holder = operator(
+        &env,
+        "holder",
+        HOME_CLUSTER,
+        &[
+            "--leader-elect",
+            "--lease-duration-secs",
+            "3",
+            "--identity",
+            "holder",
+        ],
+    );
+    wait_until(
+        "the holder leads and is ready",
+        Duration::from_secs(60),
+        || async { holder.leads_and_is_ready().await },
+        || holder.log(),
+    )
+    .await;
+    env.create_gslb_ingress("cluster2", "shop", "web", "before.example.com")
+        .await;
+    wait_until(
+        "the holder writes while it holds the Lease",
+        Duration::from_secs(30),
+        || async { env.gslb_service("before.example.com").is_some() },
+        || holder.log(),
+    )
+    .await;
+
+    let home = env.clusters.faults(HOME_CLUSTER).expect("home cluster");
+    home.set_down(Down::Unavailable);
+    wait_until(
+        "the holder stops leading once it cannot renew",
+        Duration::from_secs(30),
+        || async { !holder.leading().await },
+        || holder.log(),
+    )
+    .await;
+    let mark = env.writes();
+    env.create_gslb_ingress("cluster2", "shop", "late", "during.example.com")
+        .await;
+    // Long enough for the change to reach the writer (coalescing is 50 ms), but it must hold it.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        env.writes_since(mark),
+        Vec::<String>::new(),
+        "a replica that cannot renew its Lease wrote; log:\n{}",
+        holder.log()
+    );
+
+    home.set_down(Down::No);
+    wait_until(
+        "the holder renews its Lease and writes what it held back",
+        Duration::from_secs(60),
+        || async { holder.leading().await && env.gslb_service("during.example.com").is_some() },
+        || holder.log(),
+    )
+    .await;
+    assert_eq!(lease_holder(&env).await, "holder");
+    let creations: Vec<_> = env
+        .avi
+        .control()
+        .audit_log()
+        .into_iter()
+        .filter(|w| w.object_type == "gslbservice" && w.method == "POST")
+        .filter(|w| (200..300).contains(&w.status))
+        .map(|w| w.name)
+        .collect();
+    assert_eq!(creations, ["before.example.com", "during.example.com"]);
+    harness::remove_dir(&env.dir);
+}
