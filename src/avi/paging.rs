@@ -3,11 +3,43 @@
 //! of reading forever. A real controller fills every page but the last, and a collection may grow
 //! a little while it is read (objects created meanwhile), so the rules allow that and no more.
 
+use serde_json::Value;
+
 /// Pages beyond what the first page's `count` implies that may still come (objects created while
 /// the collection is read).
 const SLACK_PAGES: usize = 2;
 /// No collection amko-rs reads holds more objects than this.
 pub const MAX_OBJECTS: usize = 10_000_000;
+
+/// One answer of a collection read: `{"count": n, "results": [...], "next": "<url>"}`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CollectionPage {
+    /// `count`: objects in the whole collection (0 when absent or not a number).
+    pub count: usize,
+    /// `results`: this page's objects.
+    pub results: Vec<Value>,
+    /// A non-null `next` names another page.
+    pub has_next: bool,
+}
+
+/// Reads one collection answer (`None`: the controller answered without a body). An answer
+/// without a `results` list is not a collection; the error says so.
+pub fn collection_page(body: Option<Value>) -> Result<CollectionPage, &'static str> {
+    let mut body = body.unwrap_or(Value::Null);
+    let count = body
+        .get("count")
+        .and_then(Value::as_u64)
+        .map_or(0, |c| usize::try_from(c).unwrap_or(usize::MAX));
+    let has_next = !body.get("next").is_none_or(Value::is_null);
+    match body.get_mut("results").map(Value::take) {
+        Some(Value::Array(results)) => Ok(CollectionPage {
+            count,
+            results,
+            has_next,
+        }),
+        _ => Err("collection answer has no results list"),
+    }
+}
 
 /// What to do after a page.
 #[derive(Clone, Debug, PartialEq, Eq)]
