@@ -39,6 +39,7 @@ use crate::model::plan::{
     referenced_monitors,
 };
 use crate::policy::config::{choose_gslb_config, others_than_running};
+use crate::policy::in_force::{last_accepted, rule_key, version};
 use crate::policy::{
     ControllerSnapshot, HealthMonitorFacts, ProfileDefect, accept_gdp, accept_gslb_config,
     accept_host_rule,
@@ -360,6 +361,10 @@ pub fn validate_gdp(data: &[u8]) -> Depth {
         return Depth::Unparsed;
     };
     let _ = crate::avi::lookup::References::of_gdp(&gdp);
+    // The last accepted spec recorded on the object is read back and validated again.
+    if let Some(previous) = last_accepted(&gdp) {
+        let _ = accept_gdp(&previous, &settings(), controller());
+    }
     match accept_gdp(&gdp, &settings(), controller()) {
         Err(error) => {
             let _ = error.to_string();
@@ -381,6 +386,10 @@ pub fn validate_gslbhostrule(data: &[u8]) -> Depth {
         return Depth::Unparsed;
     };
     let _ = crate::avi::lookup::References::of_host_rule(&rule);
+    let _ = (version(&rule), rule_key(&rule));
+    if let Some(previous) = last_accepted(&rule) {
+        let _ = accept_host_rule(&previous, TENANT, &settings(), controller());
+    }
     match accept_host_rule(&rule, TENANT, &settings(), controller()) {
         Err(error) => {
             let _ = error.to_string();
@@ -458,14 +467,15 @@ pub fn kubeconfig(data: &[u8]) -> Depth {
     let Ok(text) = std::str::from_utf8(data) else {
         return Depth::Unparsed;
     };
+    let secrets = kubeconfig_secrets(text);
     let members = match MembersKubeconfig::parse(text) {
         Ok(members) => members,
         Err(error) => {
-            let _ = error.to_string();
+            assert_no_secret(&format!("{error} {error:?}"), &secrets);
             return Depth::Refused;
         }
     };
-    let _ = format!("{members:?}");
+    assert_no_secret(&format!("{members:?}"), &secrets);
     let names_a_file = kube::config::Kubeconfig::from_yaml(text).map_or(true, |k| {
         k.clusters.iter().any(|c| {
             c.cluster
@@ -480,13 +490,42 @@ pub fn kubeconfig(data: &[u8]) -> Depth {
     for context in members.contexts().iter().take(8) {
         match block_on(members.config_for(context)) {
             Some(Ok(_)) => depth = Depth::Accepted,
-            Some(Err(error)) => {
-                let _ = error.to_string();
-            }
+            Some(Err(error)) => assert_no_secret(&format!("{error} {error:?}"), &secrets),
             None => {}
         }
     }
     depth
+}
+
+/// The credentials of a kubeconfig's users (token, password, client key), read as plain YAML;
+/// none when the text is not YAML. Short values are left out: they occur in any text by chance.
+fn kubeconfig_secrets(text: &str) -> Vec<String> {
+    let Ok(value) = serde_saphyr::from_str::<Value>(text) else {
+        return Vec::new();
+    };
+    let users = value.get("users").and_then(Value::as_array);
+    users
+        .into_iter()
+        .flatten()
+        .filter_map(|u| u.get("user"))
+        .flat_map(|user| {
+            ["token", "password", "client-key-data"]
+                .into_iter()
+                .filter_map(|key| user.get(key).and_then(Value::as_str))
+        })
+        .filter(|secret| secret.len() >= 8)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Secrets never reach logs, statuses or Debug output: `shown` must not contain any of them.
+fn assert_no_secret(shown: &str, secrets: &[String]) {
+    for secret in secrets {
+        assert!(
+            !shown.contains(secret.as_str()),
+            "a kubeconfig credential is shown: {shown}"
+        );
+    }
 }
 
 /// Runs a future on a runtime kept for the thread (`config_for` is async but does no I/O here);
