@@ -12,7 +12,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Namespace, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::ResourceExt;
@@ -31,6 +33,7 @@ use crate::crd::{AmkoCluster, GlobalDeploymentPolicy, GslbConfig, GslbHostRule};
 use crate::federation;
 use crate::gate::{self, LeaseView, Role};
 use crate::ingest::{self, Ingested, ObjectKind, annotations};
+use crate::lease::{Decision, decide, spec_to_write};
 use crate::members::MembersKubeconfig;
 use crate::model::compare::differences;
 use crate::model::identity::{describe_members, parse_description, parse_identity};
@@ -74,6 +77,7 @@ pub const TARGETS: &[Target] = &[
     ("kubeconfig", kubeconfig),
     ("avi_collection", avi_collection),
     ("avi_error", avi_error),
+    ("lease", lease),
 ];
 
 /// The member cluster every fuzzed object comes from.
@@ -624,4 +628,34 @@ pub fn avi_error(data: &[u8]) -> Depth {
     }
     let _ = retry::reachability(error.kind.is_unreachable(), Some(&error));
     Depth::Accepted
+}
+
+/// A leader-election Lease (JSON, as read from the API server): the decision of a replica that has
+/// seen it unchanged for no time, a while and very long, and the spec it would write back. A write
+/// names the writer as holder and never counts the transitions back.
+pub fn lease(data: &[u8]) -> Depth {
+    let Some(lease) = json::<Lease>(data) else {
+        return Depth::Unparsed;
+    };
+    let spec = lease.spec.unwrap_or_default();
+    let mut depth = Depth::Refused;
+    for identity in ["replica-a", "replica-b"] {
+        for unchanged_for in [0, 15, u64::MAX].map(Duration::from_secs) {
+            let decision = decide(&spec, identity, unchanged_for, Duration::from_secs(15));
+            if let Decision::Wait { .. } = decision {
+                continue;
+            }
+            let now = k8s_openapi::jiff::Timestamp::UNIX_EPOCH;
+            let written = spec_to_write(spec.clone(), &decision, identity, now, 15);
+            assert_eq!(written.holder_identity.as_deref(), Some(identity));
+            assert!(
+                written.lease_transitions.unwrap_or(0) >= spec.lease_transitions.unwrap_or(0),
+                "transitions counted back: {:?} -> {:?}",
+                spec.lease_transitions,
+                written.lease_transitions
+            );
+            depth = Depth::Accepted;
+        }
+    }
+    depth
 }
