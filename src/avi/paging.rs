@@ -1,7 +1,8 @@
-//! When to stop reading a collection page by page. The controller's answers are untrusted: a
-//! `next` on every page, or a `count` that does not match the pages, must end in an error instead
-//! of reading forever. A real controller fills every page but the last, and a collection may grow
-//! a little while it is read (objects created meanwhile), so the rules allow that and no more.
+//! Reading a collection page by page: what one answer holds, and when to stop. The controller's
+//! answers are untrusted: a `next` on every page, or a `count` that does not match the pages, must
+//! end in an error instead of reading forever. A real controller fills every page but the last,
+//! and a collection may grow a little while it is read (objects created meanwhile), so the rules
+//! allow that and no more.
 
 use serde_json::Value;
 
@@ -113,6 +114,32 @@ mod tests {
 
     /// One page's answer: (count, objects fetched, names a next page).
     type Page = (usize, usize, bool);
+
+    #[test]
+    fn a_collection_answer_is_read_leniently_but_needs_a_results_list() {
+        let page = |text: &str| collection_page(Some(serde_json::from_str(text).expect("JSON")));
+        let read = page(r#"{"count": 5, "next": "https://c/api/x?page=2", "results": [{}, {}]}"#)
+            .expect("a page");
+        assert_eq!(
+            (read.count, read.results.len(), read.has_next),
+            (5, 2, true)
+        );
+        let last = page(r#"{"count": "5", "next": null, "results": []}"#).expect("a page");
+        assert_eq!(
+            (last.count, last.results.len(), last.has_next),
+            (0, 0, false)
+        );
+        let huge = page(r#"{"count": 18446744073709551615, "results": []}"#).expect("a page");
+        assert_eq!(huge.count as u64, u64::MAX);
+        for not_a_page in [r#"{"results": {}}"#, r#"{"error": "x"}"#, "[]", "null"] {
+            assert_eq!(
+                page(not_a_page),
+                Err("collection answer has no results list"),
+                "{not_a_page}"
+            );
+        }
+        assert!(collection_page(None).is_err());
+    }
 
     /// Each case: pages as (count, fetched, has next), and the step after each.
     #[test]
