@@ -72,6 +72,34 @@ pub fn decide(
     }
 }
 
+/// The spec a replica writes after `decision` on a Lease whose spec was `spec`: a renewal, or for a
+/// takeover also our identity, the acquire time and one more transition (`Wait` writes nothing,
+/// and leaves `spec` as it is). Public for the fuzz target (`crate::fuzzing::lease`).
+pub fn spec_to_write(
+    mut spec: LeaseSpec,
+    decision: &Decision,
+    identity: &str,
+    now: Timestamp,
+    duration_seconds: i32,
+) -> LeaseSpec {
+    match decision {
+        Decision::Wait { .. } => {}
+        Decision::Renew => {
+            spec.renew_time = Some(MicroTime(now));
+            spec.lease_duration_seconds = Some(duration_seconds);
+        }
+        Decision::TakeOver => {
+            spec.holder_identity = Some(identity.to_owned());
+            spec.acquire_time = Some(MicroTime(now));
+            spec.renew_time = Some(MicroTime(now));
+            spec.lease_duration_seconds = Some(duration_seconds);
+            // The count comes from the cluster: at i32::MAX it stays there rather than overflow.
+            spec.lease_transitions = Some(spec.lease_transitions.unwrap_or(0).saturating_add(1));
+        }
+    }
+    spec
+}
+
 /// The outcome of one election step.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LeaseState {
@@ -187,23 +215,19 @@ impl LeaseElector {
                 Err(e) => Err(self.write_error(e)),
             };
         };
-        let mut spec = lease.spec.clone().unwrap_or_default();
+        let spec = lease.spec.clone().unwrap_or_default();
         let unchanged_for = self.unchanged_for(&lease.resource_version().unwrap_or_default());
-        match decide(&spec, &self.identity, unchanged_for, self.duration) {
-            Decision::Wait { holder } => return Ok(LeaseState::Standby { holder }),
-            Decision::Renew => {
-                spec.renew_time = Some(MicroTime(now));
-                spec.lease_duration_seconds = Some(self.duration_seconds());
-            }
-            Decision::TakeOver => {
-                spec.holder_identity = Some(self.identity.clone());
-                spec.acquire_time = Some(MicroTime(now));
-                spec.renew_time = Some(MicroTime(now));
-                spec.lease_duration_seconds = Some(self.duration_seconds());
-                spec.lease_transitions = Some(spec.lease_transitions.unwrap_or(0) + 1);
-            }
+        let decision = decide(&spec, &self.identity, unchanged_for, self.duration);
+        if let Decision::Wait { holder } = decision {
+            return Ok(LeaseState::Standby { holder });
         }
-        lease.spec = Some(spec);
+        lease.spec = Some(spec_to_write(
+            spec,
+            &decision,
+            &self.identity,
+            now,
+            self.duration_seconds(),
+        ));
         // `lease` still carries the resourceVersion we read: a concurrent writer makes this a 409.
         match self
             .api
@@ -261,6 +285,29 @@ mod tests {
 
     fn secs(s: u64) -> Duration {
         Duration::from_secs(s)
+    }
+
+    /// Found by review during the fuzzing campaign (docs/fuzzing.md); the input is
+    /// fuzz/corpus/lease/transitions-at-i32-max.json.
+    #[test]
+    fn taking_over_a_lease_at_the_largest_transition_count_does_not_overflow() {
+        let worn = LeaseSpec {
+            lease_transitions: Some(i32::MAX),
+            ..held_by("gone", 1)
+        };
+        let decision = decide(&worn, "a", secs(2), DEFAULT);
+        assert_eq!(decision, Decision::TakeOver);
+        let written = spec_to_write(worn, &decision, "a", Timestamp::UNIX_EPOCH, 15);
+        assert_eq!(written.holder_identity.as_deref(), Some("a"));
+        assert_eq!(written.lease_transitions, Some(i32::MAX));
+        let fresh = spec_to_write(
+            held_by("gone", 1),
+            &decision,
+            "a",
+            Timestamp::UNIX_EPOCH,
+            15,
+        );
+        assert_eq!(fresh.lease_transitions, Some(1));
     }
 
     #[test]

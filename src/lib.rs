@@ -7,6 +7,7 @@
 pub mod avi;
 pub mod crd;
 pub mod federation;
+pub mod fuzzing;
 pub mod gate;
 pub mod ingest;
 pub mod lease;

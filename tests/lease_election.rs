@@ -153,3 +153,28 @@ async fn a_renewal_based_on_a_stale_read_loses_with_409() {
     );
     sim.shutdown().await;
 }
+
+/// The transition count is the cluster's: a Lease whose `leaseTransitions` is already at
+/// `i32::MAX` (written by another client, or by a long history) is still taken over once expired;
+/// the count stays at its maximum instead of overflowing (a panic in debug builds, a negative
+/// count the API server refuses in release builds).
+#[tokio::test]
+async fn a_lease_at_the_largest_transition_count_is_still_taken_over() {
+    let (sim, client) = start().await;
+    let api: Api<Lease> = Api::namespaced(client.clone(), NAMESPACE);
+    let worn: Lease = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": LEASE, "namespace": NAMESPACE},
+        "spec": {"holderIdentity": "replica-gone", "leaseDurationSeconds": 1,
+                 "renewTime": "2024-05-01T10:00:00.000000Z", "leaseTransitions": i32::MAX}
+    }))
+    .expect("a Lease");
+    api.create(&PostParams::default(), &worn)
+        .await
+        .expect("the worn Lease is created");
+    let a = elector(&client, "replica-a");
+    until_held(&a).await;
+    let spec = lease(&client).await.spec.expect("spec");
+    assert_eq!(spec.holder_identity.as_deref(), Some("replica-a"));
+    assert_eq!(spec.lease_transitions, Some(i32::MAX));
+    sim.shutdown().await;
+}

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use super::budget::{RateBudget, TokenBucket};
 use super::error::{AviError, AviErrorKind, parse_retry_after};
-use super::paging::{PageStep, Paging};
+use super::paging::{PageStep, Paging, collection_page};
 
 /// Told about every request the client sends, for metrics.
 pub trait RequestObserver: Send + Sync {
@@ -105,7 +105,7 @@ pub struct AviClient {
 /// the controller's to apply, and its answers are untrusted: a wrong object adopted after a 409
 /// would be overwritten. A `tenant_ref` without the name part (no `include_name`) says nothing
 /// against it.
-fn is_the_named(object: &Value, name: &str, tenant: Option<&str>) -> bool {
+pub(crate) fn is_the_named(object: &Value, name: &str, tenant: Option<&str>) -> bool {
     if object.get("name").and_then(Value::as_str) != Some(name) {
         return false;
     }
@@ -412,29 +412,21 @@ impl AviClient {
             pairs.push(format!("page_size={PAGE_SIZE}"));
             pairs.push(format!("page={page}"));
             let path = format!("/api/{object_type}?{}", pairs.join("&"));
-            let mut body = self
-                .call(Method::GET, &path, tenant, None)
-                .await?
-                .unwrap_or(Value::Null);
-            let total = body
-                .get("count")
-                .and_then(Value::as_u64)
-                .map_or(0, |c| usize::try_from(c).unwrap_or(usize::MAX));
-            let has_next = !body.get("next").is_none_or(Value::is_null);
-            let items = match body.get_mut("results").map(Value::take) {
-                Some(Value::Array(items)) => items,
-                _ => {
+            let body = self.call(Method::GET, &path, tenant, None).await?;
+            let answer = match collection_page(body) {
+                Ok(answer) => answer,
+                Err(message) => {
                     return Err(AviError {
                         kind: AviErrorKind::BadResponse,
                         method: "GET".into(),
                         path,
                         status: Some(200),
-                        message: "collection answer has no results list".into(),
+                        message: message.into(),
                     });
                 }
             };
-            let step = paging.after_page(total, items.len(), has_next);
-            visit(items);
+            let step = paging.after_page(answer.count, answer.results.len(), answer.has_next);
+            visit(answer.results);
             match step {
                 PageStep::Next => page = page.saturating_add(1),
                 PageStep::Done => return Ok(()),

@@ -69,36 +69,11 @@ pub async fn fetch_snapshot(
         return Ok(snapshot);
     }
     for hm in by_names(client, "healthmonitor", tenant, &refs.health_monitors).await? {
-        let Some(name) = hm.get("name").and_then(Value::as_str) else {
-            continue;
-        };
-        let http = hm.get("https_monitor").or_else(|| hm.get("http_monitor"));
-        let facts = HealthMonitorFacts {
-            monitor_type: hm
-                .get("type")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
-            is_federated: hm.get("is_federated").and_then(Value::as_bool),
-            http_request: http
-                .and_then(|h| h.get("http_request"))
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            response_codes: http
-                .and_then(|h| h.get("http_response_code"))
-                .and_then(Value::as_array)
-                .map(|codes| {
-                    codes
-                        .iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default(),
-        };
-        snapshot
-            .health_monitors
-            .insert((tenant.to_owned(), name.to_owned()), facts);
+        if let Some((name, facts)) = health_monitor_facts(&hm) {
+            snapshot
+                .health_monitors
+                .insert((tenant.to_owned(), name), facts);
+        }
     }
     for profile in by_names(
         client,
@@ -142,8 +117,39 @@ pub async fn fetch_snapshot(
     Ok(snapshot)
 }
 
+/// The name of a controller health monitor and the facts validation uses; `None` without a name.
+/// Public so that the fuzz targets (`crate::fuzzing`) read controller answers through it too.
+pub fn health_monitor_facts(hm: &Value) -> Option<(String, HealthMonitorFacts)> {
+    let name = hm.get("name").and_then(Value::as_str)?;
+    let http = hm.get("https_monitor").or_else(|| hm.get("http_monitor"));
+    let facts = HealthMonitorFacts {
+        monitor_type: hm
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        is_federated: hm.get("is_federated").and_then(Value::as_bool),
+        http_request: http
+            .and_then(|h| h.get("http_request"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        response_codes: http
+            .and_then(|h| h.get("http_response_code"))
+            .and_then(Value::as_array)
+            .map(|codes| {
+                codes
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    Some((name.to_owned(), facts))
+}
+
 /// Why the controller would refuse this profile as a GslbService's site persistence profile.
-fn site_persistence_problem(profile: &Value) -> Option<ProfileDefect> {
+pub fn site_persistence_problem(profile: &Value) -> Option<ProfileDefect> {
     if profile.get("is_federated").and_then(Value::as_bool) != Some(true) {
         Some(ProfileDefect::NotFederated)
     } else if profile.get("persistence_type").and_then(Value::as_str)

@@ -1,13 +1,46 @@
-//! When to stop reading a collection page by page. The controller's answers are untrusted: a
-//! `next` on every page, or a `count` that does not match the pages, must end in an error instead
-//! of reading forever. A real controller fills every page but the last, and a collection may grow
-//! a little while it is read (objects created meanwhile), so the rules allow that and no more.
+//! Reading a collection page by page: what one answer holds, and when to stop. The controller's
+//! answers are untrusted: a `next` on every page, or a `count` that does not match the pages, must
+//! end in an error instead of reading forever. A real controller fills every page but the last,
+//! and a collection may grow a little while it is read (objects created meanwhile), so the rules
+//! allow that and no more.
+
+use serde_json::Value;
 
 /// Pages beyond what the first page's `count` implies that may still come (objects created while
 /// the collection is read).
 const SLACK_PAGES: usize = 2;
 /// No collection amko-rs reads holds more objects than this.
 pub const MAX_OBJECTS: usize = 10_000_000;
+
+/// One answer of a collection read: `{"count": n, "results": [...], "next": "<url>"}`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CollectionPage {
+    /// `count`: objects in the whole collection (0 when absent or not a number).
+    pub count: usize,
+    /// `results`: this page's objects.
+    pub results: Vec<Value>,
+    /// A non-null `next` names another page.
+    pub has_next: bool,
+}
+
+/// Reads one collection answer (`None`: the controller answered without a body). An answer
+/// without a `results` list is not a collection; the error says so.
+pub fn collection_page(body: Option<Value>) -> Result<CollectionPage, &'static str> {
+    let mut body = body.unwrap_or(Value::Null);
+    let count = body
+        .get("count")
+        .and_then(Value::as_u64)
+        .map_or(0, |c| usize::try_from(c).unwrap_or(usize::MAX));
+    let has_next = !body.get("next").is_none_or(Value::is_null);
+    match body.get_mut("results").map(Value::take) {
+        Some(Value::Array(results)) => Ok(CollectionPage {
+            count,
+            results,
+            has_next,
+        }),
+        _ => Err("collection answer has no results list"),
+    }
+}
 
 /// What to do after a page.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,6 +114,32 @@ mod tests {
 
     /// One page's answer: (count, objects fetched, names a next page).
     type Page = (usize, usize, bool);
+
+    #[test]
+    fn a_collection_answer_is_read_leniently_but_needs_a_results_list() {
+        let page = |text: &str| collection_page(Some(serde_json::from_str(text).expect("JSON")));
+        let read = page(r#"{"count": 5, "next": "https://c/api/x?page=2", "results": [{}, {}]}"#)
+            .expect("a page");
+        assert_eq!(
+            (read.count, read.results.len(), read.has_next),
+            (5, 2, true)
+        );
+        let last = page(r#"{"count": "5", "next": null, "results": []}"#).expect("a page");
+        assert_eq!(
+            (last.count, last.results.len(), last.has_next),
+            (0, 0, false)
+        );
+        let huge = page(r#"{"count": 18446744073709551615, "results": []}"#).expect("a page");
+        assert_eq!(huge.count as u64, u64::MAX);
+        for not_a_page in [r#"{"results": {}}"#, r#"{"error": "x"}"#, "[]", "null"] {
+            assert_eq!(
+                page(not_a_page),
+                Err("collection answer has no results list"),
+                "{not_a_page}"
+            );
+        }
+        assert!(collection_page(None).is_err());
+    }
 
     /// Each case: pages as (count, fetched, has next), and the step after each.
     #[test]

@@ -1,0 +1,7 @@
+//! Fuzz target `validate_gdp`: the input goes to `amko::fuzzing::validate_gdp` (shared with the stable corpus
+//! replay test, tests/fuzz_corpus.rs). See docs/fuzzing.md.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let _ = amko::fuzzing::validate_gdp(data);
+});
