@@ -222,6 +222,9 @@ pub struct FieldChange {
     pub path: String,
     pub before: Value,
     pub after: Value,
+    /// For a field of a pool member, the member's IP address (paths only number members).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
 }
 
 /// One write `amko run` would make.
@@ -352,8 +355,13 @@ impl PlanReport {
         for (change, row) in self.changes.iter().zip(&rows) {
             out.push_str(&format!("{:w0$}  {:w1$}  {}\n", row[0], row[1], row[2]));
             for field in &change.fields {
+                let member = field
+                    .member
+                    .as_ref()
+                    .map(|ip| format!(" (member {ip})"))
+                    .unwrap_or_default();
                 out.push_str(&format!(
-                    "{:w0$}    {}: {} -> {}\n",
+                    "{:w0$}    {}{member}: {} -> {}\n",
                     "",
                     field.path,
                     show(&field.before),
@@ -496,10 +504,23 @@ pub fn field_changes(desired: &Value, current: Option<&Value>) -> Vec<FieldChang
         seen.entry(pointer.clone()).or_insert_with(|| FieldChange {
             before: current.pointer(&pointer).cloned().unwrap_or(Value::Null),
             after: desired.pointer(&pointer).cloned().unwrap_or(Value::Null),
+            member: member_ip(desired, &pointer).or_else(|| member_ip(current, &pointer)),
             path: pointer,
         });
     }
     seen.into_values().collect()
+}
+
+/// The IP address of the pool member a path points into (`/groups/<g>/members/<m>/…`).
+fn member_ip(body: &Value, pointer: &str) -> Option<String> {
+    let mut parts = pointer.split('/').skip(1);
+    let (groups, g, members, m) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    if groups != "groups" || members != "members" {
+        return None;
+    }
+    body.pointer(&format!("/groups/{g}/members/{m}/ip/addr"))?
+        .as_str()
+        .map(str::to_owned)
 }
 
 #[cfg(test)]

@@ -303,7 +303,12 @@ fn a_weight_change_is_an_update_listing_the_ratio_of_the_member() {
         table.contains("update  gslbservice  admin/shop.example.com"),
         "{table}"
     );
-    assert!(table.contains("/ratio: 1 -> 5"), "{table}");
+    assert!(
+        table.contains("/ratio (member 10.0.0.1): 1 -> 5"),
+        "{table}"
+    );
+    let member: Vec<Option<&str>> = change.fields.iter().map(|f| f.member.as_deref()).collect();
+    assert_eq!(member, vec![Some("10.0.0.1")], "the east member's ratio");
     assert!(
         table.contains("0 to create, 1 to update, 0 to delete"),
         "{table}"
@@ -372,6 +377,16 @@ fn a_proposed_object_problem_makes_the_exit_code_one() {
 }
 
 #[test]
+fn a_member_field_names_the_member_by_its_ip_address() {
+    let desired = json!({"groups": [{"members": [{"ip": {"addr": "10.0.0.9"}, "ratio": 5}]}]});
+    let current = json!({"groups": [{"members": [{"ip": {"addr": "10.0.0.9"}, "ratio": 1}]}]});
+    let fields = field_changes(&desired, Some(&current));
+    assert_eq!(fields.len(), 1);
+    assert_eq!(fields[0].path, "/groups/0/members/0/ratio");
+    assert_eq!(fields[0].member.as_deref(), Some("10.0.0.9"));
+}
+
+#[test]
 fn field_changes_name_each_differing_field_once_with_both_values() {
     let desired = json!({"name": "a", "ttl": 30, "groups": [{"members": [1, 2]}]});
     let current = json!({"name": "a", "uuid": "u", "groups": [{"members": [1]}]});
@@ -383,11 +398,13 @@ fn field_changes_name_each_differing_field_once_with_both_values() {
                 path: "/groups/0/members".into(),
                 before: json!([1]),
                 after: json!([1, 2]),
+                member: None,
             },
             FieldChange {
                 path: "/ttl".into(),
                 before: Value::Null,
                 after: json!(30),
+                member: None,
             },
         ]
     );

@@ -137,17 +137,27 @@ async fn plan_shows_what_run_would_write_and_writes_nothing() {
             weighted.stdout
         );
     }
+    // One ratio line per GslbService, naming cluster1's member by its VIP.
+    let mut vips = Vec::new();
+    for fqdn in FQDNS {
+        let app = &fqdn[..fqdn.find('.').unwrap_or(fqdn.len())];
+        vips.push(env.ingress_vip("cluster1", "shop", app, fqdn).await);
+    }
     let ratio_lines: Vec<&str> = weighted
         .stdout
         .lines()
-        .filter(|l| l.trim_start().starts_with("/groups/") && l.contains("/ratio: "))
+        .filter(|l| l.trim_start().starts_with("/groups/") && l.contains("/ratio"))
         .collect();
     assert_eq!(ratio_lines.len(), 2, "{}", weighted.stdout);
-    assert!(
-        ratio_lines.iter().all(|l| l.ends_with("/ratio: 1 -> 5")),
-        "{}",
-        weighted.stdout
-    );
+    for vip in &vips {
+        assert!(
+            ratio_lines
+                .iter()
+                .any(|l| l.ends_with(&format!("/ratio (member {vip}): 1 -> 5"))),
+            "{vip}: {}",
+            weighted.stdout
+        );
+    }
     assert!(
         weighted
             .stdout
@@ -189,6 +199,10 @@ async fn plan_shows_what_run_would_write_and_writes_nothing() {
         assert_eq!(
             (&fields[0]["before"], &fields[0]["after"]),
             (&json!(1), &json!(5))
+        );
+        assert!(
+            vips.iter().any(|v| fields[0]["member"] == v.as_str()),
+            "cluster1's member: {change}"
         );
     }
 
