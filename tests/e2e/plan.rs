@@ -1,8 +1,9 @@
 //! End-to-end: `amko plan` (the real binary) against the simulated clusters and controller after
 //! `amko run` converged. It says "no changes" (exit 0) when in sync, lists per GslbService the
 //! weight changes of a proposed GDP and the TTL of a proposed GSLBHostRule (exit 2), reports an
-//! invalid proposed GDP with the message `amko run` puts in its status (exit 1), fails clearly
-//! when the controller is unreachable (exit 1), and never writes: the controller's audit log
+//! invalid proposed GDP with the message `amko run` puts in its status (exit 1), leaves the
+//! GslbServices of an unlistable member cluster alone (deferred), fails clearly when the
+//! controller is unreachable (exit 1), and never writes: the controller's audit log
 //! does not grow while it runs.
 
 mod harness;
@@ -12,6 +13,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use amko::crd::GslbConfig;
+use amko_sim::k8s::Down;
 use harness::{Env, EnvOptions, HOME, members_of};
 use kube::Api;
 use kube::api::{Patch, PatchParams};
@@ -261,6 +263,30 @@ async fn plan_shows_what_run_would_write_and_writes_nothing() {
         .find_map(|l| l.strip_prefix("invalid: GlobalDeploymentPolicy avi-system/global-gdp: "))
         .unwrap_or_else(|| panic!("no problem shown: {}", invalid.stdout))
         .to_owned();
+
+    // A member cluster that cannot be listed: its GslbServices are left alone (deferred), as
+    // `amko run` leaves them until the cluster lists, even with a proposed weight change.
+    let faults = env.clusters.faults("cluster2").expect("cluster2");
+    faults.set_down(Down::Refused);
+    let down = plan(&env, &["-f", &file]);
+    faults.set_down(Down::No);
+    assert_eq!(down.code, Some(0), "{}\n{}", down.stdout, down.stderr);
+    assert!(
+        down.stdout
+            .contains("warning: member cluster cluster2 cannot be listed"),
+        "{}",
+        down.stdout
+    );
+    for fqdn in FQDNS {
+        assert!(
+            down.stdout.contains(&format!(
+                "deferred: gslbservice admin/{fqdn} (member clusters not listed: cluster2)"
+            )),
+            "{fqdn}: {}",
+            down.stdout
+        );
+    }
+    assert!(down.stdout.contains("no changes"), "{}", down.stdout);
 
     // Nothing of all this reached the controller.
     assert_eq!(

@@ -46,6 +46,10 @@ pub struct Args {
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value = "table")]
     pub output: Output,
+    /// How long to wait for a member cluster's lists; a cluster slower than this is planned
+    /// as `amko run` plans one that has not listed by its boot timeout (left alone).
+    #[arg(long, default_value_t = 60)]
+    pub boot_timeout_secs: u64,
     /// Give up (exit code 1) when reading everything takes longer than this.
     #[arg(long, default_value_t = 300)]
     pub timeout_secs: u64,
@@ -200,13 +204,19 @@ async fn plan(
     .map_err(PlanError::MembersKubeconfig)?;
 
     // Everything is read concurrently: the clusters, the policy objects, the controller.
-    let clusters = futures::future::join_all(
-        settings
-            .instance
-            .member_clusters
-            .iter()
-            .map(|context| list_cluster(&members, context)),
-    );
+    let clusters = futures::future::join_all(settings.instance.member_clusters.iter().map(
+        |context| async {
+            let limit = Duration::from_secs(args.boot_timeout_secs);
+            tokio::time::timeout(limit, list_cluster(&members, context))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(format!(
+                        "no complete list within {} s (--boot-timeout-secs)",
+                        args.boot_timeout_secs
+                    ))
+                })
+        },
+    ));
     let live = async {
         let gdps = Api::<GlobalDeploymentPolicy>::namespaced(home.clone(), namespace)
             .list(&ListParams::default())
