@@ -82,7 +82,24 @@ impl Proposed {
                 file: file.to_owned(),
                 message: e.to_string(),
             })?;
-        for (index, document) in documents.into_iter().enumerate() {
+        // `kubectl get -o yaml` of several objects prints one `kind: List` of them.
+        let documents = documents
+            .into_iter()
+            .enumerate()
+            .flat_map(
+                |(index, document)| match document.get("kind").and_then(Value::as_str) {
+                    Some("List") => document
+                        .get("items")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|item| (index, item))
+                        .collect(),
+                    _ => vec![(index, document)],
+                },
+            );
+        for (index, document) in documents {
             let document_no = index + 1;
             if document.is_null() {
                 continue;

@@ -50,6 +50,15 @@ fn reads_gdps_and_host_rules_from_a_multi_document_file() {
 }
 
 #[test]
+fn a_kubectl_list_is_read_item_by_item() {
+    let list = "apiVersion: v1\nkind: List\nitems:\n- kind: GlobalDeploymentPolicy\n  metadata: {name: g}\n  spec: {}\n- kind: GSLBHostRule\n  metadata: {name: r, namespace: shop}\n  spec: {fqdn: a.b}\n";
+    let proposed = read(list).expect("valid list");
+    assert_eq!((proposed.gdps.len(), proposed.rules.len()), (1, 1));
+    let err = read("kind: List\nitems:\n- kind: Secret\n").expect_err("a Secret");
+    assert!(err.to_string().contains("\"Secret\""), "{err}");
+}
+
+#[test]
 fn a_later_object_of_the_same_name_replaces_an_earlier_one() {
     let mut proposed = read(GDP_AND_RULE).expect("valid file");
     proposed
