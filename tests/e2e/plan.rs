@@ -50,9 +50,11 @@ struct Planned {
     stderr: String,
 }
 
-/// Runs `amko plan` with the flags the harness gives `amko run` (kubeconfig, context, namespace,
-/// members kubeconfig) and `extra`.
+/// Runs `amko plan` with the very flags the harness gives `amko run` (`Env::spawn` and
+/// `Env::start_operator`: kubeconfig, context, namespace, members kubeconfig, listen address,
+/// coalescing window, boot timeout, debug endpoints) and `extra`.
 fn plan(env: &Env, extra: &[&str]) -> Planned {
+    let listen = format!("127.0.0.1:{}", harness::free_port());
     let members = env.dir.join("plan-members-kubeconfig");
     std::fs::copy(&env.kubeconfig, &members).expect("members kubeconfig");
     let output = Command::new(env!("CARGO_BIN_EXE_amko"))
@@ -62,6 +64,14 @@ fn plan(env: &Env, extra: &[&str]) -> Planned {
         .args(["--context", env.home_cluster(), "--namespace", HOME])
         .arg("--members-kubeconfig")
         .arg(&members)
+        .args(["--listen", &listen])
+        .args([
+            "--coalesce-ms",
+            "50",
+            "--boot-timeout-secs",
+            "20",
+            "--debug-endpoints",
+        ])
         .args(["--timeout-secs", "60"])
         .args(extra)
         .env("AMKO_LOG", "info,amko=debug")

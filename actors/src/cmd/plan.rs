@@ -29,16 +29,21 @@ use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::ListParams;
 use kube::{Api, Client, ResourceExt};
 
-use super::clusters::ClusterArgs;
 use super::error::CmdError;
-use super::run::{LogFormat, init_logging};
+use super::run::{Args as RunArgs, init_logging};
 use crate::policy::check;
 
-/// Arguments of `amko plan`.
+/// Arguments of `amko plan`: every flag of `amko run` (so a run command line can be reused; the
+/// ones about serving, election and write pacing have nothing to do here and are ignored), and
+/// its own.
 #[derive(clap::Args, Debug)]
+#[group(id = "PlanArgs")]
 pub struct Args {
+    /// `amko run`'s flags. Used: the cluster flags, --avi-rate/--avi-burst (the controller request
+    /// budget), --boot-timeout-secs (how long a member cluster's lists may take; a slower one is
+    /// left alone, as `amko run` leaves a cluster that has not listed by then) and --log-format.
     #[command(flatten)]
-    pub clusters: ClusterArgs,
+    pub run: RunArgs,
     /// A file of proposed GlobalDeploymentPolicies and GSLBHostRules (YAML, several documents
     /// allowed); each replaces the live object of its namespace/name or is added. Repeatable.
     #[arg(short = 'f', long = "filename", value_name = "FILE")]
@@ -46,10 +51,6 @@ pub struct Args {
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value = "table")]
     pub output: Output,
-    /// How long to wait for a member cluster's lists; a cluster slower than this is planned
-    /// as `amko run` plans one that has not listed by its boot timeout (left alone).
-    #[arg(long, default_value_t = 60)]
-    pub boot_timeout_secs: u64,
     /// Give up (exit code 1) when reading everything takes longer than this.
     #[arg(long, default_value_t = 300)]
     pub timeout_secs: u64,
@@ -113,7 +114,7 @@ pub enum PlanError {
 /// or 1 (an error, or a proposed object `amko run` would reject).
 pub fn run(args: Args) -> ExitCode {
     // Logs (warnings about unreachable clusters, etc.) go to stderr; the plan to stdout.
-    if let Err(err) = init_logging(LogFormat::Text) {
+    if let Err(err) = init_logging(args.run.log_format) {
         eprintln!("amko: {err}");
         return ExitCode::from(EXIT_ERROR);
     }
@@ -142,9 +143,13 @@ fn compute(args: &Args) -> Result<PlanReport, PlanError> {
     let mut proposed = Proposed::default();
     for path in &args.files {
         let text = std::fs::read_to_string(path).map_err(CmdError::read(path))?;
-        proposed.read(&path.display().to_string(), &text, &args.clusters.namespace)?;
+        proposed.read(
+            &path.display().to_string(),
+            &text,
+            &args.run.clusters.namespace,
+        )?;
     }
-    let members = args.clusters.members_kubeconfig_text()?;
+    let members = args.run.clusters.members_kubeconfig_text()?;
     let runtime = tokio::runtime::Runtime::new().map_err(PlanError::Runtime)?;
     let timeout = Duration::from_secs(args.timeout_secs);
     runtime.block_on(async {
@@ -159,8 +164,8 @@ async fn plan(
     proposed: Proposed,
     members_text: Option<String>,
 ) -> Result<PlanReport, PlanError> {
-    let namespace = &args.clusters.namespace;
-    let home = args.clusters.home_client().await?;
+    let namespace = &args.run.clusters.namespace;
+    let home = args.run.clusters.home_client().await?;
     let mut warnings = Vec::new();
 
     let configs = Api::<GslbConfig>::namespaced(home.clone(), namespace)
@@ -185,7 +190,11 @@ async fn plan(
             settings.source
         ));
     }
-    let avi = avi_client(&home, namespace, &settings).await?;
+    let budget = RateBudget {
+        per_second: args.run.avi_rate,
+        burst: args.run.avi_burst,
+    };
+    let avi = avi_client(&home, namespace, &settings, budget).await?;
     let address = settings.controller.address.clone();
     let controller = |source| PlanError::Controller {
         address: address.clone(),
@@ -206,13 +215,13 @@ async fn plan(
     // Everything is read concurrently: the clusters, the policy objects, the controller.
     let clusters = futures::future::join_all(settings.instance.member_clusters.iter().map(
         |context| async {
-            let limit = Duration::from_secs(args.boot_timeout_secs);
+            let limit = Duration::from_secs(args.run.boot_timeout_secs);
             tokio::time::timeout(limit, list_cluster(&members, context))
                 .await
                 .unwrap_or_else(|_| {
                     Err(format!(
                         "no complete list within {} s (--boot-timeout-secs)",
-                        args.boot_timeout_secs
+                        args.run.boot_timeout_secs
                     ))
                 })
         },
@@ -425,6 +434,7 @@ async fn avi_client(
     home: &Client,
     namespace: &str,
     settings: &GslbConfigSettings,
+    budget: RateBudget,
 ) -> Result<AviClient, PlanError> {
     let name = &settings.controller.credentials_secret;
     let secret = Api::<Secret>::namespaced(home.clone(), namespace)
@@ -477,7 +487,7 @@ async fn avi_client(
             address: address.clone(),
             source,
         })?
-        .with_budget(RateBudget::DEFAULT);
+        .with_budget(budget);
     client
         .login()
         .await
@@ -607,5 +617,57 @@ fn ingest_cluster(
             ),
             ingest::ingest_service(cluster, service),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{Args as _, FromArgMatches as _};
+
+    use super::*;
+
+    fn parse(line: &[&str]) -> Result<Args, clap::Error> {
+        let command = Args::augment_args(clap::Command::new("plan"));
+        command.clone().debug_assert();
+        let matches = command.try_get_matches_from(line)?;
+        Args::from_arg_matches(&matches)
+    }
+
+    #[test]
+    fn an_amko_run_command_line_is_accepted_with_plan_flags() {
+        let args = parse(&[
+            "plan",
+            "--kubeconfig",
+            "/k",
+            "--context",
+            "home",
+            "--members-kubeconfig",
+            "/m",
+            "--listen",
+            "127.0.0.1:9",
+            "--coalesce-ms",
+            "50",
+            "--boot-timeout-secs",
+            "20",
+            "--avi-rate",
+            "10",
+            "--debug-endpoints",
+            "-f",
+            "a.yaml",
+            "--filename",
+            "b.yaml",
+            "-o",
+            "json",
+        ])
+        .expect("parses");
+        assert_eq!(args.run.clusters.context.as_deref(), Some("home"));
+        assert_eq!(args.run.boot_timeout_secs, 20);
+        assert_eq!(args.run.avi_rate, 10.0);
+        assert_eq!(
+            args.files,
+            [PathBuf::from("a.yaml"), PathBuf::from("b.yaml")]
+        );
+        assert_eq!(args.output, Output::Json);
+        assert!(parse(&["plan", "--output", "yaml"]).is_err());
     }
 }
