@@ -4,7 +4,8 @@
 //! against the controller `amko run` converged (in sync), and with a proposed GDP that changes
 //! every GslbService's TTL. Prints one line per figure; `docs/plan.md` quotes them.
 //!
-//! `cargo bench -p amko-actors --bench plan_scale [-- --clusters 10 --objects 20]`
+//! `cargo bench -p amko-actors --bench plan_scale [-- --clusters 10 --objects 20]`; `-- --smoke`
+//! (3 clusters × 20 Ingresses) also runs under `cargo test`.
 
 #[allow(dead_code)]
 #[path = "../../benches/many_clusters/params.rs"]
@@ -137,9 +138,14 @@ async fn run(params: Params) -> Result<(), BenchError> {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; the benchmark's own flags follow `--`.
-    let args = std::env::args().filter(|a| a != "--bench");
-    let params = Params::parse_from(args);
+    let params = Params::parse();
+    // `cargo test --all-targets` runs bench targets without `--bench`: building the world takes
+    // minutes, so, like many_clusters, it runs only from `cargo bench` or with `-- --smoke`.
+    if !params.bench && !params.smoke {
+        println!("plan_scale: skipped (run with `cargo bench` or `-- --smoke`)");
+        return;
+    }
+    let params = if params.smoke { params.smoke() } else { params };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use amko::crd::GslbConfig;
+use amko::crd::{GlobalDeploymentPolicy, GslbConfig};
 use amko_sim::k8s::Down;
 use harness::{Env, EnvOptions, HOME, members_of};
 use kube::Api;
@@ -125,6 +125,13 @@ async fn converged(name: &str) -> Env {
 async fn plan_shows_what_run_would_write_and_writes_nothing() {
     let mut env = converged("plan").await;
     let writes = env.writes();
+    let gdp_version = || async {
+        env.get_object::<GlobalDeploymentPolicy>(env.home_cluster(), HOME, "global-gdp")
+            .await
+            .and_then(|g| g.metadata.resource_version)
+            .unwrap_or_default()
+    };
+    let gdp_before = gdp_version().await;
 
     // In sync: nothing to do.
     let in_sync = plan(&env, &[]);
@@ -305,11 +312,16 @@ async fn plan_shows_what_run_would_write_and_writes_nothing() {
     }
     assert!(down.stdout.contains("no changes"), "{}", down.stdout);
 
-    // Nothing of all this reached the controller.
+    // Nothing of all this reached the controller, nor the GDP (no status, no annotation).
     assert_eq!(
         env.writes_since(writes),
         Vec::<String>::new(),
         "amko plan wrote to the controller"
+    );
+    assert_eq!(
+        gdp_version().await,
+        gdp_before,
+        "amko plan wrote to the GDP"
     );
 
     // `amko run` tells the GDP exactly what `amko plan` showed.
