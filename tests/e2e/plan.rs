@@ -1,10 +1,10 @@
 //! End-to-end: `amko plan` (the real binary) against the simulated clusters and controller after
 //! `amko run` converged. It says "no changes" (exit 0) when in sync, lists per GslbService the
 //! weight changes of a proposed GDP and the TTL of a proposed GSLBHostRule (exit 2), reports an
-//! invalid proposed GDP with the message `amko run` puts in its status (exit 1), leaves the
-//! GslbServices of an unlistable member cluster alone (deferred), fails clearly when the
-//! controller is unreachable (exit 1), and never writes: the controller's audit log
-//! does not grow while it runs.
+//! invalid proposed GDP or GSLBHostRule with the message `amko run` puts in its status (exit 1),
+//! leaves the GslbServices of an unlistable member cluster alone (deferred), fails clearly when
+//! the controller is unreachable (exit 1), and never writes: the controller's audit log does not
+//! grow while it runs, nor does the GDP's resourceVersion change.
 
 mod harness;
 
@@ -288,6 +288,35 @@ async fn plan_shows_what_run_would_write_and_writes_nothing() {
         .unwrap_or_else(|| panic!("no problem shown: {}", invalid.stdout))
         .to_owned();
 
+    // An invalid proposed GSLBHostRule (a monitor the controller does not have): exit code 1.
+    let bad_rule_spec =
+        json!({"fqdn": "cart.example.com", "ttl": 5, "healthMonitorRefs": ["no-such-monitor"]});
+    let bad_rule = json!({
+        "apiVersion": "amko.vmware.com/v1alpha1", "kind": "GSLBHostRule",
+        "metadata": {"name": "cart-rule", "namespace": HOME},
+        "spec": bad_rule_spec,
+    });
+    let bad_rule_file = write_file(&env.dir, "bad-rule.yaml", &format!("{bad_rule:#}\n"));
+    let invalid_rule = plan(&env, &["-f", &bad_rule_file]);
+    assert_eq!(
+        invalid_rule.code,
+        Some(1),
+        "{}\n{}",
+        invalid_rule.stdout,
+        invalid_rule.stderr
+    );
+    assert!(
+        invalid_rule.stdout.contains("no changes"),
+        "{}",
+        invalid_rule.stdout
+    );
+    let shown_rule = invalid_rule
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("invalid: GSLBHostRule avi-system/cart-rule: "))
+        .unwrap_or_else(|| panic!("no problem shown: {}", invalid_rule.stdout))
+        .to_owned();
+
     // A member cluster that cannot be listed: its GslbServices are left alone (deferred), as
     // `amko run` leaves them until the cluster lists, even with a proposed weight change.
     let faults = env.clusters.faults("cluster2").expect("cluster2");
@@ -333,6 +362,14 @@ async fn plan_shows_what_run_would_write_and_writes_nothing() {
     })
     .await;
     assert_eq!(env.gdp_status().await, shown);
+    env.put_host_rule(HOME, "cart-rule", bad_rule_spec).await;
+    env.wait_host_rule_status("cart-rule", "the rule is rejected", |s, _| s == "Rejected")
+        .await;
+    let (_, error) = env
+        .host_rule_status(HOME, "cart-rule")
+        .await
+        .unwrap_or_default();
+    assert_eq!(error, shown_rule);
     harness::remove_dir(&env.dir);
 }
 
