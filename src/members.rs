@@ -80,7 +80,13 @@ impl MembersKubeconfig {
         if !self.kubeconfig.contexts.iter().any(|c| c.name == context) {
             return Err(MembersError::UnknownContext {
                 context: context.to_owned(),
-                available: self.contexts().join(", "),
+                // Quoted one by one: a context name may itself hold ", ".
+                available: self
+                    .contexts()
+                    .iter()
+                    .map(|c| format!("{c:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
             });
         }
         let options = KubeConfigOptions {
@@ -192,7 +198,28 @@ contexts:
             .expect_err("unknown context");
         assert_eq!(
             err.to_string(),
-            "members kubeconfig has no context named \"north-admin\" (it has: east-admin, west-admin)"
+            "members kubeconfig has no context named \"north-admin\" (it has: \"east-admin\", \"west-admin\")"
+        );
+    }
+
+    /// Context names may hold `, ` (any string is a kubeconfig context name): each name in the
+    /// list is quoted, so the list still reads as the names it holds.
+    #[tokio::test]
+    async fn the_list_of_contexts_reads_back_whatever_the_names_hold() {
+        let kubeconfig = TWO_CLUSTERS
+            .replace("name: east-admin", "name: 'team a, east'")
+            .replace(
+                "current-context: east-admin",
+                "current-context: 'team a, east'",
+            );
+        let members = MembersKubeconfig::parse(&kubeconfig).expect("valid kubeconfig");
+        let err = members
+            .config_for("team a")
+            .await
+            .expect_err("unknown context");
+        assert_eq!(
+            err.to_string(),
+            "members kubeconfig has no context named \"team a\" (it has: \"team a, east\", \"west-admin\")"
         );
     }
 

@@ -366,3 +366,71 @@ async fn next<K>(rx: &mut tokio::sync::mpsc::UnboundedReceiver<K>) -> K {
         .expect("an event in time")
         .expect("stream open")
 }
+
+/// Any kubeconfig context name is a cluster name, also on a shared port, where the name is a URL
+/// path segment: an EKS ARN (`/`, `:`), an OpenShift context (`/`, `:`, `@`) and a name with a
+/// space, `,`, `%`, `?` and `#` each get a server URL of their own, the kubeconfig reaches the
+/// right cluster by that name, and the control API addresses the cluster by its encoded name.
+#[tokio::test]
+async fn shared_port_serves_clusters_with_any_context_name() {
+    use amko_sim::k8s::ClusterSpec;
+    const NAMES: [&str; 3] = [
+        "arn:aws:eks:eu-west-1:123456789012:cluster/prod",
+        "default/api-ocp-example-com:6443/kube:admin",
+        "team a, 100% \"prod\"?#",
+    ];
+    let config = SimConfig {
+        clusters: NAMES.iter().map(|n| ClusterSpec::new(*n)).collect(),
+        listen: Listen::Shared {
+            addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+        },
+        ..SimConfig::default()
+    };
+    let sim = SimClusters::start(config).await.expect("start");
+    let kubeconfig: Kubeconfig = serde_json::from_value(sim.kubeconfig()).expect("kubeconfig");
+    for (i, name) in NAMES.iter().enumerate() {
+        let options = KubeConfigOptions {
+            context: Some((*name).to_owned()),
+            ..Default::default()
+        };
+        let config = Config::from_custom_kubeconfig(kubeconfig.clone(), &options)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let client = Client::try_from(config).expect("client");
+        let cm: ConfigMap =
+            serde_json::from_value(json!({"metadata": {"name": format!("only-in-{i}")}}))
+                .expect("cm");
+        Api::<ConfigMap>::namespaced(client, "default")
+            .create(&Default::default(), &cm)
+            .await
+            .unwrap_or_else(|e| panic!("create in {name}: {e}"));
+    }
+    for (i, name) in NAMES.iter().enumerate() {
+        let client = client_for(sim.server_url(name).expect("url"));
+        let names: Vec<String> = Api::<ConfigMap>::namespaced(client, "default")
+            .list(&ListParams::default())
+            .await
+            .unwrap_or_else(|e| panic!("list in {name}: {e}"))
+            .items
+            .into_iter()
+            .filter_map(|c| c.metadata.name)
+            .filter(|n| n.starts_with("only-in-"))
+            .collect();
+        assert_eq!(names, [format!("only-in-{i}")], "{name}");
+    }
+    let http = reqwest::Client::new();
+    let control = sim.control_url().to_string();
+    let path = sim.server_url(NAMES[2]).expect("url");
+    let encoded = path.rsplit_once("/clusters/").expect("path prefix").1;
+    let set = http
+        .post(format!("{control}/sim/clusters/{encoded}/faults"))
+        .json(&json!({"latencyMs": 1}))
+        .send()
+        .await
+        .expect("set");
+    assert!(set.status().is_success(), "{}", set.status());
+    let state: serde_json::Value = set.json().await.expect("json");
+    assert_eq!(state["name"], NAMES[2]);
+    assert_eq!(state["faults"]["latencyMs"], 1);
+    sim.shutdown().await;
+}

@@ -627,3 +627,65 @@ async fn malformed_requests_get_status_errors() {
     );
     sim.shutdown().await;
 }
+
+/// The simulator records every resource request in RBAC's terms (verb, group, resource with
+/// subresource, namespace, name), which the chart's RBAC test compares with the granted rules.
+#[tokio::test]
+async fn requests_are_recorded_as_rbac_sees_them() {
+    use amko_sim::k8s::RbacRequest;
+
+    let (sim, client) = start().await;
+    sim.clear_requests("cluster1");
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    api.create(&PostParams::default(), &cm("logged", json!({})))
+        .await
+        .expect("create");
+    api.get("logged").await.expect("get");
+    api.list(&ListParams::default()).await.expect("list");
+    api.patch(
+        "logged",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"k": "w"}})),
+    )
+    .await
+    .expect("patch");
+    let mut stream = api
+        .watch(&WatchParams::default().timeout(1), "0")
+        .await
+        .expect("watch")
+        .boxed();
+    let _ = timeout(Duration::from_secs(3), stream.next()).await;
+    api.delete("logged", &DeleteParams::default())
+        .await
+        .expect("delete");
+    let _ = Api::<Namespace>::all(client).get("default").await;
+
+    let seen: Vec<RbacRequest> = sim
+        .requests("cluster1")
+        .expect("cluster1")
+        .into_keys()
+        .collect();
+    let request =
+        |verb: &str, resource: &str, namespace: Option<&str>, name: Option<&str>| RbacRequest {
+            user: None,
+            verb: verb.to_owned(),
+            group: String::new(),
+            resource: resource.to_owned(),
+            namespace: namespace.map(str::to_owned),
+            name: name.map(str::to_owned),
+        };
+    let cm_request =
+        |verb: &str, name: Option<&str>| request(verb, "configmaps", Some("default"), name);
+    let mut expected = vec![
+        cm_request("create", None),
+        cm_request("get", Some("logged")),
+        cm_request("list", None),
+        cm_request("patch", Some("logged")),
+        cm_request("watch", None),
+        cm_request("delete", Some("logged")),
+        request("get", "namespaces", None, Some("default")),
+    ];
+    expected.sort();
+    assert_eq!(seen, expected);
+    sim.shutdown().await;
+}

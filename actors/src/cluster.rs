@@ -2,7 +2,10 @@
 //! Services, Namespaces and AKO HostRules, turns each object into observations with the pure
 //! functions of `amko::ingest`, and reports changes to the SelectionActor. A cluster that cannot be
 //! reached keeps its last known objects (nothing is sent), and is retried with backoff; after a
-//! relist, objects that disappeared meanwhile are reported gone.
+//! relist, objects that disappeared meanwhile are reported gone. While its watches fail, a probe
+//! (one small list) asks the API server with the same backoff whether it is back: a watch that
+//! resumes where it stopped yields nothing until an object changes, so without the probe a cluster
+//! that came back would be reported unreachable until then.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -82,6 +85,9 @@ pub struct ClusterActor {
     progress: ListProgress<Kind>,
     connection: Connection,
     discovery_attempts: u32,
+    /// A probe is scheduled or running (at most one at a time), and how many have failed.
+    probing: bool,
+    probe_attempts: u32,
 }
 
 impl ClusterActor {
@@ -104,6 +110,8 @@ impl ClusterActor {
             progress: ListProgress::default(),
             connection: Connection::default(),
             discovery_attempts: 0,
+            probing: false,
+            probe_attempts: 0,
         }
     }
 
@@ -119,6 +127,38 @@ impl ClusterActor {
         if self.connection.report(up) {
             self.send(ClusterChange::Connection(up, reason));
         }
+    }
+
+    /// While the watches fail, asks the API server again after the rediscovery delay whether it
+    /// answers; an answer reports the cluster reachable (its watches resume on their own).
+    fn probe_while_down(&mut self, ctx: &mut Context<Self>) {
+        if self.probing || !self.connection.is_down() {
+            return;
+        }
+        self.probing = true;
+        let delay = cluster_watch::rediscovery_delay(self.probe_attempts);
+        ctx.run_later(delay, |act, ctx| {
+            let client = act.client.clone();
+            let list = async move {
+                Api::<Namespace>::all(client)
+                    .list(&ListParams::default().limit(1))
+                    .await
+                    .map(|_| ())
+            };
+            ctx.spawn(list.into_actor(act).map(|result, act, ctx| {
+                act.probing = false;
+                match result {
+                    Ok(()) => {
+                        act.probe_attempts = 0;
+                        act.connection(true, String::new());
+                    }
+                    Err(_) => {
+                        act.probe_attempts = act.probe_attempts.saturating_add(1);
+                        act.probe_while_down(ctx);
+                    }
+                }
+            }));
+        });
     }
 
     fn discover(&mut self, ctx: &mut Context<Self>) {
@@ -308,7 +348,7 @@ impl Handler<Discovered> for ClusterActor {
 }
 
 impl StreamHandler<Watched> for ClusterActor {
-    fn handle(&mut self, item: Watched, _: &mut Context<Self>) {
+    fn handle(&mut self, item: Watched, ctx: &mut Context<Self>) {
         self.mailbox.clone().handle(|| match item {
             Watched::Ingress(event) => self.on_event(
                 Kind::Ingress,
@@ -375,7 +415,8 @@ impl StreamHandler<Watched> for ClusterActor {
                     act.send(ClusterChange::HostRule { namespace: rule.namespace().unwrap_or_default(), name: rule.name_any(), info: None })
                 },
             ),
-        })
+        });
+        self.probe_while_down(ctx);
     }
 
     fn finished(&mut self, _: &mut Context<Self>) {

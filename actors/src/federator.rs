@@ -44,41 +44,41 @@ enum MembersUnavailable {
 /// conditions, where users read it.
 #[derive(Debug, thiserror::Error)]
 enum MemberError {
-    #[error("error in building context config for kubernetes cluster {context}: {cause}")]
+    #[error("error in building context config for kubernetes cluster {context:?}: {cause}")]
     Config {
         context: String,
         #[source]
         cause: MembersError,
     },
-    #[error("cannot build a client for cluster {context}: {cause}")]
+    #[error("cannot build a client for cluster {context:?}: {cause}")]
     Client {
         context: String,
         #[source]
         cause: kube::Error,
     },
-    #[error("cannot list AMKOClusters in cluster {context}: {cause}")]
+    #[error("cannot list AMKOClusters in cluster {context:?}: {cause}")]
     ListAmkoClusters {
         context: String,
         #[source]
         cause: kube::Error,
     },
-    #[error("cluster {context} did not answer within {}s, can't federate", MEMBER_TIMEOUT.as_secs())]
+    #[error("cluster {context:?} did not answer within {}s, can't federate", MEMBER_TIMEOUT.as_secs())]
     Silent { context: String },
 }
 
 /// Why a follower could not be made to hold the leader's object of a kind.
 #[derive(Debug, thiserror::Error)]
 enum CopyError {
-    #[error("cluster {context} did not answer")]
+    #[error("cluster {context:?} did not answer")]
     Silent { context: String },
-    #[error("cannot list {kind} objects in cluster {context}: {cause}")]
+    #[error("cannot list {kind} objects in cluster {context:?}: {cause}")]
     List {
         kind: &'static str,
         context: String,
         #[source]
         cause: kube::Error,
     },
-    #[error("cannot {action} {kind} {name} in cluster {context}: {cause}")]
+    #[error("cannot {action} {kind} {name} in cluster {context:?}: {cause}")]
     Write {
         action: &'static str,
         kind: &'static str,

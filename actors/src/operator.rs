@@ -16,7 +16,9 @@ use amko::crd::gslbconfig::{
     AMKO_UUID_ANNOTATION, STATE_ACCEPTED, STATE_NOT_LEADER, STATE_SYNCING,
 };
 use amko::members::{MembersError, MembersKubeconfig};
-use amko::policy::config::{choose_gslb_config, others_than_running};
+use amko::policy::config::{
+    ControllerAddressError, choose_gslb_config, controller_base_url, others_than_running,
+};
 use amko::policy::{GslbConfigSettings, LogLevel, Problem, accept_gslb_config};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{ListParams, Patch, PatchParams};
@@ -45,6 +47,8 @@ pub struct OperatorOptions {
     /// Overrides the GSLBConfig's refreshInterval (for tests and benchmarks).
     pub refresh_interval: Option<Duration>,
     pub reporter: String,
+    /// `--allow-insecure-http`: an `http://` controller address is used instead of refused.
+    pub allow_insecure_http: bool,
 }
 
 impl std::fmt::Debug for OperatorOptions {
@@ -62,6 +66,7 @@ impl std::fmt::Debug for OperatorOptions {
             .field("max_in_flight", &self.max_in_flight)
             .field("refresh_interval", &self.refresh_interval)
             .field("reporter", &self.reporter)
+            .field("allow_insecure_http", &self.allow_insecure_http)
             .finish()
     }
 }
@@ -91,6 +96,8 @@ enum ConfigError {
     NoSecret { secret: String },
     #[error("secret {secret} has no {field}")]
     SecretField { secret: String, field: &'static str },
+    #[error(transparent)]
+    ControllerAddress(#[from] ControllerAddressError),
     #[error(transparent)]
     AviClient(#[from] AviClientError),
     #[error(
@@ -399,6 +406,16 @@ impl Operator {
     }
 
     async fn avi_client(&self, settings: &GslbConfigSettings) -> Result<AviClient, ConfigError> {
+        // Decided before the Secret is read: no credentials for a refused address.
+        let base_url = controller_base_url(
+            &settings.controller.address,
+            self.options.allow_insecure_http,
+        )?;
+        if base_url.starts_with("http://") {
+            tracing::warn!(
+                "the controller is reached over plain HTTP (--allow-insecure-http): its credentials cross the network unencrypted"
+            );
+        }
         let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &self.options.namespace);
         let name = &settings.controller.credentials_secret;
         let secret = secrets
@@ -432,12 +449,6 @@ impl Operator {
         };
         let username = field("username").ok_or_else(|| missing("username"))?;
         let password = field("password").ok_or_else(|| missing("password"))?;
-        let address = &settings.controller.address;
-        let base_url = if address.starts_with("http://") || address.starts_with("https://") {
-            address.clone()
-        } else {
-            format!("https://{address}")
-        };
         let conn = AviConnection {
             base_url,
             username,
@@ -694,6 +705,7 @@ mod tests {
             max_in_flight: 8,
             refresh_interval: None,
             reporter: "amko-rs".into(),
+            allow_insecure_http: false,
         };
         let shown = format!("{options:?}");
         assert!(!shown.contains("pl4nted-t0ken"), "{shown}");

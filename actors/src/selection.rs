@@ -389,7 +389,7 @@ impl Handler<DebugQuery> for SelectionActor {
                 let skipped = page.take(self.world.skipped().flat_map(|(object, reasons)| {
                     reasons.iter().map(move |s| {
                         json!({
-                            "object": format!("{}/{}/{}/{}", object.kind.token(), object.cluster, object.namespace, object.name),
+                            "object": amko::model::identity::object_identity(object.kind, &object.cluster, &object.namespace, &object.name),
                             "host": s.host,
                             "reason": s.reason,
                         })

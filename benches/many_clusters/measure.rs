@@ -49,6 +49,12 @@ pub struct Figures {
     pub busiest_actors: serde_json::Value,
     /// (seconds since start, writes so far) for the convergence plot.
     pub timeline: Vec<(f64, u64)>,
+    /// Crash: one record per trial (phase, moment, recovery writes and time, checks).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trials: Vec<serde_json::Value>,
+    /// Soak: RSS and map sizes over time.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub samples: Vec<serde_json::Value>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -226,6 +232,8 @@ impl Recorder {
             notes: Vec::new(),
             busiest_actors,
             timeline: sampled.timeline,
+            trials: Vec::new(),
+            samples: Vec::new(),
         }
     }
 }
@@ -279,7 +287,12 @@ pub async fn settle(bench: &Bench, quiet: Duration) -> Result<Instant, BenchErro
         let len = control.audit_len();
         let writer = probe.writer().await.unwrap_or_default();
         let depth: f64 = match probe.metrics().await {
-            Some(s) => probe::mailbox_depths(&s).iter().map(|(_, d)| d).sum(),
+            // Only waiting messages count: some actors' gauges drift below zero (handled
+            // messages never counted as sent), which would hide another actor's queue.
+            Some(s) => probe::mailbox_depths(&s)
+                .iter()
+                .map(|(_, d)| d.max(0.0))
+                .sum(),
             None => f64::INFINITY,
         };
         let idle = writer.ready && writer.queue == 0 && writer.in_flight == 0 && depth <= 0.0;

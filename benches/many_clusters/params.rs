@@ -3,6 +3,10 @@
 
 use clap::Parser;
 
+/// The scenarios a plain run does; `crash` and `soak` (the long campaigns) run when named.
+pub const DEFAULT_SCENARIOS: &str =
+    "cold_start,in_sync_refresh,churn,gdp_edit,restart,outage,rate_limited";
+
 /// Runs the real `amko run` against simulated member clusters and an Avi controller.
 #[derive(Parser, Debug, Clone)]
 #[command(name = "many_clusters")]
@@ -46,14 +50,34 @@ pub struct Params {
     /// Member cluster outage: seconds the cluster is down.
     #[arg(long, default_value_t = 10)]
     pub outage_secs: u64,
+    /// Crash: trials (each kills the operator with SIGKILL during a cold start, a churn, a GDP edit
+    /// or a refresh, in turn, and checks the recovery).
+    #[arg(long, default_value_t = 12)]
+    pub trials: usize,
+    /// Crash: seed of the moments and changes (a failing trial names it).
+    #[arg(long, default_value_t = 0x5eed_c7a5)]
+    pub crash_seed: u64,
+    /// Soak: seconds of churn (the documented run: 1800).
+    #[arg(long, default_value_t = 1800)]
+    pub soak_secs: u64,
+    /// Soak: changes per second.
+    #[arg(long, default_value_t = 50)]
+    pub soak_rate: u32,
+    /// Soak: seconds between samples of RSS and map sizes.
+    #[arg(long, default_value_t = 30)]
+    pub soak_sample_secs: u64,
+    /// Soak: seconds of warm-up, after which growth is measured.
+    #[arg(long, default_value_t = 300)]
+    pub soak_warmup_secs: u64,
     /// Concurrent requests while loading objects.
     #[arg(long, default_value_t = 64)]
     pub load_concurrency: usize,
     /// Scenarios to run, in order (comma-separated); later ones build on earlier ones' state.
+    /// Also `crash` and `soak`, not run unless named (the smoke preset adds short forms).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "cold_start,in_sync_refresh,churn,gdp_edit,restart,outage,rate_limited"
+        default_value = DEFAULT_SCENARIOS
     )]
     pub scenarios: Vec<String>,
     /// `AMKO_LOG` of the operator.
@@ -75,8 +99,18 @@ pub struct Params {
 }
 
 impl Params {
-    /// Applies the smoke preset: 3 clusters × 20 Ingresses, short churn and windows.
+    /// Applies the smoke preset: 3 clusters × 20 Ingresses, short churn and windows; the default
+    /// scenario list gains a 2-trial crash and a 6-second soak.
     pub fn smoke(mut self) -> Self {
+        if self.scenarios.join(",") == DEFAULT_SCENARIOS {
+            self.scenarios
+                .extend(["crash".to_owned(), "soak".to_owned()]);
+        }
+        self.trials = 2;
+        self.soak_secs = 6;
+        self.soak_rate = 20;
+        self.soak_sample_secs = 1;
+        self.soak_warmup_secs = 2;
         self.clusters = 3;
         self.objects = 20;
         self.overlap = 3;

@@ -40,6 +40,19 @@ pub fn write_identity(id: &ObservationId, out: &mut impl fmt::Write) -> fmt::Res
     Ok(())
 }
 
+/// The identity of a whole object (`KIND/cluster/namespace/name`, no host), escaped as members
+/// are: how `/debug/members` names an object that yields no member, so that its cluster reads
+/// back with [`clusters_in_description`] whatever the context name holds.
+pub fn object_identity(kind: ObjectKind, cluster: &str, namespace: &str, name: &str) -> String {
+    format!(
+        "{}{SEPARATOR}{}{SEPARATOR}{}{SEPARATOR}{}",
+        kind.token(),
+        escape(cluster),
+        escape(namespace),
+        escape(name)
+    )
+}
+
 /// The identity of `id`.
 pub fn identity(id: &ObservationId) -> String {
     let mut out = String::new();
@@ -218,6 +231,16 @@ mod tests {
                 assert_eq!(parse_identity(&text), Some(id.clone()), "{text}");
                 assert_eq!(
                     clusters_in_description(&text),
+                    BTreeSet::from([cluster.to_owned()])
+                );
+                let object = object_identity(kind, cluster, "shop", "web");
+                assert_eq!(
+                    object,
+                    format!("{}/{written}/shop/web", kind.token()),
+                    "an object is named as its members are, without the host"
+                );
+                assert_eq!(
+                    clusters_in_description(&object),
                     BTreeSet::from([cluster.to_owned()])
                 );
             }

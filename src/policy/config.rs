@@ -1,6 +1,7 @@
 //! The accepted GSLBConfig, compiled: everything static an instance needs (controller address,
 //! API version, credentials Secret, resync period, log level, identity) besides `InstanceSettings`;
-//! and which GSLBConfig is in force when a namespace holds several.
+//! which GSLBConfig is in force when a namespace holds several; and the controller's base URL, which
+//! is never plain HTTP unless the operator opted in (the login sends the password).
 
 use std::time::Duration;
 
@@ -63,6 +64,69 @@ pub struct ControllerSettings {
     /// `certificateAuthorityData`.
     pub credentials_secret: String,
     pub insecure_skip_verify: bool,
+}
+
+/// The GSLBConfig field that holds the controller address, as users write it.
+pub const CONTROLLER_ADDRESS_FIELD: &str = "gslbLeader.controllerIP";
+
+/// Why `gslbLeader.controllerIP` cannot be used. The text goes to the GSLBConfig's status, so it
+/// names the field and never repeats the address (it might hold a password in its user part).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ControllerAddressError {
+    #[error(
+        "{CONTROLLER_ADDRESS_FIELD} uses plain http://, which would send the controller credentials unencrypted; use https:// (or a bare host name or IP, which means https), or opt in with `amko run --allow-insecure-http` (chart value configs.allowInsecureHttp)"
+    )]
+    InsecureHttp,
+    #[error(
+        "{CONTROLLER_ADDRESS_FIELD} has the scheme {scheme}://; only https:// (or http:// with --allow-insecure-http) reaches a controller"
+    )]
+    UnsupportedScheme { scheme: String },
+    #[error(
+        "{CONTROLLER_ADDRESS_FIELD} holds a user name or password; the credentials belong in the Secret that gslbLeader.credentials names"
+    )]
+    HasUserInfo,
+    #[error("{CONTROLLER_ADDRESS_FIELD} is not a host, host:port or https:// URL: {reason}")]
+    Invalid { reason: String },
+}
+
+/// The controller's base URL from `gslbLeader.controllerIP`: a bare host, IP or `host:port` means
+/// `https://`; an `https://` URL is used as written; an `http://` one only when
+/// `allow_insecure_http` (the operator's explicit opt-in), since the login posts the password.
+pub fn controller_base_url(
+    address: &str,
+    allow_insecure_http: bool,
+) -> Result<String, ControllerAddressError> {
+    let address = address.trim();
+    let url = match address.split_once("://") {
+        None => format!("https://{address}"),
+        Some((scheme, rest)) => match scheme.to_ascii_lowercase().as_str() {
+            "https" => format!("https://{rest}"),
+            "http" if allow_insecure_http => format!("http://{rest}"),
+            "http" => return Err(ControllerAddressError::InsecureHttp),
+            _ => {
+                return Err(ControllerAddressError::UnsupportedScheme {
+                    scheme: scheme.to_owned(),
+                });
+            }
+        },
+    };
+    let parsed = reqwest::Url::parse(&url).map_err(|e| ControllerAddressError::Invalid {
+        reason: e.to_string(),
+    })?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(ControllerAddressError::HasUserInfo);
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(ControllerAddressError::Invalid {
+            reason: "no host".to_owned(),
+        });
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(ControllerAddressError::Invalid {
+            reason: "a query or fragment has no place in a base URL".to_owned(),
+        });
+    }
+    Ok(url.trim_end_matches('/').to_owned())
 }
 
 /// The accepted GSLBConfig.
@@ -210,5 +274,110 @@ mod tests {
             ]
         );
         assert!(others_than_running("gc-1", vec![config("gc-2", 20, false)]).is_none());
+    }
+
+    #[test]
+    fn the_controller_address_is_https_unless_plain_http_was_opted_into() {
+        let ok: [(&str, bool, &str); 9] = [
+            ("10.10.10.10", false, "https://10.10.10.10"),
+            (
+                "  avi.example.com:8443 ",
+                false,
+                "https://avi.example.com:8443",
+            ),
+            ("[2001:db8::1]:443", false, "https://[2001:db8::1]:443"),
+            ("https://avi.example.com/", false, "https://avi.example.com"),
+            ("HTTPS://avi.example.com", false, "https://avi.example.com"),
+            (
+                "http://avi.example.com:8080",
+                true,
+                "http://avi.example.com:8080",
+            ),
+            ("HTTP://avi.example.com", true, "http://avi.example.com"),
+            // The opt-in allows plain HTTP; it does not turn https into http.
+            ("https://avi.example.com", true, "https://avi.example.com"),
+            ("avi.example.com", true, "https://avi.example.com"),
+        ];
+        for (address, allow, expected) in ok {
+            assert_eq!(
+                controller_base_url(address, allow).as_deref(),
+                Ok(expected),
+                "{address} (allow http: {allow})"
+            );
+        }
+        let refused: [(&str, bool, ControllerAddressError); 8] = [
+            (
+                "http://avi.example.com",
+                false,
+                ControllerAddressError::InsecureHttp,
+            ),
+            (
+                "Http://10.0.0.1:80",
+                false,
+                ControllerAddressError::InsecureHttp,
+            ),
+            (
+                "ftp://avi.example.com",
+                true,
+                ControllerAddressError::UnsupportedScheme {
+                    scheme: "ftp".to_owned(),
+                },
+            ),
+            (
+                "https://admin:secret@avi.example.com",
+                false,
+                ControllerAddressError::HasUserInfo,
+            ),
+            (
+                "admin@avi.example.com",
+                false,
+                ControllerAddressError::HasUserInfo,
+            ),
+            (
+                "https://",
+                false,
+                ControllerAddressError::Invalid {
+                    reason: "empty host".to_owned(),
+                },
+            ),
+            (
+                "avi.example.com:notaport",
+                false,
+                ControllerAddressError::Invalid {
+                    reason: "invalid port number".to_owned(),
+                },
+            ),
+            (
+                "https://avi.example.com/?next=1",
+                false,
+                ControllerAddressError::Invalid {
+                    reason: "a query or fragment has no place in a base URL".to_owned(),
+                },
+            ),
+        ];
+        for (address, allow, expected) in refused {
+            assert_eq!(
+                controller_base_url(address, allow),
+                Err(expected),
+                "{address} (allow http: {allow})"
+            );
+        }
+    }
+
+    #[test]
+    fn a_refused_controller_address_names_the_field_and_never_echoes_the_address() {
+        for address in [
+            "http://admin:hunter2@avi.example.com",
+            "https://admin:hunter2@avi.example.com",
+            "gopher://admin:hunter2@avi.example.com",
+        ] {
+            let message = controller_base_url(address, false)
+                .expect_err(address)
+                .to_string();
+            assert!(message.contains("gslbLeader.controllerIP"), "{message}");
+            assert!(!message.contains("hunter2"), "{message}");
+        }
+        let insecure = ControllerAddressError::InsecureHttp.to_string();
+        assert!(insecure.contains("--allow-insecure-http"), "{insecure}");
     }
 }

@@ -69,6 +69,11 @@ impl Connection {
         self.0 = Some(up);
         changed
     }
+
+    /// True when the last report said the watches fail.
+    pub fn is_down(&self) -> bool {
+        self.0 == Some(false)
+    }
 }
 
 /// The Event for a connection report of `cluster`: `was_up` is the previous report (`None`: the

@@ -76,11 +76,29 @@ async fn install_basics(env: &Env, context: &str) {
 }
 
 async fn create_amko_cluster(env: &Env, context: &str, leader: bool, version: &str) {
+    create_amko_cluster_of(
+        env,
+        context,
+        leader,
+        version,
+        &["cluster1", "cluster2", "cluster3"],
+    )
+    .await;
+}
+
+/// The AMKOCluster of `context`, federating `clusters`.
+async fn create_amko_cluster_of(
+    env: &Env,
+    context: &str,
+    leader: bool,
+    version: &str,
+    clusters: &[&str],
+) {
     let cluster: AmkoCluster = serde_json::from_value(json!({
         "apiVersion": "amko.vmware.com/v1alpha1", "kind": "AMKOCluster",
         "metadata": {"name": "amkocluster-federation", "namespace": HOME},
         "spec": {"isLeader": leader, "clusterContext": context, "version": version,
-                 "clusters": ["cluster1", "cluster2", "cluster3"]}
+                 "clusters": clusters}
     }))
     .expect("amkocluster");
     Api::<AmkoCluster>::namespaced(env.client(context).await, HOME)
@@ -174,12 +192,14 @@ fn triple(t: &str, s: &str, r: &str) -> (String, String, String) {
     (t.to_owned(), s.to_owned(), r.to_owned())
 }
 
-/// The follower holds exactly the leader's gc-1 (spec and uuid) and global-gdp (spec).
+/// cluster2 or cluster3 holds exactly cluster1's gc-1 (spec and uuid) and global-gdp (spec).
 async fn follower_matches_leader(env: &Env, context: &str) -> bool {
-    let (leader_gc, leader_gdp) = (
-        gslb_configs(env, "cluster1").await,
-        gdps(env, "cluster1").await,
-    );
+    follower_matches(env, "cluster1", context).await
+}
+
+/// `follower` holds exactly `leader`'s gc-1 (spec and uuid) and global-gdp (spec).
+async fn follower_matches(env: &Env, leader: &str, context: &str) -> bool {
+    let (leader_gc, leader_gdp) = (gslb_configs(env, leader).await, gdps(env, leader).await);
     let (gcs, policies) = (gslb_configs(env, context).await, gdps(env, context).await);
     let same_gc = matches!((leader_gc.as_slice(), gcs.as_slice()), ([l], [f])
         if l.name_any() == f.name_any() && l.spec == f.spec
@@ -690,6 +710,107 @@ async fn two_leaders_are_reported_on_both_and_the_newer_waits_until_one_is_demot
             .count();
         assert_eq!(creates, 1, "{host} created {creates} times");
     }
+    harness::remove_dir(&env.dir);
+}
+
+/// Any kubeconfig context name federates: a leader named like an EKS context, followers named like
+/// an OpenShift context and with a space, `,`, `%` and `"`. AMKOCluster `clusterContext` and
+/// `clusters`, GDP `matchClusters` and `trafficSplit` name them; `amko federate` copies GSLBConfig
+/// and GDP to the follower on the same version and names the other in its condition; `amko run` on
+/// the leader places each cluster's member with that cluster's weight.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clusters_named_like_real_contexts_federate_and_keep_their_weights() {
+    const EKS: &str = "arn:aws:eks:eu-west-1:123456789012:cluster/prod";
+    const OCP: &str = "default/api-ocp-example-com:6443/kube:admin";
+    const ODD: &str = "team a, 100% \"dr\"";
+    let names = [EKS, OCP, ODD];
+    let weights = [(EKS, 5), (OCP, 10), (ODD, 20)];
+    let split: Vec<Value> = weights
+        .iter()
+        .map(|(c, w)| json!({"cluster": c, "weight": w}))
+        .collect();
+    let mut env = Env::start(
+        "federate-names",
+        EnvOptions::named(&names).install(harness::gdp(&names, json!({"trafficSplit": split}))),
+    )
+    .await;
+    create_amko_cluster_of(&env, EKS, true, "1.0", &names).await;
+    for (context, version) in [(OCP, "1.0"), (ODD, "0.9")] {
+        install_basics(&env, context).await;
+        create_amko_cluster_of(&env, context, false, version, &names).await;
+    }
+    let leader = federator(&env, "federator-eks", EKS);
+    wait_until(
+        "the OpenShift-named follower holds exactly the leader's GSLBConfig and GDP",
+        Duration::from_secs(30),
+        || follower_matches(&env, EKS, OCP),
+        || leader.log(),
+    )
+    .await;
+    let expected = vec![
+        triple(CONDITION_VALIDATION, fed::VALID_AMKOCLUSTER, ""),
+        triple(CONDITION_MEMBER_INIT, fed::ALL_CLIENTS_FETCHED, ""),
+        triple(
+            CONDITION_MEMBER_VALIDATION,
+            fed::SOME_MEMBERS_INVALID,
+            &format!("version mismatch, current AMKO: 1.0, AMKO in cluster {ODD}: 0.9"),
+        ),
+        triple(CONDITION_GSLBCONFIG_FEDERATION, fed::FEDERATED_ALL, ""),
+        triple(CONDITION_GDP_FEDERATION, fed::FEDERATED_ALL, ""),
+    ];
+    wait_until(
+        "the leader's AMKOCluster conditions",
+        Duration::from_secs(30),
+        || async { conditions(&env, EKS).await == expected },
+        || leader.log(),
+    )
+    .await;
+    assert!(
+        gslb_configs(&env, ODD).await.is_empty() && gdps(&env, ODD).await.is_empty(),
+        "a follower on another version got objects"
+    );
+    let copied = gdps(&env, OCP).await;
+    let match_clusters: Vec<String> = copied
+        .first()
+        .map(|g| {
+            g.spec
+                .match_clusters
+                .iter()
+                .map(|m| m.cluster.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(match_clusters, names, "the copied GDP's matchClusters");
+
+    // The leader's operator: each cluster's member carries that cluster's weight.
+    env.start_operator(&["--role-poll-ms", "300"]);
+    env.wait_ready().await;
+    for cluster in names {
+        env.create_gslb_ingress(cluster, "shop", "web", "fed-names.example.com")
+            .await;
+    }
+    let gs = env
+        .wait_gs("fed-names.example.com", "three members", |gs| {
+            harness::members_of(gs).len() == 3
+        })
+        .await;
+    for (cluster, weight) in weights {
+        let placement = env
+            .ingress_placement(cluster, "shop", "web", "fed-names.example.com")
+            .await;
+        harness::assert_member_placed(&gs, &placement);
+        assert_eq!(
+            harness::member_with_ip(&gs, &placement.vip)["ratio"],
+            weight,
+            "{cluster}"
+        );
+    }
+    let description = gs["description"].as_str().unwrap_or_default();
+    let read_back = amko::model::identity::clusters_in_description(description);
+    assert!(
+        names.iter().all(|n| read_back.contains(*n)),
+        "{description} reads back as {read_back:?}"
+    );
     harness::remove_dir(&env.dir);
 }
 

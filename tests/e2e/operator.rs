@@ -368,3 +368,75 @@ async fn a_wrong_password_waits_for_the_secret_instead_of_retrying() {
     .await;
     harness::remove_dir(&env.dir);
 }
+
+/// An `http://` controller address would send the controller password unencrypted at login:
+/// amko-rs refuses it with a status naming the field and never contacts the controller, unless
+/// the operator opted in with `--allow-insecure-http`, when it logs in over plain HTTP and works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_http_controller_is_refused_unless_the_operator_opts_in() {
+    use amko_sim::avi::{AviSim, AviSimConfig};
+
+    let mut env = Env::start(
+        "plain-http",
+        EnvOptions::clusters(1).install(gdp(&["cluster1"], json!({}))),
+    )
+    .await;
+    // A second simulated controller that speaks plain HTTP, with the installed Secret's password.
+    let plain = AviSim::start(AviSimConfig {
+        tls: false,
+        password: Some(env.avi.password().to_owned()),
+        rate_limit: None,
+        ..AviSimConfig::default()
+    })
+    .await
+    .expect("plain-HTTP controller starts");
+    assert!(
+        plain.base_url().starts_with("http://"),
+        "{}",
+        plain.base_url()
+    );
+    Api::<GslbConfig>::namespaced(env.home().await, HOME)
+        .patch(
+            "gc-1",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"gslbLeader": {"controllerIP": plain.base_url()}}})),
+        )
+        .await
+        .expect("GSLBConfig points at the plain-HTTP controller");
+    let logins = || {
+        plain
+            .control()
+            .counters()
+            .count(Some("POST"), Some("login"), None)
+    };
+
+    env.start_operator(&[]);
+    env.eventually("the GSLBConfig says plain HTTP is refused", || async {
+        let state = env.gslb_config_state().await;
+        state.starts_with("error: gslbLeader.controllerIP uses plain http://")
+            && state.contains("--allow-insecure-http")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        plain.control().counters().count(None, None, None),
+        0,
+        "a request reached the plain-HTTP controller without the opt-in\n{}",
+        env.log()
+    );
+
+    env.start_operator(&["--allow-insecure-http"]);
+    env.eventually_within(
+        "with the opt-in the plain-HTTP controller is used",
+        Duration::from_secs(30),
+        || async { env.gslb_config_state().await == "success: gslb config accepted" },
+    )
+    .await;
+    assert!(logins() >= 1, "{}", env.log());
+    assert!(
+        env.log().contains("plain HTTP (--allow-insecure-http)"),
+        "the opt-in is not logged\n{}",
+        env.log()
+    );
+    harness::remove_dir(&env.dir);
+}

@@ -200,6 +200,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         max_in_flight: 8,
         refresh_interval: None,
         reporter: "amko-demo".to_owned(),
+        allow_insecure_http: false,
     };
     let context = Context {
         args: &args,

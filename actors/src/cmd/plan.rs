@@ -20,7 +20,7 @@ use amko::crd::{GlobalDeploymentPolicy, GslbConfig, GslbHostRule};
 use amko::ingest::{self, ObjectKind};
 use amko::members::{MembersError, MembersKubeconfig};
 use amko::plan_report::{EXIT_ERROR, PlanReport, Proposed, ProposedError, plan_all};
-use amko::policy::config::choose_gslb_config;
+use amko::policy::config::{ControllerAddressError, choose_gslb_config, controller_base_url};
 use amko::policy::in_force::{Decision, InForce, OverridesChange, PolicyObject, RuleKey};
 use amko::policy::{GslbConfigSettings, Problem, accept_gslb_config};
 use amko::state::{ObjectId, World};
@@ -87,6 +87,9 @@ pub enum PlanError {
     NoSecret { secret: String },
     #[error("secret {secret} has no {field}")]
     SecretField { secret: String, field: &'static str },
+    /// Never repeats the address: it might hold a password in its user part.
+    #[error("{0}")]
+    ControllerAddress(#[source] ControllerAddressError),
     #[error("controller {address}: {source}")]
     AviClient {
         address: String,
@@ -194,8 +197,10 @@ async fn plan(
         per_second: args.run.avi_rate,
         burst: args.run.avi_burst,
     };
-    let avi = avi_client(&home, namespace, &settings, budget).await?;
-    let address = settings.controller.address.clone();
+    // Decided before the Secret is read, as `amko run` does: no credentials for a refused address.
+    let address = controller_base_url(&settings.controller.address, args.run.allow_insecure_http)
+        .map_err(PlanError::ControllerAddress)?;
+    let avi = avi_client(&home, namespace, &settings, &address, budget).await?;
     let controller = |source| PlanError::Controller {
         address: address.clone(),
         source,
@@ -434,6 +439,7 @@ async fn avi_client(
     home: &Client,
     namespace: &str,
     settings: &GslbConfigSettings,
+    base_url: &str,
     budget: RateBudget,
 ) -> Result<AviClient, PlanError> {
     let name = &settings.controller.credentials_secret;
@@ -466,14 +472,9 @@ async fn avi_client(
         secret: name.clone(),
         field,
     };
-    let address = &settings.controller.address;
-    let base_url = if address.starts_with("http://") || address.starts_with("https://") {
-        address.clone()
-    } else {
-        format!("https://{address}")
-    };
+    let address = base_url.to_owned();
     let conn = AviConnection {
-        base_url,
+        base_url: address.clone(),
         username: field("username").ok_or_else(|| missing("username"))?,
         password: field("password").ok_or_else(|| missing("password"))?,
         version: settings.controller.version.clone(),

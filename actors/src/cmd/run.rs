@@ -66,6 +66,10 @@ pub struct Args {
     /// How often this cluster's AMKOCluster (leader or follower) is re-read.
     #[arg(long, default_value_t = 2000)]
     pub role_poll_ms: u64,
+    /// Use an `http://` gslbLeader.controllerIP instead of refusing it. The login then sends the
+    /// controller password unencrypted: only for a lab or a TLS-terminating sidecar.
+    #[arg(long)]
+    pub allow_insecure_http: bool,
 }
 
 /// The liveness watchdog and the debug endpoints.
@@ -234,6 +238,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         max_in_flight: args.max_in_flight.max(1),
         refresh_interval: args.refresh_secs.map(Duration::from_secs),
         reporter: std::env::var("POD_NAME").unwrap_or_else(|_| "amko-rs".to_owned()),
+        allow_insecure_http: args.allow_insecure_http,
     };
 
     let system = actix::System::new();

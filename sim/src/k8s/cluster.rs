@@ -9,6 +9,7 @@ use super::config::{ClusterSpec, WatchSettings};
 use super::error::ApiError;
 use super::faults::Faults;
 use super::ops::{self, Scope, WriteOptions};
+use super::request_log::RequestLog;
 use super::resources::{Registry, ResourceKey};
 use super::store::ClusterState;
 
@@ -20,6 +21,8 @@ pub struct Cluster {
     state: Mutex<ClusterState>,
     pub faults: Faults,
     pub watch: WatchSettings,
+    /// Every resource request served, in RBAC's terms.
+    pub requests: RequestLog,
 }
 
 impl Cluster {
@@ -35,6 +38,7 @@ impl Cluster {
             state: Mutex::new(state),
             faults: Faults::default(),
             watch,
+            requests: RequestLog::default(),
         };
         cluster.seed()?;
         Ok(cluster)

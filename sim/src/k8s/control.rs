@@ -1,7 +1,9 @@
 //! The fault-control API under `/sim/`: `GET /sim/clusters` lists clusters and their faults;
 //! `GET|POST /sim/clusters/<name>/faults` reads or sets down/latency/error rate;
 //! `POST /sim/clusters/<name>/drop-watches`, `.../gone-next-watch` and `.../expire` trigger
-//! one-shot faults; `.../hold-watches` and `.../release-watches` open and end a watch gap. On a cluster's own port `/sim/faults` etc. address that cluster.
+//! one-shot faults; `.../hold-watches` and `.../release-watches` open and end a watch gap. On a
+//! cluster's own port `/sim/faults` etc. address that cluster. `<name>` is percent-encoded (a
+//! kubeconfig context name may hold `/`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,6 +16,7 @@ use super::cluster::Cluster;
 use super::error::ApiError;
 use super::faults::FaultSettings;
 use super::handlers::{error_response, json_response};
+use super::request::decode_path_segment;
 
 /// Handles `/sim/<rest>`; `bound` is the cluster whose own port received the request, if any.
 pub fn handle(
@@ -47,7 +50,8 @@ fn route(
             return Ok(json!({"clusters": list}));
         }
         ["clusters", name, action] => {
-            let cluster = clusters.get(*name).ok_or_else(|| {
+            let name = decode_path_segment(name);
+            let cluster = clusters.get(&name).ok_or_else(|| {
                 ApiError::BadRequest(format!("no simulated cluster named {name:?}"))
             })?;
             (cluster, *action)

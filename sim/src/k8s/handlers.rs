@@ -112,6 +112,17 @@ pub async fn handle(cluster: Arc<Cluster>, request: ApiRequest) -> Response {
 fn dispatch(cluster: &Arc<Cluster>, request: ApiRequest) -> Result<Response, ApiError> {
     let path = request::parse_path(&request.path).ok_or(ApiError::NoSuchPath)?;
     if let ApiPath::Resource(resource_path) = path {
+        let user = request
+            .header(header::AUTHORIZATION)
+            .strip_prefix("Bearer ")
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        cluster.requests.record(
+            user,
+            &request.method,
+            &resource_path,
+            request.query.flag("watch"),
+        );
         return resource(cluster, request, resource_path);
     }
     if request.method != Method::GET {

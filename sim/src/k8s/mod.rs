@@ -49,6 +49,7 @@ mod ops;
 mod patch;
 mod protobuf;
 mod request;
+pub mod request_log;
 mod resources;
 mod schema;
 mod selectors;
@@ -62,4 +63,5 @@ pub use config::{AkoSettings, ClusterSpec, Listen, SimConfig, VipFamily, WatchSe
 pub use discovery::KUBERNETES_VERSION;
 pub use faults::{Down, FaultSettings};
 pub use kubeconfig::ClusterEndpoint;
+pub use request_log::RbacRequest;
 pub use server::{FaultHandle, SimClusters, SimError};

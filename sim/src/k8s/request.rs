@@ -46,6 +46,25 @@ fn decode_segment(s: &str) -> String {
     percent_decode(s)
 }
 
+/// `s` as one URL path segment: everything but letters, digits, `-._~` and the readable `:@`
+/// percent-encoded (a cluster name under `/clusters/` may hold `/`, spaces, `%`, `?`, `#`).
+pub(crate) fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for byte in s.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~:@".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// A path segment `encode_segment` (or any client) wrote, decoded.
+pub(crate) fn decode_path_segment(s: &str) -> String {
+    percent_decode(s)
+}
+
 fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());

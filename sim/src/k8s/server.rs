@@ -25,6 +25,8 @@ use super::error::ApiError;
 use super::faults::{Down, FaultSettings};
 use super::handlers::{self, ApiRequest, error_response};
 use super::kubeconfig::{self, ClusterEndpoint};
+use super::request::{decode_path_segment, encode_segment};
+use super::request_log::RbacRequest;
 use super::tls::{self, TlsError};
 
 #[derive(Debug, thiserror::Error)]
@@ -80,8 +82,9 @@ async fn entry(State(ctx): State<Ctx>, request: Request) -> Response {
             let Some(rest) = path.strip_prefix("/clusters/") else {
                 return error_response(&ApiError::NoSuchPath);
             };
+            // The name is one path segment, percent-encoded (`endpoints` below writes it so).
             let (name, tail) = rest.split_once('/').unwrap_or((rest, ""));
-            let Some(cluster) = ctx.clusters.get(name) else {
+            let Some(cluster) = ctx.clusters.get(&decode_path_segment(name)) else {
                 return error_response(&ApiError::NoSuchPath);
             };
             (cluster.clone(), format!("/{tail}"))
@@ -355,7 +358,7 @@ impl SimClusters {
                 for spec in &config.clusters {
                     endpoints.push(ClusterEndpoint {
                         name: spec.name.clone(),
-                        server: format!("{base}/clusters/{}", spec.name),
+                        server: format!("{base}/clusters/{}", encode_segment(&spec.name)),
                         openshift: spec.openshift,
                     });
                 }
@@ -398,6 +401,18 @@ impl SimClusters {
         self.clusters
             .get(name)
             .map(|c| FaultHandle { cluster: c.clone() })
+    }
+
+    /// The resource requests cluster `name` served so far, in RBAC's terms, with counts.
+    pub fn requests(&self, name: &str) -> Option<BTreeMap<RbacRequest, u64>> {
+        self.clusters.get(name).map(|c| c.requests.snapshot())
+    }
+
+    /// Forgets the requests cluster `name` served so far.
+    pub fn clear_requests(&self, name: &str) {
+        if let Some(cluster) = self.clusters.get(name) {
+            cluster.requests.clear();
+        }
     }
 
     /// Number of objects stored in cluster `name`.
