@@ -15,6 +15,7 @@ pub mod liveness;
 pub mod members;
 pub mod model;
 pub mod page;
+pub mod plan_report;
 pub mod policy;
 pub mod state;
 pub mod vocab;

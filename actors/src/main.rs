@@ -36,6 +36,9 @@ enum Command {
     Demo(cmd::demo::Args),
     /// Copy the GSLBConfig and GDP of the leader cluster to the follower clusters (AMKOCluster).
     Federate(cmd::federate::Args),
+    /// Show what `amko run` would change on the controller (optionally with proposed GDPs and
+    /// GSLBHostRules from files), writing nothing. Exit code 0: no changes, 2: changes, 1: error.
+    Plan(cmd::plan::Args),
     /// Run the operator: watch member clusters and keep GslbServices on the Avi GSLB leader.
     Run(cmd::run::Args),
     /// Start simulated member clusters and an Avi controller, print one JSON line, run until signalled.
@@ -50,6 +53,8 @@ fn main() -> ExitCode {
         #[cfg(feature = "sim")]
         Command::Demo(args) => cmd::demo::run(args),
         Command::Federate(args) => cmd::federate::run(args),
+        // Its exit code says whether changes are pending.
+        Command::Plan(args) => return cmd::plan::run(args),
         Command::Run(args) => cmd::run::run(args),
         #[cfg(feature = "sim")]
         Command::Sim(args) => cmd::sim::run(args),
@@ -60,5 +65,17 @@ fn main() -> ExitCode {
             eprintln!("amko: {err:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap checks a command line's definition (unique ids and groups, e.g. of flattened
+    /// argument structs) only when it parses one; this checks every subcommand at once.
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
     }
 }

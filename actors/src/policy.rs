@@ -42,7 +42,7 @@ enum Watched {
 /// An object whose references could not be checked: unknown, not invalid, so it is validated
 /// again shortly.
 #[derive(Debug, thiserror::Error)]
-enum CheckError {
+pub(crate) enum CheckError {
     #[error("GlobalDeploymentPolicy {name}: cannot check references on the controller: {cause}")]
     Gdp { name: String, cause: AviError },
     #[error("GSLBHostRule {namespace}/{name}: cannot check references on the controller: {cause}")]
@@ -54,10 +54,10 @@ enum CheckError {
 }
 
 /// Result of validating the changed objects (validation reads the controller, so it is async).
-struct Evaluated {
-    checks: Checks,
+pub(crate) struct Evaluated {
+    pub(crate) checks: Checks,
     /// Objects that could not be checked (controller unreachable): retried shortly.
-    transient: Vec<CheckError>,
+    pub(crate) transient: Vec<CheckError>,
 }
 impl Message for Evaluated {
     type Result = ();
@@ -211,8 +211,9 @@ impl PolicyActor {
 }
 
 /// Validates the objects against the controller; a rejected one is also tried in the version
-/// recorded as last accepted, which after a restart is what stays in force.
-async fn check(
+/// recorded as last accepted, which after a restart is what stays in force. `amko plan` uses it
+/// too, so that it validates exactly as the operator does.
+pub(crate) async fn check(
     to_check: ToCheck,
     avi: &AviClient,
     settings: &InstanceSettings,

@@ -6,6 +6,7 @@ pub mod crds;
 pub mod demo;
 pub mod error;
 pub mod federate;
+pub mod plan;
 pub mod run;
 #[cfg(feature = "sim")]
 pub mod sim;
