@@ -29,7 +29,7 @@ use crate::http::{Endpoints, Pipeline, WatchedActor, WatchedThread};
 use crate::policy::PolicyActor;
 use crate::selection::{RegisterDomainListener, SelectionActor};
 use crate::status::{EventSink, RecordEvent, SetStatus, StatusActor, StatusTarget};
-use crate::telemetry::{AviRequestLabels, Metrics};
+use crate::telemetry::{AviRequestLabels, Inbox, Metrics, Outbox};
 
 /// Tunables of `amko run` that are not in the GSLBConfig. Debug output leaves the members
 /// kubeconfig out: it holds the member clusters' credentials.
@@ -161,7 +161,7 @@ pub struct Operator {
     options: OperatorOptions,
     metrics: Arc<Metrics>,
     endpoints: Endpoints,
-    status: Addr<StatusActor>,
+    status: Outbox<StatusActor>,
     set_log_level: SetLogLevel,
 }
 
@@ -174,8 +174,9 @@ impl Operator {
         set_log_level: SetLogLevel,
     ) -> Self {
         let status_actor = StatusActor::new(client.clone(), &metrics, options.reporter.clone());
+        let status_mailbox = status_actor.mailbox();
         Operator {
-            status: status_actor.start(),
+            status: status_mailbox.outbox(status_actor.start()),
             client,
             options,
             metrics,
@@ -491,7 +492,7 @@ impl Operator {
         // The PolicyActor reports write problems; it is created after the writer, so the
         // writer talks to it through a forwarding actor started first.
         let events = EventSink {
-            recipient: self.status.clone().recipient(),
+            recipient: self.status.recipient(),
             target: StatusTarget::GslbConfig {
                 namespace: self.options.namespace.clone(),
                 name: settings
@@ -563,7 +564,9 @@ impl Operator {
                 )
             })
         };
-        forward.do_send(SetTarget(policy.clone().recipient()));
+        let policy_mailbox = metrics.mailbox("policy", "watcher");
+        forward.do_send(SetTarget(policy_mailbox.outbox(policy.clone()).recipient()));
+        let selection_outbox = selection_mailbox.outbox(selection.clone());
 
         let mut clusters: BTreeMap<String, Addr<ClusterActor>> = BTreeMap::new();
         let wanted: BTreeSet<String> = settings.instance.member_clusters.clone();
@@ -591,7 +594,10 @@ impl Operator {
             let addr = ClusterActor::start_in_arbiter(&handle, move |_| {
                 ClusterActor::new(name, client, selection_addr, selection_mailbox, &metrics)
             });
-            selection.do_send(RegisterDomainListener(addr.clone().recipient()));
+            let cluster_mailbox = self.metrics.mailbox("cluster", &context);
+            selection_outbox.do_send(RegisterDomainListener(
+                cluster_mailbox.outbox(addr.clone()).recipient(),
+            ));
             clusters.insert(context, addr);
         }
         tracing::info!(clusters = clusters.len(), created_by = %settings.instance.created_by, "pipeline started");
@@ -602,7 +608,7 @@ impl Operator {
             WatchedActor::new("selection/world", PIPELINE_THREAD, selection.clone()),
             WatchedActor::new("avi/writer", PIPELINE_THREAD, avi_actor.clone()),
             WatchedActor::new("policy/watcher", POLICY_THREAD, policy),
-            WatchedActor::new("status/writer", "main", self.status.clone()),
+            WatchedActor::new("status/writer", "main", self.status.watch_only()),
         ];
         for (name, addr) in clusters {
             actors.push(WatchedActor::new(
@@ -612,8 +618,8 @@ impl Operator {
             ));
         }
         Pipeline {
-            selection,
-            avi: avi_actor,
+            selection: selection_outbox,
+            avi: avi_mailbox.outbox(avi_actor),
             threads: vec![
                 WatchedThread {
                     name: PIPELINE_THREAD.to_owned(),
@@ -647,13 +653,13 @@ impl Drop for StopOnDrop {
 /// Forwards write problems from the AviActor to the PolicyActor (created later).
 #[derive(Default)]
 struct ProblemForward {
-    target: Option<Recipient<crate::avi_writer::WriteProblem>>,
+    target: Option<Inbox<crate::avi_writer::WriteProblem>>,
     early: Vec<crate::avi_writer::WriteProblem>,
 }
 
 #[derive(Message)]
 #[rtype(result = "()")]
-struct SetTarget(Recipient<crate::avi_writer::WriteProblem>);
+struct SetTarget(Inbox<crate::avi_writer::WriteProblem>);
 
 impl Actor for ProblemForward {
     type Context = Context<Self>;
