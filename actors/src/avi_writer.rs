@@ -23,7 +23,7 @@ use amko::vocab::GsKey;
 use serde_json::{Value, json};
 
 use crate::status::EventSink;
-use crate::telemetry::{Inbox, Mailbox, Metrics, WriteLabels};
+use crate::telemetry::{Inbox, Mailbox, Metrics, OwnMailbox, WriteLabels};
 
 /// Writer settings.
 #[derive(Clone, Debug)]
@@ -130,7 +130,7 @@ pub struct AviActor {
     client: Arc<AviClient>,
     config: WriterConfig,
     metrics: Arc<Metrics>,
-    mailbox: Mailbox,
+    mailbox: OwnMailbox,
     problems: Recipient<WriteProblem>,
     phase: Phase,
     cache: ControllerState,
@@ -162,16 +162,16 @@ impl AviActor {
         client: Arc<AviClient>,
         config: WriterConfig,
         metrics: Arc<Metrics>,
+        mailbox: &Mailbox,
         problems: Recipient<WriteProblem>,
         events: EventSink,
     ) -> Self {
-        let mailbox = metrics.mailbox("avi", "writer");
         AviActor {
             unsynced: BTreeSet::new(),
             client,
             config,
             metrics,
-            mailbox,
+            mailbox: mailbox.owned_by_actor(),
             problems,
             phase: Phase::LoadingCache,
             cache: ControllerState::default(),

@@ -21,7 +21,7 @@ use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client, ResourceExt};
 
 use crate::selection::{ClusterChange, ClusterEvent, DefaultDomain, SelectionActor};
-use crate::telemetry::{Mailbox, Metrics, Outbox};
+use crate::telemetry::{Mailbox, Outbox, OwnMailbox};
 
 /// Why a member cluster cannot be used right now; the text becomes the reason the cluster is
 /// reported down with.
@@ -75,7 +75,7 @@ pub struct ClusterActor {
     name: String,
     client: Client,
     selection: Outbox<SelectionActor>,
-    mailbox: Mailbox,
+    mailbox: OwnMailbox,
     default_domain: Option<String>,
     routes: BTreeMap<ObjectId, Route>,
     progress: ListProgress<Kind>,
@@ -87,16 +87,14 @@ impl ClusterActor {
     pub fn new(
         name: String,
         client: Client,
-        selection: Addr<SelectionActor>,
-        selection_mailbox: Mailbox,
-        metrics: &std::sync::Arc<Metrics>,
+        selection: Outbox<SelectionActor>,
+        mailbox: &Mailbox,
     ) -> Self {
-        let mailbox = metrics.mailbox("cluster", &name);
         ClusterActor {
             name,
             client,
-            selection: selection_mailbox.outbox(selection),
-            mailbox,
+            selection,
+            mailbox: mailbox.owned_by_actor(),
             default_domain: None,
             routes: BTreeMap::new(),
             progress: ListProgress::default(),

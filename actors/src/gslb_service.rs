@@ -11,7 +11,7 @@ use amko::model::{DesiredGs, GsInputs, build_gslb_service};
 use amko::vocab::{GsKey, InstanceSettings};
 
 use crate::avi_writer::{AviActor, Desired};
-use crate::telemetry::{Mailbox, Metrics, Outbox};
+use crate::telemetry::{Mailbox, Metrics, Outbox, OwnMailbox};
 
 /// The inputs of this GslbService changed (members, domain names, policy or overrides), or the
 /// controller's fallback PKI profile did.
@@ -27,7 +27,7 @@ pub struct GslbServiceActor {
     key: GsKey,
     settings: Arc<InstanceSettings>,
     avi: Outbox<AviActor>,
-    mailbox: Mailbox,
+    mailbox: OwnMailbox,
     metrics: Arc<Metrics>,
     window: Duration,
     latest: Option<InputsChanged>,
@@ -50,7 +50,7 @@ impl GslbServiceActor {
             key,
             settings,
             avi,
-            mailbox,
+            mailbox: mailbox.owned_by_actor(),
             metrics,
             window,
             latest: None,

@@ -504,23 +504,34 @@ impl Operator {
             },
         };
         let forward = ProblemForward::default().start();
+        // Each actor's mailbox is made here, so that the actor and every sender share it.
+        let avi_mailbox = metrics.mailbox("avi", "writer");
+        let selection_mailbox = metrics.mailbox("selection", "world");
+        let policy_mailbox = metrics.mailbox("policy", "watcher");
         let avi_actor = {
-            let (avi, metrics, forward, events) = (
+            let (avi, metrics, forward, events, mailbox) = (
                 avi.clone(),
                 metrics.clone(),
                 forward.clone(),
                 events.clone(),
+                avi_mailbox.clone(),
             );
             AviActor::start_in_arbiter(&handle, move |_| {
-                AviActor::new(avi, writer_config, metrics, forward.recipient(), events)
+                AviActor::new(
+                    avi,
+                    writer_config,
+                    metrics,
+                    &mailbox,
+                    forward.recipient(),
+                    events,
+                )
             })
         };
-        let avi_mailbox = metrics.mailbox("avi", "writer");
         let selection = {
-            let (instance, avi_actor, avi_mailbox, metrics) = (
+            let (instance, avi_outbox, mailbox, metrics) = (
                 (*instance).clone(),
-                avi_actor.clone(),
-                avi_mailbox.clone(),
+                avi_mailbox.outbox(avi_actor.clone()),
+                selection_mailbox.clone(),
                 metrics.clone(),
             );
             let (window, boot_timeout) = (self.options.coalesce_window, self.options.boot_timeout);
@@ -528,8 +539,8 @@ impl Operator {
             SelectionActor::start_in_arbiter(&handle, move |_| {
                 SelectionActor::new(
                     instance,
-                    avi_actor,
-                    avi_mailbox,
+                    avi_outbox,
+                    &mailbox,
                     metrics,
                     window,
                     boot_timeout,
@@ -537,36 +548,26 @@ impl Operator {
                 )
             })
         };
-        let selection_mailbox = metrics.mailbox("selection", "world");
+        let selection_outbox = selection_mailbox.outbox(selection.clone());
         let policy = {
-            let (client, avi, instance, selection, selection_mailbox, status, metrics) = (
+            let (client, avi, instance, selection, status, mailbox) = (
                 self.client.clone(),
                 avi.clone(),
                 instance.clone(),
-                selection.clone(),
-                selection_mailbox.clone(),
+                selection_outbox.clone(),
                 self.status.clone(),
-                metrics.clone(),
+                policy_mailbox.clone(),
             );
             let namespace = self.options.namespace.clone();
             // Validating and publishing policy objects is the heaviest work at thousands of
             // GSLBHostRules: on its own thread it does not delay the data path.
             PolicyActor::start_in_arbiter(&policy_arbiter.handle(), move |_| {
                 PolicyActor::new(
-                    client,
-                    avi,
-                    instance,
-                    namespace,
-                    selection,
-                    selection_mailbox,
-                    status,
-                    &metrics,
+                    client, avi, instance, namespace, selection, status, &mailbox,
                 )
             })
         };
-        let policy_mailbox = metrics.mailbox("policy", "watcher");
         forward.do_send(SetTarget(policy_mailbox.outbox(policy.clone()).recipient()));
-        let selection_outbox = selection_mailbox.outbox(selection.clone());
 
         let mut clusters: BTreeMap<String, Addr<ClusterActor>> = BTreeMap::new();
         let wanted: BTreeSet<String> = settings.instance.member_clusters.clone();
@@ -585,16 +586,12 @@ impl Operator {
                     continue;
                 }
             };
-            let (selection_addr, selection_mailbox, metrics) = (
-                selection.clone(),
-                selection_mailbox.clone(),
-                metrics.clone(),
-            );
+            let cluster_mailbox = metrics.mailbox("cluster", &context);
+            let (selection, mailbox) = (selection_outbox.clone(), cluster_mailbox.clone());
             let name = context.clone();
             let addr = ClusterActor::start_in_arbiter(&handle, move |_| {
-                ClusterActor::new(name, client, selection_addr, selection_mailbox, &metrics)
+                ClusterActor::new(name, client, selection, &mailbox)
             });
-            let cluster_mailbox = self.metrics.mailbox("cluster", &context);
             selection_outbox.do_send(RegisterDomainListener(
                 cluster_mailbox.outbox(addr.clone()).recipient(),
             ));

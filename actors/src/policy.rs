@@ -30,7 +30,7 @@ use serde_json::json;
 use crate::avi_writer::WriteProblem;
 use crate::selection::{ChangeOverrides, SelectionActor, SetOverrides, SetPolicy};
 use crate::status::{ForgetStatus, RecordEvent, SetStatus, StatusActor, StatusTarget};
-use crate::telemetry::{Mailbox, Metrics, Outbox};
+use crate::telemetry::{Mailbox, Outbox, OwnMailbox};
 
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -70,7 +70,7 @@ pub struct PolicyActor {
     home_namespace: String,
     selection: Outbox<SelectionActor>,
     status: Outbox<StatusActor>,
-    mailbox: Mailbox,
+    mailbox: OwnMailbox,
     in_force: InForce,
 }
 
@@ -81,19 +81,18 @@ impl PolicyActor {
         avi: Arc<AviClient>,
         settings: Arc<InstanceSettings>,
         home_namespace: String,
-        selection: Addr<SelectionActor>,
-        selection_mailbox: Mailbox,
+        selection: Outbox<SelectionActor>,
         status: Outbox<StatusActor>,
-        metrics: &Arc<Metrics>,
+        mailbox: &Mailbox,
     ) -> Self {
         PolicyActor {
             client,
             avi,
             settings,
             home_namespace,
-            selection: selection_mailbox.outbox(selection),
+            selection,
             status,
-            mailbox: metrics.mailbox("policy", "watcher"),
+            mailbox: mailbox.owned_by_actor(),
             in_force: InForce::new(),
         }
     }

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use crate::avi_writer::{AviActor, BootSnapshot, ClusterSynced, FallbackPki, WatchFallbackPki};
 use crate::gslb_service::{GslbServiceActor, InputsChanged};
 use crate::status::EventSink;
-use crate::telemetry::{ClusterLabels, Inbox, Mailbox, Metrics, Outbox, count_value};
+use crate::telemetry::{ClusterLabels, Inbox, Mailbox, Metrics, Outbox, OwnMailbox, count_value};
 
 /// What a member cluster reports.
 #[derive(Debug)]
@@ -92,7 +92,7 @@ pub struct SelectionActor {
     settings: Arc<InstanceSettings>,
     avi: Outbox<AviActor>,
     metrics: Arc<Metrics>,
-    mailbox: Mailbox,
+    mailbox: OwnMailbox,
     window: Duration,
     services: HashMap<GsKey, Outbox<GslbServiceActor>>,
     domain_listeners: Vec<Inbox<DefaultDomain>>,
@@ -110,21 +110,20 @@ pub struct SelectionActor {
 impl SelectionActor {
     pub fn new(
         settings: InstanceSettings,
-        avi: Addr<AviActor>,
-        avi_mailbox: Mailbox,
+        avi: Outbox<AviActor>,
+        mailbox: &Mailbox,
         metrics: Arc<Metrics>,
         window: Duration,
         boot_timeout: Duration,
         events: EventSink,
     ) -> Self {
-        let mailbox = metrics.mailbox("selection", "world");
         let clusters = settings.member_clusters.clone();
         SelectionActor {
             world: World::new(settings.clone()),
             settings: Arc::new(settings),
-            avi: avi_mailbox.outbox(avi),
+            avi,
             metrics,
-            mailbox,
+            mailbox: mailbox.owned_by_actor(),
             window,
             services: HashMap::new(),
             domain_listeners: Vec::new(),

@@ -13,7 +13,7 @@ use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde_json::{Value, json};
 
-use crate::telemetry::{Inbox, Mailbox, Metrics};
+use crate::telemetry::{Inbox, Mailbox, Metrics, OwnMailbox};
 
 /// Which custom resource a status belongs to.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -97,7 +97,7 @@ impl Message for Written {
 
 pub struct StatusActor {
     client: Client,
-    mailbox: Mailbox,
+    mailbox: OwnMailbox,
     book: StatusBook<StatusTarget, Value>,
     reporter: String,
 }
@@ -106,7 +106,7 @@ impl StatusActor {
     pub fn new(client: Client, metrics: &std::sync::Arc<Metrics>, reporter: String) -> Self {
         StatusActor {
             client,
-            mailbox: metrics.mailbox("status", "writer"),
+            mailbox: metrics.mailbox("status", "writer").owned_by_actor(),
             book: StatusBook::default(),
             reporter,
         }

@@ -83,14 +83,13 @@ fn saturating_decrement(counter: &AtomicU64) -> bool {
     matches!(before, Ok(v) if v > 0)
 }
 
-/// Takes one from a gauge that counts things (never below zero); false when it was already zero.
-fn decrement_count(gauge: &Gauge) -> bool {
-    let before = gauge
+/// Takes one from a gauge that counts things (never below zero).
+fn decrement_count(gauge: &Gauge) {
+    let _ = gauge
         .inner()
         .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v: i64| {
             Some(v.saturating_sub(1).max(0))
         });
-    matches!(before, Ok(v) if v > 0)
 }
 
 /// Adds one to a gauge that counts things, stopping at `i64::MAX`.
@@ -114,6 +113,7 @@ pub struct Metrics {
     mailbox_handled: Family<ActorLabels, Counter>,
     mailbox_depth: Family<ActorLabels, Gauge>,
     mailbox_underflows: Family<ActorLabels, Counter>,
+    mailbox_dropped: Family<ActorLabels, Counter>,
     mailbox_handling: Family<ActorLabels, Histogram, fn() -> Histogram>,
     pub avi_requests: Family<AviRequestLabels, Counter>,
     pub rate_limiter_wait: Histogram,
@@ -141,6 +141,7 @@ impl Metrics {
             mailbox_handled: Family::default(),
             mailbox_depth: Family::default(),
             mailbox_underflows: Family::default(),
+            mailbox_dropped: Family::default(),
             mailbox_handling: Family::new_with_constructor(histogram_seconds),
             avi_requests: Family::default(),
             rate_limiter_wait: histogram_seconds(),
@@ -179,6 +180,11 @@ impl Metrics {
             "mailbox_depth_underflows",
             "Messages handled while the depth was already zero: a sending path that does not count (a defect; zero when counting is right)",
             m.mailbox_underflows.clone(),
+        );
+        registry.register(
+            "mailbox_dropped",
+            "Messages still waiting when their actor stopped (a pipeline torn down), never handled",
+            m.mailbox_dropped.clone(),
         );
         registry.register(
             "mailbox_handling_seconds",
@@ -282,7 +288,10 @@ impl Metrics {
         out
     }
 
-    /// A mailbox handle for one actor instance of type `actor`.
+    /// The mailbox of a new actor instance of type `actor`: the actor keeps it as an
+    /// [`OwnMailbox`] ([`Mailbox::owned_by_actor`]) and its senders count through outboxes made
+    /// from clones of it. Instances of the same name (a restarted pipeline) share the
+    /// `/debug/actors` entry but not their waiting messages.
     pub fn mailbox(self: &Arc<Self>, actor: &'static str, instance: &str) -> Mailbox {
         let stats = self
             .instances
@@ -295,6 +304,7 @@ impl Metrics {
                 actor: actor.to_owned(),
             },
             stats,
+            waiting: Arc::default(),
         }
     }
 
@@ -337,6 +347,8 @@ pub struct Mailbox {
     metrics: Arc<Metrics>,
     labels: ActorLabels,
     stats: Arc<InstanceStats>,
+    /// Messages counted as sent to this actor instance and not yet taken up.
+    waiting: Arc<AtomicU64>,
 }
 
 impl Mailbox {
@@ -345,14 +357,23 @@ impl Mailbox {
         self.metrics.mailbox_sent.get_or_create(&self.labels).inc();
         increment_count(&self.metrics.mailbox_depth.get_or_create(&self.labels));
         saturating_add(&self.stats.depth, 1);
+        saturating_add(&self.waiting, 1);
+    }
+
+    /// The actor's own handle: when the actor is dropped, what still waits is never handled.
+    pub fn owned_by_actor(&self) -> OwnMailbox {
+        OwnMailbox(self.clone())
     }
 
     /// Handles one message: it leaves the mailbox when `work` starts (so the depth is what
     /// waits, not what is in hand) and counts as handled, and is timed, when `work` returns.
     pub fn handle<R>(&self, work: impl FnOnce() -> R) -> R {
-        let taken = decrement_count(&self.metrics.mailbox_depth.get_or_create(&self.labels));
-        let taken_here = saturating_decrement(&self.stats.depth);
-        if !(taken && taken_here) {
+        if saturating_decrement(&self.waiting) {
+            decrement_count(&self.metrics.mailbox_depth.get_or_create(&self.labels));
+            saturating_decrement(&self.stats.depth);
+        } else {
+            // The depth stays where it is (zero for this instance), but is exported.
+            let _ = self.metrics.mailbox_depth.get_or_create(&self.labels);
             self.metrics
                 .mailbox_underflows
                 .get_or_create(&self.labels)
@@ -433,6 +454,47 @@ impl Mailbox {
             mailbox.sent();
             mailbox.handle(|| f(act, ctx));
         })
+    }
+}
+
+/// The mailbox an actor holds as its own. Dropped with the actor (it stopped, or its arbiter was
+/// stopped with the pipeline): the messages still waiting will never be handled, so they leave
+/// the depth and count as dropped.
+pub struct OwnMailbox(Mailbox);
+
+impl std::ops::Deref for OwnMailbox {
+    type Target = Mailbox;
+    fn deref(&self) -> &Mailbox {
+        &self.0
+    }
+}
+
+impl Drop for OwnMailbox {
+    fn drop(&mut self) {
+        let m = &self.0;
+        let left = m.waiting.swap(0, Ordering::Relaxed);
+        if left == 0 {
+            return;
+        }
+        let _ = m
+            .stats
+            .depth
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                Some(v.saturating_sub(left))
+            });
+        let gauge = m.metrics.mailbox_depth.get_or_create(&m.labels);
+        let _ = gauge
+            .inner()
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v: i64| {
+                Some(
+                    v.saturating_sub(i64::try_from(left).unwrap_or(i64::MAX))
+                        .max(0),
+                )
+            });
+        m.metrics
+            .mailbox_dropped
+            .get_or_create(&m.labels)
+            .inc_by(left);
     }
 }
 
@@ -603,9 +665,14 @@ mod tests {
     type Log = Arc<std::sync::Mutex<Vec<String>>>;
 
     struct Recorder {
-        mailbox: Mailbox,
+        mailbox: OwnMailbox,
         log: Log,
     }
+
+    /// Stops the actor: what waits behind it is never handled.
+    #[derive(Message)]
+    #[rtype(result = "()")]
+    struct Stop;
 
     #[derive(Message)]
     #[rtype(result = "()")]
@@ -618,6 +685,7 @@ mod tests {
     struct Hold {
         entered: std::sync::mpsc::Sender<()>,
         release: std::sync::mpsc::Receiver<()>,
+        side_messages: bool,
     }
 
     struct Item(&'static str);
@@ -659,13 +727,56 @@ mod tests {
         fn handle(&mut self, msg: Hold, ctx: &mut Context<Self>) {
             let mailbox = self.mailbox.clone();
             mailbox.handle(|| {
-                mailbox.notify(ctx, Work("notify"));
-                mailbox.run_later(ctx, Duration::ZERO, |act, _| act.record("run_later"));
+                if msg.side_messages {
+                    mailbox.notify(ctx, Work("notify"));
+                    mailbox.run_later(ctx, Duration::ZERO, |act, _| act.record("run_later"));
+                }
                 let _ = msg.entered.send(());
                 let _ = msg.release.recv_timeout(Duration::from_secs(10));
                 self.record("hold");
             });
         }
+    }
+
+    impl Handler<Stop> for Recorder {
+        type Result = ();
+        fn handle(&mut self, _: Stop, ctx: &mut Context<Self>) {
+            self.mailbox
+                .clone()
+                .handle(|| actix::ActorContext::stop(ctx));
+        }
+    }
+
+    /// Starts a `Recorder` on `arbiter`, another thread than the test's, so that holding it
+    /// busy does not hold the test.
+    fn start_recorder(
+        metrics: &Arc<Metrics>,
+        name: &str,
+        arbiter: &actix::Arbiter,
+    ) -> (Outbox<Recorder>, Log) {
+        let mailbox = metrics.mailbox("recorder", name);
+        let log: Log = Arc::default();
+        let addr = {
+            let (mailbox, log) = (mailbox.clone(), log.clone());
+            Recorder::start_in_arbiter(&arbiter.handle(), move |_| Recorder {
+                mailbox: mailbox.owned_by_actor(),
+                log,
+            })
+        };
+        (mailbox.outbox(addr), log)
+    }
+
+    /// Sends `Hold` and returns once the actor is busy with it, with the sender that ends it.
+    fn hold(outbox: &Outbox<Recorder>, side_messages: bool) -> std::sync::mpsc::Sender<()> {
+        let (entered_tx, entered) = std::sync::mpsc::channel();
+        let (release, release_rx) = std::sync::mpsc::channel();
+        outbox.do_send(Hold {
+            entered: entered_tx,
+            release: release_rx,
+            side_messages,
+        });
+        assert!(entered.recv_timeout(Duration::from_secs(10)).is_ok());
+        release
     }
 
     /// Polls `done` every 10 ms for at most ten seconds.
@@ -684,15 +795,8 @@ mod tests {
         let system = actix::System::new();
         system.block_on(async {
             let metrics = Metrics::new();
-            let mailbox = metrics.mailbox("recorder", "one");
-            let log: Log = Arc::default();
-            // On its own thread, so that holding it busy does not hold this test.
             let arbiter = actix::Arbiter::new();
-            let addr = {
-                let (mailbox, log) = (mailbox.clone(), log.clone());
-                Recorder::start_in_arbiter(&arbiter.handle(), move |_| Recorder { mailbox, log })
-            };
-            let outbox = mailbox.outbox(addr);
+            let (outbox, log) = start_recorder(&metrics, "one", &arbiter);
             let inbox = outbox.recipient::<Work>();
             let count = |name: &str| series(&metrics.render(), name, "recorder");
 
@@ -702,13 +806,7 @@ mod tests {
             assert_eq!(count("amko_mailbox_sent_total"), Some(3));
             assert_eq!(count("amko_mailbox_depth"), Some(0));
 
-            let (entered_tx, entered) = std::sync::mpsc::channel();
-            let (release, release_rx) = std::sync::mpsc::channel();
-            outbox.do_send(Hold {
-                entered: entered_tx,
-                release: release_rx,
-            });
-            assert!(entered.recv_timeout(Duration::from_secs(10)).is_ok());
+            let release = hold(&outbox, true);
             // Busy: everything sent now waits.
             outbox.do_send(Work("do_send 1"));
             outbox.do_send(Work("do_send 2"));
@@ -748,6 +846,40 @@ mod tests {
                     "stream 3"
                 ]
             );
+            arbiter.stop();
+        });
+    }
+
+    #[test]
+    fn messages_left_when_an_actor_stops_leave_the_depth_as_dropped() {
+        let system = actix::System::new();
+        system.block_on(async {
+            let metrics = Metrics::new();
+            let arbiter = actix::Arbiter::new();
+            let (outbox, log) = start_recorder(&metrics, "two", &arbiter);
+            let count = |name: &str| series(&metrics.render(), name, "recorder");
+            let streamed = wait_until(|| count("amko_mailbox_handled_total") == Some(3)).await;
+            assert!(streamed, "{}", metrics.render());
+
+            let release = hold(&outbox, false);
+            outbox.do_send(Stop);
+            for _ in 0..3 {
+                outbox.do_send(Work("never"));
+            }
+            assert_eq!(count("amko_mailbox_depth"), Some(4));
+            assert!(release.send(()).is_ok());
+            // Stopping, the actor takes no more messages; dropped, it gives up the three left.
+            let gone = wait_until(|| count("amko_mailbox_dropped_total") == Some(3)).await;
+            assert!(gone, "{}", metrics.render());
+            assert_eq!(count("amko_mailbox_sent_total"), Some(3 + 1 + 1 + 3));
+            assert_eq!(count("amko_mailbox_handled_total"), Some(3 + 1 + 1));
+            assert_eq!(count("amko_mailbox_depth"), Some(0));
+            assert_eq!(metrics.queued("recorder/two"), 0);
+            assert_eq!(count("amko_mailbox_depth_underflows_total"), None);
+            assert!(!log.lock().is_ok_and(|l| l.iter().any(|w| w == "never")));
+            // A stopped actor is sent nothing, and nothing is counted.
+            outbox.do_send(Work("after"));
+            assert_eq!(count("amko_mailbox_sent_total"), Some(8));
             arbiter.stop();
         });
     }
