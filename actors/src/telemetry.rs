@@ -538,10 +538,13 @@ impl<A: Actor> Outbox<A> {
         M: Message + Send + 'static,
         M::Result: Send,
     {
-        if self.addr.connected() {
+        // A fresh sender is never parked, so the message enters the mailbox now, as counted,
+        // instead of waiting in the request (and being lost if the request is dropped).
+        let addr = self.addr.clone();
+        if addr.connected() {
             self.mailbox.sent();
         }
-        self.addr.send(msg)
+        addr.send(msg)
     }
 
     /// A counted sender of one message type.

@@ -458,5 +458,38 @@ async fn mailbox_metrics_balance_for_every_actor_once_idle() {
         underflows.is_empty(),
         "messages handled without being counted as sent: {underflows:?}"
     );
+
+    // A GSLBConfig edit restarts the pipeline in process: the new actors start from their own
+    // counts, and whatever the old ones left unhandled counts as dropped.
+    env.patch::<GslbConfig>(
+        "cluster1",
+        HOME,
+        "gc-1",
+        json!({"spec": {"refreshInterval": 900}}),
+    )
+    .await;
+    env.eventually("the pipeline restarted in process", || async {
+        env.log().matches("pipeline started").count() >= 2
+            && env.get("/readyz").await.is_some_and(|(s, _)| s == 200)
+    })
+    .await;
+    env.eventually("every mailbox accounted for after the restart", || async {
+        let metrics = env.metrics().await;
+        let sent = by_actor(&metrics, "amko_mailbox_sent_total");
+        let handled = by_actor(&metrics, "amko_mailbox_handled_total");
+        let dropped = by_actor(&metrics, "amko_mailbox_dropped_total");
+        let depth = by_actor(&metrics, "amko_mailbox_depth");
+        sent.iter().all(|(actor, n)| {
+            *n == handled.get(actor).copied().unwrap_or(0.0)
+                + dropped.get(actor).copied().unwrap_or(0.0)
+        }) && depth.values().all(|d| *d == 0.0)
+    })
+    .await;
+    let metrics = env.metrics().await;
+    let underflows = by_actor(&metrics, "amko_mailbox_depth_underflows_total");
+    assert!(
+        underflows.is_empty(),
+        "after the restart, messages handled without being counted as sent: {underflows:?}"
+    );
     harness::remove_dir(&env.dir);
 }
