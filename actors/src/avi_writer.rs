@@ -23,7 +23,7 @@ use amko::vocab::GsKey;
 use serde_json::{Value, json};
 
 use crate::status::EventSink;
-use crate::telemetry::{Mailbox, Metrics, WriteLabels};
+use crate::telemetry::{Inbox, Mailbox, Metrics, OwnMailbox, WriteLabels};
 
 /// Writer settings.
 #[derive(Clone, Debug)]
@@ -95,8 +95,7 @@ pub struct FallbackPki(pub Option<String>);
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct WatchFallbackPki {
-    pub recipient: Recipient<FallbackPki>,
-    pub mailbox: Mailbox,
+    pub recipient: Inbox<FallbackPki>,
 }
 
 /// A read of the controller: what it holds and, when listing them worked, the names of its
@@ -131,7 +130,7 @@ pub struct AviActor {
     client: Arc<AviClient>,
     config: WriterConfig,
     metrics: Arc<Metrics>,
-    mailbox: Mailbox,
+    mailbox: OwnMailbox,
     problems: Recipient<WriteProblem>,
     phase: Phase,
     cache: ControllerState,
@@ -163,16 +162,16 @@ impl AviActor {
         client: Arc<AviClient>,
         config: WriterConfig,
         metrics: Arc<Metrics>,
+        mailbox: &Mailbox,
         problems: Recipient<WriteProblem>,
         events: EventSink,
     ) -> Self {
-        let mailbox = metrics.mailbox("avi", "writer");
         AviActor {
             unsynced: BTreeSet::new(),
             client,
             config,
             metrics,
-            mailbox,
+            mailbox: mailbox.owned_by_actor(),
             problems,
             phase: Phase::LoadingCache,
             cache: ControllerState::default(),
@@ -210,7 +209,7 @@ impl AviActor {
         let client = self.client.clone();
         let created_by = self.config.created_by.clone();
         let tenant = self.config.default_tenant.clone();
-        let addr = ctx.address();
+        let addr = self.mailbox.outbox(ctx.address());
         actix::spawn(async move {
             let result = async {
                 let state = load_state(&client, &created_by, &tenant).await?;
@@ -272,7 +271,6 @@ impl AviActor {
         };
         tracing::info!(fallback_pki_profile = ?fallback, "fallback PKI profile");
         for watcher in &self.pki_watchers {
-            watcher.mailbox.sent();
             watcher.recipient.do_send(FallbackPki(fallback.clone()));
         }
         self.fallback_pki = Some(fallback);
@@ -338,7 +336,7 @@ impl AviActor {
         let client = self.client.clone();
         let created_by = self.config.created_by.clone();
         let observed_at = self.observed.remove(&key);
-        let addr = ctx.address();
+        let addr = self.mailbox.outbox(ctx.address());
         actix::spawn(async move {
             let mut changes = Vec::new();
             let mut done = Vec::new();
@@ -388,7 +386,7 @@ impl AviActor {
     }
 
     fn retry_later(&mut self, ctx: &mut Context<Self>, key: GsKey, delay: Duration) {
-        ctx.run_later(delay, move |act, ctx| {
+        self.mailbox.clone().run_later(ctx, delay, move |act, ctx| {
             act.enqueue(key);
             act.pump(ctx);
         });
@@ -458,7 +456,9 @@ impl AviActor {
                     );
                 }
                 self.not_leader = true;
-                ctx.run_later(recheck_after, |act, ctx| act.check_leader(ctx));
+                self.mailbox
+                    .clone()
+                    .run_later(ctx, recheck_after, |act, ctx| act.check_leader(ctx));
             }
         }
         match verdict.retry {
@@ -470,7 +470,7 @@ impl AviActor {
 
     fn check_leader(&mut self, ctx: &mut Context<Self>) {
         let client = self.client.clone();
-        let addr = ctx.address();
+        let addr = self.mailbox.outbox(ctx.address());
         actix::spawn(async move {
             addr.do_send(LeaderChecked(client.is_gslb_leader().await));
         });
@@ -483,11 +483,12 @@ impl Actor for AviActor {
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.load(ctx, false);
         let refresh = self.config.refresh_interval;
-        ctx.run_interval(refresh, |act, ctx| act.load(ctx, true));
+        let mailbox = self.mailbox.clone();
+        mailbox.run_interval(ctx, refresh, |act, ctx| act.load(ctx, true));
         // The gauges sum over every GslbService: once a second, not on every pump.
-        ctx.run_interval(Duration::from_secs(1), |act, _| act.publish_gauges());
+        mailbox.run_interval(ctx, Duration::from_secs(1), |act, _| act.publish_gauges());
         // A paused writer (429, maintenance) resumes on its own.
-        ctx.run_interval(Duration::from_millis(250), |act, ctx| {
+        mailbox.run_interval(ctx, Duration::from_millis(250), |act, ctx| {
             if act.paused_until.is_some() {
                 act.pump(ctx);
             }
@@ -549,7 +550,6 @@ impl Handler<WatchFallbackPki> for AviActor {
     fn handle(&mut self, msg: WatchFallbackPki, _: &mut Context<Self>) {
         self.mailbox.clone().handle(|| {
             if let Some(fallback) = &self.fallback_pki {
-                msg.mailbox.sent();
                 msg.recipient.do_send(FallbackPki(fallback.clone()));
             }
             self.pki_watchers.push(msg);
@@ -583,9 +583,11 @@ impl Handler<Loaded> for AviActor {
                 }
                 Err(err) => {
                     tracing::warn!(error = %err, "reading the controller failed; retrying");
-                    ctx.run_later(retry::RELOAD_AFTER, move |act, ctx| {
-                        act.load(ctx, is_refresh)
-                    });
+                    self.mailbox
+                        .clone()
+                        .run_later(ctx, retry::RELOAD_AFTER, move |act, ctx| {
+                            act.load(ctx, is_refresh)
+                        });
                 }
             }
         })
@@ -634,7 +636,9 @@ impl Handler<LeaderChecked> for AviActor {
                 self.pump(ctx);
             }
             Ok(false) | Err(_) => {
-                ctx.run_later(retry::LEADER_RECHECK, |act, ctx| act.check_leader(ctx));
+                self.mailbox
+                    .clone()
+                    .run_later(ctx, retry::LEADER_RECHECK, |act, ctx| act.check_leader(ctx));
             }
         })
     }
@@ -644,7 +648,7 @@ impl Handler<IsBooted> for AviActor {
     type Result = bool;
 
     fn handle(&mut self, _: IsBooted, _: &mut Context<Self>) -> bool {
-        self.phase.is_ready()
+        self.mailbox.clone().handle(|| self.phase.is_ready())
     }
 }
 
@@ -652,6 +656,13 @@ impl Handler<DebugGslbServices> for AviActor {
     type Result = MessageResult<DebugGslbServices>;
 
     fn handle(&mut self, msg: DebugGslbServices, _: &mut Context<Self>) -> Self::Result {
+        let mailbox = self.mailbox.clone();
+        mailbox.handle(|| self.debug_answer(msg))
+    }
+}
+
+impl AviActor {
+    fn debug_answer(&self, msg: DebugGslbServices) -> MessageResult<DebugGslbServices> {
         let mut keys: BTreeSet<(&str, &str)> = self
             .desired
             .keys()

@@ -24,7 +24,7 @@ use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client, ResourceExt};
 
 use crate::selection::{ClusterChange, ClusterEvent, DefaultDomain, SelectionActor};
-use crate::telemetry::{Mailbox, Metrics};
+use crate::telemetry::{Mailbox, Outbox, OwnMailbox};
 
 /// Why a member cluster cannot be used right now; the text becomes the reason the cluster is
 /// reported down with.
@@ -77,9 +77,8 @@ enum Kind {
 pub struct ClusterActor {
     name: String,
     client: Client,
-    selection: Addr<SelectionActor>,
-    selection_mailbox: Mailbox,
-    mailbox: Mailbox,
+    selection: Outbox<SelectionActor>,
+    mailbox: OwnMailbox,
     default_domain: Option<String>,
     routes: BTreeMap<ObjectId, Route>,
     progress: ListProgress<Kind>,
@@ -94,17 +93,14 @@ impl ClusterActor {
     pub fn new(
         name: String,
         client: Client,
-        selection: Addr<SelectionActor>,
-        selection_mailbox: Mailbox,
-        metrics: &std::sync::Arc<Metrics>,
+        selection: Outbox<SelectionActor>,
+        mailbox: &Mailbox,
     ) -> Self {
-        let mailbox = metrics.mailbox("cluster", &name);
         ClusterActor {
             name,
             client,
             selection,
-            selection_mailbox,
-            mailbox,
+            mailbox: mailbox.owned_by_actor(),
             default_domain: None,
             routes: BTreeMap::new(),
             progress: ListProgress::default(),
@@ -116,7 +112,6 @@ impl ClusterActor {
     }
 
     fn send(&self, change: ClusterChange) {
-        self.selection_mailbox.sent();
         self.selection.do_send(ClusterEvent {
             cluster: self.name.clone(),
             change,
@@ -163,7 +158,7 @@ impl ClusterActor {
 
     fn discover(&mut self, ctx: &mut Context<Self>) {
         let client = self.client.clone();
-        let addr = ctx.address();
+        let addr = self.mailbox.outbox(ctx.address());
         actix::spawn(async move {
             let result = async {
                 let limit = ListParams::default().limit(1);
@@ -197,36 +192,46 @@ impl ClusterActor {
         if caps.openshift {
             self.progress.watching(Kind::Route);
             ctx.add_stream(
-                watcher::watcher(Api::<Route>::all(c.clone()), config.clone())
-                    .default_backoff()
-                    .map(|r| Watched::Route(r.map_err(ClusterError::from))),
+                self.mailbox.counted(
+                    watcher::watcher(Api::<Route>::all(c.clone()), config.clone())
+                        .default_backoff()
+                        .map(|r| Watched::Route(r.map_err(ClusterError::from))),
+                ),
             );
         } else {
             self.progress.watching(Kind::Ingress);
             ctx.add_stream(
-                watcher::watcher(Api::<Ingress>::all(c.clone()), config.clone())
-                    .default_backoff()
-                    .map(|r| Watched::Ingress(r.map_err(ClusterError::from))),
+                self.mailbox.counted(
+                    watcher::watcher(Api::<Ingress>::all(c.clone()), config.clone())
+                        .default_backoff()
+                        .map(|r| Watched::Ingress(r.map_err(ClusterError::from))),
+                ),
             );
         }
         self.progress.watching(Kind::Service);
         ctx.add_stream(
-            watcher::watcher(Api::<Service>::all(c.clone()), config.clone())
-                .default_backoff()
-                .map(|r| Watched::Service(r.map_err(ClusterError::from))),
+            self.mailbox.counted(
+                watcher::watcher(Api::<Service>::all(c.clone()), config.clone())
+                    .default_backoff()
+                    .map(|r| Watched::Service(r.map_err(ClusterError::from))),
+            ),
         );
         self.progress.watching(Kind::Namespace);
         ctx.add_stream(
-            watcher::watcher(Api::<Namespace>::all(c.clone()), config.clone())
-                .default_backoff()
-                .map(|r| Watched::Namespace(r.map_err(ClusterError::from))),
+            self.mailbox.counted(
+                watcher::watcher(Api::<Namespace>::all(c.clone()), config.clone())
+                    .default_backoff()
+                    .map(|r| Watched::Namespace(r.map_err(ClusterError::from))),
+            ),
         );
         if caps.hostrules {
             self.progress.watching(Kind::HostRule);
             ctx.add_stream(
-                watcher::watcher(Api::<HostRule>::all(c.clone()), config)
-                    .default_backoff()
-                    .map(|r| Watched::HostRule(r.map_err(ClusterError::from))),
+                self.mailbox.counted(
+                    watcher::watcher(Api::<HostRule>::all(c.clone()), config)
+                        .default_backoff()
+                        .map(|r| Watched::HostRule(r.map_err(ClusterError::from))),
+                ),
             );
         } else {
             tracing::warn!(cluster = %self.name, "AKO HostRule CRD not served: aliases and custom global FQDNs are unavailable for this cluster");
@@ -330,7 +335,7 @@ impl Handler<Discovered> for ClusterActor {
     type Result = ();
 
     fn handle(&mut self, msg: Discovered, ctx: &mut Context<Self>) {
-        match msg.0 {
+        self.mailbox.clone().handle(|| match msg.0 {
             Ok(caps) => {
                 tracing::info!(cluster = %self.name, openshift = caps.openshift, "member cluster reachable; watching");
                 self.watch(ctx, caps);
@@ -341,9 +346,11 @@ impl Handler<Discovered> for ClusterActor {
                 self.discovery_attempts += 1;
                 let delay = cluster_watch::rediscovery_delay(self.discovery_attempts);
                 tracing::warn!(cluster = %self.name, reason = %reason, retry_in = ?delay, "member cluster unreachable");
-                ctx.run_later(delay, |act, ctx| act.discover(ctx));
+                self.mailbox
+                    .clone()
+                    .run_later(ctx, delay, |act, ctx| act.discover(ctx));
             }
-        }
+        })
     }
 }
 
@@ -428,12 +435,14 @@ impl Handler<DefaultDomain> for ClusterActor {
     type Result = ();
 
     fn handle(&mut self, msg: DefaultDomain, _: &mut Context<Self>) {
-        if self.default_domain == msg.0 {
-            return;
-        }
-        self.default_domain = msg.0;
-        for (id, route) in &self.routes {
-            self.ingest_route(id, route);
-        }
+        self.mailbox.clone().handle(|| {
+            if self.default_domain == msg.0 {
+                return;
+            }
+            self.default_domain = msg.0;
+            for (id, route) in &self.routes {
+                self.ingest_route(id, route);
+            }
+        })
     }
 }

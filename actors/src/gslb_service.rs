@@ -11,7 +11,7 @@ use amko::model::{DesiredGs, GsInputs, build_gslb_service};
 use amko::vocab::{GsKey, InstanceSettings};
 
 use crate::avi_writer::{AviActor, Desired};
-use crate::telemetry::{Mailbox, Metrics};
+use crate::telemetry::{Mailbox, Metrics, Outbox, OwnMailbox};
 
 /// The inputs of this GslbService changed (members, domain names, policy or overrides), or the
 /// controller's fallback PKI profile did.
@@ -26,9 +26,8 @@ pub struct InputsChanged {
 pub struct GslbServiceActor {
     key: GsKey,
     settings: Arc<InstanceSettings>,
-    avi: Addr<AviActor>,
-    avi_mailbox: Mailbox,
-    mailbox: Mailbox,
+    avi: Outbox<AviActor>,
+    mailbox: OwnMailbox,
     metrics: Arc<Metrics>,
     window: Duration,
     latest: Option<InputsChanged>,
@@ -42,8 +41,7 @@ impl GslbServiceActor {
     pub fn new(
         key: GsKey,
         settings: Arc<InstanceSettings>,
-        avi: Addr<AviActor>,
-        avi_mailbox: Mailbox,
+        avi: Outbox<AviActor>,
         metrics: Arc<Metrics>,
         window: Duration,
     ) -> Self {
@@ -52,8 +50,7 @@ impl GslbServiceActor {
             key,
             settings,
             avi,
-            avi_mailbox,
-            mailbox,
+            mailbox: mailbox.owned_by_actor(),
             metrics,
             window,
             latest: None,
@@ -77,7 +74,6 @@ impl GslbServiceActor {
             build_gslb_service(&latest.inputs, &self.settings, fallback_pki).map(Arc::new);
         let empty = desired.is_none();
         if self.last_sent.as_ref() != Some(&desired) {
-            self.avi_mailbox.sent();
             self.avi.do_send(Desired {
                 key: self.key.clone(),
                 desired: desired.clone(),
@@ -111,7 +107,9 @@ impl Handler<InputsChanged> for GslbServiceActor {
                 if self.window.is_zero() {
                     self.flush(ctx);
                 } else {
-                    ctx.run_later(self.window, |act, ctx| act.flush(ctx));
+                    self.mailbox
+                        .clone()
+                        .run_later(ctx, self.window, |act, ctx| act.flush(ctx));
                 }
             }
         })

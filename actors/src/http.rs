@@ -29,7 +29,7 @@ use serde_json::json;
 
 use crate::avi_writer::{AviActor, DebugGslbServices, IsBooted};
 use crate::selection::{DebugQuery, SelectionActor};
-use crate::telemetry::Metrics;
+use crate::telemetry::{Metrics, Outbox};
 
 /// How long an endpoint waits for the pipeline's answer.
 const PIPELINE_ANSWER: Duration = Duration::from_secs(5);
@@ -64,8 +64,8 @@ impl WatchedActor {
 /// The running pipeline's actors, replaced when the operator restarts them.
 #[derive(Clone)]
 pub struct Pipeline {
-    pub selection: Addr<SelectionActor>,
-    pub avi: Addr<AviActor>,
+    pub selection: Outbox<SelectionActor>,
+    pub avi: Outbox<AviActor>,
     /// Its threads; the first runs the selection, writer and cluster actors.
     pub threads: Vec<WatchedThread>,
     pub actors: Vec<WatchedActor>,

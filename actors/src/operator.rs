@@ -31,7 +31,7 @@ use crate::http::{Endpoints, Pipeline, WatchedActor, WatchedThread};
 use crate::policy::PolicyActor;
 use crate::selection::{RegisterDomainListener, SelectionActor};
 use crate::status::{EventSink, RecordEvent, SetStatus, StatusActor, StatusTarget};
-use crate::telemetry::{AviRequestLabels, Metrics};
+use crate::telemetry::{AviRequestLabels, Inbox, Metrics, Outbox};
 
 /// Tunables of `amko run` that are not in the GSLBConfig. Debug output leaves the members
 /// kubeconfig out: it holds the member clusters' credentials.
@@ -168,7 +168,7 @@ pub struct Operator {
     options: OperatorOptions,
     metrics: Arc<Metrics>,
     endpoints: Endpoints,
-    status: Addr<StatusActor>,
+    status: Outbox<StatusActor>,
     set_log_level: SetLogLevel,
 }
 
@@ -181,8 +181,9 @@ impl Operator {
         set_log_level: SetLogLevel,
     ) -> Self {
         let status_actor = StatusActor::new(client.clone(), &metrics, options.reporter.clone());
+        let status_mailbox = status_actor.mailbox();
         Operator {
-            status: status_actor.start(),
+            status: status_mailbox.outbox(status_actor.start()),
             client,
             options,
             metrics,
@@ -502,7 +503,7 @@ impl Operator {
         // The PolicyActor reports write problems; it is created after the writer, so the
         // writer talks to it through a forwarding actor started first.
         let events = EventSink {
-            recipient: self.status.clone().recipient(),
+            recipient: self.status.recipient(),
             target: StatusTarget::GslbConfig {
                 namespace: self.options.namespace.clone(),
                 name: settings
@@ -514,23 +515,34 @@ impl Operator {
             },
         };
         let forward = ProblemForward::default().start();
+        // Each actor's mailbox is made here, so that the actor and every sender share it.
+        let avi_mailbox = metrics.mailbox("avi", "writer");
+        let selection_mailbox = metrics.mailbox("selection", "world");
+        let policy_mailbox = metrics.mailbox("policy", "watcher");
         let avi_actor = {
-            let (avi, metrics, forward, events) = (
+            let (avi, metrics, forward, events, mailbox) = (
                 avi.clone(),
                 metrics.clone(),
                 forward.clone(),
                 events.clone(),
+                avi_mailbox.clone(),
             );
             AviActor::start_in_arbiter(&handle, move |_| {
-                AviActor::new(avi, writer_config, metrics, forward.recipient(), events)
+                AviActor::new(
+                    avi,
+                    writer_config,
+                    metrics,
+                    &mailbox,
+                    forward.recipient(),
+                    events,
+                )
             })
         };
-        let avi_mailbox = metrics.mailbox("avi", "writer");
         let selection = {
-            let (instance, avi_actor, avi_mailbox, metrics) = (
+            let (instance, avi_outbox, mailbox, metrics) = (
                 (*instance).clone(),
-                avi_actor.clone(),
-                avi_mailbox.clone(),
+                avi_mailbox.outbox(avi_actor.clone()),
+                selection_mailbox.clone(),
                 metrics.clone(),
             );
             let (window, boot_timeout) = (self.options.coalesce_window, self.options.boot_timeout);
@@ -538,8 +550,8 @@ impl Operator {
             SelectionActor::start_in_arbiter(&handle, move |_| {
                 SelectionActor::new(
                     instance,
-                    avi_actor,
-                    avi_mailbox,
+                    avi_outbox,
+                    &mailbox,
                     metrics,
                     window,
                     boot_timeout,
@@ -547,34 +559,26 @@ impl Operator {
                 )
             })
         };
-        let selection_mailbox = metrics.mailbox("selection", "world");
+        let selection_outbox = selection_mailbox.outbox(selection.clone());
         let policy = {
-            let (client, avi, instance, selection, selection_mailbox, status, metrics) = (
+            let (client, avi, instance, selection, status, mailbox) = (
                 self.client.clone(),
                 avi.clone(),
                 instance.clone(),
-                selection.clone(),
-                selection_mailbox.clone(),
+                selection_outbox.clone(),
                 self.status.clone(),
-                metrics.clone(),
+                policy_mailbox.clone(),
             );
             let namespace = self.options.namespace.clone();
             // Validating and publishing policy objects is the heaviest work at thousands of
             // GSLBHostRules: on its own thread it does not delay the data path.
             PolicyActor::start_in_arbiter(&policy_arbiter.handle(), move |_| {
                 PolicyActor::new(
-                    client,
-                    avi,
-                    instance,
-                    namespace,
-                    selection,
-                    selection_mailbox,
-                    status,
-                    &metrics,
+                    client, avi, instance, namespace, selection, status, &mailbox,
                 )
             })
         };
-        forward.do_send(SetTarget(policy.clone().recipient()));
+        forward.do_send(SetTarget(policy_mailbox.outbox(policy.clone()).recipient()));
 
         let mut clusters: BTreeMap<String, Addr<ClusterActor>> = BTreeMap::new();
         let wanted: BTreeSet<String> = settings.instance.member_clusters.clone();
@@ -593,16 +597,15 @@ impl Operator {
                     continue;
                 }
             };
-            let (selection_addr, selection_mailbox, metrics) = (
-                selection.clone(),
-                selection_mailbox.clone(),
-                metrics.clone(),
-            );
+            let cluster_mailbox = metrics.mailbox("cluster", &context);
+            let (selection, mailbox) = (selection_outbox.clone(), cluster_mailbox.clone());
             let name = context.clone();
             let addr = ClusterActor::start_in_arbiter(&handle, move |_| {
-                ClusterActor::new(name, client, selection_addr, selection_mailbox, &metrics)
+                ClusterActor::new(name, client, selection, &mailbox)
             });
-            selection.do_send(RegisterDomainListener(addr.clone().recipient()));
+            selection_outbox.do_send(RegisterDomainListener(
+                cluster_mailbox.outbox(addr.clone()).recipient(),
+            ));
             clusters.insert(context, addr);
         }
         tracing::info!(clusters = clusters.len(), created_by = %settings.instance.created_by, "pipeline started");
@@ -613,7 +616,7 @@ impl Operator {
             WatchedActor::new("selection/world", PIPELINE_THREAD, selection.clone()),
             WatchedActor::new("avi/writer", PIPELINE_THREAD, avi_actor.clone()),
             WatchedActor::new("policy/watcher", POLICY_THREAD, policy),
-            WatchedActor::new("status/writer", "main", self.status.clone()),
+            WatchedActor::new("status/writer", "main", self.status.watch_only()),
         ];
         for (name, addr) in clusters {
             actors.push(WatchedActor::new(
@@ -623,8 +626,8 @@ impl Operator {
             ));
         }
         Pipeline {
-            selection,
-            avi: avi_actor,
+            selection: selection_outbox,
+            avi: avi_mailbox.outbox(avi_actor),
             threads: vec![
                 WatchedThread {
                     name: PIPELINE_THREAD.to_owned(),
@@ -658,13 +661,13 @@ impl Drop for StopOnDrop {
 /// Forwards write problems from the AviActor to the PolicyActor (created later).
 #[derive(Default)]
 struct ProblemForward {
-    target: Option<Recipient<crate::avi_writer::WriteProblem>>,
+    target: Option<Inbox<crate::avi_writer::WriteProblem>>,
     early: Vec<crate::avi_writer::WriteProblem>,
 }
 
 #[derive(Message)]
 #[rtype(result = "()")]
-struct SetTarget(Recipient<crate::avi_writer::WriteProblem>);
+struct SetTarget(Inbox<crate::avi_writer::WriteProblem>);
 
 impl Actor for ProblemForward {
     type Context = Context<Self>;

@@ -30,7 +30,7 @@ use serde_json::json;
 use crate::avi_writer::WriteProblem;
 use crate::selection::{ChangeOverrides, SelectionActor, SetOverrides, SetPolicy};
 use crate::status::{ForgetStatus, RecordEvent, SetStatus, StatusActor, StatusTarget};
-use crate::telemetry::{Mailbox, Metrics};
+use crate::telemetry::{Mailbox, Outbox, OwnMailbox};
 
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -68,10 +68,9 @@ pub struct PolicyActor {
     avi: Arc<AviClient>,
     settings: Arc<InstanceSettings>,
     home_namespace: String,
-    selection: Addr<SelectionActor>,
-    selection_mailbox: Mailbox,
-    status: Addr<StatusActor>,
-    mailbox: Mailbox,
+    selection: Outbox<SelectionActor>,
+    status: Outbox<StatusActor>,
+    mailbox: OwnMailbox,
     in_force: InForce,
 }
 
@@ -82,10 +81,9 @@ impl PolicyActor {
         avi: Arc<AviClient>,
         settings: Arc<InstanceSettings>,
         home_namespace: String,
-        selection: Addr<SelectionActor>,
-        selection_mailbox: Mailbox,
-        status: Addr<StatusActor>,
-        metrics: &Arc<Metrics>,
+        selection: Outbox<SelectionActor>,
+        status: Outbox<StatusActor>,
+        mailbox: &Mailbox,
     ) -> Self {
         PolicyActor {
             client,
@@ -93,9 +91,8 @@ impl PolicyActor {
             settings,
             home_namespace,
             selection,
-            selection_mailbox,
             status,
-            mailbox: metrics.mailbox("policy", "watcher"),
+            mailbox: mailbox.owned_by_actor(),
             in_force: InForce::new(),
         }
     }
@@ -108,7 +105,7 @@ impl PolicyActor {
         };
         let (avi, settings, client) =
             (self.avi.clone(), self.settings.clone(), self.client.clone());
-        let addr = ctx.address();
+        let addr = self.mailbox.outbox(ctx.address());
         actix::spawn(async move {
             addr.do_send(check(to_check, &avi, &settings, &client).await);
         });
@@ -162,7 +159,6 @@ impl PolicyActor {
             });
         }
         if let Some(policy) = publication.policy.to_send() {
-            self.selection_mailbox.sent();
             self.selection.do_send(SetPolicy(policy));
         }
         for (key, rule_status) in publication.rule_statuses {
@@ -173,11 +169,9 @@ impl PolicyActor {
         }
         match publication.overrides {
             Some(OverridesChange::Whole(all)) => {
-                self.selection_mailbox.sent();
                 self.selection.do_send(SetOverrides(all));
             }
             Some(OverridesChange::Differences { upserts, removed }) => {
-                self.selection_mailbox.sent();
                 self.selection.do_send(ChangeOverrides { upserts, removed });
             }
             None => {}
@@ -343,18 +337,23 @@ impl Actor for PolicyActor {
         let gdps =
             Api::<GlobalDeploymentPolicy>::namespaced(self.client.clone(), &self.home_namespace);
         ctx.add_stream(
-            watcher::watcher(gdps, config.clone())
-                .default_backoff()
-                .map(Watched::Gdp),
+            self.mailbox.counted(
+                watcher::watcher(gdps, config.clone())
+                    .default_backoff()
+                    .map(Watched::Gdp),
+            ),
         );
         let rules = Api::<GslbHostRule>::all(self.client.clone());
         ctx.add_stream(
-            watcher::watcher(rules, config)
-                .default_backoff()
-                .map(Watched::HostRule),
+            self.mailbox.counted(
+                watcher::watcher(rules, config)
+                    .default_backoff()
+                    .map(Watched::HostRule),
+            ),
         );
         // Referenced controller objects may appear later: re-validate rejected objects now and then.
-        ctx.run_interval(Duration::from_secs(60), |act, ctx| {
+        let mailbox = self.mailbox.clone();
+        mailbox.run_interval(ctx, Duration::from_secs(60), |act, ctx| {
             act.in_force.forget_rejections();
             act.evaluate(ctx);
         });
@@ -429,7 +428,9 @@ impl Handler<Evaluated> for PolicyActor {
                 for problem in &msg.transient {
                     tracing::warn!("{problem}; retrying");
                 }
-                ctx.run_later(Duration::from_secs(3), |act, ctx| act.evaluate(ctx));
+                self.mailbox
+                    .clone()
+                    .run_later(ctx, Duration::from_secs(3), |act, ctx| act.evaluate(ctx));
             }
             if check_again {
                 self.evaluate(ctx);

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use crate::avi_writer::{AviActor, BootSnapshot, ClusterSynced, FallbackPki, WatchFallbackPki};
 use crate::gslb_service::{GslbServiceActor, InputsChanged};
 use crate::status::EventSink;
-use crate::telemetry::{ClusterLabels, Mailbox, Metrics, count_value};
+use crate::telemetry::{ClusterLabels, Inbox, Mailbox, Metrics, Outbox, OwnMailbox, count_value};
 
 /// What a member cluster reports.
 #[derive(Debug)]
@@ -72,7 +72,7 @@ pub struct ChangeOverrides {
 /// Who should be told when the GDP's defaultDomain changes (Routes are re-read with it).
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct RegisterDomainListener(pub Recipient<DefaultDomain>);
+pub struct RegisterDomainListener(pub Inbox<DefaultDomain>);
 
 #[derive(Message, Clone)]
 #[rtype(result = "()")]
@@ -90,13 +90,12 @@ pub enum DebugQuery {
 pub struct SelectionActor {
     world: World,
     settings: Arc<InstanceSettings>,
-    avi: Addr<AviActor>,
-    avi_mailbox: Mailbox,
+    avi: Outbox<AviActor>,
     metrics: Arc<Metrics>,
-    mailbox: Mailbox,
+    mailbox: OwnMailbox,
     window: Duration,
-    services: HashMap<GsKey, (Addr<GslbServiceActor>, Mailbox)>,
-    domain_listeners: Vec<Recipient<DefaultDomain>>,
+    services: HashMap<GsKey, Outbox<GslbServiceActor>>,
+    domain_listeners: Vec<Inbox<DefaultDomain>>,
     connection: BTreeMap<String, (bool, String)>,
     /// The controller's fallback PKI profile, for GslbServices with site persistence and none of
     /// their own.
@@ -111,22 +110,20 @@ pub struct SelectionActor {
 impl SelectionActor {
     pub fn new(
         settings: InstanceSettings,
-        avi: Addr<AviActor>,
-        avi_mailbox: Mailbox,
+        avi: Outbox<AviActor>,
+        mailbox: &Mailbox,
         metrics: Arc<Metrics>,
         window: Duration,
         boot_timeout: Duration,
         events: EventSink,
     ) -> Self {
-        let mailbox = metrics.mailbox("selection", "world");
         let clusters = settings.member_clusters.clone();
         SelectionActor {
             world: World::new(settings.clone()),
             settings: Arc::new(settings),
             avi,
-            avi_mailbox,
             metrics,
-            mailbox,
+            mailbox: mailbox.owned_by_actor(),
             window,
             services: HashMap::new(),
             domain_listeners: Vec::new(),
@@ -145,7 +142,6 @@ impl SelectionActor {
             BootStep::Wait => {}
             BootStep::Open { unsynced } => self.send_snapshot(unsynced),
             BootStep::Synced(cluster) => {
-                self.avi_mailbox.sent();
                 self.avi.do_send(ClusterSynced(cluster));
             }
         }
@@ -169,7 +165,6 @@ impl SelectionActor {
                     .map(|d| (k.clone(), Arc::new(d)))
             })
             .collect();
-        self.avi_mailbox.sent();
         self.avi.do_send(BootSnapshot {
             desired,
             unsynced,
@@ -186,16 +181,15 @@ impl SelectionActor {
                 // No actor means its last desired state (none) was already handed over.
                 continue;
             }
-            let (addr, mailbox) = match self.services.get(&key) {
-                Some(entry) if entry.0.connected() => entry.clone(),
+            let service = match self.services.get(&key) {
+                Some(entry) if entry.connected() => entry.clone(),
                 _ => {
                     let entry = self.spawn_service(&key);
                     self.services.insert(key.clone(), entry.clone());
                     entry
                 }
             };
-            mailbox.sent();
-            addr.do_send(InputsChanged {
+            service.do_send(InputsChanged {
                 inputs,
                 fallback_pki: self.fallback_pki.clone(),
             });
@@ -210,17 +204,16 @@ impl SelectionActor {
             .emit(notice.warning, notice.reason, notice.message);
     }
 
-    fn spawn_service(&self, key: &GsKey) -> (Addr<GslbServiceActor>, Mailbox) {
+    fn spawn_service(&self, key: &GsKey) -> Outbox<GslbServiceActor> {
         let actor = GslbServiceActor::new(
             key.clone(),
             self.settings.clone(),
             self.avi.clone(),
-            self.avi_mailbox.clone(),
             self.metrics.clone(),
             self.window,
         );
         let mailbox = actor.mailbox();
-        (actor.start(), mailbox)
+        mailbox.outbox(actor.start())
     }
 
     fn apply(&mut self, cluster: &str, change: ClusterChange) -> BTreeSet<GsKey> {
@@ -270,16 +263,15 @@ impl Actor for SelectionActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        self.avi_mailbox.sent();
         self.avi.do_send(WatchFallbackPki {
-            recipient: ctx.address().recipient(),
-            mailbox: self.mailbox.clone(),
+            recipient: self.mailbox.outbox(ctx.address()).recipient(),
         });
-        ctx.run_later(self.boot_timeout, |act, _| {
+        let mailbox = self.mailbox.clone();
+        mailbox.run_later(ctx, self.boot_timeout, |act, _| {
             act.boot_signal(Signal::TimedOut);
         });
         // Counting is O(objects): refresh the gauge now and then, not per event.
-        ctx.run_interval(Duration::from_secs(5), |act, _| {
+        mailbox.run_interval(ctx, Duration::from_secs(5), |act, _| {
             for cluster in act.connection.keys() {
                 act.metrics
                     .cluster_objects
@@ -364,9 +356,11 @@ impl Handler<RegisterDomainListener> for SelectionActor {
     type Result = ();
 
     fn handle(&mut self, msg: RegisterDomainListener, _: &mut Context<Self>) {
-        let domain = self.world.policy().and_then(|p| p.default_domain.clone());
-        msg.0.do_send(DefaultDomain(domain));
-        self.domain_listeners.push(msg.0);
+        self.mailbox.clone().handle(|| {
+            let domain = self.world.policy().and_then(|p| p.default_domain.clone());
+            msg.0.do_send(DefaultDomain(domain));
+            self.domain_listeners.push(msg.0);
+        })
     }
 }
 
@@ -374,6 +368,13 @@ impl Handler<DebugQuery> for SelectionActor {
     type Result = MessageResult<DebugQuery>;
 
     fn handle(&mut self, msg: DebugQuery, _: &mut Context<Self>) -> Self::Result {
+        let mailbox = self.mailbox.clone();
+        mailbox.handle(|| self.debug_answer(msg))
+    }
+}
+
+impl SelectionActor {
+    fn debug_answer(&self, msg: DebugQuery) -> MessageResult<DebugQuery> {
         MessageResult(match msg {
             DebugQuery::Members(page) => {
                 let members = page.take(self.world.reports().map(|r| {

@@ -13,7 +13,7 @@ use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde_json::{Value, json};
 
-use crate::telemetry::{Mailbox, Metrics};
+use crate::telemetry::{Inbox, Mailbox, Metrics, OwnMailbox};
 
 /// Which custom resource a status belongs to.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -54,7 +54,7 @@ pub struct RecordEvent {
 /// Where an actor records Events about the instance (on the GSLBConfig).
 #[derive(Clone)]
 pub struct EventSink {
-    pub recipient: Recipient<RecordEvent>,
+    pub recipient: Inbox<RecordEvent>,
     pub target: StatusTarget,
 }
 
@@ -97,7 +97,7 @@ impl Message for Written {
 
 pub struct StatusActor {
     client: Client,
-    mailbox: Mailbox,
+    mailbox: OwnMailbox,
     book: StatusBook<StatusTarget, Value>,
     reporter: String,
 }
@@ -106,16 +106,21 @@ impl StatusActor {
     pub fn new(client: Client, metrics: &std::sync::Arc<Metrics>, reporter: String) -> Self {
         StatusActor {
             client,
-            mailbox: metrics.mailbox("status", "writer"),
+            mailbox: metrics.mailbox("status", "writer").owned_by_actor(),
             book: StatusBook::default(),
             reporter,
         }
     }
 
+    /// The mailbox its senders count in (`StatusActor::mailbox().outbox(addr)`).
+    pub fn mailbox(&self) -> Mailbox {
+        self.mailbox.clone()
+    }
+
     fn pump(&mut self, ctx: &mut Context<Self>) {
         for write in self.book.start_writes() {
             let client = self.client.clone();
-            let addr = ctx.address();
+            let addr = self.mailbox.outbox(ctx.address());
             actix::spawn(async move {
                 let result = write_status(client, &write.target, &write.status).await;
                 addr.do_send(Written { write, result });
@@ -186,21 +191,27 @@ impl Handler<Written> for StatusActor {
     type Result = ();
 
     fn handle(&mut self, msg: Written, ctx: &mut Context<Self>) {
-        let outcome = match &msg.result {
-            Ok(true) => StatusWriteOutcome::Written,
-            Ok(false) => StatusWriteOutcome::ObjectGone,
-            Err(error) => {
-                tracing::warn!(kind = error.kind, namespace = %error.namespace, name = %error.name, reason = %error.cause, "status write failed; retrying");
-                StatusWriteOutcome::Failed
+        self.mailbox.clone().handle(|| {
+            let outcome = match &msg.result {
+                Ok(true) => StatusWriteOutcome::Written,
+                Ok(false) => StatusWriteOutcome::ObjectGone,
+                Err(error) => {
+                    tracing::warn!(kind = error.kind, namespace = %error.namespace, name = %error.name, reason = %error.cause, "status write failed; retrying");
+                    StatusWriteOutcome::Failed
+                }
+            };
+            if let Some(retry) = self.book.finished(msg.write, outcome) {
+                self.mailbox.clone().run_later(
+                    ctx,
+                    Duration::from_secs(2),
+                    move |act, ctx| {
+                        act.book.retry(retry);
+                        act.pump(ctx);
+                    },
+                );
             }
-        };
-        if let Some(retry) = self.book.finished(msg.write, outcome) {
-            ctx.run_later(Duration::from_secs(2), move |act, ctx| {
-                act.book.retry(retry);
-                act.pump(ctx);
-            });
-        }
-        self.pump(ctx);
+            self.pump(ctx);
+        })
     }
 }
 

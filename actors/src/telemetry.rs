@@ -1,15 +1,25 @@
 //! Metrics of the operator (OpenMetrics text on `/metrics`) and the mailbox instrumentation every
 //! actor uses: messages sent, handled, in queue, and handling time, by actor type; plus per-actor
-//! instance counters so `/debug/actors` can list the busiest ones. Counts that move both ways
-//! (mailbox depths) saturate at zero and counts that only grow saturate at their maximum: a
-//! message handled without having been counted as sent (the debug queries, a sender that does not
-//! count) must not wrap a depth to 2^64.
+//! instance counters so `/debug/actors` can list the busiest ones.
+//!
+//! Counting is structural, not a discipline: a sender holds an [`Outbox`] (or an [`Inbox`] for
+//! one message type) instead of a bare `Addr`, and it counts every message it carries as sent;
+//! the handler wraps its work in [`Mailbox::handle`], which counts it as handled. Stream items
+//! ([`Mailbox::counted`]), `notify` ([`Mailbox::notify`]) and timers ([`Mailbox::run_later`],
+//! [`Mailbox::run_interval`]) have their own counted entry points. So the depth of a mailbox is
+//! the messages sent and not yet taken up by a handler. Depths still saturate at zero (and
+//! counts that only grow at their maximum) as a guard; a handled message that was never counted
+//! as sent is a counting defect, which `amko_mailbox_depth_underflows_total` shows.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use actix::dev::{Request, ToEnvelope};
+use actix::{Actor, Addr, AsyncContext, Context, Handler, Message, Recipient, SpawnHandle};
 use dashmap::DashMap;
+use futures::Stream;
+use futures::StreamExt;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -65,11 +75,12 @@ fn saturating_add(counter: &AtomicU64, n: u64) {
     });
 }
 
-/// Takes one from `counter`, stopping at zero instead of wrapping.
-fn saturating_decrement(counter: &AtomicU64) {
-    let _ = counter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+/// Takes one from `counter`, stopping at zero instead of wrapping; false when it was already zero.
+fn saturating_decrement(counter: &AtomicU64) -> bool {
+    let before = counter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
         Some(v.saturating_sub(1))
     });
+    matches!(before, Ok(v) if v > 0)
 }
 
 /// Takes one from a gauge that counts things (never below zero).
@@ -101,6 +112,8 @@ pub struct Metrics {
     mailbox_sent: Family<ActorLabels, Counter>,
     mailbox_handled: Family<ActorLabels, Counter>,
     mailbox_depth: Family<ActorLabels, Gauge>,
+    mailbox_underflows: Family<ActorLabels, Counter>,
+    mailbox_dropped: Family<ActorLabels, Counter>,
     mailbox_handling: Family<ActorLabels, Histogram, fn() -> Histogram>,
     pub avi_requests: Family<AviRequestLabels, Counter>,
     pub rate_limiter_wait: Histogram,
@@ -127,6 +140,8 @@ impl Metrics {
             mailbox_sent: Family::default(),
             mailbox_handled: Family::default(),
             mailbox_depth: Family::default(),
+            mailbox_underflows: Family::default(),
+            mailbox_dropped: Family::default(),
             mailbox_handling: Family::new_with_constructor(histogram_seconds),
             avi_requests: Family::default(),
             rate_limiter_wait: histogram_seconds(),
@@ -160,6 +175,16 @@ impl Metrics {
             "mailbox_depth",
             "Messages waiting in actor mailboxes",
             m.mailbox_depth.clone(),
+        );
+        registry.register(
+            "mailbox_depth_underflows",
+            "Messages handled while the depth was already zero: a sending path that does not count (a defect; zero when counting is right)",
+            m.mailbox_underflows.clone(),
+        );
+        registry.register(
+            "mailbox_dropped",
+            "Messages still waiting when their actor stopped (a pipeline torn down), never handled",
+            m.mailbox_dropped.clone(),
         );
         registry.register(
             "mailbox_handling_seconds",
@@ -263,7 +288,10 @@ impl Metrics {
         out
     }
 
-    /// A mailbox handle for one actor instance of type `actor`.
+    /// The mailbox of a new actor instance of type `actor`: the actor keeps it as an
+    /// [`OwnMailbox`] ([`Mailbox::owned_by_actor`]) and its senders count through outboxes made
+    /// from clones of it. Instances of the same name (a restarted pipeline) share the
+    /// `/debug/actors` entry but not their waiting messages.
     pub fn mailbox(self: &Arc<Self>, actor: &'static str, instance: &str) -> Mailbox {
         let stats = self
             .instances
@@ -276,6 +304,7 @@ impl Metrics {
                 actor: actor.to_owned(),
             },
             stats,
+            waiting: Arc::default(),
         }
     }
 
@@ -311,23 +340,47 @@ impl Metrics {
     }
 }
 
-/// Instrumentation of one actor's mailbox. Senders call `sent`; the handler wraps its work in
-/// `handle`, which counts it and times it.
+/// Instrumentation of one actor's mailbox. Senders count through an [`Outbox`] or [`Inbox`] made
+/// from it; the handler wraps its work in [`handle`](Mailbox::handle).
 #[derive(Clone)]
 pub struct Mailbox {
     metrics: Arc<Metrics>,
     labels: ActorLabels,
     stats: Arc<InstanceStats>,
+    /// Messages counted as sent to this actor instance and not yet taken up.
+    waiting: Arc<AtomicU64>,
 }
 
 impl Mailbox {
-    pub fn sent(&self) {
+    /// One message is in the mailbox. Private: only the counted sending paths call it.
+    fn sent(&self) {
         self.metrics.mailbox_sent.get_or_create(&self.labels).inc();
         increment_count(&self.metrics.mailbox_depth.get_or_create(&self.labels));
         saturating_add(&self.stats.depth, 1);
+        saturating_add(&self.waiting, 1);
     }
 
+    /// The actor's own handle: when the actor is dropped, what still waits is never handled.
+    pub fn owned_by_actor(&self) -> OwnMailbox {
+        OwnMailbox(self.clone())
+    }
+
+    /// Handles one message: it leaves the mailbox when `work` starts (so the depth is what
+    /// waits, not what is in hand) and counts as handled, and is timed, when `work` returns.
     pub fn handle<R>(&self, work: impl FnOnce() -> R) -> R {
+        if saturating_decrement(&self.waiting) {
+            decrement_count(&self.metrics.mailbox_depth.get_or_create(&self.labels));
+            saturating_decrement(&self.stats.depth);
+        } else {
+            // The depth stays where it is (zero for this instance), but is exported.
+            let _ = self.metrics.mailbox_depth.get_or_create(&self.labels);
+            self.metrics
+                .mailbox_underflows
+                .get_or_create(&self.labels)
+                .inc();
+            #[cfg(debug_assertions)]
+            tracing::error!(actor = %self.labels.actor, "mailbox depth underflow: a message was handled that no sender counted");
+        }
         let started = Instant::now();
         let result = work();
         let elapsed = started.elapsed();
@@ -335,18 +388,221 @@ impl Mailbox {
             .mailbox_handled
             .get_or_create(&self.labels)
             .inc();
-        decrement_count(&self.metrics.mailbox_depth.get_or_create(&self.labels));
         self.metrics
             .mailbox_handling
             .get_or_create(&self.labels)
             .observe(elapsed.as_secs_f64());
         saturating_add(&self.stats.handled, 1);
-        saturating_decrement(&self.stats.depth);
         saturating_add(
             &self.stats.busy_nanos,
             u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX),
         );
         result
+    }
+
+    /// The address of this mailbox's actor, counting what is sent through it.
+    pub fn outbox<A: Actor>(&self, addr: Addr<A>) -> Outbox<A> {
+        Outbox {
+            addr,
+            mailbox: self.clone(),
+        }
+    }
+
+    /// `stream`, each item counted as sent when the stream yields it. Actix hands a yielded item
+    /// to the `StreamHandler` at once (it does not queue in the mailbox), so stream items add to
+    /// the sent and handled totals but wait only while their handler runs.
+    pub fn counted<S: Stream>(&self, stream: S) -> impl Stream<Item = S::Item> + use<S> {
+        let mailbox = self.clone();
+        stream.inspect(move |_| mailbox.sent())
+    }
+
+    /// `ctx.notify(msg)`, counted: the message waits in the context until the actor takes it.
+    /// No actor notifies itself today; this is the counted way for the first one that does.
+    #[allow(dead_code)]
+    pub fn notify<A, M>(&self, ctx: &mut Context<A>, msg: M)
+    where
+        A: Actor<Context = Context<A>> + Handler<M>,
+        M: Message + 'static,
+    {
+        self.sent();
+        ctx.notify(msg);
+    }
+
+    /// `ctx.run_later(delay, f)`, counted as one message when it fires. A timer that has not
+    /// fired is not a message yet: it is not in the depth, which stays zero at rest even while
+    /// retries or rechecks are scheduled.
+    pub fn run_later<A, F>(&self, ctx: &mut Context<A>, delay: Duration, f: F) -> SpawnHandle
+    where
+        A: Actor<Context = Context<A>>,
+        F: FnOnce(&mut A, &mut Context<A>) + 'static,
+    {
+        let mailbox = self.clone();
+        ctx.run_later(delay, move |act, ctx| {
+            mailbox.sent();
+            mailbox.handle(|| f(act, ctx));
+        })
+    }
+
+    /// `ctx.run_interval(every, f)`, each tick counted as one message when it fires.
+    pub fn run_interval<A, F>(&self, ctx: &mut Context<A>, every: Duration, mut f: F) -> SpawnHandle
+    where
+        A: Actor<Context = Context<A>>,
+        F: FnMut(&mut A, &mut Context<A>) + 'static,
+    {
+        let mailbox = self.clone();
+        ctx.run_interval(every, move |act, ctx| {
+            mailbox.sent();
+            mailbox.handle(|| f(act, ctx));
+        })
+    }
+}
+
+/// The mailbox an actor holds as its own. Dropped with the actor (it stopped, or its arbiter was
+/// stopped with the pipeline): the messages still waiting will never be handled, so they leave
+/// the depth and count as dropped.
+pub struct OwnMailbox(Mailbox);
+
+impl std::ops::Deref for OwnMailbox {
+    type Target = Mailbox;
+    fn deref(&self) -> &Mailbox {
+        &self.0
+    }
+}
+
+impl Drop for OwnMailbox {
+    fn drop(&mut self) {
+        let m = &self.0;
+        let left = m.waiting.swap(0, Ordering::Relaxed);
+        if left == 0 {
+            return;
+        }
+        let _ = m
+            .stats
+            .depth
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                Some(v.saturating_sub(left))
+            });
+        let gauge = m.metrics.mailbox_depth.get_or_create(&m.labels);
+        let _ = gauge
+            .inner()
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v: i64| {
+                Some(
+                    v.saturating_sub(i64::try_from(left).unwrap_or(i64::MAX))
+                        .max(0),
+                )
+            });
+        m.metrics
+            .mailbox_dropped
+            .get_or_create(&m.labels)
+            .inc_by(left);
+    }
+}
+
+/// An actor's address that counts every message sent through it in the actor's mailbox. The
+/// only way the actors send to each other, so that no path can skip the count.
+pub struct Outbox<A: Actor> {
+    addr: Addr<A>,
+    mailbox: Mailbox,
+}
+
+impl<A: Actor> Clone for Outbox<A> {
+    fn clone(&self) -> Self {
+        Outbox {
+            addr: self.addr.clone(),
+            mailbox: self.mailbox.clone(),
+        }
+    }
+}
+
+impl<A: Actor> Outbox<A> {
+    /// Sends without waiting for the answer. A stopped actor gets nothing, and nothing is
+    /// counted.
+    pub fn do_send<M>(&self, msg: M)
+    where
+        A: Handler<M>,
+        A::Context: ToEnvelope<A, M>,
+        M: Message + Send + 'static,
+        M::Result: Send,
+    {
+        if self.addr.connected() {
+            self.mailbox.sent();
+            self.addr.do_send(msg);
+        }
+    }
+
+    /// Sends and returns the answer's future (the answer is not a mailbox message).
+    pub fn send<M>(&self, msg: M) -> Request<A, M>
+    where
+        A: Handler<M>,
+        A::Context: ToEnvelope<A, M>,
+        M: Message + Send + 'static,
+        M::Result: Send,
+    {
+        // A fresh sender is never parked, so the message enters the mailbox now, as counted,
+        // instead of waiting in the request (and being lost if the request is dropped).
+        let addr = self.addr.clone();
+        if addr.connected() {
+            self.mailbox.sent();
+        }
+        addr.send(msg)
+    }
+
+    /// A counted sender of one message type.
+    pub fn recipient<M>(&self) -> Inbox<M>
+    where
+        A: Handler<M>,
+        A::Context: ToEnvelope<A, M>,
+        M: Message + Send + 'static,
+        M::Result: Send,
+    {
+        Inbox {
+            recipient: self.addr.clone().recipient(),
+            mailbox: self.mailbox.clone(),
+        }
+    }
+
+    /// Whether the actor still runs.
+    pub fn connected(&self) -> bool {
+        self.addr.connected()
+    }
+
+    /// The bare address, for what watches the actor rather than sends to it (liveness):
+    /// messages sent through it are not counted.
+    pub fn watch_only(&self) -> Addr<A> {
+        self.addr.clone()
+    }
+}
+
+/// A counted sender of one message type (a `Recipient` with its mailbox).
+pub struct Inbox<M: Message + Send>
+where
+    M::Result: Send,
+{
+    recipient: Recipient<M>,
+    mailbox: Mailbox,
+}
+
+impl<M: Message + Send> Clone for Inbox<M>
+where
+    M::Result: Send,
+{
+    fn clone(&self) -> Self {
+        Inbox {
+            recipient: self.recipient.clone(),
+            mailbox: self.mailbox.clone(),
+        }
+    }
+}
+
+impl<M: Message + Send + 'static> Inbox<M>
+where
+    M::Result: Send,
+{
+    pub fn do_send(&self, msg: M) {
+        if self.recipient.connected() {
+            self.mailbox.sent();
+            self.recipient.do_send(msg);
+        }
     }
 }
 
@@ -381,21 +637,254 @@ mod tests {
     }
 
     #[test]
-    fn a_message_handled_without_being_counted_leaves_depths_at_zero() {
+    fn a_message_handled_without_being_counted_is_flagged_and_leaves_depths_at_zero() {
         let metrics = Metrics::new();
         let mailbox = metrics.mailbox("selection", "world");
-        // A debug query or an uncounted sender: handled, never counted as sent.
+        // Only a sending path that does not count can do this: the guard keeps the depth at
+        // zero and the underflow counter names the actor.
         mailbox.handle(|| ());
         mailbox.handle(|| ());
         assert_eq!(metrics.queued("selection/world"), 0);
         let text = metrics.render();
-        assert!(
-            text.contains("amko_mailbox_depth{actor=\"selection\"} 0"),
-            "{text}"
+        assert_eq!(series(&text, "amko_mailbox_depth", "selection"), Some(0));
+        assert_eq!(
+            series(&text, "amko_mailbox_depth_underflows_total", "selection"),
+            Some(2)
         );
         mailbox.sent();
         assert_eq!(metrics.queued("selection/world"), 1, "counts on from zero");
         assert_eq!(metrics.queued("nobody/here"), 0);
+    }
+
+    /// The value of `name{actor="actor"}` in OpenMetrics text.
+    fn series(text: &str, name: &str, actor: &str) -> Option<i64> {
+        let prefix = format!("{name}{{actor=\"{actor}\"}} ");
+        text.lines()
+            .find_map(|line| line.strip_prefix(&prefix))
+            .and_then(|v| v.trim().parse().ok())
+    }
+
+    /// What the recording actor handled, in order.
+    type Log = Arc<std::sync::Mutex<Vec<String>>>;
+
+    struct Recorder {
+        mailbox: OwnMailbox,
+        log: Log,
+    }
+
+    /// Stops the actor: what waits behind it is never handled.
+    #[derive(Message)]
+    #[rtype(result = "()")]
+    struct Stop;
+
+    #[derive(Message)]
+    #[rtype(result = "()")]
+    struct Work(&'static str);
+
+    /// Keeps the actor busy until `release` says so (at most ten seconds), after sending itself
+    /// a notification and scheduling a timer that cannot fire while it is busy.
+    #[derive(Message)]
+    #[rtype(result = "()")]
+    struct Hold {
+        entered: std::sync::mpsc::Sender<()>,
+        release: std::sync::mpsc::Receiver<()>,
+        side_messages: bool,
+    }
+
+    struct Item(&'static str);
+
+    impl Recorder {
+        fn record(&self, what: &str) {
+            if let Ok(mut log) = self.log.lock() {
+                log.push(what.to_owned());
+            }
+        }
+    }
+
+    impl Actor for Recorder {
+        type Context = Context<Self>;
+
+        fn started(&mut self, ctx: &mut Context<Self>) {
+            let items = futures::stream::iter(["stream 1", "stream 2", "stream 3"]).map(Item);
+            ctx.add_stream(self.mailbox.counted(items));
+        }
+    }
+
+    impl actix::StreamHandler<Item> for Recorder {
+        fn handle(&mut self, item: Item, _: &mut Context<Self>) {
+            self.mailbox.clone().handle(|| self.record(item.0));
+        }
+
+        fn finished(&mut self, _: &mut Context<Self>) {}
+    }
+
+    impl Handler<Work> for Recorder {
+        type Result = ();
+        fn handle(&mut self, msg: Work, _: &mut Context<Self>) {
+            self.mailbox.clone().handle(|| self.record(msg.0));
+        }
+    }
+
+    impl Handler<Hold> for Recorder {
+        type Result = ();
+        fn handle(&mut self, msg: Hold, ctx: &mut Context<Self>) {
+            let mailbox = self.mailbox.clone();
+            mailbox.handle(|| {
+                if msg.side_messages {
+                    mailbox.notify(ctx, Work("notify"));
+                    mailbox.run_later(ctx, Duration::ZERO, |act, _| act.record("run_later"));
+                }
+                let _ = msg.entered.send(());
+                let _ = msg.release.recv_timeout(Duration::from_secs(10));
+                self.record("hold");
+            });
+        }
+    }
+
+    impl Handler<Stop> for Recorder {
+        type Result = ();
+        fn handle(&mut self, _: Stop, ctx: &mut Context<Self>) {
+            self.mailbox
+                .clone()
+                .handle(|| actix::ActorContext::stop(ctx));
+        }
+    }
+
+    /// Starts a `Recorder` on `arbiter`, another thread than the test's, so that holding it
+    /// busy does not hold the test.
+    fn start_recorder(
+        metrics: &Arc<Metrics>,
+        name: &str,
+        arbiter: &actix::Arbiter,
+    ) -> (Outbox<Recorder>, Log) {
+        let mailbox = metrics.mailbox("recorder", name);
+        let log: Log = Arc::default();
+        let addr = {
+            let (mailbox, log) = (mailbox.clone(), log.clone());
+            Recorder::start_in_arbiter(&arbiter.handle(), move |_| Recorder {
+                mailbox: mailbox.owned_by_actor(),
+                log,
+            })
+        };
+        (mailbox.outbox(addr), log)
+    }
+
+    /// Sends `Hold` and returns once the actor is busy with it, with the sender that ends it.
+    fn hold(outbox: &Outbox<Recorder>, side_messages: bool) -> std::sync::mpsc::Sender<()> {
+        let (entered_tx, entered) = std::sync::mpsc::channel();
+        let (release, release_rx) = std::sync::mpsc::channel();
+        outbox.do_send(Hold {
+            entered: entered_tx,
+            release: release_rx,
+            side_messages,
+        });
+        assert!(entered.recv_timeout(Duration::from_secs(10)).is_ok());
+        release
+    }
+
+    /// Polls `done` every 10 ms for at most ten seconds.
+    async fn wait_until(mut done: impl FnMut() -> bool) -> bool {
+        for _ in 0..1000 {
+            if done() {
+                return true;
+            }
+            actix::clock::sleep(Duration::from_millis(10)).await;
+        }
+        done()
+    }
+
+    #[test]
+    fn depth_is_what_waits_and_every_sending_path_counts_once() {
+        let system = actix::System::new();
+        system.block_on(async {
+            let metrics = Metrics::new();
+            let arbiter = actix::Arbiter::new();
+            let (outbox, log) = start_recorder(&metrics, "one", &arbiter);
+            let inbox = outbox.recipient::<Work>();
+            let count = |name: &str| series(&metrics.render(), name, "recorder");
+
+            // The stream's three items: sent when yielded, handled at once.
+            let streamed = wait_until(|| count("amko_mailbox_handled_total") == Some(3)).await;
+            assert!(streamed, "{}", metrics.render());
+            assert_eq!(count("amko_mailbox_sent_total"), Some(3));
+            assert_eq!(count("amko_mailbox_depth"), Some(0));
+
+            let release = hold(&outbox, true);
+            // Busy: everything sent now waits.
+            outbox.do_send(Work("do_send 1"));
+            outbox.do_send(Work("do_send 2"));
+            let answer = outbox.send(Work("send"));
+            inbox.do_send(Work("recipient"));
+            // Waiting: the notification and the four above; the hold is in hand, the timer
+            // has not fired (a timer is a message only once it fires).
+            assert_eq!(count("amko_mailbox_depth"), Some(5));
+            assert_eq!(metrics.queued("recorder/one"), 5);
+            assert_eq!(count("amko_mailbox_sent_total"), Some(3 + 1 + 1 + 4));
+            assert_eq!(count("amko_mailbox_handled_total"), Some(3));
+
+            assert!(release.send(()).is_ok());
+            assert!(answer.await.is_ok());
+            let drained = wait_until(|| count("amko_mailbox_handled_total") == Some(10)).await;
+            assert!(drained, "{}", metrics.render());
+            assert_eq!(count("amko_mailbox_sent_total"), Some(10));
+            assert_eq!(count("amko_mailbox_depth"), Some(0));
+            assert_eq!(metrics.queued("recorder/one"), 0);
+            assert_eq!(count("amko_mailbox_depth_underflows_total"), None);
+            let busiest = metrics.busiest();
+            assert_eq!((busiest[0].1, busiest[0].2), (10, 0));
+            let mut handled = log.lock().map(|l| l.clone()).unwrap_or_default();
+            handled.sort();
+            assert_eq!(
+                handled,
+                [
+                    "do_send 1",
+                    "do_send 2",
+                    "hold",
+                    "notify",
+                    "recipient",
+                    "run_later",
+                    "send",
+                    "stream 1",
+                    "stream 2",
+                    "stream 3"
+                ]
+            );
+            arbiter.stop();
+        });
+    }
+
+    #[test]
+    fn messages_left_when_an_actor_stops_leave_the_depth_as_dropped() {
+        let system = actix::System::new();
+        system.block_on(async {
+            let metrics = Metrics::new();
+            let arbiter = actix::Arbiter::new();
+            let (outbox, log) = start_recorder(&metrics, "two", &arbiter);
+            let count = |name: &str| series(&metrics.render(), name, "recorder");
+            let streamed = wait_until(|| count("amko_mailbox_handled_total") == Some(3)).await;
+            assert!(streamed, "{}", metrics.render());
+
+            let release = hold(&outbox, false);
+            outbox.do_send(Stop);
+            for _ in 0..3 {
+                outbox.do_send(Work("never"));
+            }
+            assert_eq!(count("amko_mailbox_depth"), Some(4));
+            assert!(release.send(()).is_ok());
+            // Stopping, the actor takes no more messages; dropped, it gives up the three left.
+            let gone = wait_until(|| count("amko_mailbox_dropped_total") == Some(3)).await;
+            assert!(gone, "{}", metrics.render());
+            assert_eq!(count("amko_mailbox_sent_total"), Some(3 + 1 + 1 + 3));
+            assert_eq!(count("amko_mailbox_handled_total"), Some(3 + 1 + 1));
+            assert_eq!(count("amko_mailbox_depth"), Some(0));
+            assert_eq!(metrics.queued("recorder/two"), 0);
+            assert_eq!(count("amko_mailbox_depth_underflows_total"), None);
+            assert!(!log.lock().is_ok_and(|l| l.iter().any(|w| w == "never")));
+            // A stopped actor is sent nothing, and nothing is counted.
+            outbox.do_send(Work("after"));
+            assert_eq!(count("amko_mailbox_sent_total"), Some(8));
+            arbiter.stop();
+        });
     }
 
     #[test]

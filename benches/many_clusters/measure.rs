@@ -40,8 +40,12 @@ pub struct Figures {
     pub peak_rss_mib: f64,
     pub rss_mib: f64,
     pub cpu_secs: f64,
+    /// The deepest actor mailbox sampled (`amko_mailbox_depth`, every 100 ms) and its type.
     pub max_mailbox_depth: f64,
     pub deepest_mailbox: String,
+    /// Depth underflows during the run (`amko_mailbox_depth_underflows_total`): a message
+    /// handled without being counted as sent. Must be zero for the depths above to mean anything.
+    pub mailbox_underflows: f64,
     /// Rate-limited scenario: requests per second over the window / the operator's budget.
     pub budget_use: Option<f64>,
     pub notes: Vec<String>,
@@ -89,6 +93,8 @@ struct Sampled {
     timeline: Vec<(f64, u64)>,
     max_depth: f64,
     deepest: String,
+    underflows_at_start: Option<f64>,
+    underflows: f64,
 }
 
 /// Started at a scenario's trigger; `finish` produces its figures.
@@ -228,6 +234,7 @@ impl Recorder {
             cpu_secs: (process.cpu_secs - self.cpu_start).max(0.0),
             max_mailbox_depth: sampled.max_depth,
             deepest_mailbox: sampled.deepest,
+            mailbox_underflows: sampled.underflows,
             budget_use: None,
             notes: Vec::new(),
             busiest_actors,
@@ -258,6 +265,9 @@ async fn sample(
         if let Some(p) = &probe
             && let Some(samples) = p.metrics().await
         {
+            let underflows = probe::mailbox_underflows(&samples);
+            let at_start = *sampled.underflows_at_start.get_or_insert(underflows);
+            sampled.underflows = (underflows - at_start).max(0.0);
             for (actor, depth) in probe::mailbox_depths(&samples) {
                 if depth > sampled.max_depth {
                     sampled.max_depth = depth;

@@ -179,13 +179,24 @@ impl Probe {
     }
 }
 
-/// Sum of the mailbox depth gauges, and the deepest actor type.
+/// The mailbox depth gauge of each actor type: messages sent to it (through its counted
+/// outboxes, streams, notifications and timers) that no handler has taken up yet.
 pub fn mailbox_depths(samples: &[Sample]) -> Vec<(String, f64)> {
     samples
         .iter()
         .filter(|s| s.name == "amko_mailbox_depth")
         .map(|s| (label(&s.labels, "actor").unwrap_or("?").to_owned(), s.value))
         .collect()
+}
+
+/// Messages handled that no sender counted, summed over actor types: zero when the depths
+/// tell the truth (the operator's depth gauges stop at zero instead of going negative).
+pub fn mailbox_underflows(samples: &[Sample]) -> f64 {
+    samples
+        .iter()
+        .filter(|s| s.name == "amko_mailbox_depth_underflows_total")
+        .map(|s| s.value)
+        .sum()
 }
 
 /// Peak and current resident set size (MiB) and CPU time (user + system, seconds) of `pid`.

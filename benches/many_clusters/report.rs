@@ -23,6 +23,16 @@ fn ms(value: Option<f64>) -> String {
     })
 }
 
+/// The deepest mailbox and its actor type; `!N` flags N messages handled uncounted (a depth that
+/// would have gone negative), which makes the depth meaningless.
+fn mailbox_column(f: &Figures) -> String {
+    let mut column = format!("{:.0} {}", f.max_mailbox_depth, f.deepest_mailbox);
+    if f.mailbox_underflows > 0.0 {
+        column.push_str(&format!(" !{:.0}", f.mailbox_underflows));
+    }
+    column
+}
+
 pub fn table(figures: &[Figures]) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -58,7 +68,7 @@ pub fn table(figures: &[Figures]) -> String {
             latency,
             f.peak_rss_mib,
             f.cpu_secs,
-            format!("{:.0} {}", f.max_mailbox_depth, f.deepest_mailbox),
+            mailbox_column(f),
             f.budget_use
                 .map_or("-".to_owned(), |b| format!("{:.0}%", b * 100.0)),
         );

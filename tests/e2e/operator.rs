@@ -440,3 +440,128 @@ async fn a_plain_http_controller_is_refused_unless_the_operator_opts_in() {
     );
     harness::remove_dir(&env.dir);
 }
+
+/// `name{actor="…"} value` series of the /metrics text, by actor.
+fn by_actor(metrics: &str, name: &str) -> std::collections::BTreeMap<String, f64> {
+    let prefix = format!("{name}{{actor=\"");
+    metrics
+        .lines()
+        .filter_map(|line| line.strip_prefix(&prefix))
+        .filter_map(|rest| {
+            let (actor, value) = rest.split_once("\"} ")?;
+            Some((actor.to_owned(), value.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// After a scenario that exercises every actor (watch streams, policy, status writes, events,
+/// the writer's self-sent results and timers, GslbService actors), the mailbox metrics tell the
+/// truth: no handled message was uncounted, and once idle every actor has handled what it was
+/// sent and nothing waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mailbox_metrics_balance_for_every_actor_once_idle() {
+    let options = EnvOptions::clusters(2)
+        .install(two_cluster_gdp())
+        .run(&["--coalesce-ms", "100"]);
+    let env = Env::start("mailbox-metrics", options).await;
+    for (cluster, name) in [("cluster1", "a"), ("cluster1", "b"), ("cluster2", "a")] {
+        env.create_gslb_ingress(
+            cluster,
+            "shop",
+            name,
+            &format!("{name}.mailbox.example.com"),
+        )
+        .await;
+    }
+    env.wait_gs("a.mailbox.example.com", "two members", |gs| {
+        members_of(gs).len() == 2
+    })
+    .await;
+    env.wait_gs("b.mailbox.example.com", "one member", |gs| {
+        members_of(gs).len() == 1
+    })
+    .await;
+    env.delete::<Ingress>("cluster1", "shop", "b").await;
+    env.eventually("b removed", || async {
+        env.gslb_service("b.mailbox.example.com").is_none()
+    })
+    .await;
+    // A GSLBHostRule: the policy actor publishes it to selection and its status to the status
+    // actor.
+    let rule = gslb_host_rule(
+        HOME,
+        "mailbox-rule",
+        json!({"fqdn": "a.mailbox.example.com", "ttl": 5}),
+    );
+    Api::<GslbHostRule>::namespaced(env.home().await, HOME)
+        .create(&PostParams::default(), &rule)
+        .await
+        .expect("rule created");
+    env.wait_gs("a.mailbox.example.com", "TTL from the GSLBHostRule", |gs| {
+        gs["ttl"] == 5
+    })
+    .await;
+
+    env.eventually("every mailbox balanced and empty", || async {
+        let metrics = env.metrics().await;
+        let sent = by_actor(&metrics, "amko_mailbox_sent_total");
+        let handled = by_actor(&metrics, "amko_mailbox_handled_total");
+        let depth = by_actor(&metrics, "amko_mailbox_depth");
+        !sent.is_empty() && sent == handled && depth.values().all(|d| *d == 0.0)
+    })
+    .await;
+    let metrics = env.metrics().await;
+    let sent = by_actor(&metrics, "amko_mailbox_sent_total");
+    for actor in [
+        "cluster",
+        "selection",
+        "gslb_service",
+        "avi",
+        "policy",
+        "status",
+    ] {
+        assert!(
+            sent.get(actor).is_some_and(|n| *n > 0.0),
+            "{actor} sent nothing:\n{metrics}"
+        );
+    }
+    let underflows = by_actor(&metrics, "amko_mailbox_depth_underflows_total");
+    assert!(
+        underflows.is_empty(),
+        "messages handled without being counted as sent: {underflows:?}"
+    );
+
+    // A GSLBConfig edit restarts the pipeline in process: the new actors start from their own
+    // counts, and whatever the old ones left unhandled counts as dropped.
+    env.patch::<GslbConfig>(
+        "cluster1",
+        HOME,
+        "gc-1",
+        json!({"spec": {"refreshInterval": 900}}),
+    )
+    .await;
+    env.eventually("the pipeline restarted in process", || async {
+        env.log().matches("pipeline started").count() >= 2
+            && env.get("/readyz").await.is_some_and(|(s, _)| s == 200)
+    })
+    .await;
+    env.eventually("every mailbox accounted for after the restart", || async {
+        let metrics = env.metrics().await;
+        let sent = by_actor(&metrics, "amko_mailbox_sent_total");
+        let handled = by_actor(&metrics, "amko_mailbox_handled_total");
+        let dropped = by_actor(&metrics, "amko_mailbox_dropped_total");
+        let depth = by_actor(&metrics, "amko_mailbox_depth");
+        sent.iter().all(|(actor, n)| {
+            *n == handled.get(actor).copied().unwrap_or(0.0)
+                + dropped.get(actor).copied().unwrap_or(0.0)
+        }) && depth.values().all(|d| *d == 0.0)
+    })
+    .await;
+    let metrics = env.metrics().await;
+    let underflows = by_actor(&metrics, "amko_mailbox_depth_underflows_total");
+    assert!(
+        underflows.is_empty(),
+        "after the restart, messages handled without being counted as sent: {underflows:?}"
+    );
+    harness::remove_dir(&env.dir);
+}
