@@ -22,7 +22,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::avi::converge::{self, DesiredMap};
-use crate::avi::error::{AviError, parse_retry_after};
+use crate::avi::error::{AviError, AviErrorKind, parse_retry_after};
 use crate::avi::lookup::{health_monitor_facts, site_persistence_problem};
 use crate::avi::paging::{PageStep, Paging, collection_page};
 use crate::avi::retry;
@@ -623,8 +623,20 @@ pub fn avi_error(data: &[u8]) -> Depth {
         error.kind.is_unreachable(),
     );
     let _ = (error.is_retryable(), error.is_domain_conflict());
-    for attempts in [1, 2, 7] {
-        let _ = retry::decide(&shop_key(), Some(&error), attempts, u64::from(status));
+    let caps = [
+        retry::MAX_RATE_LIMIT_HOLD,
+        std::time::Duration::from_secs(5),
+    ];
+    for (attempts, cap) in [(1, caps[0]), (2, caps[1]), (7, caps[0])] {
+        let verdict = retry::decide(&shop_key(), Some(&error), attempts, u64::from(status), cap);
+        // Whatever Retry-After said, a 429 holds writes no longer than the configured cap.
+        let rate_limited = matches!(error.kind, AviErrorKind::RateLimited { .. });
+        if let (true, retry::Hold::For(hold)) = (rate_limited, verdict.hold) {
+            assert!(
+                hold <= cap,
+                "a 429 held writes {hold:?}, over the cap {cap:?}"
+            );
+        }
     }
     let _ = retry::reachability(error.kind.is_unreachable(), Some(&error));
     Depth::Accepted

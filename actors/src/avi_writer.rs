@@ -32,6 +32,8 @@ pub struct WriterConfig {
     pub default_tenant: String,
     pub refresh_interval: Duration,
     pub max_in_flight: usize,
+    /// The longest a 429's `Retry-After` may hold writes (`--max-retry-after-secs`).
+    pub max_rate_limit_hold: Duration,
 }
 
 /// The desired state of one GslbService (`None`: it must not exist), from its GslbService actor.
@@ -618,7 +620,13 @@ impl Handler<WriteDone> for AviActor {
             }
             let attempts = self.attempts.get(&msg.key).copied().unwrap_or(0);
             let seed = RandomState::new().hash_one(&msg.key);
-            let verdict = retry::decide(&msg.key, msg.error.as_ref(), attempts, seed);
+            let verdict = retry::decide(
+                &msg.key,
+                msg.error.as_ref(),
+                attempts,
+                seed,
+                self.config.max_rate_limit_hold,
+            );
             self.carry_out(ctx, msg.key, msg.observed_at, verdict);
             self.pump(ctx);
         })

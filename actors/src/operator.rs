@@ -49,6 +49,8 @@ pub struct OperatorOptions {
     pub reporter: String,
     /// `--allow-insecure-http`: an `http://` controller address is used instead of refused.
     pub allow_insecure_http: bool,
+    /// `--max-retry-after-secs`: the longest a 429's `Retry-After` may hold writes.
+    pub max_rate_limit_hold: Duration,
 }
 
 impl std::fmt::Debug for OperatorOptions {
@@ -498,6 +500,7 @@ impl Operator {
                 .refresh_interval
                 .unwrap_or(settings.refresh_interval),
             max_in_flight: self.options.max_in_flight,
+            max_rate_limit_hold: self.options.max_rate_limit_hold,
         };
 
         // The PolicyActor reports write problems; it is created after the writer, so the
@@ -709,6 +712,7 @@ mod tests {
             refresh_interval: None,
             reporter: "amko-rs".into(),
             allow_insecure_http: false,
+            max_rate_limit_hold: amko::avi::retry::MAX_RATE_LIMIT_HOLD,
         };
         let shown = format!("{options:?}");
         assert!(!shown.contains("pl4nted-t0ken"), "{shown}");

@@ -16,8 +16,9 @@ use crate::vocab::{GsKey, Notice};
 
 /// Without a `Retry-After`, a 429 holds every write this long.
 pub const RATE_LIMIT_WAIT: Duration = Duration::from_secs(1);
-/// A 429 never holds writes longer than this, whatever `Retry-After` the controller sent: its
-/// answers are untrusted, and a hold of hours would look like a hang.
+/// By default a 429 never holds writes longer than this, whatever `Retry-After` the controller
+/// sent: its answers are untrusted, and a hold of hours would look like a hang. `amko run
+/// --max-retry-after-secs` sets another cap.
 pub const MAX_RATE_LIMIT_HOLD: Duration = Duration::from_secs(60);
 /// ... nor shorter than this (`Retry-After: 0` answered again and again must not make the writer
 /// spin; the request budget paces it further).
@@ -113,12 +114,14 @@ pub struct WriteVerdict {
 }
 
 /// The verdict for the writes of `key`, which ended in `error` (`None`: all succeeded) after
-/// `attempts` earlier failures. `jitter_seed` draws the jitter of a transient backoff.
+/// `attempts` earlier failures. `jitter_seed` draws the jitter of a transient backoff; a 429's
+/// `Retry-After` holds writes for at most `max_rate_limit_hold`.
 pub fn decide(
     key: &GsKey,
     error: Option<&AviError>,
     attempts: usize,
     jitter_seed: u64,
+    max_rate_limit_hold: Duration,
 ) -> WriteVerdict {
     let Some(err) = error else {
         // Look again anyway: a newer desired state may have arrived meanwhile.
@@ -141,11 +144,10 @@ pub fn decide(
         // The controller asked to slow down; the write itself was fine, so it counts no failure.
         AviErrorKind::RateLimited { retry_after } => pending(
             Retry::Now,
-            Hold::For(
-                retry_after
-                    .unwrap_or(RATE_LIMIT_WAIT)
-                    .clamp(MIN_RATE_LIMIT_HOLD, MAX_RATE_LIMIT_HOLD),
-            ),
+            Hold::For(retry_after.unwrap_or(RATE_LIMIT_WAIT).clamp(
+                MIN_RATE_LIMIT_HOLD,
+                max_rate_limit_hold.max(MIN_RATE_LIMIT_HOLD),
+            )),
             Problem::Keep,
             attempts,
         ),
@@ -370,7 +372,7 @@ mod tests {
         for (kind, message, expect, reports) in cases.into_iter().chain(transient) {
             for before in [0, 1, 4, 30] {
                 let err = error(kind.clone(), message);
-                let verdict = decide(&key(), Some(&err), before, 9);
+                let verdict = decide(&key(), Some(&err), before, 9, MAX_RATE_LIMIT_HOLD);
                 let (retry, hold, after) = expect(before);
                 let problem = if reports { report(&err) } else { P::Keep };
                 assert_eq!(
@@ -388,7 +390,7 @@ mod tests {
         }
         for before in [0, 3] {
             assert_eq!(
-                decide(&key(), None, before, 9),
+                decide(&key(), None, before, 9, MAX_RATE_LIMIT_HOLD),
                 WriteVerdict {
                     retry: R::Now,
                     hold: H::No,
@@ -401,12 +403,32 @@ mod tests {
     }
 
     #[test]
+    fn a_configured_cap_bounds_any_retry_after() {
+        let cap = SECOND * 5;
+        for (retry_after, held) in [
+            (Some(SECOND * 3), SECOND * 3),
+            (Some(SECOND * 3600), cap),
+            (Some(Duration::from_secs(u64::MAX)), cap),
+            (None, RATE_LIMIT_WAIT),
+            (Some(Duration::ZERO), MIN_RATE_LIMIT_HOLD),
+        ] {
+            let err = error(AviErrorKind::RateLimited { retry_after }, "");
+            let verdict = decide(&key(), Some(&err), 0, 0, cap);
+            assert_eq!(verdict.hold, Hold::For(held), "Retry-After {retry_after:?}");
+        }
+        // A cap below the floor still holds for the floor: the writer never spins.
+        let err = error(AviErrorKind::RateLimited { retry_after: None }, "");
+        let verdict = decide(&key(), Some(&err), 0, 0, Duration::ZERO);
+        assert_eq!(verdict.hold, Hold::For(MIN_RATE_LIMIT_HOLD));
+    }
+
+    #[test]
     fn conflict_retries_grow_then_stay_at_thirty_seconds() {
         let err = error(AviErrorKind::Conflict, "");
         let mut attempts = 0;
         let mut delays = Vec::new();
         for _ in 0..7 {
-            let verdict = decide(&key(), Some(&err), attempts, 0);
+            let verdict = decide(&key(), Some(&err), attempts, 0, MAX_RATE_LIMIT_HOLD);
             attempts = verdict.attempts;
             if let Retry::After(d) = verdict.retry {
                 delays.push(d.as_secs());

@@ -201,6 +201,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         refresh_interval: None,
         reporter: "amko-demo".to_owned(),
         allow_insecure_http: false,
+        max_rate_limit_hold: amko::avi::retry::MAX_RATE_LIMIT_HOLD,
     };
     let context = Context {
         args: &args,

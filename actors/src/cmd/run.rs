@@ -58,6 +58,10 @@ pub struct Args {
     /// How long boot waits for every member cluster's first list before writing without it.
     #[arg(long, default_value_t = 60)]
     pub boot_timeout_secs: u64,
+    /// The longest a controller's 429 `Retry-After` may hold writes, in seconds (the controller's
+    /// answers are untrusted: a larger value is cut to this, a missing one means 1 s).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub max_retry_after_secs: u64,
     /// Overrides the GSLBConfig's refreshInterval, in seconds.
     #[arg(long)]
     pub refresh_secs: Option<u64>,
@@ -239,6 +243,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         refresh_interval: args.refresh_secs.map(Duration::from_secs),
         reporter: std::env::var("POD_NAME").unwrap_or_else(|_| "amko-rs".to_owned()),
         allow_insecure_http: args.allow_insecure_http,
+        max_rate_limit_hold: Duration::from_secs(args.max_retry_after_secs),
     };
 
     let system = actix::System::new();
