@@ -378,7 +378,8 @@ fn minimal_values_render_the_documented_defaults() {
             "run",
             "--listen=0.0.0.0:8080",
             "--log-format=text",
-            "--stall-threshold-secs=180"
+            "--stall-threshold-secs=180",
+            "--max-retry-after-secs=60"
         ],
         "no debug endpoints by default"
     );
@@ -565,6 +566,7 @@ fn full_values_reach_every_object() {
             "--listen=0.0.0.0:9100",
             "--log-format=json",
             "--stall-threshold-secs=300",
+            "--max-retry-after-secs=120",
             "--debug-endpoints",
             "--allow-insecure-http",
             "--leader-elect",
@@ -684,6 +686,8 @@ fn debug_endpoints_go_to_loopback_or_the_metrics_port_and_the_network_policy_adm
         refused.contains("liveness.stallThresholdSeconds"),
         "{refused}"
     );
+    let refused = rejection("minimal", &["configs.maxRetryAfterSeconds=0"]);
+    assert!(refused.contains("maxRetryAfterSeconds"), "{refused}");
 }
 
 /// The AMKOCluster spec the chart renders for `context` in a federation of `clusters`.
@@ -901,6 +905,7 @@ fn values_keep_the_documented_keys_and_defaults() {
     // amko-rs additions.
     assert_eq!(at("/configs/amkoUUID"), "");
     assert_eq!(at("/configs/insecureSkipVerify"), false);
+    assert_eq!(at("/configs/maxRetryAfterSeconds"), 60);
     assert_eq!(at("/gslbLeaderCredentials/certificateAuthorityData"), "");
     assert_eq!(at("/replicaCount"), 1);
     assert_eq!(at("/metrics/port"), 8080);
