@@ -14,6 +14,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use harness::{Env, EnvOptions, HOME};
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::api::PostParams;
@@ -333,6 +334,19 @@ async fn published_repository_serves_the_documented_repo_add_search_show_values_
     assert_eq!(
         config.spec.gslb_leader.controller_ip, controller,
         "--set configs.gsllbLeaderController reached gc-1"
+    );
+    let deployment = Api::<Deployment>::namespaced(home.clone(), HOME)
+        .get("amko")
+        .await
+        .expect("the chart's Deployment");
+    assert_eq!(
+        deployment
+            .metadata
+            .labels
+            .unwrap_or_default()
+            .get("app.kubernetes.io/instance"),
+        Some(&release),
+        "the Deployment belongs to the generated release"
     );
 
     // Release 2, published as docs/helm.md says: package into a fresh directory, merge the
