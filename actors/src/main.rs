@@ -51,7 +51,7 @@ impl From<cmd::plugin::PluginCommand> for Command {
         use cmd::plugin::PluginCommand;
         match command {
             PluginCommand::Crds(args) => Command::Crds(args),
-            PluginCommand::Plan(args) => Command::Plan(args),
+            PluginCommand::Plan(args) => Command::Plan(*args),
         }
     }
 }

@@ -38,7 +38,7 @@ pub enum PluginCommand {
     Crds(crds::Args),
     /// Show what `amko run` would change on the controller (optionally with proposed GDPs and
     /// GSLBHostRules from files), writing nothing. Exit code 0: no changes, 2: changes, 1: error.
-    Plan(plan::Args),
+    Plan(Box<plan::Args>),
 }
 
 #[cfg(test)]
