@@ -33,15 +33,26 @@ struct Ran {
 /// The real kubectl with `args`, PATH holding only the plugin folder (kubectl itself is started
 /// by its path), so the plugin it finds can only be ours.
 fn kubectl(plugin_dir: &Path, args: &[&str]) -> Ran {
-    let output = tools::kubectl()
+    kubectl_with_kubeconfig(plugin_dir, None, args)
+}
+
+/// As `kubectl`, with env `KUBECONFIG` set to `kubeconfig` (kubectl passes its environment on to
+/// the plugin).
+fn kubectl_with_kubeconfig(plugin_dir: &Path, kubeconfig: Option<&Path>, args: &[&str]) -> Ran {
+    let mut command = tools::kubectl();
+    command
         .args(args)
         .env("PATH", plugin_dir)
         .env("AMKO_LOG", "info")
         .env_remove("POD_NAME")
+        .env_remove("POD_NAMESPACE")
+        .env_remove("GSLB_CONFIG")
         .env_remove("KUBECONFIG")
-        .stdin(Stdio::null())
-        .output()
-        .expect("kubectl runs");
+        .stdin(Stdio::null());
+    if let Some(kubeconfig) = kubeconfig {
+        command.env("KUBECONFIG", kubeconfig);
+    }
+    let output = command.output().expect("kubectl runs");
     Ran {
         code: output.status.code(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -178,6 +189,60 @@ async fn kubectl_amko_plan_reads_a_converged_environment() {
             && !planned.stderr.contains(env.avi.password()),
         "the controller password reached kubectl amko plan's output"
     );
+
+    // The usual kubectl way: KUBECONFIG in the environment and only --context, here naming the
+    // home cluster while the kubeconfig's current context is another one.
+    let user_kubeconfig = env.dir.join("plugin-user-kubeconfig");
+    std::fs::copy(&env.kubeconfig, &user_kubeconfig).expect("user kubeconfig");
+    let contexts = kubectl_with_kubeconfig(
+        &bin,
+        Some(&user_kubeconfig),
+        &["config", "get-contexts", "-o", "name"],
+    );
+    assert_eq!(contexts.code, Some(0), "{}", contexts.stderr);
+    let other = contexts
+        .stdout
+        .lines()
+        .find(|c| *c != env.home_cluster())
+        .unwrap_or_else(|| panic!("a second context: {}", contexts.stdout))
+        .to_owned();
+    let switched = kubectl_with_kubeconfig(
+        &bin,
+        Some(&user_kubeconfig),
+        &["config", "use-context", &other],
+    );
+    assert_eq!(switched.code, Some(0), "{}", switched.stderr);
+    let by_context = kubectl_with_kubeconfig(
+        &bin,
+        Some(&user_kubeconfig),
+        &[
+            "amko",
+            "plan",
+            "--context",
+            env.home_cluster(),
+            "--namespace",
+            HOME,
+            "--members-kubeconfig",
+            &members,
+            "--boot-timeout-secs",
+            "20",
+            "--timeout-secs",
+            "60",
+        ],
+    );
+    assert_eq!(
+        by_context.code,
+        Some(0),
+        "{}\n{}",
+        by_context.stdout,
+        by_context.stderr
+    );
+    assert!(
+        by_context.stdout.contains("no changes"),
+        "{}",
+        by_context.stdout
+    );
+
     assert_eq!(
         env.writes_since(writes),
         Vec::<String>::new(),
