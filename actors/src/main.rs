@@ -46,9 +46,24 @@ enum Command {
     Sim(cmd::sim::Args),
 }
 
+impl From<cmd::plugin::PluginCommand> for Command {
+    fn from(command: cmd::plugin::PluginCommand) -> Self {
+        use cmd::plugin::PluginCommand;
+        match command {
+            PluginCommand::Crds(args) => Command::Crds(args),
+            PluginCommand::Plan(args) => Command::Plan(*args),
+        }
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
+    // Installed as `kubectl-amko`, the binary is `kubectl amko` with its read-only subcommands.
+    let command = if cmd::plugin::invoked_as_plugin(std::env::args_os().next().as_deref()) {
+        cmd::plugin::PluginCli::parse().command.into()
+    } else {
+        Cli::parse().command
+    };
+    let result = match command {
         Command::Crds(args) => cmd::crds::run(args),
         #[cfg(feature = "sim")]
         Command::Demo(args) => cmd::demo::run(args),

@@ -13,7 +13,7 @@ pub struct ClusterArgs {
     /// Kubeconfig of the cluster amko-rs runs in (default: in-cluster, then ~/.kube/config).
     #[arg(long)]
     pub kubeconfig: Option<PathBuf>,
-    /// Context of --kubeconfig to use.
+    /// Context to use: of --kubeconfig, else of KUBECONFIG / ~/.kube/config.
     #[arg(long)]
     pub context: Option<String>,
     /// Namespace of amko-rs's objects: the GSLBConfig, the GDP, the credentials Secret and the
@@ -51,7 +51,18 @@ impl ClusterArgs {
                 };
                 kube::Config::from_custom_kubeconfig(kubeconfig, &options).await?
             }
-            None => kube::Config::infer().await?,
+            // A context names a kubeconfig context, so it means KUBECONFIG / ~/.kube/config
+            // rather than in-cluster; kubectl users (and `kubectl amko`) give it alone.
+            None => match &self.context {
+                Some(context) => {
+                    kube::Config::from_kubeconfig(&KubeConfigOptions {
+                        context: Some(context.clone()),
+                        ..KubeConfigOptions::default()
+                    })
+                    .await?
+                }
+                None => kube::Config::infer().await?,
+            },
         };
         Ok(kube::Client::try_from(config)?)
     }

@@ -7,6 +7,7 @@ pub mod demo;
 pub mod error;
 pub mod federate;
 pub mod plan;
+pub mod plugin;
 pub mod run;
 #[cfg(feature = "sim")]
 pub mod sim;
