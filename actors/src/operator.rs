@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use amko::avi::{
-    AviClient, AviClientError, AviConnection, AviError, AviErrorKind, RateBudget, RequestObserver,
+    AviClient, AviClientError, AviError, AviErrorKind, RateBudget, RequestObserver, avi_connection,
 };
 use amko::crd::GslbConfig;
 use amko::crd::gslbconfig::{
@@ -431,37 +431,12 @@ impl Operator {
             .ok_or_else(|| ConfigError::NoSecret {
                 secret: name.clone(),
             })?;
-        let field = |key: &str| -> Option<String> {
-            secret
-                .data
-                .as_ref()
-                .and_then(|d| d.get(key))
-                .and_then(|v| String::from_utf8(v.0.clone()).ok())
-                .or_else(|| {
-                    secret
-                        .string_data
-                        .as_ref()
-                        .and_then(|d| d.get(key))
-                        .cloned()
-                })
-                .filter(|v| !v.is_empty())
-        };
-        let missing = |field: &'static str| ConfigError::SecretField {
-            secret: name.clone(),
-            field,
-        };
-        let username = field("username").ok_or_else(|| missing("username"))?;
-        let password = field("password").ok_or_else(|| missing("password"))?;
-        let conn = AviConnection {
-            base_url,
-            username,
-            password,
-            version: settings.controller.version.clone(),
-            tenant: settings.instance.default_tenant.clone(),
-            ca_pem: field("certificateAuthorityData"),
-            insecure_skip_verify: settings.controller.insecure_skip_verify,
-            timeout: Duration::from_secs(30),
-        };
+        let conn = avi_connection(settings, base_url, &secret).map_err(|missing| {
+            ConfigError::SecretField {
+                secret: missing.secret,
+                field: missing.field,
+            }
+        })?;
         let client = AviClient::new(conn)?
             .with_budget(self.options.rate)
             .with_observer(Arc::new(MetricsObserver(self.metrics.clone())));

@@ -5,6 +5,7 @@
 pub mod budget;
 pub mod client;
 pub mod converge;
+pub mod credentials;
 pub mod error;
 pub mod lookup;
 pub mod paging;
@@ -14,4 +15,5 @@ pub mod sync;
 
 pub use budget::RateBudget;
 pub use client::{AviClient, AviClientError, AviConnection, RequestObserver};
+pub use credentials::{MissingSecretField, avi_connection};
 pub use error::{AviError, AviErrorKind};

@@ -369,6 +369,60 @@ async fn a_wrong_password_waits_for_the_secret_instead_of_retrying() {
     harness::remove_dir(&env.dir);
 }
 
+/// A credentials Secret without a password is named with its missing field in the GSLBConfig
+/// status, no login is tried with half the credentials, and adding the field takes effect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_without_a_password_is_named_in_the_status() {
+    use k8s_openapi::api::core::v1::Secret;
+
+    let mut env = Env::start(
+        "secret-field",
+        EnvOptions::clusters(1).install(gdp(&["cluster1"], json!({}))),
+    )
+    .await;
+    let secrets = Api::<Secret>::namespaced(env.home().await, HOME);
+    let mut secret = secrets.get("gslb-avi-secret").await.expect("secret read");
+    // Everything else (user name, CA) stays as installed.
+    if let Some(data) = secret.data.as_mut() {
+        data.remove("password");
+    }
+    if let Some(strings) = secret.string_data.as_mut() {
+        strings.remove("password");
+    }
+    secrets
+        .replace("gslb-avi-secret", &PostParams::default(), &secret)
+        .await
+        .expect("secret replaced");
+    env.start_operator(&[]);
+    env.eventually("the GSLBConfig names the missing field", || async {
+        env.gslb_config_state()
+            .await
+            .contains("secret gslb-avi-secret has no password")
+    })
+    .await;
+    let logins = env
+        .avi
+        .control()
+        .counters()
+        .count(Some("POST"), Some("login"), None);
+    assert_eq!(logins, 0, "logged in without a password\n{}", env.log());
+
+    let patch = json!({"stringData": {"password": env.avi.password()}});
+    secrets
+        .patch(
+            "gslb-avi-secret",
+            &PatchParams::default(),
+            &Patch::Merge(patch),
+        )
+        .await
+        .expect("secret patched");
+    env.eventually("the completed Secret is used", || async {
+        env.gslb_config_state().await == "success: gslb config accepted"
+    })
+    .await;
+    harness::remove_dir(&env.dir);
+}
+
 /// An `http://` controller address would send the controller password unencrypted at login:
 /// amko-rs refuses it with a status naming the field and never contacts the controller, unless
 /// the operator opted in with `--allow-insecure-http`, when it logs in over plain HTTP and works.

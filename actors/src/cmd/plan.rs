@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use amko::avi::sync::{federated_pki_profiles, load_state};
-use amko::avi::{AviClient, AviClientError, AviConnection, AviError, RateBudget};
+use amko::avi::{AviClient, AviClientError, AviError, RateBudget, avi_connection};
 use amko::crd::ako_hostrule::HostRule;
 use amko::crd::gdp::STATUS_SUCCESS;
 use amko::crd::gslbhostrule::STATUS_REJECTED;
@@ -453,36 +453,13 @@ async fn avi_client(
         .ok_or_else(|| PlanError::NoSecret {
             secret: name.clone(),
         })?;
-    let field = |key: &str| -> Option<String> {
-        secret
-            .data
-            .as_ref()
-            .and_then(|d| d.get(key))
-            .and_then(|v| String::from_utf8(v.0.clone()).ok())
-            .or_else(|| {
-                secret
-                    .string_data
-                    .as_ref()
-                    .and_then(|d| d.get(key))
-                    .cloned()
-            })
-            .filter(|v| !v.is_empty())
-    };
-    let missing = |field: &'static str| PlanError::SecretField {
-        secret: name.clone(),
-        field,
-    };
     let address = base_url.to_owned();
-    let conn = AviConnection {
-        base_url: address.clone(),
-        username: field("username").ok_or_else(|| missing("username"))?,
-        password: field("password").ok_or_else(|| missing("password"))?,
-        version: settings.controller.version.clone(),
-        tenant: settings.instance.default_tenant.clone(),
-        ca_pem: field("certificateAuthorityData"),
-        insecure_skip_verify: settings.controller.insecure_skip_verify,
-        timeout: Duration::from_secs(30),
-    };
+    let conn = avi_connection(settings, address.clone(), &secret).map_err(|missing| {
+        PlanError::SecretField {
+            secret: missing.secret,
+            field: missing.field,
+        }
+    })?;
     let client = AviClient::new(conn)
         .map_err(|source| PlanError::AviClient {
             address: address.clone(),
