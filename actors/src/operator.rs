@@ -154,6 +154,7 @@ impl RequestObserver for MetricsObserver {
             })
             .inc();
         self.0.rate_limiter_wait.observe(waited.as_secs_f64());
+        self.0.observe_controller_answer(status);
     }
 }
 
@@ -548,11 +549,12 @@ impl Operator {
                 policy_mailbox.clone(),
             );
             let namespace = self.options.namespace.clone();
+            let metrics = self.metrics.clone();
             // Validating and publishing policy objects is the heaviest work at thousands of
             // GSLBHostRules: on its own thread it does not delay the data path.
             PolicyActor::start_in_arbiter(&policy_arbiter.handle(), move |_| {
                 PolicyActor::new(
-                    client, avi, instance, namespace, selection, status, &mailbox,
+                    client, avi, instance, namespace, selection, status, &mailbox, metrics,
                 )
             })
         };

@@ -30,7 +30,7 @@ use serde_json::json;
 use crate::avi_writer::WriteProblem;
 use crate::selection::{ChangeOverrides, SelectionActor, SetOverrides, SetPolicy};
 use crate::status::{ForgetStatus, RecordEvent, SetStatus, StatusActor, StatusTarget};
-use crate::telemetry::{Mailbox, Outbox, OwnMailbox};
+use crate::telemetry::{Mailbox, Metrics, Outbox, OwnMailbox};
 
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -72,6 +72,7 @@ pub struct PolicyActor {
     status: Outbox<StatusActor>,
     mailbox: OwnMailbox,
     in_force: InForce,
+    metrics: Arc<Metrics>,
 }
 
 impl PolicyActor {
@@ -84,6 +85,7 @@ impl PolicyActor {
         selection: Outbox<SelectionActor>,
         status: Outbox<StatusActor>,
         mailbox: &Mailbox,
+        metrics: Arc<Metrics>,
     ) -> Self {
         PolicyActor {
             client,
@@ -94,7 +96,15 @@ impl PolicyActor {
             status,
             mailbox: mailbox.owned_by_actor(),
             in_force: InForce::new(),
+            metrics,
         }
+    }
+
+    /// Exports how many policy objects are rejected (after every change of what is known).
+    fn publish_rejections(&self) {
+        let rejections = self.in_force.rejections();
+        self.metrics
+            .set_policies_rejected(rejections.gdps, rejections.rules);
     }
 
     /// Validates every object whose version has no verdict yet; the verdicts come back as
@@ -149,6 +159,7 @@ impl PolicyActor {
         if let Some(publication) = decision.publication {
             self.publish(publication);
         }
+        self.publish_rejections();
     }
 
     fn publish(&self, publication: Publication) {
@@ -333,6 +344,8 @@ impl Actor for PolicyActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        // Both kinds are exported from the start: an alert on them sees 0, not nothing.
+        self.publish_rejections();
         let config = watcher::Config::default();
         let gdps =
             Api::<GlobalDeploymentPolicy>::namespaced(self.client.clone(), &self.home_namespace);
@@ -358,6 +371,18 @@ impl Actor for PolicyActor {
             act.evaluate(ctx);
         });
     }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        self.clear_rejections();
+    }
+}
+
+impl PolicyActor {
+    /// A pipeline that stops leaves no rejections behind in the metrics: another instance (or
+    /// the next pipeline) reports them.
+    fn clear_rejections(&self) {
+        self.metrics.set_policies_rejected(0, 0);
+    }
 }
 
 impl StreamHandler<Watched> for PolicyActor {
@@ -372,10 +397,13 @@ impl StreamHandler<Watched> for PolicyActor {
                         self.status
                             .do_send(ForgetStatus(self.target(&PolicyObject::Gdp(name.clone()))));
                         self.in_force.gdp_deleted(&name);
+                        self.publish_rejections();
                     }
                     Event::InitDone => {
                         // GDPs deleted while the watch was down are gone from the relist.
-                        for name in self.in_force.gdps_listed() {
+                        let gone = self.in_force.gdps_listed();
+                        self.publish_rejections();
+                        for name in gone {
                             tracing::info!(gdp = %name, "GlobalDeploymentPolicy gone at the relist");
                             self.status
                                 .do_send(ForgetStatus(self.target(&PolicyObject::Gdp(name))));
@@ -395,9 +423,12 @@ impl StreamHandler<Watched> for PolicyActor {
                             self.target(&PolicyObject::HostRule(key.clone())),
                         ));
                         self.in_force.rule_deleted(&key);
+                        self.publish_rejections();
                     }
                     Event::InitDone => {
-                        for key in self.in_force.rules_listed() {
+                        let gone = self.in_force.rules_listed();
+                        self.publish_rejections();
+                        for key in gone {
                             tracing::info!(namespace = %key.0, gslbhostrule = %key.1, "GSLBHostRule gone at the relist");
                             self.status
                                 .do_send(ForgetStatus(self.target(&PolicyObject::HostRule(key))));

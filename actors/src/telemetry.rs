@@ -55,6 +55,12 @@ pub struct WriteLabels {
     pub kind: String,
 }
 
+/// The kind of a policy object: `GlobalDeploymentPolicy` or `GSLBHostRule`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PolicyKindLabels {
+    pub kind: String,
+}
+
 fn histogram_seconds() -> Histogram {
     // 100 µs .. ~100 s
     Histogram::new(exponential_buckets(0.0001, 2.5, 16))
@@ -130,6 +136,9 @@ pub struct Metrics {
     pub leading: Gauge,
     pub lease_holder: Family<HolderLabels, Gauge>,
     pub federation_writes: Family<WriteLabels, Counter>,
+    pub controller_up: Gauge,
+    pub rate_budget: Gauge<f64, AtomicU64>,
+    pub policies_rejected: Family<PolicyKindLabels, Gauge>,
     instances: DashMap<String, Arc<InstanceStats>>,
 }
 
@@ -158,6 +167,9 @@ impl Metrics {
             leading: Gauge::default(),
             lease_holder: Family::default(),
             federation_writes: Family::default(),
+            controller_up: Gauge::default(),
+            rate_budget: Gauge::default(),
+            policies_rejected: Family::default(),
             instances: DashMap::new(),
             registry: Registry::default(),
         };
@@ -262,7 +274,39 @@ impl Metrics {
             "GSLBConfig and GDP writes to follower clusters, by kind",
             m.federation_writes.clone(),
         );
+        registry.register(
+            "avi_controller_up",
+            "1 when the last request to the Avi controller got an answer below 500; 0 after a transport failure or a 5xx (and before the first request)",
+            m.controller_up.clone(),
+        );
+        registry.register(
+            "avi_rate_budget_per_second",
+            "The controller request budget (amko run --rate): requests per second this instance allows itself",
+            m.rate_budget.clone(),
+        );
+        registry.register(
+            "policies_rejected",
+            "GlobalDeploymentPolicies and GSLBHostRules whose status says rejected, by kind",
+            m.policies_rejected.clone(),
+        );
         Arc::new(Metrics { registry, ..m })
+    }
+
+    /// Records how many GDPs and GSLBHostRules are rejected now.
+    pub fn set_policies_rejected(&self, gdps: usize, rules: usize) {
+        for (kind, count) in [("GlobalDeploymentPolicy", gdps), ("GSLBHostRule", rules)] {
+            self.policies_rejected
+                .get_or_create(&PolicyKindLabels {
+                    kind: kind.to_owned(),
+                })
+                .set(count_value(count));
+        }
+    }
+
+    /// Records the outcome of one controller request: `status` is `None` for a transport failure.
+    pub fn observe_controller_answer(&self, status: Option<u16>) {
+        self.controller_up
+            .set(i64::from(status.is_some_and(|s| s < 500)));
     }
 
     /// Records who holds the leader-election Lease (one series at a time).
@@ -885,6 +929,40 @@ mod tests {
             assert_eq!(count("amko_mailbox_sent_total"), Some(8));
             arbiter.stop();
         });
+    }
+
+    #[test]
+    fn controller_reachability_budget_and_rejections_appear_in_openmetrics_text() {
+        let metrics = Metrics::new();
+        let text = metrics.render();
+        assert!(text.contains("amko_avi_controller_up 0\n"), "{text}");
+        metrics.rate_budget.set(12.5);
+        metrics.observe_controller_answer(Some(429));
+        let text = metrics.render();
+        assert!(text.contains("amko_avi_controller_up 1\n"), "{text}");
+        assert!(
+            text.contains("amko_avi_rate_budget_per_second 12.5\n"),
+            "{text}"
+        );
+        metrics.observe_controller_answer(Some(503));
+        assert!(metrics.render().contains("amko_avi_controller_up 0\n"));
+        metrics.observe_controller_answer(Some(200));
+        metrics.observe_controller_answer(None);
+        assert!(metrics.render().contains("amko_avi_controller_up 0\n"));
+
+        metrics.set_policies_rejected(1, usize::MAX);
+        let text = metrics.render();
+        assert!(
+            text.contains("amko_policies_rejected{kind=\"GlobalDeploymentPolicy\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "amko_policies_rejected{{kind=\"GSLBHostRule\"}} {}\n",
+                i64::MAX
+            )),
+            "{text}"
+        );
     }
 
     #[test]

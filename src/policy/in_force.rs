@@ -196,6 +196,13 @@ pub struct RecordSpec {
     pub spec: String,
 }
 
+/// Objects whose status shows them rejected, by kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Rejections {
+    pub gdps: usize,
+    pub rules: usize,
+}
+
 /// Everything one input led to.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Decision {
@@ -224,6 +231,9 @@ pub struct InForce {
     write_problems: BTreeMap<GsKey, String>,
     /// The last status decided per GSLBHostRule.
     rule_statuses: BTreeMap<RuleKey, RuleStatus>,
+    /// The GDPs whose last published status is not a success. Kept apart from the verdicts,
+    /// which the periodic re-validation forgets for a moment, so that the count does not dip.
+    gdps_shown_rejected: BTreeSet<String>,
     /// The overrides last handed on, by claim.
     overrides_sent: Option<BTreeMap<Claim, HostRuleOverrides>>,
     gdps_listed: bool,
@@ -250,6 +260,7 @@ impl InForce {
 
     pub fn gdp_deleted(&mut self, name: &str) {
         self.gdps.remove(name);
+        self.gdps_shown_rejected.remove(name);
         self.gdp_verdicts.remove(name);
         self.last_good_gdps.remove(name);
     }
@@ -469,10 +480,30 @@ impl InForce {
         self.active_gdp.as_deref()
     }
 
+    /// How many objects their last published status shows as rejected (for the metrics and
+    /// alerts): an object being validated again counts as it was until its new verdict.
+    pub fn rejections(&self) -> Rejections {
+        Rejections {
+            gdps: self.gdps_shown_rejected.len(),
+            rules: self
+                .rule_statuses
+                .values()
+                .filter(|s| s.status == STATUS_REJECTED)
+                .count(),
+        }
+    }
+
     /// Decides what is in force and the status of every object.
     fn publish(&mut self) -> Publication {
         self.choose_active_gdp();
         let gdp_statuses = self.gdp_statuses();
+        for (name, status) in &gdp_statuses {
+            if status == STATUS_SUCCESS {
+                self.gdps_shown_rejected.remove(name);
+            } else {
+                self.gdps_shown_rejected.insert(name.clone());
+            }
+        }
         let policy = if self.gdps.is_empty() {
             GdpInForce::NoGdp
         } else {

@@ -1127,3 +1127,57 @@ fn nothing_readable_recorded_means_nothing_to_recover() {
         .insert(ACCEPTED_SPEC_ANNOTATION.into(), "{not json".into());
     assert!(last_accepted(&garbled).is_none());
 }
+
+// ---------------------------------------------------------------- rejection counts (metrics)
+
+#[test]
+fn rejections_count_what_the_statuses_show_and_survive_revalidation() {
+    let two = |gdps, rules| Rejections { gdps, rules };
+    let (mut book, _) = run(vec![
+        Step::Gdp(gdp(GLOBAL, 100, 1)),
+        Step::Gdp(gdp("second-gdp", 200, 1)),
+        Step::Rule(rule("shop/good", 100, 1, SHOP)),
+        Step::Rule(rule("shop/bad", 100, 1, "bad.example.com")),
+    ]);
+    assert_eq!(
+        book.rejections(),
+        two(0, 0),
+        "no verdict yet, nothing shown"
+    );
+    round(
+        &mut book,
+        vec![valid_gdp(GLOBAL, 1), valid_gdp("second-gdp", 1)],
+        vec![("shop/bad", Invalid(bad_vip())), valid_rule("shop/good", 1)],
+    );
+    // The second GDP is valid but told that one exists already: that is a rejection too.
+    assert_eq!(book.rejections(), two(1, 1));
+
+    // The periodic re-validation forgets the rejections for a moment: the counts stay.
+    book.forget_rejections();
+    assert_eq!(book.rejections(), two(1, 1));
+    round(&mut book, vec![], vec![("shop/bad", Invalid(bad_vip()))]);
+    assert_eq!(book.rejections(), two(1, 1));
+
+    // Fixed or deleted objects stop counting.
+    book.rule_applied(rule("shop/bad", 100, 2, "bad.example.com"));
+    round(
+        &mut book,
+        vec![],
+        vec![(
+            "shop/bad",
+            Valid(overrides("shop/bad", "admin", "bad.example.com", 30)),
+        )],
+    );
+    assert_eq!(book.rejections(), two(1, 0));
+    book.gdp_deleted("second-gdp");
+    assert_eq!(book.rejections(), two(0, 0));
+
+    // An invalid edit of the GDP in force is rejected although the old version stays in force.
+    book.gdp_applied(gdp(GLOBAL, 100, 2));
+    round(
+        &mut book,
+        vec![(GLOBAL, Invalid(unknown_cluster()))],
+        vec![],
+    );
+    assert_eq!(book.rejections(), two(1, 0));
+}

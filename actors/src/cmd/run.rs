@@ -250,6 +250,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     system.block_on(async move {
         let client = args.clusters.home_client().await?;
         let metrics = Metrics::new();
+        metrics.rate_budget.set(options.rate.per_second);
         let endpoints = Endpoints::new(metrics.clone());
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
@@ -379,6 +380,7 @@ pub async fn serve(
     health: &HealthArgs,
 ) -> Result<(), CmdError> {
     let metrics = Metrics::new();
+    metrics.rate_budget.set(options.rate.per_second);
     let endpoints = Endpoints::new(metrics.clone());
     let listen = listener
         .local_addr()
