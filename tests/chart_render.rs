@@ -272,6 +272,8 @@ fn every_value_set_renders_the_documented_objects_in_the_release_namespace() {
         if name == "full" {
             expected.push(("ServiceMonitor".into(), "amko-test".into()));
             expected.push(("NetworkPolicy".into(), "amko-test".into()));
+            expected.push(("ConfigMap".into(), "amko-test-dashboard".into()));
+            expected.push(("PrometheusRule".into(), "amko-test".into()));
             expected.sort();
         }
         assert_eq!(kinds, expected, "{name}");
@@ -617,6 +619,77 @@ fn full_values_reach_every_object() {
         .collect();
     assert_eq!(port_names, ["http-metrics", "http-federator"]);
 
+    let dashboard = rendered.find("ConfigMap", "amko-test-dashboard");
+    assert_eq!(dashboard["metadata"]["labels"]["grafana_dashboard"], "1");
+    assert_eq!(dashboard["metadata"]["labels"]["team"], "gslb");
+    assert_eq!(
+        dashboard["metadata"]["annotations"],
+        json!({"grafana_folder": "GSLB"})
+    );
+    let shipped = std::fs::read_to_string(repo_path("charts/amko/dashboards/amko-rs.json"))
+        .expect("the dashboard file");
+    assert_eq!(
+        dashboard["data"]["amko-rs.json"]
+            .as_str()
+            .map(str::trim_end),
+        Some(shipped.trim_end()),
+        "the ConfigMap carries the dashboard file unchanged"
+    );
+    let alerts = rendered.find("PrometheusRule", "amko-test");
+    assert_eq!(alerts["apiVersion"], "monitoring.coreos.com/v1");
+    assert_eq!(alerts["metadata"]["labels"]["release"], "prometheus");
+    let rules = alerts["spec"]["groups"][0]["rules"]
+        .as_array()
+        .expect("rules");
+    let by_alert = |name: &str| -> &Value {
+        rules
+            .iter()
+            .find(|r| r["alert"] == name)
+            .unwrap_or_else(|| panic!("no alert {name}: {rules:?}"))
+    };
+    for (alert, minutes) in [
+        ("AmkoControllerUnreachable", "2m"),
+        ("AmkoMemberClusterDisconnected", "15m"),
+        ("AmkoWritesFailing", "20m"),
+        ("AmkoPolicyRejected", "3m"),
+        ("AmkoNotLeading", "4m"),
+    ] {
+        let rule = by_alert(alert);
+        assert_eq!(rule["for"], minutes, "{alert}");
+        let expr = rule["expr"].as_str().unwrap_or_default();
+        assert!(
+            expr.contains(r#"{namespace="avi-system",service="amko-test-metrics"}"#)
+                && !expr.contains("job="),
+            "{alert} selects with metrics.prometheusRule.selector: {expr}"
+        );
+    }
+    assert!(
+        by_alert("AmkoMemberClusterDisconnected")["annotations"]["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("for 15 minutes")),
+        "{rules:?}"
+    );
+    let elsewhere = render(
+        "full",
+        &[
+            "metrics.dashboard.namespace=monitoring",
+            "metrics.prometheusRule.selector=",
+        ],
+    );
+    assert_eq!(
+        elsewhere.find("ConfigMap", "amko-test-dashboard")["metadata"]["namespace"],
+        "monitoring"
+    );
+    let expr =
+        elsewhere.find("PrometheusRule", "amko-test")["spec"]["groups"][0]["rules"][0]["expr"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+    assert!(
+        expr.contains(r#"{job="amko-test-metrics",endpoint="http-metrics"}"#),
+        "an empty selector selects what the ServiceMonitor scrapes: {expr}"
+    );
+
     let policy = rendered.find("NetworkPolicy", "amko-test");
     assert_eq!(
         policy["spec"],
@@ -910,6 +983,9 @@ fn values_keep_the_documented_keys_and_defaults() {
     assert_eq!(at("/replicaCount"), 1);
     assert_eq!(at("/metrics/port"), 8080);
     assert_eq!(at("/metrics/serviceMonitor/enabled"), false);
+    assert_eq!(at("/metrics/dashboard/enabled"), false, "dashboard off");
+    assert_eq!(at("/metrics/prometheusRule/enabled"), false, "alerts off");
+    assert_eq!(at("/metrics/prometheusRule/clusterDisconnectedMinutes"), 5);
     assert_eq!(at("/liveness/stallThresholdSeconds"), 180);
     assert_eq!(at("/debugEndpoints/enabled"), false, "debug endpoints off");
     assert_eq!(at("/networkPolicy/enabled"), false);
@@ -919,7 +995,17 @@ fn values_keep_the_documented_keys_and_defaults() {
 
 #[test]
 fn bad_values_are_rejected_with_a_message_naming_the_field() {
-    let cases: [(&str, &[&str], &str); 15] = [
+    let cases: [(&str, &[&str], &str); 17] = [
+        (
+            "minimal",
+            &["metrics.prometheusRule.clusterDisconnectedMinutes=0"],
+            "metrics.prometheusRule.clusterDisconnectedMinutes: Must be greater than or equal to 1",
+        ),
+        (
+            "minimal",
+            &["metrics.prometheusRule.notLeadingAlert=sometimes"],
+            "metrics.prometheusRule.notLeadingAlert: metrics.prometheusRule.notLeadingAlert must be one of the following",
+        ),
         (
             "minimal",
             &[
@@ -1119,11 +1205,12 @@ fn every_rendered_manifest_validates_offline() {
                 .unwrap_or_default()
                 .starts_with("amko.vmware.com/")
         });
-        // The ServiceMonitor's CRD belongs to the Prometheus Operator and is not available offline;
-        // its shape is asserted in full_values_reach_every_object.
+        // The CRDs of the ServiceMonitor and PrometheusRule belong to the Prometheus Operator and
+        // are not available offline; their shapes are asserted in full_values_reach_every_object
+        // (and the rules are checked by promtool in tests/e2e/monitoring.rs).
         let builtin: Vec<&Value> = rest
             .into_iter()
-            .filter(|d| d["kind"] != "ServiceMonitor")
+            .filter(|d| d["kind"] != "ServiceMonitor" && d["kind"] != "PrometheusRule")
             .collect();
 
         // Built-in kinds: the Kubernetes OpenAPI schemas, rejecting unknown fields.
