@@ -281,7 +281,7 @@ impl Metrics {
         );
         registry.register(
             "avi_rate_budget_per_second",
-            "The controller request budget (amko run --rate): requests per second this instance allows itself",
+            "The controller request budget (amko run --avi-rate): requests per second this instance allows itself",
             m.rate_budget.clone(),
         );
         registry.register(
