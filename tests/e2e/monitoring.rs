@@ -6,6 +6,8 @@
 //!   simulators) exports, found by a small PromQL tokenizer unit-tested here;
 //! - `promtool check rules` accepts the rules, and `promtool test rules` fires each alert as
 //!   docs/monitoring.md says (after the configured minutes, not before).
+//! - real helm installs both into a simulated cluster (with the Prometheus Operator's CRDs) and
+//!   uninstalls them.
 //!
 //! promtool comes from Debian's `prometheus` package, provisioned by tests/support/tools.rs.
 
@@ -786,4 +788,129 @@ fn the_rendered_rules_pass_promtool_check_and_fire_as_documented() {
         .output()
         .expect("promtool runs");
     assert!(!check.status.success(), "{}", describe(&check));
+}
+
+// ------------------------------------------------------------------ helm install
+
+/// A Prometheus Operator CRD for `plural.monitoring.coreos.com` (v1) with an open schema: its
+/// schema is the Prometheus Operator's to check, not ours.
+fn prometheus_operator_crd(kind: &str, plural: &str) -> Value {
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": format!("{plural}.monitoring.coreos.com")},
+        "spec": {
+            "group": "monitoring.coreos.com",
+            "scope": "Namespaced",
+            "names": {"kind": kind, "plural": plural, "singular": kind.to_ascii_lowercase(), "listKind": format!("{kind}List")},
+            "versions": [{
+                "name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}
+            }]
+        }
+    })
+}
+
+/// Runs helm against the simulated cluster (bounded), with its caches in `env.dir`.
+async fn helm_on(env: &Env, args: &[&str]) -> Output {
+    let mut command = tokio::process::Command::from(tools::helm());
+    command
+        .args(args)
+        .env("KUBECONFIG", &env.kubeconfig)
+        .env("HELM_KUBECONTEXT", "cluster1")
+        .env("KUBECACHEDIR", env.dir.join("kube-cache"))
+        .env("HELM_CACHE_HOME", env.dir.join("helm-cache"))
+        .env("HELM_CONFIG_HOME", env.dir.join("helm-config"))
+        .env("HELM_DATA_HOME", env.dir.join("helm-data"))
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    tokio::time::timeout(std::time::Duration::from_secs(120), command.output())
+        .await
+        .unwrap_or_else(|_| panic!("helm {args:?} did not finish"))
+        .expect("helm runs")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_installs_the_dashboard_and_the_rules_and_uninstalls_them() {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::Api;
+    use kube::api::{ApiResource, DynamicObject, GroupVersionKind, PostParams};
+
+    let env = Env::start("monitoring-helm", EnvOptions::clusters(1)).await;
+    let home = env.home().await;
+    harness::ensure_namespace(&home, HOME).await;
+    let crds = Api::<CustomResourceDefinition>::all(home.clone());
+    for (kind, plural) in [
+        ("ServiceMonitor", "servicemonitors"),
+        ("PrometheusRule", "prometheusrules"),
+    ] {
+        let crd = serde_json::from_value(prometheus_operator_crd(kind, plural)).expect("CRD");
+        crds.create(&PostParams::default(), &crd)
+            .await
+            .expect("Prometheus Operator CRD created");
+    }
+    let rules_api = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("monitoring.coreos.com", "v1", "PrometheusRule"),
+        "prometheusrules",
+    );
+    let rules = Api::<DynamicObject>::namespaced_with(home.clone(), HOME, &rules_api);
+    env.eventually("the PrometheusRule resource is served", || async {
+        rules.list(&Default::default()).await.is_ok()
+    })
+    .await;
+
+    let chart = format!("{}/../charts/amko", env!("CARGO_MANIFEST_DIR"));
+    let install = helm_on(
+        &env,
+        &[
+            "install",
+            "amko",
+            &chart,
+            "-n",
+            HOME,
+            "--set",
+            "configs.gslbLeaderController=10.10.10.10",
+            "--set",
+            "configs.federation.currentCluster=cluster1",
+            "--set",
+            "configs.federation.currentClusterIsLeader=true",
+            "--set",
+            "metrics.serviceMonitor.enabled=true",
+            "--set",
+            "metrics.dashboard.enabled=true",
+            "--set",
+            "metrics.prometheusRule.enabled=true",
+        ],
+    )
+    .await;
+    assert!(install.status.success(), "{}", describe(&install));
+
+    let maps = Api::<ConfigMap>::namespaced(home.clone(), HOME);
+    let map = maps
+        .get("amko-dashboard")
+        .await
+        .expect("the dashboard ConfigMap");
+    let labels = map.metadata.labels.unwrap_or_default();
+    assert_eq!(
+        labels.get("grafana_dashboard").map(String::as_str),
+        Some("1")
+    );
+    let text = map
+        .data
+        .unwrap_or_default()
+        .remove("amko-rs.json")
+        .expect("amko-rs.json");
+    let dashboard: Value = serde_json::from_str(&text).expect("the dashboard is JSON");
+    assert_eq!(dashboard["uid"], "amko-rs");
+    assert!(dashboard_exprs(&dashboard).len() >= 20);
+
+    let rule = rules.get("amko").await.expect("the PrometheusRule");
+    assert_eq!(alert_names(&rule.data["spec"]).len(), 5, "{:?}", rule.data);
+
+    let uninstall = helm_on(&env, &["uninstall", "amko", "-n", HOME]).await;
+    assert!(uninstall.status.success(), "{}", describe(&uninstall));
+    assert!(maps.get_opt("amko-dashboard").await.expect("get").is_none());
+    assert!(rules.get_opt("amko").await.expect("get").is_none());
+    harness::remove_dir(&env.dir);
 }
