@@ -6,6 +6,7 @@
 //!   simulators) exports, found by a small PromQL tokenizer unit-tested here;
 //! - `promtool check rules` accepts the rules, and `promtool test rules` fires each alert as
 //!   docs/monitoring.md says (after the configured minutes, not before).
+//! - `promtool check rules` parses every dashboard query (as a recording rule);
 //! - real helm installs both into a simulated cluster (with the Prometheus Operator's CRDs) and
 //!   uninstalls them.
 //!
@@ -913,4 +914,57 @@ async fn helm_installs_the_dashboard_and_the_rules_and_uninstalls_them() {
     assert!(maps.get_opt("amko-dashboard").await.expect("get").is_none());
     assert!(rules.get_opt("amko").await.expect("get").is_none());
     harness::remove_dir(&env.dir);
+}
+
+/// The dashboard's queries as recording rules, with Grafana's variables replaced by what Grafana
+/// would put there, so that promtool parses each one.
+fn dashboard_as_recording_rules(dashboard: &Value) -> Value {
+    let rules: Vec<Value> = dashboard_exprs(dashboard)
+        .into_iter()
+        .enumerate()
+        .map(|(i, (_, expr))| {
+            let expr = expr
+                .replace("$__rate_interval", "2m")
+                .replace("$job", "amko-metrics|other");
+            json!({"record": format!("amko_dashboard:query_{i}"), "expr": expr})
+        })
+        .collect();
+    json!({"groups": [{"name": "amko-rs-dashboard", "rules": rules}]})
+}
+
+#[test]
+fn every_dashboard_query_is_valid_promql() {
+    let dir = scratch("dashboard");
+    let dashboard = dashboard(&render(&[]));
+    let rules = dashboard_as_recording_rules(&dashboard);
+    let count = rules["groups"][0]["rules"].as_array().map_or(0, Vec::len);
+    assert!(count >= 20, "{rules}");
+    let file = dir.join("dashboard-rules.json");
+    let check = |rules: &Value| {
+        std::fs::write(&file, rules.to_string()).expect("rules written");
+        tools::promtool()
+            .arg("check")
+            .arg("rules")
+            .arg(&file)
+            .output()
+            .expect("promtool runs")
+    };
+    let output = check(&rules);
+    assert!(output.status.success(), "{}", describe(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains(&format!("SUCCESS: {count} rules found")),
+        "{}",
+        describe(&output)
+    );
+    // A query with a syntax error is refused: the check can fail.
+    let broken =
+        rules
+            .to_string()
+            .replacen("histogram_quantile(0.5, ", "histogram_quantile(0.5, (", 1);
+    assert_ne!(broken, rules.to_string());
+    assert!(
+        !check(&serde_json::from_str(&broken).expect("JSON"))
+            .status
+            .success()
+    );
 }
