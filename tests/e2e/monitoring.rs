@@ -968,3 +968,47 @@ fn every_dashboard_query_is_valid_promql() {
             .success()
     );
 }
+
+#[test]
+fn the_dashboard_panels_have_unique_ids_a_data_source_and_do_not_overlap() {
+    let dashboard = dashboard(&render(&[]));
+    let panels = dashboard["panels"].as_array().expect("panels");
+    let mut ids = BTreeSet::new();
+    let mut cells = BTreeSet::new();
+    for panel in panels {
+        let title = panel["title"].as_str().unwrap_or("?");
+        assert!(ids.insert(panel["id"].as_u64().expect("id")), "{title}: id");
+        let grid = &panel["gridPos"];
+        let at = |k: &str| {
+            grid[k]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{title}: gridPos.{k}"))
+        };
+        assert!(
+            at("x") + at("w") <= 24,
+            "{title} is wider than the dashboard"
+        );
+        for x in at("x")..at("x") + at("w") {
+            for y in at("y")..at("y") + at("h") {
+                assert!(
+                    cells.insert((x, y)),
+                    "{title} overlaps another panel at {x},{y}"
+                );
+            }
+        }
+        if panel["type"] != "row" {
+            assert_eq!(panel["datasource"]["uid"], "${datasource}", "{title}");
+            assert!(
+                panel["description"].as_str().is_some_and(|d| !d.is_empty()),
+                "{title}: a description says what it shows"
+            );
+        }
+    }
+    let variables: Vec<&str> = dashboard["templating"]["list"]
+        .as_array()
+        .expect("variables")
+        .iter()
+        .filter_map(|v| v["name"].as_str())
+        .collect();
+    assert_eq!(variables, ["datasource", "job"]);
+}
