@@ -17,6 +17,7 @@ use super::faults::Down;
 use super::ops::{self, DeleteOptions, FieldValidation, Scope, Subresource, WriteOptions};
 use super::patch::{ACCEPTED_PATCH_TYPES, PatchType};
 use super::request::{self, ApiPath, Query, ResourcePath};
+use super::resources::ResourceKey;
 use super::selectors::{FieldSelector, LabelSelector};
 use super::store::ObjectKey;
 use super::table;
@@ -172,6 +173,9 @@ fn resource(
             namespace: path.namespace.clone(),
         }
     };
+    if path.subresource.as_deref() == Some("log") && scope.resource.key() == pods_key() {
+        return pod_log(cluster, &request, &scope, &path);
+    }
     let sub = match path.subresource.as_deref() {
         None | Some("finalize") => Subresource::Main,
         Some("status") if scope.resource.has_status_subresource(&scope.version) => {
@@ -264,6 +268,35 @@ fn resource(
         }
         _ => Err(ApiError::MethodNotAllowed),
     }
+}
+
+fn pods_key() -> ResourceKey {
+    ResourceKey {
+        group: String::new(),
+        plural: "pods".into(),
+    }
+}
+
+/// `GET …/pods/<name>/log`: the planted text of the container (see `pod_logs`), as text/plain.
+fn pod_log(
+    cluster: &Arc<Cluster>,
+    request: &ApiRequest,
+    scope: &Scope,
+    path: &ResourcePath,
+) -> Result<Response, ApiError> {
+    if request.method != Method::GET {
+        return Err(ApiError::MethodNotAllowed);
+    }
+    let (Some(namespace), Some(name)) = (path.namespace.as_deref(), path.name.as_deref()) else {
+        return Err(ApiError::NoSuchPath);
+    };
+    let pod = ops::get(&cluster.lock(), scope, name)?;
+    let text = cluster.logs.read(namespace, &pod, &request.query)?;
+    let mut response = Response::new(Body::from(text));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    Ok(response)
 }
 
 fn accepts_json(headers: &HeaderMap) -> bool {
