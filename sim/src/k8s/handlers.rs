@@ -1,4 +1,4 @@
-//! HTTP handling of one cluster's API: faults first, then discovery/OpenAPI documents, then the
+//! HTTP handling of one cluster's API: faults first, the pod proxy, then discovery/OpenAPI documents, then the
 //! resource verbs (get, list, watch, create, update, patch, delete, deletecollection), answered
 //! with JSON objects, lists, Tables or `kind: Status` errors.
 
@@ -16,6 +16,7 @@ use super::error::ApiError;
 use super::faults::Down;
 use super::ops::{self, DeleteOptions, FieldValidation, Scope, Subresource, WriteOptions};
 use super::patch::{ACCEPTED_PATCH_TYPES, PatchType};
+use super::pod_proxy;
 use super::request::{self, ApiPath, Query, ResourcePath};
 use super::resources::ResourceKey;
 use super::selectors::{FieldSelector, LabelSelector};
@@ -104,22 +105,37 @@ pub async fn handle(cluster: Arc<Cluster>, request: ApiRequest) -> Response {
             "simulated fault: request failed".into(),
         ));
     }
+    if let Some(target) = pod_proxy::ProxyTarget::parse(&request.path) {
+        cluster.requests.record(
+            bearer_user(&request),
+            &request.method,
+            &target.resource_path(),
+            false,
+        );
+        return pod_proxy::forward(&cluster, &request.method, &target)
+            .await
+            .unwrap_or_else(|err| error_response(&err));
+    }
     match dispatch(&cluster, request) {
         Ok(response) => response,
         Err(err) => error_response(&err),
     }
 }
 
+/// The bearer token, standing for the user (see `request_log`).
+fn bearer_user(request: &ApiRequest) -> Option<&str> {
+    request
+        .header(header::AUTHORIZATION)
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
 fn dispatch(cluster: &Arc<Cluster>, request: ApiRequest) -> Result<Response, ApiError> {
     let path = request::parse_path(&request.path).ok_or(ApiError::NoSuchPath)?;
     if let ApiPath::Resource(resource_path) = path {
-        let user = request
-            .header(header::AUTHORIZATION)
-            .strip_prefix("Bearer ")
-            .map(str::trim)
-            .filter(|t| !t.is_empty());
         cluster.requests.record(
-            user,
+            bearer_user(&request),
             &request.method,
             &resource_path,
             request.query.flag("watch"),
