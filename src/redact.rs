@@ -22,8 +22,8 @@ pub const REDACTED: &str = "<redacted>";
 /// Whole secret values shorter than this are not removed verbatim (a username such as `admin`
 /// would otherwise vanish from every log line); the key and pattern rules still cover them.
 const MIN_KNOWN_VALUE: usize = 6;
-/// Fragments of multi-line secret values (a kubeconfig's lines and words) this long or longer are
-/// removed verbatim: tokens, base64 key material, PEM body lines.
+/// Words of secret values (a kubeconfig's, a PEM's) this long or longer are removed verbatim:
+/// tokens, base64 key material, PEM body lines.
 const MIN_KNOWN_FRAGMENT: usize = 16;
 
 /// Whether a map key names a secret value (compared without case and punctuation). Keys that
@@ -88,18 +88,16 @@ impl KnownSecrets {
                 set.insert(b64.encode(whole.as_bytes()));
                 set.insert(b64.encode(raw));
             }
-            // A multi-line value (kubeconfig, PEM): its lines and words, without quotes.
-            for line in whole.lines() {
-                let line = line.trim();
-                if line.len() >= MIN_KNOWN_FRAGMENT {
-                    set.insert(line.to_owned());
-                }
-                for word in line.split(|c: char| c.is_whitespace() || "\"',".contains(c)) {
-                    let word = word.trim_end_matches(':');
-                    if word.len() >= MIN_KNOWN_FRAGMENT {
-                        set.insert(word.to_owned());
-                        set.insert(b64.encode(word.as_bytes()));
-                    }
+            // A multi-line value (kubeconfig, PEM): its long words (tokens, key material, PEM
+            // body lines), split at quotes too, so that no removal spans a JSON string's end.
+            // Words of lowercase letters and dashes (a kubeconfig's keys) and URLs are no secret.
+            for word in whole.split(|c: char| c.is_whitespace() || "\"',".contains(c)) {
+                let word = word.trim_end_matches(':');
+                let plain_key = word.chars().all(|c| c.is_ascii_lowercase() || c == '-');
+                let url = word.starts_with("http://") || word.starts_with("https://");
+                if word.len() >= MIN_KNOWN_FRAGMENT && !plain_key && !url {
+                    set.insert(word.to_owned());
+                    set.insert(b64.encode(word.as_bytes()));
                 }
             }
         }
