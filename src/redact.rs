@@ -14,7 +14,7 @@ use std::sync::LazyLock;
 
 use base64::Engine;
 use regex::{Captures, Regex};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 /// What replaces a secret.
 pub const REDACTED: &str = "<redacted>";
@@ -244,14 +244,20 @@ pub fn redact_object(mut object: Value, known: &KnownSecrets) -> Value {
 /// sizes; never a value.
 pub fn secret_summary(secret: &Value) -> Value {
     let metadata = secret.get("metadata").cloned().unwrap_or(Value::Null);
-    let keys: Map<String, Value> = ["data", "stringData"]
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let sized = |field: &str, value: &Value| {
+        let text = value.as_str().unwrap_or_default();
+        match field {
+            "data" => b64.decode(text).map_or(text.len(), |bytes| bytes.len()),
+            _ => text.len(),
+        }
+    };
+    // A list of {key, bytes}: the key names stay visible (a `password` key is no secret).
+    let keys: Vec<Value> = ["data", "stringData"]
         .iter()
-        .filter_map(|field| secret.get(*field).and_then(Value::as_object))
-        .flat_map(|data| data.iter())
-        .map(|(key, value)| {
-            let size = value.as_str().map_or(0, str::len);
-            (key.clone(), json!(format!("{size} bytes (base64)")))
-        })
+        .filter_map(|field| Some((*field, secret.get(*field)?.as_object()?)))
+        .flat_map(|(field, data)| data.iter().map(move |(key, value)| (field, key, value)))
+        .map(|(field, key, value)| json!({"key": key, "bytes": sized(field, value)}))
         .collect();
     json!({
         "name": metadata.get("name"),
@@ -383,8 +389,11 @@ mod tests {
     fn a_secret_summary_has_keys_and_no_values() {
         let secret = json!({"metadata": {"name": "gslb-avi-secret", "namespace": "avi-system"},
                             "type": "Opaque", "data": {"password": "aHVudGVyMjI="}});
-        let summary = secret_summary(&secret).to_string();
-        assert!(summary.contains("gslb-avi-secret") && summary.contains("password"));
-        assert!(!summary.contains("aHVudGVyMjI="), "{summary}");
+        let summary = secret_summary(&secret);
+        assert_eq!(summary["keys"], json!([{"key": "password", "bytes": 8}]));
+        let mut redacted = summary.clone();
+        redact_value(&mut redacted, &none());
+        assert_eq!(redacted, summary, "redaction leaves a summary alone");
+        assert!(!summary.to_string().contains("aHVudGVyMjI="), "{summary}");
     }
 }

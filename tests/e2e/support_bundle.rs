@@ -330,9 +330,10 @@ async fn a_support_bundle_has_every_part_and_no_secret() {
     items(&files, "kubernetes/pods.json");
     let secrets = items(&files, "kubernetes/secrets.json");
     assert!(
-        secrets
-            .iter()
-            .any(|s| s["name"] == "gslb-avi-secret" && s["keys"]["password"].is_string()),
+        secrets.iter().any(|s| s["name"] == "gslb-avi-secret"
+            && s["keys"].as_array().is_some_and(|keys| keys
+                .iter()
+                .any(|k| k["key"] == "password" && k["bytes"].as_u64() > Some(0)))),
         "{secrets:?}"
     );
     let status = json_file(&files, "operator/amko-0/api-status.json");
