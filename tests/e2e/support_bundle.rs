@@ -426,6 +426,8 @@ async fn a_support_bundle_has_every_part_and_no_secret() {
             &format!("http://{listen}"),
             "--selector",
             "app=nothing",
+            "--debug-page-size",
+            "1",
         ],
     );
     let files = unpack(&second, &env.dir.join("unpacked-second"));
@@ -447,6 +449,24 @@ async fn a_support_bundle_has_every_part_and_no_secret() {
         "running"
     );
     json_file(&files, "operator/operator/debug-policy.json");
+    // One item a page: the two members come in two pages.
+    let first = json_file(&files, "operator/operator/debug-members.json");
+    let second = json_file(&files, "operator/operator/debug-members.page-2.json");
+    assert_eq!(
+        first["members"].as_array().map(Vec::len),
+        Some(1),
+        "{first}"
+    );
+    assert_eq!(
+        second["members"].as_array().map(Vec::len),
+        Some(1),
+        "{second}"
+    );
+    assert_ne!(
+        first["members"][0]["object"],
+        second["members"][0]["object"]
+    );
+    assert_eq!(second["next"], Value::Null, "{second}");
     items(&files, "crs/gslbconfigs.json");
     assert_clean(&files);
 }

@@ -50,6 +50,14 @@ pub struct Args {
     /// Log lines kept of each container (the newest).
     #[arg(long, default_value_t = 20_000)]
     pub log_lines: i64,
+    /// Pages read of each paged debug endpoint (/debug/gslbservices, …); more are left out and
+    /// the step says so.
+    #[arg(long, default_value_t = 20)]
+    pub debug_max_pages: usize,
+    /// Items per page asked of the debug endpoints (at most 1000, the most they give).
+    #[arg(long, default_value_t = amko::page::MAX_LIMIT as u64,
+          value_parser = clap::value_parser!(u64).range(1..=amko::page::MAX_LIMIT as u64))]
+    pub debug_page_size: u64,
     /// The longest one collection step may take; a slower one is recorded as failed.
     #[arg(long, default_value_t = 30)]
     pub step_timeout_secs: u64,
@@ -407,49 +415,46 @@ async fn collect(args: &Args, root: &str) -> Bundle {
         .timeout(limit)
         .build()
         .map_err(|e| e.to_string());
+    let reader = EndpointReader {
+        http: &http,
+        client: client.as_ref(),
+        namespace,
+    };
     for (label, target) in &targets {
         for (path, file, is_json) in ENDPOINTS {
             let name = format!("operator {label} {path}");
             step(&mut bundle, &name, limit, async |b: &mut Bundle| {
-                let text = match target {
-                    Target::Url(base) => {
-                        let http = http.as_ref().map_err(Clone::clone)?;
-                        let response = http
-                            .get(format!("{base}{path}"))
-                            .send()
-                            .await
-                            .map_err(|e| format!("cannot reach {base}{path}: {e}"))?;
-                        let status = response.status();
-                        let text = response.text().await.map_err(|e| e.to_string())?;
-                        if status == reqwest::StatusCode::NOT_FOUND && path.starts_with("/debug/") {
-                            return Err("not served (the operator runs without --debug-endpoints, or with --debug-listen: use --operator with a port-forward to it)".into());
-                        }
-                        text
-                    }
-                    Target::PodProxy { pod, port } => {
-                        let Some(client) = &client else {
-                            return Err("no Kubernetes client".into());
-                        };
-                        let uri = format!("/api/v1/namespaces/{namespace}/pods/{pod}:{port}/proxy{path}");
-                        let request = axum::http::Request::builder()
-                            .method(Method::GET)
-                            .uri(&uri)
-                            .body(Vec::new())
-                            .map_err(|e| e.to_string())?;
-                        client.request_text(request).await.map_err(|e| match &e {
-                            kube::Error::Api(status) if status.code == 404 && path.starts_with("/debug/") => {
-                                "not served (the operator runs without --debug-endpoints, or with --debug-listen: use --operator with a port-forward to it)".to_owned()
-                            }
-                            _ => format!("cannot read {uri}: {e}"),
-                        })?
-                    }
-                };
-                let target = format!("operator/{label}/{file}");
-                match (*is_json, serde_json::from_str::<Value>(&text)) {
-                    (true, Ok(value)) => b.add_json(&target, value),
-                    _ => b.add_text(&target, &text),
+                let stem = file.trim_end_matches(".json");
+                if !path.starts_with("/debug/") {
+                    let text = reader.read(target, path).await?;
+                    add_answer(b, &format!("operator/{label}/{file}"), &text, *is_json);
+                    return Ok(());
                 }
-                Ok(())
+                // The debug endpoints answer a page at a time: every page, up to the limit.
+                let mut token: Option<String> = None;
+                for page in 1..=args.debug_max_pages {
+                    let query = match &token {
+                        Some(t) => format!("?limit={}&continue={t}", args.debug_page_size),
+                        None => format!("?limit={}", args.debug_page_size),
+                    };
+                    let text = reader.read(target, &format!("{path}{query}")).await?;
+                    let next = serde_json::from_str::<Value>(&text)
+                        .ok()
+                        .and_then(|v| v["next"].as_str().map(str::to_owned));
+                    let name = match page {
+                        1 => format!("operator/{label}/{file}"),
+                        n => format!("operator/{label}/{stem}.page-{n}.json"),
+                    };
+                    add_answer(b, &name, &text, true);
+                    match next {
+                        Some(next) => token = Some(next),
+                        None => return Ok(()),
+                    }
+                }
+                Err(format!(
+                    "stopped after {} pages of {} (--debug-max-pages): the rest is not in the bundle",
+                    args.debug_max_pages, args.debug_page_size
+                ))
             })
             .await;
         }
@@ -477,6 +482,77 @@ async fn collect(args: &Args, root: &str) -> Bundle {
 enum Target {
     Url(String),
     PodProxy { pod: String, port: u16 },
+}
+
+const NOT_SERVED: &str = "not served (the operator runs without --debug-endpoints, or with --debug-listen: port-forward to that address and use --operator)";
+
+/// Reads the operator's endpoints, directly or through the pod proxy.
+struct EndpointReader<'a> {
+    http: &'a Result<reqwest::Client, String>,
+    client: Option<&'a Client>,
+    namespace: &'a str,
+}
+
+impl EndpointReader<'_> {
+    /// The answer to GET `path_and_query` (at most `MAX_ANSWER_BYTES` of it).
+    async fn read(&self, target: &Target, path_and_query: &str) -> Result<String, String> {
+        let debug = path_and_query.starts_with("/debug/");
+        match target {
+            Target::Url(base) => {
+                let http = self.http.as_ref().map_err(Clone::clone)?;
+                let url = format!("{base}{path_and_query}");
+                let mut response = http
+                    .get(&url)
+                    .send()
+                    .await
+                    .map_err(|e| format!("cannot reach {url}: {e}"))?;
+                if response.status() == reqwest::StatusCode::NOT_FOUND && debug {
+                    return Err(NOT_SERVED.into());
+                }
+                // A non-2xx answer is kept too: /api/status says why the operator is dead.
+                let mut body = Vec::new();
+                while let Some(chunk) = response
+                    .chunk()
+                    .await
+                    .map_err(|e| format!("cannot read {url}: {e}"))?
+                {
+                    body.extend_from_slice(&chunk);
+                    if body.len() as i64 > MAX_ANSWER_BYTES {
+                        return Err(format!(
+                            "{url}: answer larger than {MAX_ANSWER_BYTES} bytes"
+                        ));
+                    }
+                }
+                Ok(String::from_utf8_lossy(&body).into_owned())
+            }
+            Target::PodProxy { pod, port } => {
+                let client = self.client.ok_or("no Kubernetes client")?;
+                let namespace = self.namespace;
+                let uri = format!(
+                    "/api/v1/namespaces/{namespace}/pods/{pod}:{port}/proxy{path_and_query}"
+                );
+                let request = axum::http::Request::builder()
+                    .method(Method::GET)
+                    .uri(&uri)
+                    .body(Vec::new())
+                    .map_err(|e| format!("{uri}: {e}"))?;
+                client.request_text(request).await.map_err(|e| match &e {
+                    kube::Error::Api(status) if status.code == 404 && debug => {
+                        NOT_SERVED.to_owned()
+                    }
+                    _ => format!("cannot read {uri}: {e}"),
+                })
+            }
+        }
+    }
+}
+
+/// An endpoint's answer into the bundle: as JSON when it is, else as text.
+fn add_answer(bundle: &mut Bundle, path: &str, text: &str, is_json: bool) {
+    match serde_json::from_str::<Value>(text) {
+        Ok(value) if is_json => bundle.add_json(path, value),
+        _ => bundle.add_text(path, text),
+    }
 }
 
 /// The pod's container port named `http` (the chart's name for the endpoints' port).

@@ -51,6 +51,8 @@ pub struct ApiRequest {
     /// Path relative to the cluster's base URL.
     pub path: String,
     pub query: Query,
+    /// The query string as sent (what the pod proxy passes on).
+    pub raw_query: Option<String>,
     pub headers: HeaderMap,
     pub body: Bytes,
     /// `host:port` the client connected to (for `serverAddressByClientCIDRs`).
@@ -70,6 +72,7 @@ impl ApiRequest {
         Ok(ApiRequest {
             method: parts.method,
             query: Query::parse(parts.uri.query()),
+            raw_query: parts.uri.query().map(str::to_owned),
             path,
             headers: parts.headers,
             body,
@@ -112,7 +115,7 @@ pub async fn handle(cluster: Arc<Cluster>, request: ApiRequest) -> Response {
             &target.resource_path(),
             false,
         );
-        return pod_proxy::forward(&cluster, &request.method, &target)
+        return pod_proxy::forward(&cluster, &request, &target)
             .await
             .unwrap_or_else(|err| error_response(&err));
     }

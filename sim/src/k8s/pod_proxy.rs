@@ -3,8 +3,7 @@
 //! first container port) and the answer comes back. A simulated pod runs nothing, so whatever
 //! listens on that address answers: a test gives a Pod `status.podIP: 127.0.0.1` and runs the
 //! process it stands for on the port (`amko support-bundle` reads the operator's endpoints so).
-//! Only GET, without the query string; HTTP/1.0 to the target, so the answer ends with the
-//! connection.
+//! Only GET; HTTP/1.0 to the target, so the answer ends with the connection.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::cluster::Cluster;
 use super::error::ApiError;
+use super::handlers::ApiRequest;
 use super::ops::{self, Scope};
 use super::request::ResourcePath;
 use super::resources::ResourceKey;
@@ -79,10 +79,10 @@ impl ProxyTarget {
 /// Forwards a GET to the pod and returns its answer (status, content type and body).
 pub async fn forward(
     cluster: &Arc<Cluster>,
-    method: &Method,
+    request: &ApiRequest,
     target: &ProxyTarget,
 ) -> Result<Response, ApiError> {
-    if method != Method::GET {
+    if request.method != Method::GET {
         return Err(ApiError::MethodNotAllowed);
     }
     let (ip, port) = {
@@ -127,8 +127,12 @@ pub async fn forward(
         let mut stream = tokio::net::TcpStream::connect((ip.as_str(), port))
             .await
             .map_err(|e| e.to_string())?;
+        let query = match request.raw_query.as_deref() {
+            Some(q) if !q.is_empty() => format!("?{q}"),
+            _ => String::new(),
+        };
         let request = format!(
-            "GET {} HTTP/1.0\r\nHost: {ip}:{port}\r\nAccept: */*\r\nConnection: close\r\n\r\n",
+            "GET {}{query} HTTP/1.0\r\nHost: {ip}:{port}\r\nAccept: */*\r\nConnection: close\r\n\r\n",
             target.path
         );
         stream
