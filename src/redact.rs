@@ -5,7 +5,8 @@
 //! - known values: every value of the namespace's Secrets (and its base64 form, and the long
 //!   fragments of multi-line values such as a kubeconfig's token and key) is removed verbatim;
 //! - patterns: PEM blocks, base64-encoded PEM, bearer/basic credentials, JWTs and
-//!   `password=…`-style pairs are masked in any text (log lines, metrics, error messages).
+//!   `password=…`-style pairs and the user part of URLs are masked in any text (log lines,
+//!   metrics, error messages).
 //!
 //! Secret objects themselves are never copied: [`secret_summary`] keeps their names and keys.
 
@@ -142,6 +143,11 @@ static JWT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
         .unwrap_or_else(|e| unreachable!("a constant regex: {e}"))
 });
+/// `https://user:password@host`: the user part of a URL.
+static URL_USERINFO: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@")
+        .unwrap_or_else(|e| unreachable!("a constant regex: {e}"))
+});
 /// `password=x`, `password: x`, `"password":"x"`, `\"token\": \"x\"`, `client-key-data: x`, …
 static KEY_VALUE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
@@ -159,6 +165,7 @@ pub fn scrub_text(text: &str, known: &KnownSecrets) -> String {
     });
     let text = PEM_BASE64.replace_all(&text, REDACTED);
     let text = JWT.replace_all(&text, REDACTED);
+    let text = URL_USERINFO.replace_all(&text, format!("${{1}}{REDACTED}@").as_str());
     let text = AUTH_SCHEME.replace_all(&text, |c: &Captures| {
         format!(
             "{}{}{REDACTED}",
@@ -334,7 +341,8 @@ mod tests {
              token: eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl\n\
              {{\"password\":\"p a s s\",\"user\":\"admin\"}}\n\
              msg=\"{{\\\"password\\\":\\\"esc-pw\\\"}}\"\n\
-             client-key-data: LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCk1J\n"
+             client-key-data: LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCk1J\n\
+             controller https://admin:url-pw-9@10.0.0.1/api\n"
         );
         let out = scrub_text(&text, &none());
         for secret in [
@@ -345,6 +353,7 @@ mod tests {
             "p a s s",
             "esc-pw",
             "LS0tLS1CRUdJTiBQUklW",
+            "url-pw-9",
         ] {
             assert!(!out.contains(secret), "{secret} left in:\n{out}");
         }
@@ -354,6 +363,7 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("\"user\":\"admin\""), "{out}");
+        assert!(out.contains("https://<redacted>@10.0.0.1/api"), "{out}");
     }
 
     #[test]

@@ -70,15 +70,21 @@ impl Bundle {
             .unwrap_or_else(|e| format!("{{\"error\": \"cannot serialise: {e}\"}}"));
         // Every string in it is scrubbed already; a text pass over the JSON could break it
         // (a number after a `token` key is not a string to mask).
-        self.current_files.push(path.to_owned());
-        self.entries.push((path.to_owned(), text.into_bytes()));
+        self.push(path, text.into_bytes());
     }
 
     /// Free text (logs, metrics), scrubbed.
     pub fn add_text(&mut self, path: &str, text: &str) {
         let scrubbed = scrub_text(text, &self.known);
-        self.current_files.push(path.to_owned());
-        self.entries.push((path.to_owned(), scrubbed.into_bytes()));
+        self.push(path, scrubbed.into_bytes());
+    }
+
+    /// Names come from the cluster (pod, container and release names): each path segment is
+    /// made safe, so that no entry can point outside the bundle's folder when unpacked.
+    fn push(&mut self, path: &str, bytes: Vec<u8>) {
+        let path = safe_path(path);
+        self.current_files.push(path.clone());
+        self.entries.push((path, bytes));
     }
 
     /// Ends a step: what it wrote and, when it failed, why (scrubbed too).
@@ -154,6 +160,30 @@ impl Bundle {
         }
         result.map(|()| self.entries.len())
     }
+}
+
+/// `path` with every segment limited to letters, digits, `.`, `_` and `-` (others become `_`),
+/// and no empty, `.` or `..` segment.
+fn safe_path(path: &str) -> String {
+    path.split('/')
+        .map(|segment| {
+            let clean: String = segment
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            match clean.as_str() {
+                "" | "." | ".." => "_".to_owned(),
+                _ => clean,
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 fn partial_path(output: &Path) -> PathBuf {
@@ -291,6 +321,14 @@ mod tests {
             decode_helm_release("s", not_json.as_bytes()),
             Err(ReleaseError::Json { .. })
         ));
+    }
+
+    #[test]
+    fn entry_paths_stay_inside_the_bundle() {
+        assert_eq!(safe_path("logs/amko-0/amko.log"), "logs/amko-0/amko.log");
+        assert_eq!(safe_path("chart/../../etc/passwd"), "chart/_/_/etc/passwd");
+        assert_eq!(safe_path("chart//x y/v.json"), "chart/_/x_y/v.json");
+        assert_eq!(safe_path("/abs"), "_/abs");
     }
 
     #[test]

@@ -186,14 +186,18 @@ async fn collect(args: &Args, root: &str) -> Bundle {
                 .items;
             let mut summaries = Vec::new();
             for secret in &secrets {
-                for value in secret.data.iter().flat_map(|d| d.values()) {
-                    secret_values.push(value.0.clone());
-                }
-                for value in secret.string_data.iter().flat_map(|d| d.values()) {
-                    secret_values.push(value.as_bytes().to_vec());
-                }
                 let name = secret.metadata.name.clone().unwrap_or_default();
                 let is_release = secret.type_.as_deref() == Some("helm.sh/release.v1");
+                // A release is no secret as it is stored (compressed); its values' secrets are
+                // added below, its rendered Secrets are read as themselves.
+                if !is_release {
+                    for value in secret.data.iter().flat_map(|d| d.values()) {
+                        secret_values.push(value.0.clone());
+                    }
+                    for value in secret.string_data.iter().flat_map(|d| d.values()) {
+                        secret_values.push(value.as_bytes().to_vec());
+                    }
+                }
                 if is_release {
                     let release = match secret.data.as_ref().and_then(|d| d.get("release")) {
                         Some(data) => decode_helm_release(&name, &data.0),
