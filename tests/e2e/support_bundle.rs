@@ -76,7 +76,11 @@ fn support_bundle(env: &Env, output: &Path, args: &[&str]) -> String {
         .args(["--context", "cluster1", "--namespace", HOME])
         .arg("--output")
         .arg(output)
-        .args(["--step-timeout-secs", "20"])
+        .args(if args.contains(&"--step-timeout-secs") {
+            &[][..]
+        } else {
+            &["--step-timeout-secs", "20"][..]
+        })
         .args(args)
         .stdin(Stdio::null())
         .output()
@@ -468,5 +472,54 @@ async fn a_support_bundle_has_every_part_and_no_secret() {
     );
     assert_eq!(second["next"], Value::Null, "{second}");
     items(&files, "crs/gslbconfigs.json");
+    assert_clean(&files);
+
+    // A home cluster that answers too slowly: each of its steps gives up at the step limit and
+    // says so; the operator's endpoints, read directly, are still in the bundle.
+    let faults = env.clusters.faults("cluster1").expect("cluster1");
+    faults.set_latency(Duration::from_secs(3));
+    let slow = env.dir.join("slow.tar.gz");
+    support_bundle(
+        &env,
+        &slow,
+        &[
+            "--operator",
+            &format!("http://{listen}"),
+            "--step-timeout-secs",
+            "1",
+        ],
+    );
+    faults.set_latency(Duration::ZERO);
+    let files = unpack(&slow, &env.dir.join("unpacked-slow"));
+    let manifest = json_file(&files, "manifest.json");
+    let failed: Vec<&str> = manifest["failedSteps"]
+        .as_array()
+        .map(|s| s.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    for expected in [
+        "secrets",
+        "custom resources",
+        "events",
+        "pods",
+        "controller version",
+    ] {
+        assert!(
+            failed.contains(&expected),
+            "{expected} not failed: {manifest:#}"
+        );
+    }
+    let secrets_step = manifest["steps"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["step"] == "secrets"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        secrets_step["error"], "gave up after 1 s (--step-timeout-secs)",
+        "{manifest:#}"
+    );
+    assert_eq!(
+        json_file(&files, "operator/operator/api-status.json")["status"],
+        "running"
+    );
     assert_clean(&files);
 }
