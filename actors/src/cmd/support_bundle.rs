@@ -33,7 +33,7 @@ pub struct Args {
     pub clusters: ClusterArgs,
     /// Where to write the bundle (default: amko-support-<UTC time>.tar.gz in the current
     /// directory).
-    #[arg(long = "output", short = 'o', value_name = "FILE")]
+    #[arg(long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Base URL of the operator's HTTP endpoints, e.g. http://127.0.0.1:8080 after `kubectl
     /// port-forward`. Default: every amko-rs pod through the Kubernetes API server's pod proxy
