@@ -196,8 +196,14 @@ pub fn scrub_text(text: &str, known: &KnownSecrets) -> String {
 pub fn redact_value(value: &mut Value, known: &KnownSecrets) {
     match value {
         Value::Object(map) => {
+            // A `{name, value}` pair (a container's env entry, a Helm `--set` list) is a key
+            // and its value too: `{name: AVI_PASSWORD, value: …}`.
+            let pair_is_secret = map
+                .get("name")
+                .and_then(Value::as_str)
+                .is_some_and(is_secret_key);
             for (key, inner) in map.iter_mut() {
-                if is_secret_key(key) {
+                if is_secret_key(key) || (pair_is_secret && key == "value") {
                     mask(inner);
                 } else {
                     redact_value(inner, known);
@@ -321,6 +327,7 @@ mod tests {
             "gslbLeaderCredentials": {"username": "admin", "password": "s3cr3t-pw", "certificateAuthorityData": KEY_PEM},
             "configs": {"gslbLeaderController": "10.0.0.1", "apiToken": ""},
             "list": [{"token": "abc"}],
+            "env": [{"name": "AVI_PASSWORD", "value": "env-pw"}, {"name": "LOG_LEVEL", "value": "debug"}],
         });
         redact_value(&mut values, &none());
         assert_eq!(values["gslbLeaderCredentials"]["username"], "admin");
@@ -332,6 +339,8 @@ mod tests {
         assert_eq!(values["configs"]["gslbLeaderController"], "10.0.0.1");
         assert_eq!(values["configs"]["apiToken"], "");
         assert_eq!(values["list"][0]["token"], REDACTED);
+        assert_eq!(values["env"][0]["value"], REDACTED);
+        assert_eq!(values["env"][1]["value"], "debug");
     }
 
     #[test]

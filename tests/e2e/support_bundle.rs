@@ -3,8 +3,8 @@
 //! log is planted as the pod's), then the real binary writes a bundle that the system `tar`
 //! unpacks. Every part support needs is there and non-empty, and none of the planted secrets (the
 //! controller password and CA, a bearer token, a client key; in the credentials Secret, the chart
-//! values, the members kubeconfig Secret, log lines and an Event) appears anywhere in it, neither
-//! verbatim nor in base64.
+//! values, the members kubeconfig Secret, log lines, an Event, and a password in the pod's env)
+//! appears anywhere in it, neither verbatim nor in base64.
 
 mod harness;
 
@@ -25,6 +25,9 @@ const POD: &str = "amko-0";
 /// use, so that the operator still reaches the simulated clusters).
 const PLANTED_TOKEN: &str = "planted-bearer-eyJhbGciOi.token-5a1f0c3e9d7b";
 const PLANTED_KEY: &str = "-----BEGIN PRIVATE KEY-----\nMIIEvplantedCLIENTkeyQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQ\nC7plantedSECONDlineOFtheCLIENTkeyXyZ0123456789abcdefABCDEF\n-----END PRIVATE KEY-----\n";
+
+/// A password written straight into the pod's env (in no Secret).
+const PLANTED_ENV: &str = "env-only-planted-pw-31337";
 
 fn b64(text: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(text)
@@ -254,7 +257,8 @@ async fn a_support_bundle_has_every_part_and_no_secret() {
         "metadata": {"name": POD, "namespace": HOME,
                      "labels": {"app.kubernetes.io/name": "amko", "app.kubernetes.io/instance": RELEASE}},
         "spec": {"containers": [{"name": "amko", "image": "amko-rs:test",
-                                 "ports": [{"name": "http", "containerPort": port}]}]}
+                                 "ports": [{"name": "http", "containerPort": port}],
+                                 "env": [{"name": "AVI_PASSWORD", "value": PLANTED_ENV}]}]}
     }))
     .expect("pod");
     pods.create(&PostParams::default(), &pod)
@@ -400,6 +404,7 @@ async fn a_support_bundle_has_every_part_and_no_secret() {
         ("the bearer token", PLANTED_TOKEN.to_owned()),
         ("the client key", PLANTED_KEY.to_owned()),
         ("a line of the client key", key_body_line),
+        ("a password in the pod's env", PLANTED_ENV.to_owned()),
     ];
     let assert_clean = |files: &[(String, String)]| {
         for (path, text) in files {
