@@ -17,5 +17,6 @@ pub mod model;
 pub mod page;
 pub mod plan_report;
 pub mod policy;
+pub mod redact;
 pub mod state;
 pub mod vocab;

@@ -393,3 +393,114 @@ async fn custom_resources_after_their_crd() {
     );
     sim.shutdown().await;
 }
+
+const POD: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: app-0
+  namespace: apps
+spec:
+  containers:
+  - name: app
+    image: example/app:1
+    ports:
+    - {name: http, containerPort: 8080}
+"#;
+
+/// A one-shot HTTP server on 127.0.0.1 that answers each request with its request line.
+async fn echo_server() -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("listener");
+    let port = listener.local_addr().expect("address").port();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut buffer = vec![0u8; 4096];
+            let n = stream.read(&mut buffer).await.unwrap_or(0);
+            let text = String::from_utf8_lossy(&buffer[..n]).into_owned();
+            let line = text.lines().next().unwrap_or_default().to_owned();
+            let answer =
+                format!("HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nseen: {line}\n");
+            let _ = stream.write_all(answer.as_bytes()).await;
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pod_logs_and_the_pod_proxy() {
+    let (sim, k) = start().await;
+    let ctx = "plain";
+    k.ok(ctx, "create namespace apps", &[]).await;
+    k.apply(ctx, POD).await.expect_ok();
+
+    // Nothing planted: an empty log, and no previous container.
+    assert_eq!(k.ok(ctx, "logs app-0 -n apps", &[]).await, "");
+    let err = k
+        .run(ctx, &["logs", "app-0", "-n", "apps", "--previous"], None)
+        .await
+        .expect_err();
+    assert!(err.contains("previous terminated container"), "{err}");
+
+    // Planted through the control API, read by kubectl logs.
+    let http = reqwest::Client::new();
+    for (which, text) in [("log", "one\ntwo\nthree\n"), ("previous-log", "crashed\n")] {
+        let url = format!(
+            "{}/sim/clusters/plain/pods/apps/app-0/app/{which}",
+            sim.control_url()
+        );
+        let answer = http.put(&url).body(text).send().await.expect("control API");
+        assert!(answer.status().is_success(), "{url}: {}", answer.status());
+    }
+    assert_eq!(
+        k.ok(ctx, "logs app-0 -n apps", &[]).await,
+        "one\ntwo\nthree\n"
+    );
+    assert_eq!(
+        k.ok(ctx, "logs app-0 -n apps --tail 1", &[]).await,
+        "three\n"
+    );
+    assert_eq!(
+        k.ok(ctx, "logs app-0 -n apps -c app --previous", &[]).await,
+        "crashed\n"
+    );
+    let err = k
+        .run(ctx, &["logs", "app-0", "-n", "apps", "-c", "other"], None)
+        .await
+        .expect_err();
+    assert!(err.contains("not valid for pod app-0"), "{err}");
+
+    // The pod proxy: to status.podIP on the given port, with the query string.
+    let err = k
+        .run(
+            ctx,
+            &[
+                "get",
+                "--raw",
+                "/api/v1/namespaces/apps/pods/app-0:8080/proxy/x",
+            ],
+            None,
+        )
+        .await
+        .expect_err();
+    assert!(err.contains("no IP address"), "{err}");
+    let port = echo_server().await;
+    k.ok(
+        ctx,
+        "patch pod app-0 -n apps --subresource=status --type=merge",
+        &["-p", r#"{"status":{"podIP":"127.0.0.1"}}"#],
+    )
+    .await;
+    let seen = k
+        .ok(
+            ctx,
+            "get --raw",
+            &[&format!(
+                "/api/v1/namespaces/apps/pods/app-0:{port}/proxy/metrics?a=1"
+            )],
+        )
+        .await;
+    assert_eq!(seen, "seen: GET /metrics?a=1 HTTP/1.0\n");
+}

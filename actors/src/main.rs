@@ -44,6 +44,9 @@ enum Command {
     /// Start simulated member clusters and an Avi controller, print one JSON line, run until signalled.
     #[cfg(feature = "sim")]
     Sim(cmd::sim::Args),
+    /// Write a .tar.gz for support: logs, CRs with status, Events, the operator's status, metrics
+    /// and debug state, versions and chart values, with secrets redacted.
+    SupportBundle(cmd::support_bundle::Args),
 }
 
 impl From<cmd::plugin::PluginCommand> for Command {
@@ -52,6 +55,7 @@ impl From<cmd::plugin::PluginCommand> for Command {
         match command {
             PluginCommand::Crds(args) => Command::Crds(args),
             PluginCommand::Plan(args) => Command::Plan(*args),
+            PluginCommand::SupportBundle(args) => Command::SupportBundle(*args),
         }
     }
 }
@@ -73,6 +77,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::run::run(args),
         #[cfg(feature = "sim")]
         Command::Sim(args) => cmd::sim::run(args),
+        Command::SupportBundle(args) => cmd::support_bundle::run(args).map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,7 +1,8 @@
 //! End-to-end: the `amko` binary installed as `kubectl-amko` on PATH is found by the real kubectl
 //! (`kubectl plugin list`) and answers `kubectl amko …`: its help says `kubectl amko`, a
 //! subcommand it does not offer (`run`) is refused, and `kubectl amko plan` with the cluster
-//! flags kubectl does not forward to plugins reads a converged environment and says "no changes".
+//! flags kubectl does not forward to plugins reads a converged environment and says "no changes";
+//! `kubectl amko support-bundle` writes a bundle.
 
 mod harness;
 
@@ -83,6 +84,7 @@ fn kubectl_finds_the_plugin_and_it_answers_as_kubectl_amko() {
         help.stdout
     );
     assert!(help.stdout.contains("plan"), "{}", help.stdout);
+    assert!(help.stdout.contains("support-bundle"), "{}", help.stdout);
     // `run` belongs to the `amko` command only.
     assert!(!help.stdout.contains("\n  run "), "{}", help.stdout);
 
@@ -248,4 +250,61 @@ async fn kubectl_amko_plan_reads_a_converged_environment() {
         Vec::<String>::new(),
         "kubectl amko plan wrote to the controller"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_amko_support_bundle_writes_a_bundle() {
+    let gdp = harness::gdp(&["cluster1", "cluster2"], json!({}));
+    let env = Env::start(
+        "kplugin-bundle",
+        EnvOptions::clusters(2).install(gdp).run(&[]),
+    )
+    .await;
+    let bin = plugin_dir(&env.dir);
+    let kubeconfig = env.kubeconfig.display().to_string();
+    let output = env.dir.join("kubectl-bundle.tar.gz");
+    let operator = format!(
+        "http://{}",
+        env.operator
+            .as_ref()
+            .map(|o| o.listen.clone())
+            .expect("operator")
+    );
+    let ran = kubectl(
+        &bin,
+        &[
+            "amko",
+            "support-bundle",
+            "--kubeconfig",
+            &kubeconfig,
+            "--context",
+            env.home_cluster(),
+            "--namespace",
+            HOME,
+            "--operator",
+            &operator,
+            "--output",
+            &output.display().to_string(),
+        ],
+    );
+    assert_eq!(ran.code, Some(0), "{}\n{}", ran.stdout, ran.stderr);
+    assert_eq!(ran.stdout.trim(), output.display().to_string());
+    let listed = std::process::Command::new("tar")
+        .arg("-tzf")
+        .arg(&output)
+        .output()
+        .expect("tar runs");
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    for part in [
+        "/manifest.json",
+        "/crs/gslbconfigs.json",
+        "/operator/operator/api-status.json",
+        "/operator/operator/metrics.txt",
+        "/versions.json",
+    ] {
+        assert!(
+            listed.lines().any(|l| l.ends_with(part)),
+            "{part}: {listed}"
+        );
+    }
 }

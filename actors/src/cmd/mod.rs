@@ -1,5 +1,6 @@
 //! One module per `amko` subcommand.
 
+pub mod bundle_archive;
 pub mod clusters;
 pub mod crds;
 #[cfg(feature = "sim")]
@@ -11,3 +12,4 @@ pub mod plugin;
 pub mod run;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod support_bundle;

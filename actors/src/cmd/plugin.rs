@@ -7,7 +7,7 @@ use std::path::Path;
 
 use clap::{Parser, Subcommand};
 
-use super::{crds, plan};
+use super::{crds, plan, support_bundle};
 
 /// The file name kubectl looks for on PATH to run `kubectl amko …` (kubectl's plugin convention:
 /// `kubectl-<name>`).
@@ -39,6 +39,9 @@ pub enum PluginCommand {
     /// Show what `amko run` would change on the controller (optionally with proposed GDPs and
     /// GSLBHostRules from files), writing nothing. Exit code 0: no changes, 2: changes, 1: error.
     Plan(Box<plan::Args>),
+    /// Write a .tar.gz for support: logs, CRs with status, Events, the operator's status, metrics
+    /// and debug state, versions and chart values, with secrets redacted.
+    SupportBundle(Box<support_bundle::Args>),
 }
 
 #[cfg(test)]
@@ -80,7 +83,7 @@ mod tests {
             .get_subcommands()
             .map(|c| c.get_name().to_owned())
             .collect();
-        assert_eq!(names, ["crds", "plan"]);
+        assert_eq!(names, ["crds", "plan", "support-bundle"]);
     }
 
     #[test]
@@ -106,7 +109,7 @@ mod tests {
 
     #[test]
     fn the_plugin_refuses_the_writing_subcommands() {
-        for sub in ["run", "federate", "explain", "support-bundle"] {
+        for sub in ["run", "federate", "explain"] {
             let err = PluginCli::try_parse_from(["kubectl-amko", sub])
                 .err()
                 .unwrap_or_else(|| panic!("{sub} accepted"));

@@ -9,6 +9,7 @@ use super::config::{ClusterSpec, WatchSettings};
 use super::error::ApiError;
 use super::faults::Faults;
 use super::ops::{self, Scope, WriteOptions};
+use super::pod_logs::PodLogs;
 use super::request_log::RequestLog;
 use super::resources::{Registry, ResourceKey};
 use super::store::ClusterState;
@@ -23,6 +24,8 @@ pub struct Cluster {
     pub watch: WatchSettings,
     /// Every resource request served, in RBAC's terms.
     pub requests: RequestLog,
+    /// What `pods/log` answers.
+    pub logs: PodLogs,
 }
 
 impl Cluster {
@@ -39,6 +42,7 @@ impl Cluster {
             faults: Faults::default(),
             watch,
             requests: RequestLog::default(),
+            logs: PodLogs::default(),
         };
         cluster.seed()?;
         Ok(cluster)

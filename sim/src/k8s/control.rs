@@ -1,7 +1,9 @@
 //! The fault-control API under `/sim/`: `GET /sim/clusters` lists clusters and their faults;
 //! `GET|POST /sim/clusters/<name>/faults` reads or sets down/latency/error rate;
 //! `POST /sim/clusters/<name>/drop-watches`, `.../gone-next-watch` and `.../expire` trigger
-//! one-shot faults; `.../hold-watches` and `.../release-watches` open and end a watch gap. On a
+//! one-shot faults; `.../hold-watches` and `.../release-watches` open and end a watch gap;
+//! `PUT /sim/clusters/<name>/pods/<ns>/<pod>/<container>/log` (or `previous-log`) plants the text
+//! `pods/log` serves. On a
 //! cluster's own port `/sim/faults` etc. address that cluster. `<name>` is percent-encoded (a
 //! kubeconfig context name may hold `/`).
 
@@ -32,6 +34,32 @@ pub fn handle(
     }
 }
 
+/// `PUT …/pods/<ns>/<pod>/<container>/log|previous-log` with the log text as the body.
+fn plant_log(
+    cluster: &Cluster,
+    method: &Method,
+    [ns, pod, container, which]: [&str; 4],
+    body: &[u8],
+) -> Result<Value, ApiError> {
+    let previous = match (method, which) {
+        (&Method::PUT | &Method::POST, "log") => false,
+        (&Method::PUT | &Method::POST, "previous-log") => true,
+        _ => return Err(ApiError::NoSuchPath),
+    };
+    let (ns, pod, container) = (
+        decode_path_segment(ns),
+        decode_path_segment(pod),
+        decode_path_segment(container),
+    );
+    let text = String::from_utf8_lossy(body).into_owned();
+    let bytes = text.len();
+    cluster.logs.set(&ns, &pod, &container, previous, text);
+    Ok(
+        json!({"name": cluster.spec.name, "namespace": ns, "pod": pod, "container": container,
+              "previous": previous, "bytes": bytes}),
+    )
+}
+
 fn route(
     clusters: &BTreeMap<String, Arc<Cluster>>,
     bound: Option<&Arc<Cluster>>,
@@ -55,6 +83,17 @@ fn route(
                 ApiError::BadRequest(format!("no simulated cluster named {name:?}"))
             })?;
             (cluster, *action)
+        }
+        ["clusters", name, "pods", ns, pod, container, which] => {
+            let name = decode_path_segment(name);
+            let cluster = clusters.get(&name).ok_or_else(|| {
+                ApiError::BadRequest(format!("no simulated cluster named {name:?}"))
+            })?;
+            return plant_log(cluster, method, [ns, pod, container, which], body);
+        }
+        ["pods", ns, pod, container, which] => {
+            let cluster = bound.ok_or(ApiError::NoSuchPath)?;
+            return plant_log(cluster, method, [ns, pod, container, which], body);
         }
         [action] => (bound.ok_or(ApiError::NoSuchPath)?, *action),
         _ => return Err(ApiError::NoSuchPath),

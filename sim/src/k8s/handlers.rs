@@ -1,4 +1,4 @@
-//! HTTP handling of one cluster's API: faults first, then discovery/OpenAPI documents, then the
+//! HTTP handling of one cluster's API: faults first, the pod proxy, then discovery/OpenAPI documents, then the
 //! resource verbs (get, list, watch, create, update, patch, delete, deletecollection), answered
 //! with JSON objects, lists, Tables or `kind: Status` errors.
 
@@ -16,7 +16,9 @@ use super::error::ApiError;
 use super::faults::Down;
 use super::ops::{self, DeleteOptions, FieldValidation, Scope, Subresource, WriteOptions};
 use super::patch::{ACCEPTED_PATCH_TYPES, PatchType};
+use super::pod_proxy;
 use super::request::{self, ApiPath, Query, ResourcePath};
+use super::resources::ResourceKey;
 use super::selectors::{FieldSelector, LabelSelector};
 use super::store::ObjectKey;
 use super::table;
@@ -49,6 +51,8 @@ pub struct ApiRequest {
     /// Path relative to the cluster's base URL.
     pub path: String,
     pub query: Query,
+    /// The query string as sent (what the pod proxy passes on).
+    pub raw_query: Option<String>,
     pub headers: HeaderMap,
     pub body: Bytes,
     /// `host:port` the client connected to (for `serverAddressByClientCIDRs`).
@@ -68,6 +72,7 @@ impl ApiRequest {
         Ok(ApiRequest {
             method: parts.method,
             query: Query::parse(parts.uri.query()),
+            raw_query: parts.uri.query().map(str::to_owned),
             path,
             headers: parts.headers,
             body,
@@ -103,22 +108,37 @@ pub async fn handle(cluster: Arc<Cluster>, request: ApiRequest) -> Response {
             "simulated fault: request failed".into(),
         ));
     }
+    if let Some(target) = pod_proxy::ProxyTarget::parse(&request.path) {
+        cluster.requests.record(
+            bearer_user(&request),
+            &request.method,
+            &target.resource_path(),
+            false,
+        );
+        return pod_proxy::forward(&cluster, &request, &target)
+            .await
+            .unwrap_or_else(|err| error_response(&err));
+    }
     match dispatch(&cluster, request) {
         Ok(response) => response,
         Err(err) => error_response(&err),
     }
 }
 
+/// The bearer token, standing for the user (see `request_log`).
+fn bearer_user(request: &ApiRequest) -> Option<&str> {
+    request
+        .header(header::AUTHORIZATION)
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
 fn dispatch(cluster: &Arc<Cluster>, request: ApiRequest) -> Result<Response, ApiError> {
     let path = request::parse_path(&request.path).ok_or(ApiError::NoSuchPath)?;
     if let ApiPath::Resource(resource_path) = path {
-        let user = request
-            .header(header::AUTHORIZATION)
-            .strip_prefix("Bearer ")
-            .map(str::trim)
-            .filter(|t| !t.is_empty());
         cluster.requests.record(
-            user,
+            bearer_user(&request),
             &request.method,
             &resource_path,
             request.query.flag("watch"),
@@ -172,6 +192,9 @@ fn resource(
             namespace: path.namespace.clone(),
         }
     };
+    if path.subresource.as_deref() == Some("log") && scope.resource.key() == pods_key() {
+        return pod_log(cluster, &request, &scope, &path);
+    }
     let sub = match path.subresource.as_deref() {
         None | Some("finalize") => Subresource::Main,
         Some("status") if scope.resource.has_status_subresource(&scope.version) => {
@@ -264,6 +287,35 @@ fn resource(
         }
         _ => Err(ApiError::MethodNotAllowed),
     }
+}
+
+fn pods_key() -> ResourceKey {
+    ResourceKey {
+        group: String::new(),
+        plural: "pods".into(),
+    }
+}
+
+/// `GET …/pods/<name>/log`: the planted text of the container (see `pod_logs`), as text/plain.
+fn pod_log(
+    cluster: &Arc<Cluster>,
+    request: &ApiRequest,
+    scope: &Scope,
+    path: &ResourcePath,
+) -> Result<Response, ApiError> {
+    if request.method != Method::GET {
+        return Err(ApiError::MethodNotAllowed);
+    }
+    let (Some(namespace), Some(name)) = (path.namespace.as_deref(), path.name.as_deref()) else {
+        return Err(ApiError::NoSuchPath);
+    };
+    let pod = ops::get(&cluster.lock(), scope, name)?;
+    let text = cluster.logs.read(namespace, &pod, &request.query)?;
+    let mut response = Response::new(Body::from(text));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    Ok(response)
 }
 
 fn accepts_json(headers: &HeaderMap) -> bool {

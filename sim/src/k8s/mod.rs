@@ -27,7 +27,7 @@
 //!
 //! Layout: `store` keeps objects and events; `ops` implements the verbs with the metadata rules;
 //! `admission`, `crd`, `schema` + `cel_rules` validate and default; `patch` merges; `controllers`
-//! and `ako` react to writes; `request`, `handlers`, `table`, `watch`, `discovery`, `protobuf`
+//! and `ako` react to writes; `pod_logs` holds the text `pods/log` serves; `pod_proxy` forwards `pods/proxy` to `status.podIP`; `request`, `handlers`, `table`, `watch`, `discovery`, `protobuf`
 //! speak HTTP; `faults` + `control` inject failures; `server`, `tls`, `kubeconfig` run it all.
 
 mod admission;
@@ -47,6 +47,8 @@ mod json_util;
 mod kubeconfig;
 mod ops;
 mod patch;
+mod pod_logs;
+mod pod_proxy;
 mod protobuf;
 mod request;
 pub mod request_log;

@@ -415,6 +415,26 @@ impl SimClusters {
         }
     }
 
+    /// Plants the log `pods/log` serves for `container` of pod `namespace/pod` in cluster
+    /// `cluster` (of its previous instance when `previous`); false when there is no such cluster.
+    pub fn set_pod_log(
+        &self,
+        cluster: &str,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+        previous: bool,
+        text: impl Into<String>,
+    ) -> bool {
+        match self.clusters.get(cluster) {
+            Some(c) => {
+                c.logs.set(namespace, pod, container, previous, text.into());
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Number of objects stored in cluster `name`.
     pub fn object_count(&self, name: &str) -> Option<usize> {
         self.clusters.get(name).map(|c| c.lock().total_objects())
