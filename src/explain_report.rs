@@ -19,6 +19,9 @@ use crate::policy::select::{Check, Reason, Selection};
 use crate::state::{ObjectId, World};
 use crate::vocab::GsKey;
 
+/// The `source` of a report computed without an operator.
+pub const STANDALONE: &str = "standalone";
+
 /// `amko explain`'s exit code when the subject was found and explained.
 pub const EXIT_EXPLAINED: u8 = 0;
 /// `amko explain`'s exit code on an error, also when the subject is nowhere to be found.
@@ -258,7 +261,7 @@ impl GsVerdict {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ExplainReport {
     pub subject: Subject,
-    /// `standalone` or `operator <address>`.
+    /// [`STANDALONE`] or `operator <address>`.
     pub source: String,
     /// Whether anything was found for the subject.
     pub found: bool,
@@ -417,14 +420,15 @@ impl ExplainReport {
         if self.gslb_services.is_empty() {
             let _ = writeln!(out, "\nno GslbService is concerned");
         }
+        let history_known = self.source != STANDALONE;
         for gs in &self.gslb_services {
-            render_gs(&mut out, gs);
+            render_gs(&mut out, gs, history_known);
         }
         out
     }
 }
 
-fn render_gs(out: &mut String, gs: &GsVerdict) {
+fn render_gs(out: &mut String, gs: &GsVerdict, history_known: bool) {
     let _ = writeln!(out, "\nGslbService {}/{}", gs.tenant, gs.name);
     if gs.members.is_empty() {
         let _ = writeln!(out, "  members: none");
@@ -490,8 +494,15 @@ fn render_gs(out: &mut String, gs: &GsVerdict) {
         }
         None => "none".to_owned(),
     };
-    let _ = writeln!(out, "  last write: {}", record(&gs.last_write));
-    let _ = writeln!(out, "  last error: {}", record(&gs.last_error));
+    if history_known {
+        let _ = writeln!(out, "  last write: {}", record(&gs.last_write));
+        let _ = writeln!(out, "  last error: {}", record(&gs.last_error));
+    } else {
+        let _ = writeln!(
+            out,
+            "  last write, last error: known only to the running operator (--operator)"
+        );
+    }
 }
 
 fn show(value: &Value) -> String {

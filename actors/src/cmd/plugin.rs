@@ -7,7 +7,7 @@ use std::path::Path;
 
 use clap::{Parser, Subcommand};
 
-use super::{crds, plan};
+use super::{crds, explain, plan};
 
 /// The file name kubectl looks for on PATH to run `kubectl amko …` (kubectl's plugin convention:
 /// `kubectl-<name>`).
@@ -39,6 +39,10 @@ pub enum PluginCommand {
     /// Show what `amko run` would change on the controller (optionally with proposed GDPs and
     /// GSLBHostRules from files), writing nothing. Exit code 0: no changes, 2: changes, 1: error.
     Plan(Box<plan::Args>),
+    /// Explain why an FQDN or an object (ingress|route|service/NS/NAME --cluster C) is or is not
+    /// in a GslbService, and how its GslbService differs on the controller. Exit code 0:
+    /// explained, 1: error or not found.
+    Explain(Box<explain::Args>),
 }
 
 #[cfg(test)]
@@ -80,7 +84,7 @@ mod tests {
             .get_subcommands()
             .map(|c| c.get_name().to_owned())
             .collect();
-        assert_eq!(names, ["crds", "plan"]);
+        assert_eq!(names, ["crds", "plan", "explain"]);
     }
 
     #[test]
@@ -106,7 +110,7 @@ mod tests {
 
     #[test]
     fn the_plugin_refuses_the_writing_subcommands() {
-        for sub in ["run", "federate", "explain", "support-bundle"] {
+        for sub in ["run", "federate", "support-bundle"] {
             let err = PluginCli::try_parse_from(["kubectl-amko", sub])
                 .err()
                 .unwrap_or_else(|| panic!("{sub} accepted"));
