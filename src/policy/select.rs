@@ -42,7 +42,7 @@ impl Check {
             Check::Ingest => "object",
             Check::Vip => "VIP",
             Check::Policy => "GDP",
-            Check::Selectors => "selectors",
+            Check::Selectors => "GDP",
             Check::MatchClusters => "matchClusters",
             Check::NamespaceLabels => "namespace labels",
             Check::AppLabels => "object labels",
