@@ -276,7 +276,12 @@ impl ExplainReport {
     /// concerned with their members and GSLBHostRule; the copies come from `set_copies`.
     pub fn from_world(world: &World, subject: Subject, source: &str) -> ExplainReport {
         let mut warnings = Vec::new();
-        let objects: Vec<ObjectId> = match subject.object_id() {
+        let fqdn = match &subject {
+            Subject::Fqdn(fqdn) => Some(fqdn.as_str()),
+            Subject::Object { .. } => None,
+        };
+        let mut hosts = Vec::new();
+        match subject.object_id() {
             Some(object) => {
                 if !world.settings().member_clusters.contains(&object.cluster) {
                     warnings.push(format!(
@@ -285,17 +290,13 @@ impl ExplainReport {
                         join(world.settings().member_clusters.iter())
                     ));
                 }
-                vec![object]
+                hosts.extend(host_verdicts(world, &object, None));
             }
-            None => world.objects().collect(),
-        };
-        let fqdn = match &subject {
-            Subject::Fqdn(fqdn) => Some(fqdn.as_str()),
-            Subject::Object { .. } => None,
-        };
-        let mut hosts = Vec::new();
-        for object in &objects {
-            hosts.extend(host_verdicts(world, object, fqdn));
+            None => {
+                for object in world.objects() {
+                    hosts.extend(host_verdicts(world, object, fqdn));
+                }
+            }
         }
         let mut keys: BTreeSet<GsKey> = hosts
             .iter()
@@ -529,18 +530,14 @@ fn host_verdicts(world: &World, object: &ObjectId, fqdn: Option<&str>) -> Vec<Ho
     let observations = world.observations_of(object);
     let mut out = Vec::new();
     for obs in observations {
-        let verdict = host_verdict(world, &object_name, obs);
+        // Decided before explaining: an FQDN's report walks every object, and only a few are its.
         let wanted = fqdn.is_none_or(|f| {
-            obs.hostname == f
-                || verdict
-                    .gslb_service
-                    .as_deref()
-                    .is_some_and(|k| k.rsplit_once('/').is_some_and(|(_, n)| n == f))
+            obs.hostname == f || world.selected_into(&obs.id).is_some_and(|k| k.fqdn == f)
         });
         if !wanted {
             continue;
         }
-        let mut verdict = verdict;
+        let mut verdict = host_verdict(world, &object_name, obs);
         // Ingest's notes on a host it kept anyway (and on the whole object).
         verdict.notes = skipped
             .iter()

@@ -293,3 +293,28 @@ fn in_sync_copies_say_so() {
             .contains("the controller's copy is in sync")
     );
 }
+
+#[test]
+fn an_object_of_a_cluster_outside_the_gslbconfig_is_not_found_and_says_why() {
+    let world = world();
+    let report = ExplainReport::from_world(&world, object_subject("web", "south"), "standalone");
+    assert!(!report.found);
+    assert_eq!(report.exit_code(), EXIT_ERROR);
+    assert_eq!(
+        report.warnings,
+        ["cluster south is not a member cluster of the GSLBConfig (memberClusters: east, north)"]
+    );
+}
+
+#[test]
+fn without_an_accepted_gdp_every_host_says_so() {
+    let mut world = world();
+    world.set_policy(None);
+    let report = ExplainReport::from_world(&world, object_subject("web", "east"), "standalone");
+    let [host] = &report.hosts[..] else {
+        panic!("{:?}", report.hosts)
+    };
+    let last = host.reasons.last().expect("reasons");
+    assert_eq!((last.check, last.passed), (Check::Policy, false));
+    assert!(report.warnings[0].contains("no GlobalDeploymentPolicy is accepted"));
+}

@@ -444,6 +444,14 @@ impl World {
         self.selection_context().map(|context| context.explain(obs))
     }
 
+    /// The GslbService `id` is a member of now, as selection stored it.
+    pub fn selected_into(&self, id: &ObservationId) -> Option<&GsKey> {
+        match self.verdicts.get(id) {
+            Some(Verdict::Selected(key)) => Some(key),
+            _ => None,
+        }
+    }
+
     /// The observations `object` yields now (one per host that has a VIP).
     pub fn observations_of(&self, object: &ObjectId) -> &[Observation] {
         self.objects
@@ -461,10 +469,12 @@ impl World {
     }
 
     /// Every object known, with what it yields and what it skipped.
-    pub fn objects(&self) -> impl Iterator<Item = ObjectId> + '_ {
-        let mut ids: BTreeSet<&ObjectId> = self.objects.keys().collect();
-        ids.extend(self.skipped.keys());
-        ids.into_iter().cloned()
+    pub fn objects(&self) -> impl Iterator<Item = &ObjectId> {
+        let only_skipped = self
+            .skipped
+            .keys()
+            .filter(|id| !self.objects.contains_key(*id));
+        self.objects.keys().chain(only_skipped)
     }
 
     /// The GSLBHostRule overrides in force for `key`.
