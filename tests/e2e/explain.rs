@@ -4,7 +4,8 @@
 //! outside matchClusters. Five Ingresses for one FQDN: one selected, one excluded by its labels,
 //! one by its namespace's labels, one in cluster2, one without VIP; a GSLBHostRule in force for
 //! the FQDN. Asked through the running operator's debug API, it gives each verdict with its chain
-//! of checks, the GSLBHostRule in force (a second one for the FQDN loses) and the last write; computed standalone after an out-of-band edit
+//! of checks, the GSLBHostRule in force (a second one for the FQDN loses), the last write and,
+//! after the controller failed a write, the last error; computed standalone after an out-of-band edit
 //! of the GslbService on the controller, it shows the field that differs. It never writes.
 
 mod harness;
@@ -265,6 +266,43 @@ async fn explain_gives_each_verdict_its_reasons_and_the_gslbservice_both_sides()
     );
     assert_eq!(env.writes(), writes, "amko explain wrote to the controller");
 
+    // The controller fails every request while the GSLBHostRule's TTL changes: the operator
+    // reports the failed write as the last write and the last error; once the controller is back
+    // and the write went through, the last write is clean and the last error stays.
+    let control = env.avi.control();
+    control.set_error_rate(1.0, 503);
+    env.put_host_rule(HOME, "shop-rule", json!({"fqdn": FQDN, "ttl": 43}))
+        .await;
+    let last_error = |report: &Value| report["gslb_services"][0]["last_error"].clone();
+    env.eventually("a failed write reported", || async {
+        let ran = explain(&env, &[FQDN, "--operator", &url, "-o", "json"]);
+        ran.code == Some(0) && last_error(&ran.json())["error"].is_string()
+    })
+    .await;
+    let failing = explain(&env, &[FQDN, "--operator", &url, "-o", "json"]).json();
+    let error = last_error(&failing);
+    assert!(
+        error["error"].as_str().is_some_and(|e| e.contains("503")),
+        "{failing:#}"
+    );
+    assert_eq!(failing["gslb_services"][0]["last_write"], error);
+    control.set_error_rate(0.0, 503);
+    env.wait_gs(FQDN, "the new TTL written", |gs| gs["ttl"] == 43)
+        .await;
+    env.eventually("a clean write reported", || async {
+        let ran = explain(&env, &[FQDN, "--operator", &url, "-o", "json"]);
+        let report = ran.json();
+        let gs = &report["gslb_services"][0];
+        gs["last_write"]["error"].is_null() && gs["in_sync"] == true
+    })
+    .await;
+    let recovered = explain(&env, &[FQDN, "--operator", &url]);
+    assert!(
+        recovered.stdout.contains("  last error: 20") && recovered.stdout.contains("; failed: "),
+        "{}",
+        recovered.stdout
+    );
+
     // Someone edits the GslbService on the controller while the operator is away: computed
     // standalone, the controller's copy differs from the desired one in exactly that field.
     env.stop_operator();
@@ -286,7 +324,7 @@ async fn explain_gives_each_verdict_its_reasons_and_the_gslbservice_both_sides()
     );
     for expected in [
         format!("FQDN {FQDN} (from standalone)\n"),
-        "the controller's copy differs in 1 field(s) (controller -> desired):\n    /ttl: 999 -> 42\n"
+        "the controller's copy differs in 1 field(s) (controller -> desired):\n    /ttl: 999 -> 43\n"
             .to_owned(),
         format!("  GSLBHostRule in force: {HOME}/shop-rule\n  GSLBHostRule not in force: {HOME}/shop-rule-2: "),
         "ingress/shop/nolabel in cluster cluster1, host shop.example.com: NOT SELECTED\n".to_owned(),
