@@ -266,6 +266,26 @@ async fn explain_gives_each_verdict_its_reasons_and_the_gslbservice_both_sides()
     );
     assert_eq!(env.writes(), writes, "amko explain wrote to the controller");
 
+    // The endpoint refuses what it cannot explain.
+    for (query, expected) in [
+        (
+            "object=pod/shop/web&cluster=cluster1",
+            "kind \\\"pod\\\" is not ingress, route or service",
+        ),
+        (
+            "object=ingress/shop/web",
+            "give its member cluster with --cluster",
+        ),
+        ("", "give either fqdn= or object="),
+    ] {
+        let (status, body) = env
+            .get(&format!("/debug/explain?{query}"))
+            .await
+            .expect("the operator answers");
+        assert_eq!(status, 400, "{query}: {body}");
+        assert!(body.contains(expected), "{query}: {body}");
+    }
+
     // The controller fails every request while the GSLBHostRule's TTL changes: the operator
     // reports the failed write as the last write and the last error; once the controller is back
     // and the write went through, the last write is clean and the last error stays.
@@ -301,6 +321,35 @@ async fn explain_gives_each_verdict_its_reasons_and_the_gslbservice_both_sides()
         recovered.stdout.contains("  last error: 20") && recovered.stdout.contains("; failed: "),
         "{}",
         recovered.stdout
+    );
+
+    // An operator with its debug endpoints on a separate loopback listener: its main listener
+    // refuses (404, with a hint), the debug one answers (an address without scheme is http).
+    let debug_listen = format!("127.0.0.1:{}", harness::free_port());
+    env.start_operator(&["--debug-listen", &debug_listen]);
+    env.wait_ready().await;
+    let main_listener = explain(&env, &[FQDN, "--operator", &operator_url(&env)]);
+    assert_eq!(main_listener.code, Some(1), "{}", main_listener.stdout);
+    assert!(
+        main_listener.stderr.contains("404 Not Found")
+            && main_listener.stderr.contains("--debug-endpoints"),
+        "{}",
+        main_listener.stderr
+    );
+    let debug_listener = explain(&env, &[FQDN, "--operator", &debug_listen]);
+    assert_eq!(
+        debug_listener.code,
+        Some(0),
+        "{}\n{}",
+        debug_listener.stdout,
+        debug_listener.stderr
+    );
+    assert!(
+        debug_listener.stdout.contains(&format!(
+            "ingress/shop/web in cluster cluster1, host {FQDN}: SELECTED into GslbService admin/{FQDN}\n"
+        )),
+        "{}",
+        debug_listener.stdout
     );
 
     // Someone edits the GslbService on the controller while the operator is away: computed
@@ -363,6 +412,17 @@ async fn explain_gives_each_verdict_its_reasons_and_the_gslbservice_both_sides()
         unknown.stderr
     );
     assert!(unknown.stdout.contains("not found"), "{}", unknown.stdout);
+    // An operator without debug endpoints (here: none at all on that port) is an error too.
+    let closed = format!("http://127.0.0.1:{}", harness::free_port());
+    let unreachable = explain(&env, &[FQDN, "--operator", &closed]);
+    assert_eq!(unreachable.code, Some(1), "{}", unreachable.stdout);
+    assert!(
+        unreachable
+            .stderr
+            .contains(&format!("operator {closed}: cannot reach it")),
+        "{}",
+        unreachable.stderr
+    );
     let malformed = explain(&env, &["ingress/shop/web"]);
     assert_eq!(malformed.code, Some(1), "{}", malformed.stderr);
     assert!(

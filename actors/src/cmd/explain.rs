@@ -178,22 +178,25 @@ fn from_operator(
             .await
             .map_err(|e| fail(format!("cannot reach it: {e}")))?;
         let status = response.status();
-        let body: serde_json::Value = response
-            .json()
+        let text = response
+            .text()
             .await
-            .map_err(|e| fail(format!("not a JSON answer ({status}): {e}")))?;
+            .map_err(|e| fail(format!("cannot read the answer ({status}): {e}")))?;
+        let body: Option<serde_json::Value> = serde_json::from_str(&text).ok();
         if !status.is_success() {
             let why = body
-                .get("error")
+                .as_ref()
+                .and_then(|b| b.get("error"))
                 .and_then(serde_json::Value::as_str)
                 .unwrap_or("no reason given");
             let hint = if status == reqwest::StatusCode::NOT_FOUND {
-                " (are its debug endpoints on? start it with --debug-endpoints)"
+                " (are its debug endpoints on? start it with --debug-endpoints or --debug-listen)"
             } else {
                 ""
             };
             return Err(fail(format!("{status}: {why}{hint}")));
         }
+        let body = body.ok_or_else(|| fail(format!("not a JSON answer ({status})")))?;
         let mut report: ExplainReport =
             serde_json::from_value(body).map_err(|e| fail(format!("unexpected answer: {e}")))?;
         report.source = format!("operator {base}");
