@@ -13,7 +13,7 @@ mod harness;
 use std::process::{Command, Stdio};
 
 use harness::{Env, EnvOptions, HOME, members_of};
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{Namespace, Service};
 use kube::Api;
 use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
@@ -386,6 +386,37 @@ async fn explain_gives_each_verdict_its_reasons_and_the_gslbservice_both_sides()
         "  last write, last error: known only to the running operator (--operator)\n".to_owned(),
     ] {
         assert!(drifted.stdout.contains(&expected), "{expected}\n{}", drifted.stdout);
+    }
+
+    // A LoadBalancer Service created while no operator runs: selected, desired, not on the
+    // controller yet.
+    let service = harness::lb_service(
+        "shop",
+        "api",
+        "api.example.com",
+        json!({"app": "gslb"}),
+        json!({"selector": {"app": "api"}, "ports": [{"port": 443, "protocol": "TCP"}]}),
+    );
+    env.create::<Service>("cluster1", "shop", service).await;
+    env.eventually("AKO gave the Service a VIP", || async {
+        env.get_object::<Service>("cluster1", "shop", "api")
+            .await
+            .and_then(|s| s.status?.load_balancer?.ingress)
+            .is_some_and(|i| !i.is_empty())
+    })
+    .await;
+    let new_service = explain(&env, &["service/shop/api", "--cluster", "cluster1"]);
+    assert_eq!(new_service.code, Some(0), "{}", new_service.stderr);
+    for expected in [
+        "service/shop/api in cluster cluster1, host api.example.com: SELECTED into GslbService admin/api.example.com\n",
+        "GslbService admin/api.example.com\n",
+        "  desired, not on the controller yet\n",
+    ] {
+        assert!(
+            new_service.stdout.contains(expected),
+            "{expected}\n{}",
+            new_service.stdout
+        );
     }
 
     // One object standalone, as JSON: the namespace check fails, and no GslbService is its.
