@@ -520,21 +520,32 @@ fn join<'a>(items: impl Iterator<Item = &'a String>) -> String {
 /// The verdicts on the hosts of `object` (only those named `fqdn`, or selected into a
 /// GslbService named `fqdn`, when given).
 fn host_verdicts(world: &World, object: &ObjectId, fqdn: Option<&str>) -> Vec<HostVerdict> {
+    let skipped = world.skipped_of(object);
+    let observations = world.observations_of(object);
+    let custom_fqdn = world.settings().use_custom_global_fqdn;
+    // Decided before explaining: an FQDN's report walks every object, and only a few are its.
+    // Only with useCustomGlobalFqdn can a host be a member of a GslbService of another name.
+    let wanted = |obs: &Observation| {
+        fqdn.is_none_or(|f| {
+            obs.hostname == f
+                || custom_fqdn && world.selected_into(&obs.id).is_some_and(|k| k.fqdn == f)
+        })
+    };
+    if let Some(f) = fqdn
+        && !observations.iter().any(wanted)
+        && !skipped.iter().any(|s| s.host.as_deref() == Some(f))
+    {
+        return Vec::new();
+    }
     let object_name = format!(
         "{}/{}/{}",
         kind_word(object.kind),
         object.namespace,
         object.name
     );
-    let skipped = world.skipped_of(object);
-    let observations = world.observations_of(object);
     let mut out = Vec::new();
     for obs in observations {
-        // Decided before explaining: an FQDN's report walks every object, and only a few are its.
-        let wanted = fqdn.is_none_or(|f| {
-            obs.hostname == f || world.selected_into(&obs.id).is_some_and(|k| k.fqdn == f)
-        });
-        if !wanted {
+        if !wanted(obs) {
             continue;
         }
         let mut verdict = host_verdict(world, &object_name, obs);
