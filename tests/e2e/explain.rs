@@ -12,6 +12,7 @@ mod harness;
 
 use std::process::{Command, Stdio};
 
+use amko::crd::route::Route;
 use harness::{Env, EnvOptions, HOME, members_of};
 use k8s_openapi::api::core::v1::{Namespace, Service};
 use kube::Api;
@@ -462,5 +463,34 @@ async fn explain_gives_each_verdict_its_reasons_and_the_gslbservice_both_sides()
         malformed.stderr
     );
     assert_eq!(env.writes(), writes, "amko explain wrote to the controller");
+    harness::remove_dir(&env.dir);
+}
+
+/// An OpenShift Route subject, standalone, with no operator ever started: selected into its
+/// GslbService, which is desired and not on the controller yet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_a_route_standalone() {
+    let gdp = harness::gdp(&["ocp1"], json!({}));
+    let env = Env::start(
+        "explain-route",
+        EnvOptions::clusters(1).openshift(1).install(gdp),
+    )
+    .await;
+    let route = harness::route("web", "shop", json!({"host": "route.example.com"}));
+    env.create::<Route>("ocp1", "web", route).await;
+    env.eventually("AKO gave the Route a VIP", || async {
+        let ran = explain(&env, &["route/web/shop", "--cluster", "ocp1", "-o", "json"]);
+        ran.code == Some(0) && ran.json()["hosts"][0]["selected"] == true
+    })
+    .await;
+    let ran = explain(&env, &["route/web/shop", "--cluster", "ocp1"]);
+    for expected in [
+        "route web/shop in cluster ocp1 (from standalone)\n",
+        "route/web/shop in cluster ocp1, host route.example.com: SELECTED into GslbService admin/route.example.com\n",
+        "  desired, not on the controller yet\n",
+    ] {
+        assert!(ran.stdout.contains(expected), "{expected}\n{}", ran.stdout);
+    }
+    assert_eq!(env.writes(), 0, "amko explain wrote to the controller");
     harness::remove_dir(&env.dir);
 }
