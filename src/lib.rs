@@ -6,6 +6,7 @@
 
 pub mod avi;
 pub mod crd;
+pub mod explain_report;
 pub mod federation;
 pub mod fuzzing;
 pub mod gate;

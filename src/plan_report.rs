@@ -10,7 +10,7 @@ use std::sync::Arc;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::avi::converge::{DesiredMap, Step, keys_to_converge, step};
@@ -234,7 +234,7 @@ pub enum Action {
 
 /// One field of an update: its JSON pointer in the object, the controller's value (`before`)
 /// and the one `amko run` would write (`after`); `null` when absent.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FieldChange {
     pub path: String,
     pub before: Value,

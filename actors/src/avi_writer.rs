@@ -17,6 +17,7 @@ use amko::avi::refresh::{RefreshMark, WriteLedger};
 use amko::avi::retry::{self, Hold, Problem, Retry, WriteVerdict};
 use amko::avi::sync::{CacheChange, execute, federated_pki_profiles, load_state};
 use amko::avi::{AviClient, AviError};
+use amko::explain_report::{ExplainReport, WriteRecord};
 use amko::model::DesiredGs;
 use amko::model::plan::{ControllerObject, ControllerState, Repair, Write, WriteKind};
 use amko::vocab::GsKey;
@@ -70,6 +71,19 @@ pub struct BootSnapshot {
 pub struct DebugGslbServices {
     pub name: Option<String>,
     pub page: amko::page::PageRequest,
+}
+
+/// Completes the GslbService half of an `amko explain` report (for `/debug/explain`): the
+/// writer's desired copy, the controller's copy, their difference, the last write and last error.
+#[derive(Message)]
+#[rtype(result = "ExplainReport")]
+pub struct ExplainWriter(pub ExplainReport);
+
+/// The last write and last failed write of one GslbService, for `amko explain`.
+#[derive(Clone, Debug, Default)]
+struct WriteHistory {
+    last_write: Option<WriteRecord>,
+    last_error: Option<WriteRecord>,
 }
 
 /// Whether the boot sync is done (for `/readyz`).
@@ -149,6 +163,8 @@ pub struct AviActor {
     in_flight: BTreeSet<GsKey>,
     attempts: BTreeMap<GsKey, usize>,
     failed: BTreeMap<GsKey, String>,
+    /// Per GslbService written since start: its last write and last failure (`amko explain`).
+    history: BTreeMap<GsKey, WriteHistory>,
     unsynced: BTreeSet<String>,
     snapshot: Option<BootSnapshot>,
     paused_until: Option<Instant>,
@@ -187,6 +203,7 @@ impl AviActor {
             in_flight: BTreeSet::new(),
             attempts: BTreeMap::new(),
             failed: BTreeMap::new(),
+            history: BTreeMap::new(),
             snapshot: None,
             paused_until: None,
             not_leader: false,
@@ -417,6 +434,27 @@ impl AviActor {
         }
     }
 
+    /// Remembers what was just written for `msg.key`, and the error that stopped it.
+    fn record_history(&mut self, msg: &WriteDone) {
+        if msg.writes.is_empty() && msg.error.is_none() {
+            return;
+        }
+        let record = WriteRecord {
+            at: k8s_openapi::jiff::Timestamp::now().to_string(),
+            writes: msg
+                .writes
+                .iter()
+                .map(|w| w.label().replace('_', " "))
+                .collect(),
+            error: msg.error.as_ref().map(ToString::to_string),
+        };
+        let history = self.history.entry(msg.key.clone()).or_default();
+        if record.error.is_some() {
+            history.last_error = Some(record.clone());
+        }
+        history.last_write = Some(record);
+    }
+
     /// Does what `retry::decide` said about `key`.
     fn carry_out(
         &mut self,
@@ -603,6 +641,7 @@ impl Handler<WriteDone> for AviActor {
         self.mailbox.clone().handle(|| {
             self.in_flight.remove(&msg.key);
             self.count_writes(&msg);
+            self.record_history(&msg);
             for change in msg.changes {
                 self.ledger.apply(change, &mut self.cache);
             }
@@ -669,7 +708,45 @@ impl Handler<DebugGslbServices> for AviActor {
     }
 }
 
+impl Handler<ExplainWriter> for AviActor {
+    type Result = MessageResult<ExplainWriter>;
+
+    fn handle(&mut self, msg: ExplainWriter, _: &mut Context<Self>) -> Self::Result {
+        let mailbox = self.mailbox.clone();
+        mailbox.handle(|| MessageResult(self.explain(msg.0)))
+    }
+}
+
 impl AviActor {
+    /// The writer's half of an explanation: what it would write, what the controller holds.
+    fn explain(&self, mut report: ExplainReport) -> ExplainReport {
+        report.add_controller_only(
+            self.cache
+                .gslb_services
+                .keys()
+                .map(|(t, n)| (t.as_str(), n.as_str())),
+        );
+        for gs in &mut report.gslb_services {
+            let key = gs.key();
+            let desired = self
+                .desired
+                .get(&key)
+                .map(|d| serde_json::to_value(&d.gslb_service).unwrap_or(Value::Null));
+            let controller = self
+                .cache
+                .gslb_services
+                .get(&(key.tenant.clone(), key.fqdn.clone()))
+                .map(ControllerObject::body);
+            gs.set_copies(desired, controller);
+            if let Some(history) = self.history.get(&key) {
+                gs.last_write = history.last_write.clone();
+                gs.last_error = history.last_error.clone();
+            }
+            gs.problem = self.failed.get(&key).cloned();
+        }
+        report
+    }
+
     fn debug_answer(&self, msg: DebugGslbServices) -> MessageResult<DebugGslbServices> {
         let mut keys: BTreeSet<(&str, &str)> = self
             .desired

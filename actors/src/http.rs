@@ -3,7 +3,8 @@
 //! or idle on purpose) and `/metrics` (OpenMetrics text). Only when enabled (`--debug-endpoints`
 //! on `--listen`, or `--debug-listen` on a loopback address): the JSON debug endpoints
 //! `/debug/actors`, `/debug/gslbservices[?name=]`, `/debug/policy` and `/debug/members`, paged
-//! with `?limit=&continue=`. Nothing here ever includes credentials.
+//! with `?limit=&continue=`, and `/debug/explain?fqdn=` or `?object=KIND/NS/NAME&cluster=` (the
+//! report `amko explain --operator` prints). Nothing here ever includes credentials.
 //!
 //! The debug answers are built without holding up the write path: `/debug/actors` reads the
 //! mailbox counters, which live outside the actors; the others ask the pipeline's actors for one
@@ -27,8 +28,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
-use crate::avi_writer::{AviActor, DebugGslbServices, IsBooted};
-use crate::selection::{DebugQuery, SelectionActor};
+use crate::avi_writer::{AviActor, DebugGslbServices, ExplainWriter, IsBooted};
+use crate::selection::{DebugQuery, ExplainSelection, SelectionActor};
 use crate::telemetry::{Metrics, Outbox};
 
 /// How long an endpoint waits for the pipeline's answer.
@@ -194,6 +195,7 @@ pub fn debug_router(endpoints: Endpoints) -> Router {
         .route("/debug/gslbservices", get(debug_gslbservices))
         .route("/debug/policy", get(debug_policy))
         .route("/debug/members", get(debug_members))
+        .route("/debug/explain", get(debug_explain))
         .with_state(endpoints)
 }
 
@@ -318,6 +320,49 @@ async fn debug_members(
     match page_of(&q) {
         Ok(page) => selection_query(e, DebugQuery::Members(page)).await,
         Err(e) => bad_page(e),
+    }
+}
+
+/// `amko explain`'s report: the SelectionActor's half (the chain of checks, members,
+/// GSLBHostRule), then the writer's (copies, difference, last write and error).
+async fn debug_explain(
+    State(e): State<Endpoints>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let subject = match (q.get("fqdn"), q.get("object")) {
+        (Some(fqdn), None) => amko::explain_report::Subject::parse(fqdn, None),
+        (None, Some(object)) => {
+            amko::explain_report::Subject::parse(object, q.get("cluster").map(String::as_str))
+        }
+        _ => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": "give either fqdn= or object=KIND/NAMESPACE/NAME&cluster="})),
+            )
+                .into_response();
+        }
+    };
+    let subject = match subject {
+        Ok(s) => s,
+        Err(err) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": err.to_string()})),
+            )
+                .into_response();
+        }
+    };
+    let Some(p) = e.pipeline() else {
+        return unavailable(&e);
+    };
+    let Ok(Ok(report)) =
+        tokio::time::timeout(PIPELINE_ANSWER, p.selection.send(ExplainSelection(subject))).await
+    else {
+        return unavailable(&e);
+    };
+    match tokio::time::timeout(PIPELINE_ANSWER, p.avi.send(ExplainWriter(report))).await {
+        Ok(Ok(report)) => Json(report).into_response(),
+        _ => unavailable(&e),
     }
 }
 

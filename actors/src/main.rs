@@ -34,6 +34,10 @@ enum Command {
     /// Simulated clusters and Avi controller, the operator and sample apps: watch GslbServices converge.
     #[cfg(feature = "sim")]
     Demo(cmd::demo::Args),
+    /// Explain why an FQDN or an object (ingress|route|service/NS/NAME --cluster C) is or is not
+    /// in a GslbService, and how its GslbService differs on the controller. Exit code 0:
+    /// explained, 1: error or not found.
+    Explain(Box<cmd::explain::Args>),
     /// Copy the GSLBConfig and GDP of the leader cluster to the follower clusters (AMKOCluster).
     Federate(cmd::federate::Args),
     /// Show what `amko run` would change on the controller (optionally with proposed GDPs and
@@ -56,6 +60,7 @@ impl From<cmd::plugin::PluginCommand> for Command {
             PluginCommand::Crds(args) => Command::Crds(args),
             PluginCommand::Plan(args) => Command::Plan(*args),
             PluginCommand::SupportBundle(args) => Command::SupportBundle(*args),
+            PluginCommand::Explain(args) => Command::Explain(args),
         }
     }
 }
@@ -71,6 +76,8 @@ fn main() -> ExitCode {
         Command::Crds(args) => cmd::crds::run(args),
         #[cfg(feature = "sim")]
         Command::Demo(args) => cmd::demo::run(args),
+        // Its exit code says whether the subject was found.
+        Command::Explain(args) => return cmd::explain::run(*args),
         Command::Federate(args) => cmd::federate::run(args),
         // Its exit code says whether changes are pending.
         Command::Plan(args) => return cmd::plan::run(args),

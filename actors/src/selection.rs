@@ -87,6 +87,11 @@ pub enum DebugQuery {
     Policy(PageRequest),
 }
 
+/// The selection half of an `amko explain` report (for `/debug/explain`).
+#[derive(Message)]
+#[rtype(result = "amko::explain_report::ExplainReport")]
+pub struct ExplainSelection(pub amko::explain_report::Subject);
+
 pub struct SelectionActor {
     world: World,
     settings: Arc<InstanceSettings>,
@@ -370,6 +375,21 @@ impl Handler<DebugQuery> for SelectionActor {
     fn handle(&mut self, msg: DebugQuery, _: &mut Context<Self>) -> Self::Result {
         let mailbox = self.mailbox.clone();
         mailbox.handle(|| self.debug_answer(msg))
+    }
+}
+
+impl Handler<ExplainSelection> for SelectionActor {
+    type Result = MessageResult<ExplainSelection>;
+
+    fn handle(&mut self, msg: ExplainSelection, _: &mut Context<Self>) -> Self::Result {
+        let mailbox = self.mailbox.clone();
+        mailbox.handle(|| {
+            MessageResult(amko::explain_report::ExplainReport::from_world(
+                &self.world,
+                msg.0,
+                "operator",
+            ))
+        })
     }
 }
 

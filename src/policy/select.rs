@@ -1,8 +1,11 @@
 //! Selection: does the accepted GDP select an observation, and into which GslbService? Every
-//! answer carries a reason, which feeds CR status and `/debug/members`.
+//! answer carries a reason, which feeds CR status and `/debug/members`; `explain` gives the whole
+//! chain of checks (for `amko explain`) from the same code the operator selects with.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
 
 use super::hostrule_index::HostRuleIndex;
 use crate::ingest::{NamespaceInfo, Observation};
@@ -14,6 +17,81 @@ pub enum Selection {
     Selected(Box<Member>),
     NotSelected(String),
 }
+
+/// One check of the chain, in the order selection makes them. `Vip` and `Ingest` are ingest's
+/// (did AKO give the host a VIP; why a host yields nothing), the others selection's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Check {
+    Ingest,
+    Vip,
+    Policy,
+    Selectors,
+    MatchClusters,
+    NamespaceLabels,
+    AppLabels,
+    Tenant,
+    GlobalFqdn,
+    AkoAnnotations,
+}
+
+impl Check {
+    /// The words `amko explain` prints for the check.
+    pub fn label(self) -> &'static str {
+        match self {
+            Check::Ingest => "object",
+            Check::Vip => "VIP",
+            Check::Policy => "GDP",
+            Check::Selectors => "GDP",
+            Check::MatchClusters => "matchClusters",
+            Check::NamespaceLabels => "namespace labels",
+            Check::AppLabels => "object labels",
+            Check::Tenant => "tenant",
+            Check::GlobalFqdn => "FQDN",
+            Check::AkoAnnotations => "AKO annotations",
+        }
+    }
+}
+
+/// The outcome of one check: passed, or the reason the observation is not selected.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reason {
+    pub check: Check,
+    pub passed: bool,
+    pub detail: String,
+}
+
+/// The verdict with every check that led to it (the failed one last).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Explanation {
+    pub selection: Selection,
+    pub reasons: Vec<Reason>,
+}
+
+/// Where the checks that pass are told. Selection itself uses [`Silent`], which never builds
+/// the words, so explaining costs nothing when nobody asks.
+trait Trace {
+    fn passed(&mut self, check: Check, detail: impl FnOnce() -> String);
+}
+
+struct Silent;
+
+impl Trace for Silent {
+    fn passed(&mut self, _: Check, _: impl FnOnce() -> String) {}
+}
+
+impl Trace for Vec<Reason> {
+    fn passed(&mut self, check: Check, detail: impl FnOnce() -> String) {
+        self.push(Reason {
+            check,
+            passed: true,
+            detail: detail(),
+        });
+    }
+}
+
+/// A failed check: which, and why.
+type Refusal = (Check, String);
 
 /// Everything selection reads besides the observation itself.
 pub struct SelectionContext<'a> {
@@ -27,73 +105,147 @@ pub struct SelectionContext<'a> {
 impl SelectionContext<'_> {
     /// Decides whether `obs` becomes a member, and of which GslbService.
     pub fn select(&self, obs: &Observation) -> Selection {
-        match self.check(obs) {
+        match self.check(obs, &mut Silent) {
             Ok(member) => Selection::Selected(Box::new(member)),
-            Err(reason) => Selection::NotSelected(reason),
+            Err((_, reason)) => Selection::NotSelected(reason),
         }
     }
 
-    fn check(&self, obs: &Observation) -> Result<Member, String> {
+    /// [`SelectionContext::select`] with the chain of checks behind its verdict: the same
+    /// checks, in the same order, so the verdict is always `select`'s.
+    pub fn explain(&self, obs: &Observation) -> Explanation {
+        let mut reasons = Vec::new();
+        let selection = match self.check(obs, &mut reasons) {
+            Ok(member) => Selection::Selected(Box::new(member)),
+            Err((check, reason)) => {
+                reasons.push(Reason {
+                    check,
+                    passed: false,
+                    detail: reason.clone(),
+                });
+                Selection::NotSelected(reason)
+            }
+        };
+        Explanation { selection, reasons }
+    }
+
+    fn check(&self, obs: &Observation, trace: &mut impl Trace) -> Result<Member, Refusal> {
         let policy = self.policy;
         let id = &obs.id;
         if policy.app_selector.is_none() && policy.namespace_selector.is_none() {
-            return Err(format!(
-                "GlobalDeploymentPolicy {} has neither appSelector nor namespaceSelector, so it selects nothing",
-                policy.name
+            return Err((
+                Check::Selectors,
+                format!(
+                    "GlobalDeploymentPolicy {} has neither appSelector nor namespaceSelector, so it selects nothing",
+                    policy.name
+                ),
             ));
         }
+        trace.passed(Check::Selectors, || {
+            format!("GlobalDeploymentPolicy {} is in force", policy.name)
+        });
         let Some(cluster_match) = policy.match_clusters.get(&id.cluster) else {
-            return Err(format!(
-                "cluster {} is not in the GDP's matchClusters",
-                id.cluster
+            return Err((
+                Check::MatchClusters,
+                format!("cluster {} is not in the GDP's matchClusters", id.cluster),
             ));
         };
+        trace.passed(Check::MatchClusters, || {
+            format!("cluster {} is in the GDP's matchClusters", id.cluster)
+        });
         let namespace = self
             .namespaces
             .get(&(id.cluster.clone(), id.namespace.clone()));
-        if let Some(selector) = &policy.namespace_selector {
-            let Some(namespace) = namespace else {
-                return Err(format!(
-                    "namespace {} has not been observed in cluster {} yet",
-                    id.namespace, id.cluster
-                ));
-            };
-            if !selector.matches(&namespace.labels) {
-                return Err(format!(
-                    "namespace {} labels do not match namespaceSelector {}",
-                    id.namespace,
-                    describe(selector)
+        match &policy.namespace_selector {
+            Some(selector) => {
+                let Some(namespace) = namespace else {
+                    return Err((
+                        Check::NamespaceLabels,
+                        format!(
+                            "namespace {} has not been observed in cluster {} yet",
+                            id.namespace, id.cluster
+                        ),
+                    ));
+                };
+                if !selector.matches(&namespace.labels) {
+                    return Err((
+                        Check::NamespaceLabels,
+                        format!(
+                            "namespace {} labels do not match namespaceSelector {}",
+                            id.namespace,
+                            describe(selector)
+                        ),
+                    ));
+                }
+                trace.passed(Check::NamespaceLabels, || {
+                    format!(
+                        "namespace {} labels match namespaceSelector {}",
+                        id.namespace,
+                        describe(selector)
+                    )
+                });
+            }
+            None => trace.passed(Check::NamespaceLabels, || {
+                "the GDP has no namespaceSelector".to_owned()
+            }),
+        }
+        match &policy.app_selector {
+            Some(selector) if !selector.matches(&obs.labels) => {
+                return Err((
+                    Check::AppLabels,
+                    format!("labels do not match appSelector {}", describe(selector)),
                 ));
             }
+            Some(selector) => trace.passed(Check::AppLabels, || {
+                format!("labels match appSelector {}", describe(selector))
+            }),
+            None => trace.passed(Check::AppLabels, || "the GDP has no appSelector".to_owned()),
         }
-        if let Some(selector) = &policy.app_selector
-            && !selector.matches(&obs.labels)
-        {
-            return Err(format!(
-                "labels do not match appSelector {}",
-                describe(selector)
-            ));
-        }
-        let tenant = self.tenant(obs, namespace)?;
+        let tenant = self
+            .tenant(obs, namespace)
+            .map_err(|reason| (Check::Tenant, reason))?;
+        trace.passed(Check::Tenant, || format!("tenant {tenant}"));
         let fqdn = if self.settings.use_custom_global_fqdn {
             if obs.passthrough {
-                return Err(
+                return Err((
+                    Check::GlobalFqdn,
                     "passthrough objects cannot be used with useCustomGlobalFqdn".to_owned(),
-                );
+                ));
             }
             match self.hostrules.global_fqdn(&id.cluster, &obs.hostname) {
-                Some(global) => global.to_owned(),
+                Some(global) => {
+                    trace.passed(Check::GlobalFqdn, || {
+                        format!(
+                            "an AKO HostRule in cluster {} maps {} to the global FQDN {global}",
+                            id.cluster, obs.hostname
+                        )
+                    });
+                    global.to_owned()
+                }
                 None => {
-                    return Err(format!(
-                        "no accepted AKO HostRule in cluster {} maps {} to a global FQDN (useCustomGlobalFqdn is on)",
-                        id.cluster, obs.hostname
+                    return Err((
+                        Check::GlobalFqdn,
+                        format!(
+                            "no accepted AKO HostRule in cluster {} maps {} to a global FQDN (useCustomGlobalFqdn is on)",
+                            id.cluster, obs.hostname
+                        ),
                     ));
                 }
             }
         } else {
+            trace.passed(Check::GlobalFqdn, || {
+                format!("GslbService {} (the host's own name)", obs.hostname)
+            });
             obs.hostname.clone()
         };
-        if !cluster_match.sync_vip_only {
+        if cluster_match.sync_vip_only {
+            trace.passed(Check::AkoAnnotations, || {
+                format!(
+                    "not needed: cluster {} is syncVipOnly, the VIP alone is sent",
+                    id.cluster
+                )
+            });
+        } else {
             let missing: Vec<&str> = [
                 (
                     obs.vs_uuid.is_none(),
@@ -108,13 +260,23 @@ impl SelectionContext<'_> {
             .filter_map(|(missing, what)| missing.then_some(what))
             .collect();
             if !missing.is_empty() {
-                return Err(format!(
-                    "waiting for AKO to annotate the {} of {}; set syncVipOnly for cluster {} to send the VIP alone",
-                    missing.join(" and "),
-                    obs.hostname,
-                    id.cluster
+                return Err((
+                    Check::AkoAnnotations,
+                    format!(
+                        "waiting for AKO to annotate the {} of {}; set syncVipOnly for cluster {} to send the VIP alone",
+                        missing.join(" and "),
+                        obs.hostname,
+                        id.cluster
+                    ),
                 ));
             }
+            trace.passed(Check::AkoAnnotations, || {
+                format!(
+                    "virtual service {} on controller cluster {}",
+                    obs.vs_uuid.as_deref().unwrap_or_default(),
+                    obs.controller_uuid.as_deref().unwrap_or_default()
+                )
+            });
         }
         Ok(Member {
             key: GsKey { tenant, fqdn },
@@ -416,5 +578,107 @@ mod tests {
         let mut o = obs("east", "shop", "gslb");
         o.passthrough = true;
         assert!(reason(verdict(&policy(), true, &hr, &o)).contains("passthrough"));
+    }
+
+    fn explained(policy: &Policy, custom: bool, o: &Observation) -> Explanation {
+        let settings = settings(custom);
+        let nss = namespaces();
+        let hr = HostRuleIndex::default();
+        SelectionContext {
+            policy,
+            settings: &settings,
+            namespaces: &nss,
+            hostrules: &hr,
+        }
+        .explain(o)
+    }
+
+    fn checks(e: &Explanation) -> Vec<(Check, bool)> {
+        e.reasons.iter().map(|r| (r.check, r.passed)).collect()
+    }
+
+    #[test]
+    fn explain_gives_every_check_of_a_selected_object_in_order() {
+        let e = explained(&policy(), false, &obs("east", "t1", "gslb"));
+        assert!(
+            matches!(&e.selection, Selection::Selected(m) if m.key.to_string() == "tenant1/shop.local")
+        );
+        assert_eq!(
+            checks(&e),
+            [
+                (Check::Selectors, true),
+                (Check::MatchClusters, true),
+                (Check::NamespaceLabels, true),
+                (Check::AppLabels, true),
+                (Check::Tenant, true),
+                (Check::GlobalFqdn, true),
+                (Check::AkoAnnotations, true),
+            ]
+        );
+        let details: Vec<&str> = e.reasons.iter().map(|r| r.detail.as_str()).collect();
+        assert_eq!(details[1], "cluster east is in the GDP's matchClusters");
+        assert_eq!(details[3], "labels match appSelector app=gslb,tier=web");
+        assert_eq!(details[4], "tenant tenant1");
+        assert_eq!(
+            details[6],
+            "virtual service virtualservice-1 on controller cluster cluster-1"
+        );
+    }
+
+    #[test]
+    fn explain_stops_at_the_failed_check_with_selects_reason() {
+        let mut by_ns = policy();
+        by_ns.namespace_selector = Some(LabelSelector(labels(&[("team", "a")])));
+        let mut no_vs = obs("east", "shop", "gslb");
+        no_vs.vs_uuid = None;
+        let mut other_labels = obs("east", "shop", "gslb");
+        other_labels.labels.remove("tier");
+        let cases = [
+            (
+                policy(),
+                obs("north", "shop", "gslb"),
+                Check::MatchClusters,
+                1,
+            ),
+            (
+                by_ns.clone(),
+                obs("east", "other", "gslb"),
+                Check::NamespaceLabels,
+                2,
+            ),
+            (
+                by_ns,
+                obs("east", "ghost", "gslb"),
+                Check::NamespaceLabels,
+                2,
+            ),
+            (policy(), other_labels, Check::AppLabels, 3),
+            (policy(), no_vs, Check::AkoAnnotations, 6),
+        ];
+        let hr = HostRuleIndex::default();
+        for (policy, o, failed, passed_before) in cases {
+            let e = explained(&policy, false, &o);
+            let Selection::NotSelected(reason) = verdict(&policy, false, &hr, &o) else {
+                panic!("{o:?} selected");
+            };
+            assert_eq!(e.selection, Selection::NotSelected(reason.clone()));
+            assert_eq!(e.reasons.len(), passed_before + 1, "{e:?}");
+            assert!(e.reasons[..passed_before].iter().all(|r| r.passed), "{e:?}");
+            let last = e.reasons.last().expect("a failed check");
+            assert_eq!((last.check, last.passed), (failed, false));
+            assert_eq!(last.detail, reason);
+        }
+    }
+
+    #[test]
+    fn explain_says_when_sync_vip_only_makes_annotations_unneeded() {
+        let mut o = obs("west", "shop", "gslb");
+        o.vs_uuid = None;
+        o.controller_uuid = None;
+        let e = explained(&policy(), false, &o);
+        assert!(matches!(e.selection, Selection::Selected(_)));
+        let last = e.reasons.last().expect("checks");
+        assert_eq!(last.check, Check::AkoAnnotations);
+        assert!(last.detail.contains("syncVipOnly"), "{}", last.detail);
     }
 }

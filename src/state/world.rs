@@ -11,7 +11,7 @@ use crate::ingest::{
 use crate::model::GsInputs;
 use crate::model::build::{DesiredGs, build_gslb_service, uses_fallback_pki};
 use crate::policy::hostrule_index::HostRuleIndex;
-use crate::policy::select::{Selection, SelectionContext};
+use crate::policy::select::{Explanation, Selection, SelectionContext};
 use crate::vocab::{GsKey, HostRuleOverrides, InstanceSettings, Member, Policy};
 
 /// Identity of a member-cluster object (an Ingress yields several observations, one per host).
@@ -428,17 +428,67 @@ impl World {
         changed
     }
 
+    /// What selection reads besides the observation; `None` without an accepted policy.
+    fn selection_context(&self) -> Option<SelectionContext<'_>> {
+        self.policy.as_deref().map(|policy| SelectionContext {
+            policy,
+            settings: &self.settings,
+            namespaces: &self.namespaces,
+            hostrules: &self.hostrule_index,
+        })
+    }
+
+    /// Selection's chain of checks for `obs` under what the world holds now (`None`: no accepted
+    /// GlobalDeploymentPolicy). The same `SelectionContext` as the verdict `evaluate` stores.
+    pub fn explain(&self, obs: &Observation) -> Option<Explanation> {
+        self.selection_context().map(|context| context.explain(obs))
+    }
+
+    /// The GslbService `id` is a member of now, as selection stored it.
+    pub fn selected_into(&self, id: &ObservationId) -> Option<&GsKey> {
+        match self.verdicts.get(id) {
+            Some(Verdict::Selected(key)) => Some(key),
+            _ => None,
+        }
+    }
+
+    /// The observations `object` yields now (one per host that has a VIP).
+    pub fn observations_of(&self, object: &ObjectId) -> &[Observation] {
+        self.objects
+            .get(object)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    /// The hosts of `object` that yield no observation, with ingest's reasons.
+    pub fn skipped_of(&self, object: &ObjectId) -> &[Skipped] {
+        self.skipped
+            .get(object)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    /// Every object known, with what it yields and what it skipped.
+    pub fn objects(&self) -> impl Iterator<Item = &ObjectId> {
+        let only_skipped = self
+            .skipped
+            .keys()
+            .filter(|id| !self.objects.contains_key(*id));
+        self.objects.keys().chain(only_skipped)
+    }
+
+    /// The GSLBHostRule overrides in force for `key`.
+    pub fn overrides_of(&self, key: &GsKey) -> Option<&HostRuleOverrides> {
+        self.overrides
+            .get(&(key.tenant.clone(), key.fqdn.clone()))
+            .map(Arc::as_ref)
+    }
+
     fn evaluate(&mut self, obs: &Observation) -> BTreeSet<GsKey> {
         let mut changed = BTreeSet::new();
-        let selection = match &self.policy {
+        let selection = match self.selection_context() {
             None => Selection::NotSelected("no accepted GlobalDeploymentPolicy".to_owned()),
-            Some(policy) => SelectionContext {
-                policy,
-                settings: &self.settings,
-                namespaces: &self.namespaces,
-                hostrules: &self.hostrule_index,
-            }
-            .select(obs),
+            Some(context) => context.select(obs),
         };
         if let Some(Verdict::Selected(old_key)) = self.verdicts.get(&obs.id)
             && let Some(members) = self.members.get_mut(old_key)

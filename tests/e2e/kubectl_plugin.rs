@@ -2,7 +2,8 @@
 //! (`kubectl plugin list`) and answers `kubectl amko …`: its help says `kubectl amko`, a
 //! subcommand it does not offer (`run`) is refused, and `kubectl amko plan` with the cluster
 //! flags kubectl does not forward to plugins reads a converged environment and says "no changes";
-//! `kubectl amko support-bundle` writes a bundle.
+//! `kubectl amko support-bundle` writes a bundle, and `kubectl amko explain` says why an Ingress
+//! of it is selected.
 
 mod harness;
 
@@ -111,7 +112,7 @@ fn kubectl_finds_the_plugin_and_it_answers_as_kubectl_amko() {
         crds.stdout
     );
 
-    for refused in ["run", "explain"] {
+    for refused in ["run", "federate"] {
         let ran = kubectl(&bin, &["amko", refused]);
         assert_eq!(
             ran.code,
@@ -186,6 +187,47 @@ async fn kubectl_amko_plan_reads_a_converged_environment() {
         planned.stderr
     );
     assert!(planned.stdout.contains("no changes"), "{}", planned.stdout);
+
+    // `kubectl amko explain`: one Ingress of the converged environment, computed standalone.
+    let explained = kubectl(
+        &bin,
+        &[
+            "amko",
+            "explain",
+            "ingress/shop/shop",
+            "--cluster",
+            "cluster2",
+            "--kubeconfig",
+            &kubeconfig,
+            "--context",
+            env.home_cluster(),
+            "--namespace",
+            HOME,
+            "--members-kubeconfig",
+            &members,
+            "--boot-timeout-secs",
+            "20",
+            "--timeout-secs",
+            "60",
+        ],
+    );
+    assert_eq!(
+        explained.code,
+        Some(0),
+        "{}\n{}",
+        explained.stdout,
+        explained.stderr
+    );
+    for expected in [
+        "ingress/shop/shop in cluster cluster2, host shop.example.com: SELECTED into GslbService admin/shop.example.com\n",
+        "  the controller's copy is in sync\n",
+    ] {
+        assert!(
+            explained.stdout.contains(expected),
+            "{expected}\n{}",
+            explained.stdout
+        );
+    }
     assert!(
         !planned.stdout.contains(env.avi.password())
             && !planned.stderr.contains(env.avi.password()),

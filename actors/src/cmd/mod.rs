@@ -6,6 +6,7 @@ pub mod crds;
 #[cfg(feature = "sim")]
 pub mod demo;
 pub mod error;
+pub mod explain;
 pub mod federate;
 pub mod plan;
 pub mod plugin;

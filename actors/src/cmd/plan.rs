@@ -19,6 +19,7 @@ use amko::crd::route::Route;
 use amko::crd::{GlobalDeploymentPolicy, GslbConfig, GslbHostRule};
 use amko::ingest::{self, ObjectKind};
 use amko::members::{MembersError, MembersKubeconfig};
+use amko::model::plan::ControllerState;
 use amko::plan_report::{EXIT_ERROR, PlanReport, Proposed, ProposedError, plan_all};
 use amko::policy::config::{ControllerAddressError, choose_gslb_config, controller_base_url};
 use amko::policy::in_force::{Decision, InForce, OverridesChange, PolicyObject, RuleKey};
@@ -143,32 +144,79 @@ pub fn run(args: Args) -> ExitCode {
 }
 
 fn compute(args: &Args) -> Result<PlanReport, PlanError> {
-    let mut proposed = Proposed::default();
-    for path in &args.files {
-        let text = std::fs::read_to_string(path).map_err(CmdError::read(path))?;
-        proposed.read(
-            &path.display().to_string(),
-            &text,
-            &args.run.clusters.namespace,
-        )?;
+    let gathered = gather_blocking(&args.run, &args.files, args.timeout_secs)?;
+    if !gathered.policy_known {
+        let mut warnings = gathered.warnings;
+        warnings.push(
+            "no GlobalDeploymentPolicy is accepted: amko run would write nothing until one is"
+                .to_owned(),
+        );
+        return Ok(PlanReport {
+            problems: gathered.problems,
+            warnings,
+            ..PlanReport::default()
+        });
     }
-    let members = args.run.clusters.members_kubeconfig_text()?;
+    let mut report = plan_all(
+        &gathered.world,
+        gathered.fallback_pki.as_deref(),
+        &gathered.cache,
+        &gathered.unsynced,
+        &gathered.created_by,
+    );
+    report.problems = gathered.problems;
+    report.warnings = gathered.warnings;
+    Ok(report)
+}
+
+/// What `amko run` would hold after its boot, read once: the world (accepted policy, overrides,
+/// every member cluster's objects), the controller's owned objects and fallback PKI profile.
+/// `amko plan` plans with it, `amko explain` explains with it.
+pub struct Gathered {
+    pub world: World,
+    pub cache: ControllerState,
+    pub fallback_pki: Option<String>,
+    /// Member clusters that could not be listed.
+    pub unsynced: BTreeSet<String>,
+    pub created_by: String,
+    /// Validation problems of the proposed objects, as `amko run` reports them.
+    pub problems: Vec<String>,
+    pub warnings: Vec<String>,
+    /// Whether a GDP is accepted (without one `amko run` writes nothing).
+    pub policy_known: bool,
+    /// The live GSLBHostRules as listed, with their status.
+    pub rules: Vec<GslbHostRule>,
+}
+
+/// Reads everything as `amko plan` does (`files`: proposed objects), giving up after
+/// `timeout_secs`.
+pub fn gather_blocking(
+    run: &RunArgs,
+    files: &[PathBuf],
+    timeout_secs: u64,
+) -> Result<Gathered, PlanError> {
+    let mut proposed = Proposed::default();
+    for path in files {
+        let text = std::fs::read_to_string(path).map_err(CmdError::read(path))?;
+        proposed.read(&path.display().to_string(), &text, &run.clusters.namespace)?;
+    }
+    let members = run.clusters.members_kubeconfig_text()?;
     let runtime = tokio::runtime::Runtime::new().map_err(PlanError::Runtime)?;
-    let timeout = Duration::from_secs(args.timeout_secs);
+    let timeout = Duration::from_secs(timeout_secs);
     runtime.block_on(async {
-        tokio::time::timeout(timeout, plan(args, proposed, members))
+        tokio::time::timeout(timeout, gather(run, proposed, members))
             .await
-            .map_err(|_| PlanError::TimedOut(args.timeout_secs))?
+            .map_err(|_| PlanError::TimedOut(timeout_secs))?
     })
 }
 
-async fn plan(
-    args: &Args,
+async fn gather(
+    run: &RunArgs,
     proposed: Proposed,
     members_text: Option<String>,
-) -> Result<PlanReport, PlanError> {
-    let namespace = &args.run.clusters.namespace;
-    let home = args.run.clusters.home_client().await?;
+) -> Result<Gathered, PlanError> {
+    let namespace = &run.clusters.namespace;
+    let home = run.clusters.home_client().await?;
     let mut warnings = Vec::new();
 
     let configs = Api::<GslbConfig>::namespaced(home.clone(), namespace)
@@ -194,11 +242,11 @@ async fn plan(
         ));
     }
     let budget = RateBudget {
-        per_second: args.run.avi_rate,
-        burst: args.run.avi_burst,
+        per_second: run.avi_rate,
+        burst: run.avi_burst,
     };
     // Decided before the Secret is read, as `amko run` does: no credentials for a refused address.
-    let address = controller_base_url(&settings.controller.address, args.run.allow_insecure_http)
+    let address = controller_base_url(&settings.controller.address, run.allow_insecure_http)
         .map_err(PlanError::ControllerAddress)?;
     let avi = avi_client(&home, namespace, &settings, &address, budget).await?;
     let controller = |source| PlanError::Controller {
@@ -220,13 +268,13 @@ async fn plan(
     // Everything is read concurrently: the clusters, the policy objects, the controller.
     let clusters = futures::future::join_all(settings.instance.member_clusters.iter().map(
         |context| async {
-            let limit = Duration::from_secs(args.run.boot_timeout_secs);
+            let limit = Duration::from_secs(run.boot_timeout_secs);
             tokio::time::timeout(limit, list_cluster(&members, context))
                 .await
                 .unwrap_or_else(|_| {
                     Err(format!(
                         "no complete list within {} s (--boot-timeout-secs)",
-                        args.run.boot_timeout_secs
+                        run.boot_timeout_secs
                     ))
                 })
         },
@@ -281,6 +329,7 @@ async fn plan(
     }
     in_force.gdps_listed();
     in_force.rules_list_started();
+    let rules = live_rules.clone();
     for rule in live_rules {
         in_force.rule_applied(rule);
     }
@@ -329,17 +378,6 @@ async fn plan(
             None => {}
         }
     }
-    if !policy_known {
-        warnings.push(
-            "no GlobalDeploymentPolicy is accepted: amko run would write nothing until one is"
-                .to_owned(),
-        );
-        return Ok(PlanReport {
-            problems,
-            warnings,
-            ..PlanReport::default()
-        });
-    }
     let default_domain = world.policy().and_then(|p| p.default_domain.clone());
     let mut unsynced = BTreeSet::new();
     for (context, listed) in settings.instance.member_clusters.iter().zip(clusters) {
@@ -353,16 +391,17 @@ async fn plan(
             }
         }
     }
-    let mut report = plan_all(
-        &world,
-        fallback_pki.as_deref(),
-        &cache,
-        &unsynced,
-        &created_by,
-    );
-    report.problems = problems;
-    report.warnings = warnings;
-    Ok(report)
+    Ok(Gathered {
+        world,
+        cache,
+        fallback_pki,
+        unsynced,
+        created_by,
+        problems,
+        warnings,
+        policy_known,
+        rules,
+    })
 }
 
 /// One round of the PolicyActor's validation; an object that could not be checked (controller

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use clap::{Parser, Subcommand};
 
-use super::{crds, plan, support_bundle};
+use super::{crds, explain, plan, support_bundle};
 
 /// The file name kubectl looks for on PATH to run `kubectl amko …` (kubectl's plugin convention:
 /// `kubectl-<name>`).
@@ -42,6 +42,10 @@ pub enum PluginCommand {
     /// Write a .tar.gz for support: logs, CRs with status, Events, the operator's status, metrics
     /// and debug state, versions and chart values, with secrets redacted.
     SupportBundle(Box<support_bundle::Args>),
+    /// Explain why an FQDN or an object (ingress|route|service/NS/NAME --cluster C) is or is not
+    /// in a GslbService, and how its GslbService differs on the controller. Exit code 0:
+    /// explained, 1: error or not found.
+    Explain(Box<explain::Args>),
 }
 
 #[cfg(test)]
@@ -83,7 +87,7 @@ mod tests {
             .get_subcommands()
             .map(|c| c.get_name().to_owned())
             .collect();
-        assert_eq!(names, ["crds", "plan", "support-bundle"]);
+        assert_eq!(names, ["crds", "plan", "support-bundle", "explain"]);
     }
 
     #[test]
@@ -109,7 +113,7 @@ mod tests {
 
     #[test]
     fn the_plugin_refuses_the_writing_subcommands() {
-        for sub in ["run", "federate", "explain"] {
+        for sub in ["run", "federate"] {
             let err = PluginCli::try_parse_from(["kubectl-amko", sub])
                 .err()
                 .unwrap_or_else(|| panic!("{sub} accepted"));
