@@ -44,6 +44,9 @@ enum Command {
     /// Start simulated member clusters and an Avi controller, print one JSON line, run until signalled.
     #[cfg(feature = "sim")]
     Sim(cmd::sim::Args),
+    /// Ask a DNS server many times for each FQDN and check the answers against the GslbService
+    /// (addresses, shares by a chi-square test, TTL). Exit code 0: all pass, 3: one fails, 1: error.
+    VerifyDns(cmd::verify_dns::Args),
 }
 
 impl From<cmd::plugin::PluginCommand> for Command {
@@ -52,6 +55,7 @@ impl From<cmd::plugin::PluginCommand> for Command {
         match command {
             PluginCommand::Crds(args) => Command::Crds(args),
             PluginCommand::Plan(args) => Command::Plan(*args),
+            PluginCommand::VerifyDns(args) => Command::VerifyDns(*args),
         }
     }
 }
@@ -73,6 +77,8 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::run::run(args),
         #[cfg(feature = "sim")]
         Command::Sim(args) => cmd::sim::run(args),
+        // Its exit code says whether every FQDN passed.
+        Command::VerifyDns(args) => return cmd::verify_dns::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

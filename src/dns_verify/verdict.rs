@@ -108,6 +108,28 @@ impl Tally {
         }
     }
 
+    /// Adds the tally of other queries of the same batch (e.g. another socket's).
+    pub fn merge(&mut self, other: Tally) {
+        fn add<K: Ord>(into: &mut BTreeMap<K, u64>, from: BTreeMap<K, u64>) {
+            for (key, count) in from {
+                *into.entry(key).or_default() += count;
+            }
+        }
+        self.queries += other.queries;
+        self.no_reply += other.no_reply;
+        self.empty += other.empty;
+        self.cname += other.cname;
+        self.duplicates += other.duplicates;
+        add(&mut self.rcodes, other.rcodes);
+        add(&mut self.first, other.first);
+        add(&mut self.seen, other.seen);
+        add(&mut self.ttls, other.ttls);
+        add(&mut self.records_per_answer, other.records_per_answer);
+        for (client, members) in other.by_client {
+            self.by_client.entry(client).or_default().extend(members);
+        }
+    }
+
     /// Replies that held at least one address.
     pub fn answered(&self) -> u64 {
         self.records_per_answer.values().sum()

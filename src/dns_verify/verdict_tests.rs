@@ -315,3 +315,25 @@ fn format_p_stays_readable() {
     assert_eq!(format_p(4.78e-75), "4.78e-75");
     assert_eq!(format_p(0.0), "0");
 }
+
+#[test]
+fn merged_tallies_add_up_and_keep_every_member_a_client_got() {
+    let mut a = Tally::default();
+    a.record("10.0.0.0/24", &answer(&["10.0.0.1"], 30));
+    a.record("10.0.1.0/24", &Reply::NoReply);
+    let mut b = Tally::default();
+    b.record("10.0.0.0/24", &answer(&["10.0.0.2"], 30));
+    b.record("10.0.2.0/24", &answer(&["10.0.0.1"], 60));
+    let mut whole = Tally::default();
+    for (client, reply) in [
+        ("10.0.0.0/24", answer(&["10.0.0.1"], 30)),
+        ("10.0.1.0/24", Reply::NoReply),
+        ("10.0.0.0/24", answer(&["10.0.0.2"], 30)),
+        ("10.0.2.0/24", answer(&["10.0.0.1"], 60)),
+    ] {
+        whole.record(client, &reply);
+    }
+    a.merge(b);
+    assert_eq!(a, whole);
+    assert_eq!(a.by_client["10.0.0.0/24"].len(), 2);
+}

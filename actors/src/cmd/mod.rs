@@ -11,3 +11,4 @@ pub mod plugin;
 pub mod run;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod verify_dns;

@@ -19,6 +19,7 @@ use amko::crd::route::Route;
 use amko::crd::{GlobalDeploymentPolicy, GslbConfig, GslbHostRule};
 use amko::ingest::{self, ObjectKind};
 use amko::members::{MembersError, MembersKubeconfig};
+use amko::model::plan::ControllerState;
 use amko::plan_report::{EXIT_ERROR, PlanReport, Proposed, ProposedError, plan_all};
 use amko::policy::config::{ControllerAddressError, choose_gslb_config, controller_base_url};
 use amko::policy::in_force::{Decision, InForce, OverridesChange, PolicyObject, RuleKey};
@@ -167,8 +168,51 @@ async fn plan(
     proposed: Proposed,
     members_text: Option<String>,
 ) -> Result<PlanReport, PlanError> {
-    let namespace = &args.run.clusters.namespace;
-    let home = args.run.clusters.home_client().await?;
+    let gathered = gather(&args.run, proposed, members_text).await?;
+    if !gathered.policy_known {
+        return Ok(PlanReport {
+            problems: gathered.problems,
+            warnings: gathered.warnings,
+            ..PlanReport::default()
+        });
+    }
+    let mut report = plan_all(
+        &gathered.world,
+        gathered.fallback_pki.as_deref(),
+        &gathered.cache,
+        &gathered.unsynced,
+        &gathered.created_by,
+    );
+    report.problems = gathered.problems;
+    report.warnings = gathered.warnings;
+    Ok(report)
+}
+
+/// Everything `amko run` would start from, read once: the world after acceptance and selection,
+/// and the controller's owned objects. `amko plan` and `amko verify-dns` compute from it.
+pub(crate) struct Gathered {
+    pub world: World,
+    pub fallback_pki: Option<String>,
+    pub cache: ControllerState,
+    /// Member clusters that could not be listed.
+    pub unsynced: BTreeSet<String>,
+    pub created_by: String,
+    /// What `amko run` would say about the proposed objects.
+    pub problems: Vec<String>,
+    pub warnings: Vec<String>,
+    /// Whether a GDP is accepted (without one, the world selects nothing).
+    pub policy_known: bool,
+}
+
+/// Reads what the operator watches, as `amko plan` does, with the proposed objects laid over
+/// the live ones.
+pub(crate) async fn gather(
+    run: &RunArgs,
+    proposed: Proposed,
+    members_text: Option<String>,
+) -> Result<Gathered, PlanError> {
+    let namespace = &run.clusters.namespace;
+    let home = run.clusters.home_client().await?;
     let mut warnings = Vec::new();
 
     let configs = Api::<GslbConfig>::namespaced(home.clone(), namespace)
@@ -194,11 +238,11 @@ async fn plan(
         ));
     }
     let budget = RateBudget {
-        per_second: args.run.avi_rate,
-        burst: args.run.avi_burst,
+        per_second: run.avi_rate,
+        burst: run.avi_burst,
     };
     // Decided before the Secret is read, as `amko run` does: no credentials for a refused address.
-    let address = controller_base_url(&settings.controller.address, args.run.allow_insecure_http)
+    let address = controller_base_url(&settings.controller.address, run.allow_insecure_http)
         .map_err(PlanError::ControllerAddress)?;
     let avi = avi_client(&home, namespace, &settings, &address, budget).await?;
     let controller = |source| PlanError::Controller {
@@ -220,13 +264,13 @@ async fn plan(
     // Everything is read concurrently: the clusters, the policy objects, the controller.
     let clusters = futures::future::join_all(settings.instance.member_clusters.iter().map(
         |context| async {
-            let limit = Duration::from_secs(args.run.boot_timeout_secs);
+            let limit = Duration::from_secs(run.boot_timeout_secs);
             tokio::time::timeout(limit, list_cluster(&members, context))
                 .await
                 .unwrap_or_else(|_| {
                     Err(format!(
                         "no complete list within {} s (--boot-timeout-secs)",
-                        args.run.boot_timeout_secs
+                        run.boot_timeout_secs
                     ))
                 })
         },
@@ -334,10 +378,15 @@ async fn plan(
             "no GlobalDeploymentPolicy is accepted: amko run would write nothing until one is"
                 .to_owned(),
         );
-        return Ok(PlanReport {
+        return Ok(Gathered {
+            world,
+            fallback_pki,
+            cache,
+            unsynced: BTreeSet::new(),
+            created_by,
             problems,
             warnings,
-            ..PlanReport::default()
+            policy_known,
         });
     }
     let default_domain = world.policy().and_then(|p| p.default_domain.clone());
@@ -353,16 +402,16 @@ async fn plan(
             }
         }
     }
-    let mut report = plan_all(
-        &world,
-        fallback_pki.as_deref(),
-        &cache,
-        &unsynced,
-        &created_by,
-    );
-    report.problems = problems;
-    report.warnings = warnings;
-    Ok(report)
+    Ok(Gathered {
+        world,
+        fallback_pki,
+        cache,
+        unsynced,
+        created_by,
+        problems,
+        warnings,
+        policy_known,
+    })
 }
 
 /// One round of the PolicyActor's validation; an object that could not be checked (controller

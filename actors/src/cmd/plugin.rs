@@ -7,7 +7,7 @@ use std::path::Path;
 
 use clap::{Parser, Subcommand};
 
-use super::{crds, plan};
+use super::{crds, plan, verify_dns};
 
 /// The file name kubectl looks for on PATH to run `kubectl amko …` (kubectl's plugin convention:
 /// `kubectl-<name>`).
@@ -39,6 +39,9 @@ pub enum PluginCommand {
     /// Show what `amko run` would change on the controller (optionally with proposed GDPs and
     /// GSLBHostRules from files), writing nothing. Exit code 0: no changes, 2: changes, 1: error.
     Plan(Box<plan::Args>),
+    /// Ask a DNS server many times for each FQDN and check the answers against the GslbService
+    /// (addresses, shares by a chi-square test, TTL). Exit code 0: all pass, 3: one fails, 1: error.
+    VerifyDns(Box<verify_dns::Args>),
 }
 
 #[cfg(test)]
@@ -80,7 +83,7 @@ mod tests {
             .get_subcommands()
             .map(|c| c.get_name().to_owned())
             .collect();
-        assert_eq!(names, ["crds", "plan"]);
+        assert_eq!(names, ["crds", "plan", "verify-dns"]);
     }
 
     #[test]
