@@ -61,7 +61,9 @@ pub struct Tally {
     pub records_per_answer: BTreeMap<usize, u64>,
     /// Answers that named one address twice.
     pub duplicates: u64,
-    /// The first records each client subnet got (`THIS_HOST` without client subnets).
+    /// The first records each client subnet got (`THIS_HOST` without client subnets); the
+    /// verdict's stickiness summarises it, so the JSON output leaves it out.
+    #[serde(skip)]
     pub by_client: BTreeMap<String, BTreeSet<IpAddr>>,
 }
 
@@ -409,6 +411,19 @@ fn judge_pool(verdict: &mut Verdict, pool: &ExpectedPool, tally: &Tally, thresho
             let shares: Vec<f64> = pool.members.iter().map(|m| m.share).collect();
             match chi_square(&observed, &shares) {
                 Some(test) => {
+                    let total: u64 = observed.iter().sum();
+                    let silent: Vec<String> = pool
+                        .members
+                        .iter()
+                        .zip(&observed)
+                        .filter(|(m, count)| **count == 0 && m.share * total as f64 >= 5.0)
+                        .map(|(m, _)| format!("{} (want {:.1}%)", m.ip, m.share * 100.0))
+                        .collect();
+                    if !silent.is_empty() {
+                        verdict
+                            .failures
+                            .push(format!("never answered first: {}", silent.join(", ")));
+                    }
                     if test.p_value < threshold {
                         verdict.failures.push(format!(
                             "shares differ from the ratios: chi-square {:.1} (df {}), p = {} < {threshold}",
@@ -417,7 +432,6 @@ fn judge_pool(verdict: &mut Verdict, pool: &ExpectedPool, tally: &Tally, thresho
                             format_p(test.p_value)
                         ));
                     }
-                    let total: u64 = observed.iter().sum();
                     if shares.iter().any(|s| s * (total as f64) < 5.0) {
                         verdict.notes.push(
                             "some expected counts are below 5: the p-value is approximate; send more queries"

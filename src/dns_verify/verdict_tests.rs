@@ -97,7 +97,7 @@ fn round_robin_verdicts() {
             "a member never answers",
             tally_of(&[("10.0.0.2", 1000)], 30),
             false,
-            "shares differ from the ratios",
+            "never answered first: 10.0.0.1 (want 25.0%)",
         ),
         (
             "the lower-priority pool answers",

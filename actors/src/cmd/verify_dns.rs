@@ -6,6 +6,7 @@
 pub mod client;
 
 use std::collections::BTreeSet;
+use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -162,20 +163,23 @@ pub fn run(args: Args) -> ExitCode {
             }
             let queries: u64 = report.verdicts.iter().map(|v| v.queries).sum();
             let passed = report.verdicts.iter().filter(|v| v.pass).count();
-            match args.output {
+            let text = match args.output {
                 Output::Table => {
+                    let mut text = String::new();
                     for verdict in &report.verdicts {
-                        println!("{}", render_line(verdict));
+                        text.push_str(&render_line(verdict));
+                        text.push('\n');
                     }
-                    println!(
-                        "{passed} of {} checks passed ({queries} queries to {} in {} ms)",
+                    text.push_str(&format!(
+                        "{passed} of {} checks passed ({queries} queries to {} in {} ms)\n",
                         report.verdicts.len(),
                         report.server,
                         report.elapsed.as_millis()
-                    );
+                    ));
+                    text
                 }
-                Output::Json => println!(
-                    "{:#}",
+                Output::Json => format!(
+                    "{:#}\n",
                     json!({
                         "server": report.server.to_string(),
                         "expected": format!("{:?}", args.expected).to_lowercase(),
@@ -188,7 +192,9 @@ pub fn run(args: Args) -> ExitCode {
                         "exit_code": report.exit_code(),
                     })
                 ),
-            }
+            };
+            // A closed pipe (`| head`) is the reader's choice, not an error worth a panic.
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
             ExitCode::from(report.exit_code())
         }
         Err(err) => {
