@@ -165,6 +165,8 @@ struct GsView {
     #[serde(default)]
     num_dns_ip: Option<u32>,
     #[serde(default)]
+    min_members: u32,
+    #[serde(default)]
     down_response: Option<DownView>,
     #[serde(default)]
     groups: Vec<PoolView>,
@@ -279,6 +281,11 @@ pub fn expected_answers(gs: &Value) -> Result<ExpectedGs, ExpectError> {
     if types.is_empty() {
         types.insert(RecordType::A);
     }
+    // The service is up while a pool can answer some record type; a type none of its pools can
+    // answer then gets an empty NOERROR, not the down response.
+    let service_up = [RecordType::A, RecordType::Aaaa]
+        .into_iter()
+        .any(|t| pool_for(&view, &pools, t).is_some());
     let mut by_type = BTreeMap::new();
     for record_type in types {
         let expectation = if view.enabled {
@@ -288,7 +295,7 @@ pub fn expected_answers(gs: &Value) -> Result<ExpectedGs, ExpectError> {
         };
         let expectation = match expectation {
             Some(pool) => Expectation::Pool(pool),
-            None if !view.enabled => Expectation::Down(DownAnswer::Empty),
+            None if !view.enabled || service_up => Expectation::Down(DownAnswer::Empty),
             None => Expectation::Down(down_answer(&view, record_type, &all_addresses)?),
         };
         by_type.insert(record_type, expectation);
@@ -316,7 +323,8 @@ fn pool_for(
                 .collect::<Vec<_>>();
             (*pool, fit)
         })
-        .filter(|(pool, fit)| pool.priority > 0 && !fit.is_empty())
+        // `min_members`: a pool keeps the traffic only while it has that many eligible members.
+        .filter(|(pool, fit)| pool.priority > 0 && fit.len() >= view.min_members.max(1) as usize)
         .collect();
     let geo_service = view.pool_algorithm.as_deref() == Some("GSLB_SERVICE_ALGORITHM_GEO");
     let top = if geo_service {
@@ -577,6 +585,31 @@ mod tests {
         ]));
         assert_eq!(expected_pool(&gs, RecordType::A).pools, ["v4"]);
         assert_eq!(expected_pool(&gs, RecordType::Aaaa).pools, ["v6"]);
+    }
+
+    #[test]
+    fn min_members_moves_the_traffic_and_a_missing_family_gets_an_empty_answer() {
+        let mut gs = gs(json!([
+            pool("p20", 20, json!([member("10.0.0.1", 1)])),
+            pool(
+                "p10",
+                10,
+                json!([member("10.0.0.2", 1), member("10.0.0.3", 1)])
+            ),
+        ]));
+        assert_eq!(expected_pool(&gs, RecordType::A).pools, ["p20"]);
+        gs["min_members"] = json!(2);
+        assert_eq!(expected_pool(&gs, RecordType::A).pools, ["p10"]);
+        // AAAA: its only member is disabled while the IPv4 members still answer.
+        gs["groups"][0]["members"]
+            .as_array_mut()
+            .expect("members")
+            .push(json!({"enabled": false, "ratio": 1, "ip": {"addr": "fd00::1", "type": "V6"}}));
+        let expected = expected_answers(&gs).expect("readable");
+        assert_eq!(
+            expected.by_type[&RecordType::Aaaa],
+            Expectation::Down(DownAnswer::Empty)
+        );
     }
 
     #[test]

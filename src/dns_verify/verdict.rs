@@ -493,7 +493,8 @@ fn judge_down(verdict: &mut Verdict, down: &DownAnswer, tally: &Tally) {
             }
         }
         DownAnswer::Empty => {
-            verdict.expected = "no member eligible: empty NOERROR answers".to_owned();
+            verdict.expected =
+                "no member eligible for this record type: empty NOERROR answers".to_owned();
             if tally.no_reply > 0 {
                 verdict.failures.push(format!(
                     "{} of {} queries got no reply",
