@@ -271,4 +271,78 @@ mod tests {
         assert_eq!(subnet.addr(), IpAddr::V4(Ipv4Addr::new(10, 0, 3, 0)));
         assert_eq!(subnet.source_prefix(), 24);
     }
+
+    /// A server that truncates every UDP reply and answers over TCP: the client must fall back.
+    #[tokio::test]
+    async fn a_truncated_udp_reply_is_asked_again_over_tcp() {
+        use hickory_proto::op::{MessageType, OpCode};
+        use hickory_proto::rr::Record;
+        use hickory_proto::rr::rdata::A;
+
+        let udp = UdpSocket::bind("127.0.0.1:0").await.expect("udp");
+        let server = udp.local_addr().expect("addr");
+        let tcp = tokio::net::TcpListener::bind(server)
+            .await
+            .expect("tcp on the same port");
+        let answer = |query: &Message, truncated: bool| {
+            let mut reply = Message::new(query.metadata.id, MessageType::Response, OpCode::Query);
+            reply.add_queries(query.queries.clone());
+            reply.metadata.truncation = truncated;
+            if !truncated {
+                reply.add_answer(Record::from_rdata(
+                    query.queries[0].name.clone(),
+                    42,
+                    RData::A(A::new(192, 0, 2, 7)),
+                ));
+            }
+            reply.to_vec().expect("encodes")
+        };
+        tokio::spawn(async move {
+            let mut buffer = vec![0u8; 4096];
+            while let Ok((len, peer)) = udp.recv_from(&mut buffer).await {
+                if let Ok(query) = Message::from_vec(&buffer[..len]) {
+                    let _ = udp.send_to(&answer(&query, true), peer).await;
+                }
+            }
+        });
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = tcp.accept().await {
+                let mut len = [0u8; 2];
+                if stream.read_exact(&mut len).await.is_err() {
+                    continue;
+                }
+                let mut body = vec![0u8; usize::from(u16::from_be_bytes(len))];
+                if stream.read_exact(&mut body).await.is_err() {
+                    continue;
+                }
+                let Ok(query) = Message::from_vec(&body) else {
+                    continue;
+                };
+                let reply = answer(&query, false);
+                let mut framed = (reply.len() as u16).to_be_bytes().to_vec();
+                framed.extend_from_slice(&reply);
+                let _ = stream.write_all(&framed).await;
+            }
+        });
+        let target = Target {
+            server,
+            timeout: Duration::from_secs(5),
+            retries: 0,
+            concurrency: 2,
+        };
+        let batch = Batch {
+            fqdn: "big.example.com".to_owned(),
+            record_type: RecordType::A,
+            queries: 6,
+            client_subnets: 0,
+        };
+        let tally = tally(&target, &batch).await.expect("sent");
+        assert_eq!(tally.queries, 6);
+        assert_eq!(tally.no_reply, 0, "{tally:?}");
+        assert_eq!(
+            tally.first.get(&"192.0.2.7".parse::<IpAddr>().expect("ip")),
+            Some(&6)
+        );
+        assert_eq!(tally.ttls.get(&42), Some(&6));
+    }
 }
