@@ -292,3 +292,100 @@ async fn unknown_foreign_and_dropped_names() {
         "names are case-insensitive"
     );
 }
+
+async fn control_status(
+    sim: &AviSimHandle,
+    method: reqwest::Method,
+    path: &str,
+    body: Value,
+) -> u16 {
+    reqwest::Client::new()
+        .request(method, format!("{}/sim/dns{path}", sim.base_url()))
+        .json(&body)
+        .send()
+        .await
+        .expect("control API answers")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn rotation_reset_and_control_api_input_checks() {
+    let sim = start().await;
+    // Smooth weighted round robin over 1:3 starts with the heavy member, then the light one.
+    assert_eq!(
+        query_one(&sim, Probe::a("shop.example.com", 1))
+            .await
+            .only(),
+        "10.0.0.2"
+    );
+    control(&sim, reqwest::Method::DELETE, "/rotation", None).await;
+    assert_eq!(
+        query_one(&sim, Probe::a("shop.example.com", 1))
+            .await
+            .only(),
+        "10.0.0.2",
+        "after the reset the rotation starts over"
+    );
+    assert_eq!(
+        query_one(&sim, Probe::a("shop.example.com", 1))
+            .await
+            .only(),
+        "10.0.0.1"
+    );
+
+    let put = reqwest::Method::PUT;
+    assert_eq!(
+        control_status(
+            &sim,
+            put.clone(),
+            "/health",
+            json!({"site": "nope", "up": false})
+        )
+        .await,
+        400
+    );
+    assert_eq!(
+        control_status(
+            &sim,
+            put.clone(),
+            "/health",
+            json!({"member": "10.0.0.1", "cluster_uuid": "c", "up": false})
+        )
+        .await,
+        400
+    );
+    assert_eq!(
+        control_status(&sim, put.clone(), "/health", json!({"member": "10.0.0.1"})).await,
+        400
+    );
+    assert_eq!(
+        control_status(
+            &sim,
+            put.clone(),
+            "/geo",
+            json!({"subnet": "10.0.0.0/40", "latitude": 1.0, "longitude": 1.0})
+        )
+        .await,
+        400
+    );
+    assert_eq!(
+        control_status(
+            &sim,
+            put,
+            "/geo",
+            json!({"subnet": "10.0.0.0/8", "latitude": 1.0, "longitude": 1.0})
+        )
+        .await,
+        204
+    );
+    // Nothing was marked down by the refused updates.
+    let status: Value = reqwest::get(format!("{}/sim/dns", sim.base_url()))
+        .await
+        .expect("status")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(status["down_members"], json!([]));
+    assert_eq!(status["down_sites"], json!([]));
+}
