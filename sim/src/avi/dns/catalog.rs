@@ -131,6 +131,35 @@ pub struct Site {
     pub location: Option<GeoPoint>,
 }
 
+/// `Gslb.client_ip_addr_group`: which clients are public (they get a member's `public_ip`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientGroup {
+    /// `GSLB_IP_PUBLIC` (the default): the listed clients are public, the rest private;
+    /// `GSLB_IP_PRIVATE`: the listed clients are private, the rest public.
+    pub listed_are_public: bool,
+    pub addrs: Vec<IpAddr>,
+    pub prefixes: Vec<(IpAddr, u8)>,
+    pub ranges: Vec<(IpAddr, IpAddr)>,
+}
+
+impl ClientGroup {
+    fn lists(&self, client: IpAddr) -> bool {
+        self.addrs.contains(&client)
+            || self.prefixes.iter().any(|(network, prefix)| {
+                network.is_ipv4() == client.is_ipv4()
+                    && super::decide::mask_ip(client, *prefix)
+                        == super::decide::mask_ip(*network, *prefix)
+            })
+            || self.ranges.iter().any(|(begin, end)| {
+                begin.is_ipv4() == client.is_ipv4() && *begin <= client && client <= *end
+            })
+    }
+
+    pub fn is_public(&self, client: IpAddr) -> bool {
+        self.lists(client) == self.listed_are_public
+    }
+}
+
 /// Everything the answer decision reads about configuration.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Catalog {
@@ -142,6 +171,8 @@ pub struct Catalog {
     /// `Gslb.dns_configs[].domain_name`, lower-cased; empty = every name is ours.
     pub dns_domains: Vec<String>,
     pub sites: Vec<Site>,
+    /// `Gslb.client_ip_addr_group`; `None` = every client is private (members answer `ip`).
+    pub client_group: Option<ClientGroup>,
 }
 
 /// Which service a query name falls to.
@@ -227,6 +258,38 @@ fn parse_down_response(value: Option<&Value>) -> DownResponse {
         }
         _ => DownResponse::None,
     }
+}
+
+fn parse_client_group(value: Option<&Value>) -> Option<ClientGroup> {
+    let group = value?.as_object()?;
+    let list = |key: &str| {
+        group
+            .get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_object)
+    };
+    Some(ClientGroup {
+        listed_are_public: str_field(group, "type") != Some("GSLB_IP_PRIVATE"),
+        addrs: group
+            .get("addrs")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|a| ip_addr(Some(a)))
+            .collect(),
+        prefixes: list("prefixes")
+            .filter_map(|p| {
+                let network = ip_addr(p.get("ip_addr"))?;
+                let max = if network.is_ipv4() { 32 } else { 128 };
+                Some((network, u32_field(p, "mask")?.min(max) as u8))
+            })
+            .collect(),
+        ranges: list("ranges")
+            .filter_map(|r| Some((ip_addr(r.get("begin"))?, ip_addr(r.get("end"))?)))
+            .collect(),
+    })
 }
 
 fn parse_site(body: &Map<String, Value>) -> Option<Site> {
@@ -360,6 +423,7 @@ impl Catalog {
             .filter(|d| !d.is_empty())
             .collect();
         let mut catalog = Catalog {
+            client_group: parse_client_group(gslb.and_then(|g| g.get("client_ip_addr_group"))),
             dns_domains,
             ..Catalog::default()
         };
@@ -410,6 +474,13 @@ impl Catalog {
         } else {
             NameMatch::NotOurs
         }
+    }
+
+    /// Whether `client` gets members' `public_ip` (see `ClientGroup`).
+    pub fn is_public_client(&self, client: IpAddr) -> bool {
+        self.client_group
+            .as_ref()
+            .is_some_and(|g| g.is_public(client))
     }
 
     /// The cluster uuid of the site with this name.

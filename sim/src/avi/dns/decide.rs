@@ -541,19 +541,25 @@ pub fn decide(
         Some(0) => usize::MAX,
         Some(n) => n as usize,
     };
+    let (client, ecs_prefix) = client_address(service, question);
+    let public = catalog.is_public_client(client);
+    // A public client gets a member's NAT address when it has one of the asked family.
+    let shown = |member: &Member, ip: IpAddr| match member.public_ip {
+        Some(public_ip) if public && public_ip.is_ipv4() == ip.is_ipv4() => public_ip,
+        _ => ip,
+    };
     let records: Vec<Rdata> = match ordered.first().map(|m| &m.target) {
         // A CNAME cannot share its name with address records: an FQDN member answers alone.
         Some(MemberTarget::Fqdn(target)) => vec![Rdata::Cname(target.clone())],
         _ => ordered
             .iter()
             .filter_map(|m| match m.target {
-                MemberTarget::Ip(ip) => Some(Rdata::Addr(ip)),
+                MemberTarget::Ip(ip) => Some(Rdata::Addr(shown(m, ip))),
                 MemberTarget::Fqdn(_) => None,
             })
             .take(limit)
             .collect(),
     };
-    let (_, ecs_prefix) = client_address(service, question);
     Decision::Answer {
         ttl,
         records,

@@ -619,3 +619,33 @@ fn mask_ip_clears_host_bits() {
         "0.0.0.0".parse::<IpAddr>().unwrap()
     );
 }
+
+#[test]
+fn public_clients_get_the_public_ip() {
+    let mut natted = member("10.0.0.1", 1);
+    natted["public_ip"] = json!({"ip": {"addr": "203.0.113.1", "type": "V4"}});
+    let services = [service(vec![pool("p", 10, vec![natted])])];
+    let ask_from = |dns: &mut Dns, source: &str| {
+        records(&dns.ask(&Question {
+            source: source.parse().unwrap(),
+            ..question("shop.example.com", QueryType::A)
+        }))
+    };
+    // No client group: every client is private.
+    let mut dns = Dns::new(&services);
+    assert_eq!(ask_from(&mut dns, "198.51.100.7"), ["10.0.0.1"]);
+    // GSLB_IP_PUBLIC (default type): the listed clients are public.
+    let public_listed = json!({"client_ip_addr_group": {
+        "prefixes": [{"ip_addr": {"addr": "198.51.100.0", "type": "V4"}, "mask": 24}],
+        "addrs": [{"addr": "192.0.2.200", "type": "V4"}]}});
+    let mut dns = Dns::from_catalog(catalog_with_gslb(&services, public_listed));
+    assert_eq!(ask_from(&mut dns, "198.51.100.7"), ["203.0.113.1"]);
+    assert_eq!(ask_from(&mut dns, "192.0.2.200"), ["203.0.113.1"]);
+    assert_eq!(ask_from(&mut dns, "192.0.2.10"), ["10.0.0.1"]);
+    // GSLB_IP_PRIVATE: the listed clients are private, the rest public.
+    let private_listed = json!({"client_ip_addr_group": {"type": "GSLB_IP_PRIVATE",
+        "ranges": [{"begin": {"addr": "10.0.0.0", "type": "V4"}, "end": {"addr": "10.255.255.255", "type": "V4"}}]}});
+    let mut dns = Dns::from_catalog(catalog_with_gslb(&services, private_listed));
+    assert_eq!(ask_from(&mut dns, "10.1.2.3"), ["10.0.0.1"]);
+    assert_eq!(ask_from(&mut dns, "198.51.100.7"), ["203.0.113.1"]);
+}
