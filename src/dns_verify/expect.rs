@@ -81,6 +81,9 @@ pub struct ExpectedPool {
     /// Other eligible members of the pool, which may follow the first record only (preference
     /// order with `num_dns_ip` above 1).
     pub also_allowed: BTreeSet<IpAddr>,
+    /// A member's `public_ip` → its `ip`: public clients get the former, and it counts as the
+    /// member.
+    pub aliases: BTreeMap<IpAddr, IpAddr>,
     /// Records per answer: `num_dns_ip` capped by the members of the pool (0: all of them).
     pub records_per_answer: BTreeSet<usize>,
     /// Every answer holds every member: the shares of first records say nothing.
@@ -211,7 +214,14 @@ struct MemberView {
     #[serde(default)]
     ip: Option<IpView>,
     #[serde(default)]
+    public_ip: Option<PublicIpView>,
+    #[serde(default)]
     preference_order: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct PublicIpView {
+    ip: IpView,
 }
 
 #[derive(Deserialize)]
@@ -234,6 +244,8 @@ fn one() -> u32 {
 /// A member as the selection sees it.
 struct Candidate {
     ip: IpAddr,
+    /// Shown to public clients instead of `ip` (same family only).
+    public_ip: Option<IpAddr>,
     ratio: u32,
     preference_order: Option<u32>,
 }
@@ -260,9 +272,15 @@ pub fn expected_answers(gs: &Value) -> Result<ExpectedGs, ExpectError> {
                 addr: ip.addr.clone(),
             })?;
             all_addresses.insert(addr);
+            let public_ip = member
+                .public_ip
+                .as_ref()
+                .and_then(|p| p.ip.addr.parse::<IpAddr>().ok())
+                .filter(|p| p.is_ipv4() == addr.is_ipv4());
             if member.enabled && pool.enabled {
                 candidates.push(Candidate {
                     ip: addr,
+                    public_ip,
                     ratio: member.ratio.max(1),
                     preference_order: member.preference_order,
                 });
@@ -341,6 +359,7 @@ fn pool_for(
     let pool_share = 1.0 / chosen.len() as f64;
     let mut shares: BTreeMap<IpAddr, (u32, f64)> = BTreeMap::new();
     let mut in_pools = BTreeSet::new();
+    let mut aliases = BTreeMap::new();
     let mut records_per_answer = BTreeSet::new();
     let mut every_member_in_each_answer = true;
     let mut selection = None;
@@ -348,6 +367,11 @@ fn pool_for(
         let (pool_selection, answering) = pool_selection(pool, candidates);
         let ratio_sum: u32 = answering.iter().map(|c| c.ratio).sum();
         in_pools.extend(candidates.iter().map(|c| c.ip));
+        aliases.extend(
+            candidates
+                .iter()
+                .filter_map(|c| c.public_ip.map(|public| (public, c.ip))),
+        );
         for candidate in &answering {
             let entry = shares.entry(candidate.ip).or_insert((candidate.ratio, 0.0));
             entry.1 += pool_share * f64::from(candidate.ratio) / f64::from(ratio_sum.max(1));
@@ -380,6 +404,7 @@ fn pool_for(
     Some(ExpectedPool {
         pools: chosen.iter().map(|(p, _)| p.name.clone()).collect(),
         also_allowed,
+        aliases,
         priority: top,
         selection,
         members: shares
@@ -609,6 +634,25 @@ mod tests {
         assert_eq!(
             expected.by_type[&RecordType::Aaaa],
             Expectation::Down(DownAnswer::Empty)
+        );
+    }
+
+    #[test]
+    fn a_members_public_ip_is_an_alias_of_it() {
+        let mut natted = member("10.0.0.1", 1);
+        natted["public_ip"] = json!({"ip": {"addr": "203.0.113.1", "type": "V4"}});
+        let mut wrong_family = member("10.0.0.2", 1);
+        wrong_family["public_ip"] = json!({"ip": {"addr": "2001:db8::2", "type": "V6"}});
+        let pool = expected_pool(
+            &gs(json!([pool("p", 10, json!([natted, wrong_family]))])),
+            RecordType::A,
+        );
+        assert_eq!(
+            pool.aliases,
+            BTreeMap::from([(
+                "203.0.113.1".parse().expect("ip"),
+                "10.0.0.1".parse().expect("ip")
+            )])
         );
     }
 

@@ -132,6 +132,28 @@ impl Tally {
         }
     }
 
+    /// The same tally with each alias (a member's public IP) counted as the address it stands for.
+    pub fn with_aliases(&self, aliases: &BTreeMap<IpAddr, IpAddr>) -> Tally {
+        let real = |ip: &IpAddr| *aliases.get(ip).unwrap_or(ip);
+        let remap = |counts: &BTreeMap<IpAddr, u64>| {
+            let mut out: BTreeMap<IpAddr, u64> = BTreeMap::new();
+            for (ip, count) in counts {
+                *out.entry(real(ip)).or_default() += count;
+            }
+            out
+        };
+        Tally {
+            first: remap(&self.first),
+            seen: remap(&self.seen),
+            by_client: self
+                .by_client
+                .iter()
+                .map(|(client, ips)| (client.clone(), ips.iter().map(real).collect()))
+                .collect(),
+            ..self.clone()
+        }
+    }
+
     /// Replies that held at least one address.
     pub fn answered(&self) -> u64 {
         self.records_per_answer.values().sum()
@@ -249,6 +271,16 @@ fn share(count: u64, total: u64) -> f64 {
 }
 
 fn judge_pool(verdict: &mut Verdict, pool: &ExpectedPool, tally: &Tally, threshold: f64) {
+    let unaliased;
+    let tally = if pool.aliases.is_empty() {
+        tally
+    } else {
+        verdict
+            .notes
+            .push("a member's public IP in an answer counts as the member".to_owned());
+        unaliased = tally.with_aliases(&pool.aliases);
+        &unaliased
+    };
     let algorithm = match &pool.selection {
         Selection::Weighted => "weighted round robin".to_owned(),
         Selection::ConsistentHash { mask: Some(mask) } => format!("consistent hash /{mask}"),

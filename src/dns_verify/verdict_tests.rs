@@ -337,3 +337,15 @@ fn merged_tallies_add_up_and_keep_every_member_a_client_got() {
     assert_eq!(a, whole);
     assert_eq!(a.by_client["10.0.0.0/24"].len(), 2);
 }
+
+#[test]
+fn public_ips_count_as_their_members() {
+    let mut gs = gs(RR, &[("10.0.0.1", 1), ("10.0.0.2", 3)], json!({}));
+    gs["groups"][0]["members"][0]["public_ip"] =
+        json!({"ip": {"addr": "203.0.113.1", "type": "V4"}});
+    let tally = tally_of(&[("203.0.113.1", 250), ("10.0.0.2", 750)], 30);
+    let verdict = verdict_of(&gs, &tally);
+    assert!(verdict.pass, "{:?}", verdict.failures);
+    assert_eq!(verdict.addresses[0].count, 250);
+    assert!(verdict.notes[0].contains("public IP"));
+}
