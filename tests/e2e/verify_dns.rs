@@ -3,7 +3,8 @@
 //! by a chi-square test, the TTL, consistent-hash stickiness across client subnets), fails with
 //! the evidence (exit 3) once a member ratio is changed out of band on the controller, passes
 //! again with `--expected controller` (the controller's copy is then the truth), and fails that
-//! too once the top-priority members are marked down (the backup pool's VIP answers).
+//! too once the top-priority members are marked down (the backup pool's VIP answers). A
+//! dual-stack GslbService is checked for A and AAAA records, each against its own members.
 
 mod harness;
 
@@ -290,6 +291,51 @@ async fn verify_dns_reports_errors_with_exit_code_1() {
         dead.line(SHOP).contains("20 of 20 queries got no reply"),
         "{}",
         dead.context()
+    );
+    harness::remove_dir(&env.dir);
+}
+
+/// A dual-stack GslbService: an IPv4 member in cluster1, an IPv6 member in cluster2. A queries
+/// get the IPv4 member, AAAA queries the IPv6 one; one line each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_dns_checks_a_and_aaaa_records() {
+    let env = Env::start(
+        "verify-dns-aaaa",
+        EnvOptions::clusters(2)
+            .vip_family("cluster2", amko_sim::k8s::VipFamily::V6)
+            .install(harness::gdp(&["cluster1", "cluster2"], json!({})))
+            .run(&[]),
+    )
+    .await;
+    for cluster in ["cluster1", "cluster2"] {
+        env.create_gslb_ingress(cluster, "shop", "shop", SHOP).await;
+    }
+    env.wait_gs(SHOP, "two members", |gs| members_of(gs).len() == 2)
+        .await;
+    let v4 = env.ingress_vip("cluster1", "shop", "shop", SHOP).await;
+    let v6 = env.ingress_vip("cluster2", "shop", "shop", SHOP).await;
+    assert!(v6.contains(':'), "cluster2 gives IPv6 VIPs: {v6}");
+    let run = verify(&env, &["--queries", "200"]);
+    assert_eq!(run.code, Some(0), "{}", run.context());
+    let a = run.line(SHOP);
+    assert!(
+        a.contains(&format!("{v4} 200 (100.0%, want 100.0% ratio 1)")),
+        "{a}"
+    );
+    let aaaa = run
+        .stdout
+        .lines()
+        .find(|l| l.contains(&format!(" {SHOP} AAAA: ")))
+        .unwrap_or_else(|| panic!("no AAAA line\n{}", run.context()));
+    assert!(aaaa.starts_with("PASS "), "{aaaa}");
+    assert!(
+        aaaa.contains(&format!("{v6} 200 (100.0%, want 100.0% ratio 1)")),
+        "{aaaa}"
+    );
+    assert!(
+        run.stdout.contains("2 of 2 checks passed (400 queries"),
+        "{}",
+        run.context()
     );
     harness::remove_dir(&env.dir);
 }
