@@ -6,6 +6,7 @@
 
 pub mod avi;
 pub mod crd;
+pub mod dns_verify;
 pub mod explain_report;
 pub mod federation;
 pub mod fuzzing;

@@ -51,6 +51,9 @@ enum Command {
     /// Write a .tar.gz for support: logs, CRs with status, Events, the operator's status, metrics
     /// and debug state, versions and chart values, with secrets redacted.
     SupportBundle(cmd::support_bundle::Args),
+    /// Ask a DNS server many times for each FQDN and check the answers against the GslbService
+    /// (addresses, shares by a chi-square test, TTL). Exit code 0: all pass, 3: one fails, 1: error.
+    VerifyDns(cmd::verify_dns::Args),
 }
 
 impl From<cmd::plugin::PluginCommand> for Command {
@@ -61,6 +64,7 @@ impl From<cmd::plugin::PluginCommand> for Command {
             PluginCommand::Plan(args) => Command::Plan(*args),
             PluginCommand::SupportBundle(args) => Command::SupportBundle(*args),
             PluginCommand::Explain(args) => Command::Explain(args),
+            PluginCommand::VerifyDns(args) => Command::VerifyDns(*args),
         }
     }
 }
@@ -85,6 +89,8 @@ fn main() -> ExitCode {
         #[cfg(feature = "sim")]
         Command::Sim(args) => cmd::sim::run(args),
         Command::SupportBundle(args) => cmd::support_bundle::run(args).map_err(Into::into),
+        // Its exit code says whether every FQDN passed.
+        Command::VerifyDns(args) => return cmd::verify_dns::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

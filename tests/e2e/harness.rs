@@ -11,10 +11,15 @@
 //! - Waiting: `wait_until` (any check, any timeout, any log) and `Env::eventually` (30 s, the
 //!   operator's log); both fail the test naming what they waited for, with the log's tail.
 //! - Reading: the controller's GslbServices, monitors and audit log; what AKO wrote on objects.
+//! - DNS: `Env::dns_addr` is the simulated controller's GSLB DNS service; ask it with
+//!   `dns_client::ask(tools::python(), env.dns_addr(), &probes)`.
 #![allow(dead_code)]
 
 #[path = "../support/tools.rs"]
 pub mod tools;
+
+#[path = "../support/dns_client.rs"]
+pub mod dns_client;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -417,6 +422,13 @@ impl Env {
     // -----------------------------------------------------------------------------------------
 
     /// A client of the simulated controller, as a user (or a foreign tool) would have.
+    /// `ip:port` (UDP and TCP) of the simulated controller's GSLB DNS service.
+    pub fn dns_addr(&self) -> std::net::SocketAddr {
+        self.avi
+            .dns_addr()
+            .expect("the simulated controller runs a DNS service")
+    }
+
     pub fn avi_client(&self) -> amko::avi::AviClient {
         amko::avi::AviClient::new(amko::avi::AviConnection {
             base_url: self.avi.base_url().to_owned(),

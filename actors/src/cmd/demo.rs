@@ -1,7 +1,9 @@
 //! `amko demo`: simulated member clusters (two Kubernetes, one OpenShift) and a simulated Avi
 //! controller in this process, amko-rs installed into `cluster1` as the chart would, the operator
-//! running in-process, sample applications created, and a live view of the GslbServices.
+//! running in-process, sample applications created, and a live view of the GslbServices and of
+//! the answers of the simulated GSLB DNS service.
 
+mod dns;
 mod view;
 
 use std::collections::BTreeSet;
@@ -20,6 +22,7 @@ use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 use super::error::CmdError;
 use super::run::{self, LogFormat};
+use super::verify_dns::client::{self as dns_client, Batch, Target};
 use crate::operator::OperatorOptions;
 use view::Expected;
 
@@ -53,6 +56,8 @@ const SHOP: &str = "shop.demo.example.com";
 const API: &str = "api.demo.example.com";
 const STORE: &str = "store.demo.example.com";
 const INTERNAL: &str = "internal.demo.example.com";
+/// Queries per name for the DNS view: enough for the shares to show, quick on loopback.
+const DNS_QUERIES: u64 = 300;
 
 fn traffic_split(cluster2_weight: u32) -> Value {
     json!([
@@ -189,6 +194,9 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         "controller",
         sims.avi.base_url()
     );
+    if let Some(dns) = sims.avi.dns_addr() {
+        println!("  {:<10} {:<10} {dns} (UDP and TCP)", "dns", "GSLB DNS");
+    }
     println!("  logs: {}", log_path.display());
 
     let options = OperatorOptions {
@@ -321,11 +329,56 @@ impl Context<'_> {
             views.len(),
             took.as_millis()
         );
+        println!("\n{}", self.dns_view(&views).await);
         if self.args.once {
             return Ok(());
         }
         println!("{}", self.how_to_poke(listen));
         self.follow(shown(&views, self.avi)).await
+    }
+
+    /// Asks the simulated GSLB DNS service for every GslbService's name and renders the answer
+    /// mix next to the configured weights (`amko verify-dns`'s checks, against the controller's
+    /// copy, which is what the DNS service serves).
+    async fn dns_view(&self, views: &[view::GsView]) -> String {
+        let Some(server) = self.avi.dns_addr() else {
+            return "DNS answers: the simulated controller serves no DNS".to_owned();
+        };
+        let target = Target {
+            server,
+            timeout: Duration::from_millis(1000),
+            retries: 1,
+            concurrency: 8,
+        };
+        let dump = self.avi.control().dump();
+        let mut verdicts = Vec::new();
+        for gs in dump["gslbservice"].as_array().into_iter().flatten() {
+            let expected = match amko::dns_verify::expected_answers(gs) {
+                Ok(expected) => expected,
+                Err(e) => return format!("DNS answers: {e}"),
+            };
+            for (record_type, expectation) in &expected.by_type {
+                let batch = Batch {
+                    fqdn: expected.fqdn().to_owned(),
+                    record_type: *record_type,
+                    queries: DNS_QUERIES,
+                    client_subnets: 0,
+                };
+                match dns_client::tally(&target, &batch).await {
+                    Ok(tally) => verdicts.push(amko::dns_verify::judge(
+                        expected.fqdn(),
+                        *record_type,
+                        expectation,
+                        expected.ttl,
+                        &tally,
+                        amko::dns_verify::verdict::DEFAULT_THRESHOLD,
+                    )),
+                    Err(e) => return format!("DNS answers: {e}"),
+                }
+            }
+        }
+        verdicts.sort_by(|a, b| a.fqdn.cmp(&b.fqdn));
+        dns::render(&verdicts, views, server, DNS_QUERIES)
     }
 
     /// The audit log length once it has not grown for a while (or at `deadline`).
@@ -404,6 +457,18 @@ impl Context<'_> {
             out,
             "  {k} --context cluster1 -n {APP_NAMESPACE} label ingress internal app=gslb --overwrite"
         );
+        if let Some(dns) = self.avi.dns_addr() {
+            let _ = writeln!(
+                out,
+                "  # ask the GSLB DNS service, and check its answers against the policy:"
+            );
+            let _ = writeln!(out, "  dig @{} -p {} {SHOP}", dns.ip(), dns.port());
+            let _ = writeln!(
+                out,
+                "  amko verify-dns --server {dns} --kubeconfig {kc} --context cluster1 --members-kubeconfig {kc}",
+                kc = self.kubeconfig.display()
+            );
+        }
         let _ = writeln!(
             out,
             "  curl http://{listen}/api/status   (also /metrics, /debug/gslbservices)"
@@ -421,11 +486,12 @@ impl Context<'_> {
             let now = shown(&views, self.avi);
             if now != last {
                 println!(
-                    "\n--- {} s: {} GslbServices, {} controller writes so far ---\n{}",
+                    "\n--- {} s: {} GslbServices, {} controller writes so far ---\n{}\n{}",
                     self.started.elapsed().as_secs(),
                     views.len(),
                     self.avi.control().audit_len(),
-                    view::render(&views)
+                    view::render(&views),
+                    self.dns_view(&views).await
                 );
                 last = now;
             }

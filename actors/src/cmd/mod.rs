@@ -14,3 +14,4 @@ pub mod run;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod support_bundle;
+pub mod verify_dns;

@@ -210,7 +210,7 @@ pub fn gather_blocking(
     })
 }
 
-async fn gather(
+pub(crate) async fn gather(
     run: &RunArgs,
     proposed: Proposed,
     members_text: Option<String>,

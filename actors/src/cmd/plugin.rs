@@ -7,7 +7,7 @@ use std::path::Path;
 
 use clap::{Parser, Subcommand};
 
-use super::{crds, explain, plan, support_bundle};
+use super::{crds, explain, plan, support_bundle, verify_dns};
 
 /// The file name kubectl looks for on PATH to run `kubectl amko …` (kubectl's plugin convention:
 /// `kubectl-<name>`).
@@ -46,6 +46,9 @@ pub enum PluginCommand {
     /// in a GslbService, and how its GslbService differs on the controller. Exit code 0:
     /// explained, 1: error or not found.
     Explain(Box<explain::Args>),
+    /// Ask a DNS server many times for each FQDN and check the answers against the GslbService
+    /// (addresses, shares by a chi-square test, TTL). Exit code 0: all pass, 3: one fails, 1: error.
+    VerifyDns(Box<verify_dns::Args>),
 }
 
 #[cfg(test)]
@@ -87,7 +90,10 @@ mod tests {
             .get_subcommands()
             .map(|c| c.get_name().to_owned())
             .collect();
-        assert_eq!(names, ["crds", "plan", "support-bundle", "explain"]);
+        assert_eq!(
+            names,
+            ["crds", "plan", "support-bundle", "explain", "verify-dns"]
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! `amko sim`: start simulated member clusters and a simulated Avi controller on loopback, write
-//! a kubeconfig, print one JSON line describing both when ready, and run until SIGINT/SIGTERM.
+//! `amko sim`: start simulated member clusters and a simulated Avi controller (with its GSLB DNS
+//! service) on loopback, write a kubeconfig, print one JSON line describing them when ready, and
+//! run until SIGINT/SIGTERM.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -66,6 +67,10 @@ pub struct Args {
     /// Password of the Avi controller's admin user (default: generated).
     #[arg(long)]
     pub avi_password: Option<String>,
+    /// UDP and TCP address of the simulated GSLB DNS service (port 0 = a free port); printed
+    /// as `dns` in the JSON line.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub dns_listen: SocketAddr,
 }
 
 /// Command-line values `amko sim` cannot use.
@@ -134,6 +139,7 @@ fn avi_config(args: &Args) -> AviSimConfig {
             burst: args.avi_rate_limit.ceil() as u32,
             ..RateLimitConfig::default()
         }),
+        dns_listen: Some(args.dns_listen),
         ..defaults
     }
 }
@@ -179,6 +185,9 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         });
         if let Some(avi) = &avi {
             ready["avi"] = serde_json::to_value(avi.info())?;
+            if let Some(dns) = avi.dns_addr() {
+                ready["dns"] = serde_json::json!(dns.to_string());
+            }
         }
         println!("{ready}");
         wait_for_signal().await?;

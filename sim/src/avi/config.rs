@@ -82,6 +82,9 @@ pub struct AviSimConfig {
     /// Where the CA file goes; `None` = a fresh directory under the system temp dir, removed at
     /// shutdown.
     pub state_dir: Option<PathBuf>,
+    /// UDP and TCP address of the simulated GSLB DNS service (port 0 = a free port shared by
+    /// both); `None` = no DNS service.
+    pub dns_listen: Option<SocketAddr>,
 }
 
 impl Default for AviSimConfig {
@@ -102,6 +105,7 @@ impl Default for AviSimConfig {
             gslb_dns_domains: Vec::new(),
             seed: None,
             state_dir: None,
+            dns_listen: Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))),
         }
     }
 }

@@ -165,6 +165,11 @@ impl SimControl {
         self.state.ctrl.is_leader()
     }
 
+    /// The simulated GSLB DNS service: member health, rotation reset, client locations.
+    pub fn dns(&self) -> &super::dns::DnsBook {
+        &self.state.dns
+    }
+
     pub fn session_count(&self) -> usize {
         self.state.sessions.count()
     }
@@ -229,6 +234,7 @@ pub fn router() -> Router<Arc<SimState>> {
         .route("/dump", get(get_dump))
         .route("/faults", get(get_faults).put(put_faults))
         .route("/sessions/expire", post(expire_sessions))
+        .merge(super::dns::router())
 }
 
 fn control(state: &Arc<SimState>) -> SimControl {

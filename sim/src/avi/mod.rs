@@ -15,7 +15,7 @@
 //! Layout: `types` (object types), `store` (indexes), `refs`, `validate`, `patch`,
 //! `collection` (queries), `controller` (tenants, modes, writes), `reads` (selection, rendering), `session`, `ratelimit`, `faults`,
 //! `audit`, `tls`, `seed`, `http` (front pipeline, login), `api` (`/api/...`), `control`
-//! (`/sim/...` and the Rust handle), `server` (listener).
+//! (`/sim/...` and the Rust handle), `server` (listener), `dns` (the GSLB DNS service).
 
 mod api;
 mod audit;
@@ -23,6 +23,7 @@ mod collection;
 mod config;
 mod control;
 mod controller;
+pub mod dns;
 mod error;
 mod faults;
 mod http;
@@ -69,6 +70,9 @@ pub struct AviSimInfo {
     pub password: String,
     pub tenant: String,
     pub version: String,
+    /// `ip:port` of the simulated GSLB DNS service (UDP and TCP); absent when it is off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<SocketAddr>,
 }
 
 /// Entry point: `AviSim::start(config).await`.
@@ -84,6 +88,8 @@ pub struct AviSimHandle {
     password: String,
     version: String,
     control: SimControl,
+    dns_addr: Option<SocketAddr>,
+    dns_tasks: Vec<JoinHandle<()>>,
     owned_dir: Option<PathBuf>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
@@ -135,6 +141,16 @@ impl AviSim {
             (None, None)
         };
 
+        let dns_sockets = match config.dns_listen {
+            Some(addr) => Some(
+                dns::bind(addr)
+                    .await
+                    .map_err(|source| AviSimError::Bind { addr, source })?,
+            ),
+            None => None,
+        };
+        let dns_addr = dns_sockets.as_ref().map(dns::Sockets::addr);
+
         let password = config.password.clone().unwrap_or_else(ids::token);
         let ctrl = Controller::new(format!("cluster-{}", ids::uuid4()));
         seed::seed_system(
@@ -173,7 +189,16 @@ impl AviSim {
             basic_auth: AtomicBool::new(config.basic_auth),
             default_page_size: config.default_page_size.clamp(1, collection::MAX_PAGE_SIZE),
             base_url: base_url.clone(),
+            dns: dns::DnsBook::default(),
         });
+        let dns_tasks = match dns_sockets {
+            Some(sockets) => {
+                state.dns.set_addr(sockets.addr());
+                tracing::info!(addr = %sockets.addr(), "Avi simulator DNS service listening");
+                dns::serve(sockets, Arc::clone(&state))
+            }
+            None => Vec::new(),
+        };
         let app = http::router(Arc::clone(&state));
         let (shutdown_tx, shutdown_rx) = oneshot::channel();
         let acceptor = tls_material.as_ref().map(|m| m.acceptor.clone());
@@ -189,6 +214,8 @@ impl AviSim {
             password,
             version: config.version,
             control: SimControl::new(state),
+            dns_addr,
+            dns_tasks,
             owned_dir,
             shutdown: Some(shutdown_tx),
             task: Some(task),
@@ -233,6 +260,11 @@ impl AviSimHandle {
         &self.version
     }
 
+    /// `ip:port` of the simulated GSLB DNS service (UDP and TCP), when it runs.
+    pub fn dns_addr(&self) -> Option<SocketAddr> {
+        self.dns_addr
+    }
+
     /// Connection details, e.g. for printing; contains the password.
     pub fn info(&self) -> AviSimInfo {
         AviSimInfo {
@@ -242,6 +274,7 @@ impl AviSimHandle {
             password: self.password.clone(),
             tenant: self.tenant().to_string(),
             version: self.version.clone(),
+            dns: self.dns_addr,
         }
     }
 
@@ -262,6 +295,9 @@ impl AviSimHandle {
     fn stop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        for task in self.dns_tasks.drain(..) {
+            task.abort();
         }
     }
 
@@ -291,6 +327,7 @@ impl std::fmt::Debug for AviSimInfo {
             .field("password", &"<redacted>")
             .field("tenant", &self.tenant)
             .field("version", &self.version)
+            .field("dns", &self.dns)
             .finish()
     }
 }
@@ -303,6 +340,7 @@ impl std::fmt::Debug for AviSimHandle {
             .field("username", &self.username)
             .field("password", &"<redacted>")
             .field("version", &self.version)
+            .field("dns", &self.dns_addr)
             .finish()
     }
 }

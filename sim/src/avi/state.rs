@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::audit::{AuditLog, Counters};
 use super::controller::Controller;
+use super::dns::DnsBook;
 use super::faults::Faults;
 use super::ratelimit::RateLimiter;
 use super::session::SessionStore;
@@ -30,6 +31,8 @@ pub struct SimState {
     pub default_page_size: usize,
     /// `scheme://ip:port` of the listener, used when a request has no Host header.
     pub base_url: String,
+    /// The simulated GSLB DNS service: catalog cache, member health, rotation state.
+    pub dns: DnsBook,
 }
 
 impl SimState {
