@@ -4,7 +4,7 @@
 //! the controller answered, by method and object type, so what adds to the minimum is named.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use amko_sim::avi::{CounterSnapshot, RateLimitConfig, RateLimitScope};
 
@@ -56,12 +56,19 @@ pub async fn cold_start_at_limit(bench: &mut Bench) -> Result<Figures, BenchErro
     let recorder = Recorder::start(bench, "cold_start_at_limit").await;
     let recorder_started = recorder.started();
     let ready_at = wait_ready(bench).await?;
-    let quiet_since = settle(bench, quiet(bench)).await?;
+    let quiet_since = match bench.params.at_limit_cutoff_secs {
+        None => Some(settle(bench, quiet(bench)).await?),
+        Some(cutoff) => {
+            let left = Duration::from_secs(cutoff).saturating_sub(spawned.elapsed());
+            match tokio::time::timeout(left, settle(bench, quiet(bench))).await {
+                Ok(settled) => Some(settled?),
+                Err(_) => None,
+            }
+        }
+    };
     let after = bench.avi.control().counters();
     let (gs, hm) = owned_counts(bench);
-    let mut figures = recorder
-        .finish(bench, Some(quiet_since), Some(gs + hm))
-        .await;
+    let mut figures = recorder.finish(bench, quiet_since, Some(gs + hm)).await;
     bench.avi.control().set_rate_limit(None);
 
     let requests = requests_between(&before, &after);
@@ -88,9 +95,14 @@ pub async fn cold_start_at_limit(bench: &mut Bench) -> Result<Figures, BenchErro
             .collect::<Vec<_>>()
             .join(", ")
     ));
+    let part = if quiet_since.is_none() {
+        " (CUT OFF before convergence: the part written so far, its minimum and floor)"
+    } else {
+        ""
+    };
     match from_start {
         Some(secs) => figures.notes.push(format!(
-            "TAKE: process start to last write {secs:.1}s = {:.3} × floor; ready after {ready_secs:.1}s, ready to last write {:.1}s = {:.3} × floor",
+            "TAKE{part}: process start to last write {secs:.1}s = {:.3} × floor; ready after {ready_secs:.1}s, ready to last write {:.1}s = {:.3} × floor",
             ratio(secs),
             secs - ready_secs,
             ratio(secs - ready_secs)
