@@ -154,7 +154,8 @@ pub struct AviActor {
     paused_until: Option<Instant>,
     not_leader: bool,
     refreshing: bool,
-    /// A periodic refresh came due while writes were queued: it starts once the queue drains.
+    /// A periodic refresh came due while writes were queued: it starts once the queue has drained
+    /// and the last write landed.
     refresh_owed: bool,
     /// Queued GslbServices that could be written (not waiting for a member cluster's first
     /// list), as the last pump left them.
@@ -340,7 +341,8 @@ impl AviActor {
         for key in deferred {
             self.enqueue(key);
         }
-        if self.refresh_owed && self.backlog == 0 {
+        // After the last write has landed: the read then neither delays it nor misses it.
+        if self.refresh_owed && self.backlog == 0 && self.in_flight.is_empty() {
             self.refresh_owed = false;
             self.load(ctx, true);
         }

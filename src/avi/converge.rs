@@ -70,13 +70,14 @@ pub enum RefreshTick {
 }
 
 /// Whether a periodic refresh reads the controller now; `backlog`: queued GslbServices that can
-/// be written now (those waiting for a member cluster's first list do not count). A refresh re-reads everything this
-/// instance owns (one request per page of 200 objects); while writes are queued, every queued
-/// GslbService is planned against the cache anyway and the read would spend request budget the
-/// backlog needs: at the controller's limit, a cold start of 40,000 GslbServices would spend 400
-/// requests (13 s at 30/s) on every refresh interval. So it waits for the queue to drain (the
-/// writer then starts the postponed read at once). Before boot is done there is nothing to
-/// refresh: the boot read is in flight or done, and the first full pass follows it.
+/// be written now (those waiting for a member cluster's first list do not count). A refresh
+/// re-reads everything this instance owns (one request per page of 200 objects); while writes are
+/// queued, every queued GslbService is planned against the cache anyway and the read would spend
+/// request budget the backlog needs: at the controller's limit, a cold start of 40,000
+/// GslbServices would spend 401 requests (13 s at 30/s) on every refresh interval. So it waits
+/// for the queue to drain (the writer starts the postponed read once the last write has landed).
+/// Before boot is done there is nothing to refresh: the boot read is in flight or done, and the
+/// first full pass follows it.
 pub fn periodic_refresh(phase: Phase, backlog: usize) -> RefreshTick {
     match (phase.is_ready(), backlog) {
         (false, _) => RefreshTick::Skip,

@@ -470,7 +470,7 @@ async fn cold_start_at_the_budget_reads_the_controller_once() {
     )
     .await;
     let reads = listings();
-    // The boot read, the postponed refresh (it starts once the last writes are under way) and at
+    // The boot read, the postponed refresh (it starts once the last write has landed) and at
     // most one regular one after it. Before the refresh waited for the backlog: 9 in this time.
     assert!(
         reads <= 3,
