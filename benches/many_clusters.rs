@@ -10,6 +10,8 @@
 //! Layout: `params` (flags), `setup` (simulators, objects, operator process), `probe` (metrics,
 //! /proc), `measure` (recorder, quiet detection), `scenarios`, `report` (table, JSON, SVG).
 
+#[path = "many_clusters/at_limit.rs"]
+mod at_limit;
 #[path = "many_clusters/measure.rs"]
 mod measure;
 #[path = "many_clusters/params.rs"]

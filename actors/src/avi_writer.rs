@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use amko::avi::converge::{self, AfterLoad, Gate, Phase, Step};
+use amko::avi::converge::{self, AfterLoad, Gate, Phase, RefreshTick, Step};
 use amko::avi::refresh::{RefreshMark, WriteLedger};
 use amko::avi::retry::{self, Hold, Problem, Retry, WriteVerdict};
 use amko::avi::sync::{CacheChange, execute, federated_pki_profiles, load_state};
@@ -170,6 +170,12 @@ pub struct AviActor {
     paused_until: Option<Instant>,
     not_leader: bool,
     refreshing: bool,
+    /// A periodic refresh came due while writes were queued: it starts once the queue has drained
+    /// and the last write landed.
+    refresh_owed: bool,
+    /// Queued GslbServices that could be written (not waiting for a member cluster's first
+    /// list), as the last pump left them.
+    backlog: usize,
     events: EventSink,
     /// The controller failed at transport level or with 5xx since the last success.
     unreachable: bool,
@@ -208,6 +214,8 @@ impl AviActor {
             paused_until: None,
             not_leader: false,
             refreshing: false,
+            refresh_owed: false,
+            backlog: 0,
             events,
             unreachable: false,
         }
@@ -345,8 +353,24 @@ impl AviActor {
                 }
             }
         }
+        // Deferred keys wait for a member cluster, not for budget: they hold no refresh back.
+        self.backlog = self.queue.len();
         for key in deferred {
             self.enqueue(key);
+        }
+        // After the last write has landed: the read then neither delays it nor misses it.
+        if self.refresh_owed && self.backlog == 0 && self.in_flight.is_empty() {
+            self.refresh_owed = false;
+            self.load(ctx, true);
+        }
+    }
+
+    /// The periodic refresh: now, once the queue drains, or not before boot is done.
+    fn refresh_tick(&mut self, ctx: &mut Context<Self>) {
+        match converge::periodic_refresh(self.phase, self.backlog) {
+            RefreshTick::Start => self.load(ctx, true),
+            RefreshTick::Postpone => self.refresh_owed = true,
+            RefreshTick::Skip => {}
         }
     }
 
@@ -524,7 +548,7 @@ impl Actor for AviActor {
         self.load(ctx, false);
         let refresh = self.config.refresh_interval;
         let mailbox = self.mailbox.clone();
-        mailbox.run_interval(ctx, refresh, |act, ctx| act.load(ctx, true));
+        mailbox.run_interval(ctx, refresh, |act, ctx| act.refresh_tick(ctx));
         // The gauges sum over every GslbService: once a second, not on every pump.
         mailbox.run_interval(ctx, Duration::from_secs(1), |act, _| act.publish_gauges());
         // A paused writer (429, maintenance) resumes on its own.

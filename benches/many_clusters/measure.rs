@@ -316,9 +316,18 @@ pub async fn settle(bench: &Bench, quiet: Duration) -> Result<Instant, BenchErro
         }
         last_len = len;
         if Instant::now() > deadline {
+            let waiting: Vec<String> = match probe.metrics().await {
+                Some(s) => probe::mailbox_depths(&s)
+                    .into_iter()
+                    .filter(|(_, d)| *d > 0.0)
+                    .map(|(actor, d)| format!("{actor} {d}"))
+                    .collect(),
+                None => Vec::new(),
+            };
             return Err(format!(
-                "not quiet after {}s (writer {writer:?}, mailbox depth {depth})\n{}",
+                "not quiet after {}s (writer {writer:?}, mailbox depth {depth}: {})\n{}",
                 bench.params.timeout_secs,
+                waiting.join(", "),
                 bench.log_tail(40)
             )
             .into());

@@ -69,6 +69,10 @@ pub struct Params {
     /// Soak: seconds of warm-up, after which growth is measured.
     #[arg(long, default_value_t = 300)]
     pub soak_warmup_secs: u64,
+    /// cold_start_at_limit: stop measuring this many seconds after the operator's start and
+    /// report the ratio on the part written by then (for sizes whose cold start outlasts the run).
+    #[arg(long)]
+    pub at_limit_cutoff_secs: Option<u64>,
     /// Concurrent requests while loading objects.
     #[arg(long, default_value_t = 64)]
     pub load_concurrency: usize,

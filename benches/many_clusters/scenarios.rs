@@ -21,7 +21,7 @@ use crate::setup::{Bench, BenchError, HOME, cluster_name, fqdn_count, fqdn_of};
 const UNLIMITED_RATE: f64 = 1_000_000.0;
 const UNLIMITED_BURST: u32 = 10_000;
 
-fn quiet(bench: &Bench) -> Duration {
+pub fn quiet(bench: &Bench) -> Duration {
     Duration::from_millis(1000.max(bench.params.coalesce_ms * 5))
 }
 
@@ -36,6 +36,7 @@ pub async fn run(bench: &mut Bench, name: &str) -> Result<Figures, BenchError> {
         "rate_limited" => rate_limited(bench).await,
         "crash" => crash(bench).await,
         "soak" => soak(bench).await,
+        "cold_start_at_limit" => crate::at_limit::cold_start_at_limit(bench).await,
         other => Err(format!("unknown scenario {other}").into()),
     }
 }
@@ -51,7 +52,7 @@ async fn ensure_operator(bench: &mut Bench) -> Result<(), BenchError> {
 }
 
 /// GslbServices and health monitors this instance owns on the controller.
-fn owned_counts(bench: &Bench) -> (u64, u64) {
+pub fn owned_counts(bench: &Bench) -> (u64, u64) {
     let dump = bench.avi.control().dump();
     let count = |kind: &str, owned: &dyn Fn(&Value) -> bool| {
         dump[kind]
@@ -626,7 +627,7 @@ async fn plant_foreign(bench: &Bench) -> Result<BTreeSet<String>, BenchError> {
 }
 
 /// Deletes every object this instance owns on the controller, so the next start is a cold one.
-async fn wipe_owned(bench: &Bench) -> Result<(), BenchError> {
+pub async fn wipe_owned(bench: &Bench) -> Result<(), BenchError> {
     let client = avi_client(bench)?;
     let dump = bench.avi.control().dump();
     let created_by = created_by();

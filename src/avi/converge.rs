@@ -58,6 +58,34 @@ impl Phase {
     }
 }
 
+/// What a periodic refresh tick does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefreshTick {
+    /// Read the controller now.
+    Start,
+    /// Not now: read once the write queue has drained.
+    Postpone,
+    /// Nothing to refresh yet: boot has not finished (its own read is the first one).
+    Skip,
+}
+
+/// Whether a periodic refresh reads the controller now; `backlog`: queued GslbServices that can
+/// be written now (those waiting for a member cluster's first list do not count). A refresh
+/// re-reads everything this instance owns (one request per page of 200 objects); while writes are
+/// queued, every queued GslbService is planned against the cache anyway and the read would spend
+/// request budget the backlog needs: at the controller's limit, a cold start of 40,000
+/// GslbServices would spend 401 requests (13 s at 30/s) on every refresh interval. So it waits
+/// for the queue to drain (the writer starts the postponed read once the last write has landed).
+/// Before boot is done there is nothing to refresh: the boot read is in flight or done, and the
+/// first full pass follows it.
+pub fn periodic_refresh(phase: Phase, backlog: usize) -> RefreshTick {
+    match (phase.is_ready(), backlog) {
+        (false, _) => RefreshTick::Skip,
+        (true, 0) => RefreshTick::Start,
+        (true, _) => RefreshTick::Postpone,
+    }
+}
+
 /// Whether queued writes may start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Gate {
@@ -305,6 +333,28 @@ mod tests {
         cache
             .health_monitors
             .insert((tenant.to_owned(), name.to_owned()), object);
+    }
+
+    #[test]
+    fn periodic_refresh_waits_for_boot_and_for_the_backlog() {
+        use Phase::*;
+        let cases = [
+            (LoadingCache, 0, RefreshTick::Skip),
+            (WaitingForSnapshot, 0, RefreshTick::Skip),
+            (WaitingForSnapshot, 40_000, RefreshTick::Skip),
+            // A cold start at the controller's limit: 40,000 writes queued, no read spent on them.
+            (Ready, 40_000, RefreshTick::Postpone),
+            (Ready, 1, RefreshTick::Postpone),
+            // Only GslbServices waiting for a member cluster are queued: they need no budget.
+            (Ready, 0, RefreshTick::Start),
+        ];
+        for (phase, queued, expected) in cases {
+            assert_eq!(
+                periodic_refresh(phase, queued),
+                expected,
+                "{phase:?} with {queued} queued"
+            );
+        }
     }
 
     #[test]

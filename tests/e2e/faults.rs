@@ -423,3 +423,60 @@ async fn a_refresh_in_flight_does_not_undo_the_writes_made_meanwhile() {
     assert_no_duplicates(&env);
     harness::remove_dir(&env.dir);
 }
+
+/// At the controller's limit a cold start spends the request budget on writes: the periodic
+/// refresh (here every 2 s) waits until the backlog has drained instead of re-reading the
+/// controller while about 24 s of creates wait for budget (240 creates at 10 requests/s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cold_start_at_the_budget_reads_the_controller_once() {
+    let gdp = gdp(&["cluster1", "cluster2"], json!({}));
+    let mut env = Env::start("at-budget", EnvOptions::clusters(2).install(gdp)).await;
+    const HOSTS: usize = 120;
+    for i in 0..HOSTS {
+        env.create_gslb_ingress(
+            "cluster1",
+            "shop",
+            &format!("web{i}"),
+            &format!("b{i}.example.com"),
+        )
+        .await;
+    }
+    let control = env.avi.control().clone();
+    let listings = || {
+        control
+            .counters()
+            .count(Some("GET"), Some("gslbservice"), None)
+    };
+    assert_eq!(listings(), 0, "nothing read the controller yet");
+    env.start_operator(&[
+        "--avi-rate",
+        "10",
+        "--avi-burst",
+        "1",
+        "--refresh-secs",
+        "2",
+    ]);
+    env.eventually_within(
+        "every GslbService and monitor created",
+        Duration::from_secs(120),
+        || async {
+            let managed = env
+                .health_monitors()
+                .iter()
+                .filter(|m| m["name"].as_str().is_some_and(|n| n.starts_with("amko--")))
+                .count();
+            env.gslb_services().len() == HOSTS && managed == HOSTS
+        },
+    )
+    .await;
+    let reads = listings();
+    // The boot read, the postponed refresh (it starts once the last write has landed) and at
+    // most one regular one after it. Before the refresh waited for the backlog: 9 in this time.
+    assert!(
+        reads <= 3,
+        "{reads} listings of GslbServices during a cold start that only needed one\n{}",
+        env.log()
+    );
+    assert_no_duplicates(&env);
+    harness::remove_dir(&env.dir);
+}
