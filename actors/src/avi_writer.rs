@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use amko::avi::converge::{self, AfterLoad, Gate, Phase, Step};
+use amko::avi::converge::{self, AfterLoad, DesiredMap, Gate, Phase, Step};
 use amko::avi::refresh::{RefreshMark, WriteLedger};
 use amko::avi::retry::{self, Hold, Problem, Retry, WriteVerdict};
 use amko::avi::sync::{CacheChange, execute, federated_pki_profiles, load_state};
@@ -58,7 +58,7 @@ pub struct ClusterSynced(pub String);
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct BootSnapshot {
-    pub desired: BTreeMap<GsKey, Arc<DesiredGs>>,
+    pub desired: DesiredMap,
     pub unsynced: BTreeSet<String>,
     pub observed_at: Instant,
 }
@@ -141,7 +141,7 @@ pub struct AviActor {
     /// The fallback PKI profile announced last (`None`: not read yet).
     fallback_pki: Option<Option<String>>,
     pki_watchers: Vec<WatchFallbackPki>,
-    desired: BTreeMap<GsKey, Arc<DesiredGs>>,
+    desired: DesiredMap,
     /// When the earliest unwritten observation of a key arrived.
     observed: BTreeMap<GsKey, Instant>,
     queue: VecDeque<GsKey>,
@@ -180,7 +180,7 @@ impl AviActor {
             ledger: WriteLedger::new(),
             fallback_pki: None,
             pki_watchers: Vec::new(),
-            desired: BTreeMap::new(),
+            desired: DesiredMap::new(),
             observed: BTreeMap::new(),
             queue: VecDeque::new(),
             queued: BTreeSet::new(),
@@ -252,7 +252,7 @@ impl AviActor {
         tracing::info!(
             unsynced = ?self.unsynced,
             desired = self.desired.len(),
-            cached = self.cache.gslb_services.len(),
+            cached = self.cache.gslb_services().len(),
             "boot sync: converging the controller"
         );
         self.queue_everything();
@@ -678,7 +678,7 @@ impl AviActor {
             .collect();
         keys.extend(
             self.cache
-                .gslb_services
+                .gslb_services()
                 .keys()
                 .map(|(t, n)| (t.as_str(), n.as_str())),
         );
@@ -700,7 +700,7 @@ impl AviActor {
                     .map(|d| serde_json::to_value(&d.gslb_service).unwrap_or(Value::Null));
                 let controller = self
                     .cache
-                    .gslb_services
+                    .gslb_services()
                     .get(&(key.tenant.clone(), key.fqdn.clone()))
                     .map(ControllerObject::body);
                 let differences = match (&desired, &controller) {

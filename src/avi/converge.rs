@@ -14,8 +14,113 @@ use crate::model::identity::clusters_in_description;
 use crate::model::plan::{ControllerState, Plan, Write, plan_gslb_service};
 use crate::vocab::GsKey;
 
-/// Desired GslbServices by key, each shared with the GslbService actor that built it.
-pub type DesiredMap = BTreeMap<GsKey, Arc<DesiredGs>>;
+/// Desired GslbServices by key, each shared with the GslbService actor that built it, with
+/// which of them use each health monitor and how many members they have in all, kept in step so
+/// that neither question costs a scan over every GslbService.
+#[derive(Clone, Debug, Default)]
+pub struct DesiredMap {
+    by_key: BTreeMap<GsKey, Arc<DesiredGs>>,
+    /// (tenant, monitor name) -> FQDNs of the desired GslbServices using it.
+    monitor_users: BTreeMap<(String, String), BTreeSet<String>>,
+    members: usize,
+}
+
+impl DesiredMap {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the desired state of `key`; returns the one it replaces.
+    pub fn insert(&mut self, key: GsKey, desired: Arc<DesiredGs>) -> Option<Arc<DesiredGs>> {
+        let old = self.remove(&key);
+        for hm in &desired.health_monitors {
+            self.monitor_users
+                .entry((key.tenant.clone(), hm.name.clone()))
+                .or_default()
+                .insert(key.fqdn.clone());
+        }
+        self.members += members_of(&desired);
+        self.by_key.insert(key, desired);
+        old
+    }
+
+    pub fn remove(&mut self, key: &GsKey) -> Option<Arc<DesiredGs>> {
+        let old = self.by_key.remove(key)?;
+        for hm in &old.health_monitors {
+            let index = (key.tenant.clone(), hm.name.clone());
+            if let Some(users) = self.monitor_users.get_mut(&index) {
+                users.remove(&key.fqdn);
+                if users.is_empty() {
+                    self.monitor_users.remove(&index);
+                }
+            }
+        }
+        self.members -= members_of(&old);
+        Some(old)
+    }
+
+    pub fn get(&self, key: &GsKey) -> Option<&Arc<DesiredGs>> {
+        self.by_key.get(key)
+    }
+
+    pub fn contains_key(&self, key: &GsKey) -> bool {
+        self.by_key.contains_key(key)
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &GsKey> {
+        self.by_key.keys()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&GsKey, &Arc<DesiredGs>)> {
+        self.by_key.iter()
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &Arc<DesiredGs>> {
+        self.by_key.values()
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_key.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_key.is_empty()
+    }
+
+    /// FQDNs of the desired GslbServices of `tenant` that use the monitor `name`.
+    pub fn monitor_users(&self, tenant: &str, name: &str) -> impl Iterator<Item = &str> {
+        self.monitor_users
+            .get(&(tenant.to_owned(), name.to_owned()))
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+    }
+}
+
+impl FromIterator<(GsKey, Arc<DesiredGs>)> for DesiredMap {
+    fn from_iter<I: IntoIterator<Item = (GsKey, Arc<DesiredGs>)>>(iter: I) -> Self {
+        let mut map = DesiredMap::new();
+        for (key, desired) in iter {
+            map.insert(key, desired);
+        }
+        map
+    }
+}
+
+impl<const N: usize> From<[(GsKey, Arc<DesiredGs>); N]> for DesiredMap {
+    fn from(items: [(GsKey, Arc<DesiredGs>); N]) -> Self {
+        items.into_iter().collect()
+    }
+}
+
+fn members_of(desired: &DesiredGs) -> usize {
+    desired
+        .gslb_service
+        .groups
+        .iter()
+        .map(|g| g.members.len())
+        .sum()
+}
 
 /// Boot progress of the writer. Nothing is written before `Ready`: the writer needs both what
 /// the controller holds (the cache) and the complete desired state (the boot snapshot), or it
@@ -87,12 +192,12 @@ pub fn keys_to_converge<'a>(
     desired: impl Iterator<Item = &'a GsKey>,
     cache: &ControllerState,
 ) -> BTreeSet<GsKey> {
-    let cached = cache.gslb_services.keys().map(|(tenant, name)| GsKey {
+    let cached = cache.gslb_services().keys().map(|(tenant, name)| GsKey {
         tenant: tenant.clone(),
         fqdn: name.clone(),
     });
     let monitored = cache
-        .health_monitors
+        .health_monitors()
         .iter()
         .filter_map(|((tenant, _), hm)| {
             hm.made_for().map(|gs| GsKey {
@@ -114,7 +219,7 @@ pub fn waits_for_unsynced(
         return false;
     }
     let Some(gs) = cache
-        .gslb_services
+        .gslb_services()
         .get(&(key.tenant.clone(), key.fqdn.clone()))
     else {
         return false;
@@ -138,13 +243,10 @@ pub fn monitor_used_elsewhere(
     desired: &DesiredMap,
     cache: &ControllerState,
 ) -> bool {
-    let desired_use = desired.iter().any(|(k, d)| {
-        k != key && k.tenant == tenant && d.health_monitors.iter().any(|h| h.name == name)
-    });
-    desired_use
-        || cache.gslb_services.iter().any(|((t, n), gs)| {
-            t == tenant && *n != key.fqdn && gs.monitor_refs().iter().any(|r| r == name)
-        })
+    desired
+        .monitor_users(tenant, name)
+        .any(|fqdn| !(tenant == key.tenant && fqdn == key.fqdn))
+        || cache.monitor_users(tenant, name).any(|gs| gs != key.fqdn)
 }
 
 /// What the writer does with a GslbService it takes from the queue.
@@ -216,16 +318,7 @@ pub fn fallback_pki_update(
 
 /// Members over every desired GslbService (a gauge).
 pub fn member_count(desired: &DesiredMap) -> usize {
-    desired
-        .values()
-        .map(|d| {
-            d.gslb_service
-                .groups
-                .iter()
-                .map(|g| g.members.len())
-                .sum::<usize>()
-        })
-        .sum()
+    desired.members
 }
 
 #[cfg(test)]
@@ -289,9 +382,7 @@ mod tests {
             "health_monitor_refs": monitors.iter().map(|m| format!("/api/healthmonitor/hm-{m}#{m}")).collect::<Vec<_>>(),
         });
         let object = ControllerObject::from_body(&key.tenant, body).expect("uuid and name");
-        cache
-            .gslb_services
-            .insert((key.tenant.clone(), key.fqdn.clone()), object);
+        cache.insert_gslb_service(object);
     }
 
     fn cache_hm(cache: &mut ControllerState, tenant: &str, name: &str, made_for: Option<&str>) {
@@ -302,9 +393,7 @@ mod tests {
         let body = json!({"uuid": format!("hm-{name}"), "name": name, "description": description,
                           "markers": [{"key": "created-by", "values": [ME]}]});
         let object = ControllerObject::from_body(tenant, body).expect("uuid and name");
-        cache
-            .health_monitors
-            .insert((tenant.to_owned(), name.to_owned()), object);
+        cache.insert_health_monitor(object);
     }
 
     #[test]
@@ -384,7 +473,7 @@ mod tests {
         cache_gs(&mut cache, &key("admin", "orphan.example.com"), "", &[]);
         cache_hm(&mut cache, "t1", "amko--1", Some("gone.example.com"));
         cache_hm(&mut cache, "admin", "amko--shared", None);
-        let desired = BTreeMap::from([(a.clone(), desired(&a, &[], 1))]);
+        let desired = DesiredMap::from([(a.clone(), desired(&a, &[], 1))]);
         assert_eq!(
             keys_to_converge(desired.keys(), &cache),
             BTreeSet::from([
@@ -441,7 +530,7 @@ mod tests {
         let mut cache = ControllerState::default();
         cache_gs(&mut cache, &a, "", &["amko--a"]);
         cache_gs(&mut cache, &key("admin", "d.example.com"), "", &["amko--d"]);
-        let desired = BTreeMap::from([
+        let desired = DesiredMap::from([
             (a.clone(), desired(&a, &["amko--a", "amko--ab"], 1)),
             (b.clone(), desired(&b, &["amko--ab"], 1)),
             (c.clone(), desired(&c, &["amko--c"], 1)),
@@ -514,10 +603,8 @@ mod tests {
         // `b` on the controller belongs to someone else.
         let foreign = json!({"uuid": "gs-b", "name": b.fqdn, "created_by": "someone-else"});
         let foreign = ControllerObject::from_body("admin", foreign).expect("uuid and name");
-        cache
-            .gslb_services
-            .insert(("admin".into(), b.fqdn.clone()), foreign);
-        let desired = BTreeMap::from([
+        cache.insert_gslb_service(foreign);
+        let desired = DesiredMap::from([
             (b.clone(), desired(&b, &[], 1)),
             (c.clone(), desired(&c, &[], 1)),
         ]);
@@ -560,7 +647,7 @@ mod tests {
         let mut cache = ControllerState::default();
         cache_gs(&mut cache, &a, "", &["amko--ab"]);
         cache_hm(&mut cache, "admin", "amko--ab", Some("a.example.com"));
-        let mut desired = BTreeMap::from([(b.clone(), desired(&b, &["amko--ab"], 3))]);
+        let mut desired = DesiredMap::from([(b.clone(), desired(&b, &["amko--ab"], 3))]);
         // `a` goes; its monitor stays for `b`.
         let deletes = |p: &Plan| {
             p.writes
@@ -583,7 +670,20 @@ mod tests {
         );
         assert_eq!(member_count(&desired), 0);
         desired.insert(a.clone(), super::tests::desired(&a, &[], 2));
-        desired.insert(b.clone(), super::tests::desired(&b, &[], 3));
+        desired.insert(b.clone(), super::tests::desired(&b, &["amko--ab"], 3));
         assert_eq!(member_count(&desired), 5);
+        // Replacing and removing keep the count and the monitor index in step.
+        desired.insert(b.clone(), super::tests::desired(&b, &["amko--b"], 1));
+        assert_eq!(member_count(&desired), 3);
+        assert_eq!(desired.monitor_users("admin", "amko--ab").count(), 0);
+        assert_eq!(
+            desired
+                .monitor_users("admin", "amko--b")
+                .collect::<Vec<_>>(),
+            [b.fqdn.as_str()]
+        );
+        desired.remove(&b);
+        assert_eq!(member_count(&desired), 2);
+        assert_eq!(desired.monitor_users("admin", "amko--b").count(), 0);
     }
 }

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use super::sync::{CacheChange, ObjectType};
-use crate::model::plan::{ControllerObject, ControllerState};
+use crate::model::plan::ControllerState;
 
 /// `(object type, tenant, name)` of an object the writer changed.
 type Touched = (ObjectType, String, String);
@@ -62,11 +62,20 @@ impl WriteLedger {
         self.touched.retain(|_, written| *written > mark.0);
         for (t, tenant, name) in self.touched.keys() {
             let key = (tenant.clone(), name.clone());
-            let (ours, theirs) = match t {
-                ObjectType::GslbService => (&cache.gslb_services, &mut listed.gslb_services),
-                ObjectType::HealthMonitor => (&cache.health_monitors, &mut listed.health_monitors),
-            };
-            keep_ours(ours, theirs, key);
+            match t {
+                ObjectType::GslbService => match cache.gslb_services().get(&key) {
+                    Some(object) => listed.insert_gslb_service(object.clone()),
+                    None => {
+                        listed.remove_gslb_service(tenant, name);
+                    }
+                },
+                ObjectType::HealthMonitor => match cache.health_monitors().get(&key) {
+                    Some(object) => listed.insert_health_monitor(object.clone()),
+                    None => {
+                        listed.remove_health_monitor(tenant, name);
+                    }
+                },
+            }
         }
         listed
     }
@@ -77,26 +86,12 @@ impl WriteLedger {
     }
 }
 
-fn keep_ours(
-    ours: &BTreeMap<(String, String), ControllerObject>,
-    theirs: &mut BTreeMap<(String, String), ControllerObject>,
-    key: (String, String),
-) {
-    match ours.get(&key) {
-        Some(object) => {
-            theirs.insert(key, object.clone());
-        }
-        None => {
-            theirs.remove(&key);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::model::plan::ControllerObject;
 
     const GS: ObjectType = ObjectType::GslbService;
     const HM: ObjectType = ObjectType::HealthMonitor;
@@ -111,16 +106,14 @@ mod tests {
     }
 
     fn state(gslb_services: &[(&str, u32)], health_monitors: &[(&str, u32)]) -> ControllerState {
-        let map = |objects: &[(&str, u32)]| {
-            objects
-                .iter()
-                .map(|(n, v)| (("admin".to_owned(), (*n).to_owned()), object(n, *v)))
-                .collect()
-        };
-        ControllerState {
-            gslb_services: map(gslb_services),
-            health_monitors: map(health_monitors),
+        let mut state = ControllerState::default();
+        for (n, v) in gslb_services {
+            state.insert_gslb_service(object(n, *v));
         }
+        for (n, v) in health_monitors {
+            state.insert_health_monitor(object(n, *v));
+        }
+        state
     }
 
     /// `(name, version)` of every object of one type.
@@ -240,13 +233,13 @@ mod tests {
                 objects.iter().map(|(n, v)| ((*n).to_owned(), *v)).collect()
             };
             assert_eq!(
-                seen(&merged.gslb_services),
+                seen(merged.gslb_services()),
                 want(case.gslb_services),
                 "{}: GslbServices",
                 case.name
             );
             assert_eq!(
-                seen(&merged.health_monitors),
+                seen(merged.health_monitors()),
                 want(case.health_monitors),
                 "{}: health monitors",
                 case.name
@@ -261,7 +254,7 @@ mod tests {
         let first = ledger.refresh_started();
         ledger.apply(upsert(GS, "a", 2), &mut cache);
         cache = ledger.refreshed(first, state(&[("a", 1)], &[]), &cache);
-        assert_eq!(seen(&cache.gslb_services), [("a".to_owned(), 2)]);
+        assert_eq!(seen(cache.gslb_services()), [("a".to_owned(), 2)]);
         assert_eq!(
             ledger.pending(),
             1,
@@ -272,7 +265,7 @@ mod tests {
         // out-of-band edit since included.
         let second = ledger.refresh_started();
         cache = ledger.refreshed(second, state(&[("a", 8)], &[]), &cache);
-        assert_eq!(seen(&cache.gslb_services), [("a".to_owned(), 8)]);
+        assert_eq!(seen(cache.gslb_services()), [("a".to_owned(), 8)]);
         assert_eq!(ledger.pending(), 0, "nothing left to remember");
     }
 }
