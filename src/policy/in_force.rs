@@ -236,6 +236,9 @@ pub struct InForce {
     dirty_claims: BTreeSet<Claim>,
     /// Rules whose status may have changed since the last publication.
     dirty_rules: BTreeSet<RuleKey>,
+    /// Rules whose current version may have no verdict: the candidates of the next round, so
+    /// that starting one does not look at every rule.
+    unverified_rules: BTreeSet<RuleKey>,
     gdps_listed: bool,
     rules_listed: bool,
     /// The GDPs the (re)list in progress returned so far; `None` when none is in progress.
@@ -279,6 +282,9 @@ impl InForce {
             .claim_of
             .get(&key)
             .is_some_and(|(_, created_at)| *created_at != created(&rule));
+        if !unchanged {
+            self.unverified_rules.insert(key.clone());
+        }
         self.rules.insert(key.clone(), rule);
         if created_changed && let Some(overrides) = self.last_good_rules.get(&key).cloned() {
             self.set_last_good_rule(key, overrides);
@@ -292,6 +298,7 @@ impl InForce {
         self.remove_last_good_rule(key);
         self.rule_statuses.remove(key);
         self.dirty_rules.remove(key);
+        self.unverified_rules.remove(key);
     }
 
     /// The accepted version of a rule that stays in force; indexes its claim.
@@ -411,8 +418,9 @@ impl InForce {
             .map(|(_, gdp)| gdp.clone())
             .collect();
         let rules = self
-            .rules
+            .unverified_rules
             .iter()
+            .filter_map(|key| Some((key, self.rules.get(key)?)))
             .filter(|(key, rule)| {
                 self.rule_verdicts.get(*key).map(|v| &v.0) != Some(&version(*rule))
             })
@@ -459,9 +467,10 @@ impl InForce {
             let Some(rule) = self.rules.get(&key) else {
                 continue;
             };
+            let current = version(rule) == checked.version;
             match &checked.verdict {
                 Ok(overrides) => {
-                    let record = (version(rule) == checked.version)
+                    let record = current
                         .then(|| record_spec(rule, PolicyObject::HostRule(key.clone())))
                         .flatten();
                     decision.record_specs.extend(record);
@@ -479,6 +488,9 @@ impl InForce {
                 }
             }
             self.dirty_rules.insert(key.clone());
+            if current {
+                self.unverified_rules.remove(&key);
+            }
             self.rule_verdicts
                 .insert(key, (checked.version, checked.verdict));
         }
@@ -498,7 +510,13 @@ impl InForce {
     /// objects they reference may have appeared since.
     pub fn forget_rejections(&mut self) {
         self.gdp_verdicts.retain(|_, (_, v)| v.is_ok());
-        self.rule_verdicts.retain(|_, (_, v)| v.is_ok());
+        let unverified = &mut self.unverified_rules;
+        self.rule_verdicts.retain(|key, (_, v)| {
+            if v.is_err() {
+                unverified.insert(key.clone());
+            }
+            v.is_ok()
+        });
     }
 
     /// The controller refused (`Some`) or accepted again (`None`) the writes of a GslbService. A
