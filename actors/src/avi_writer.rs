@@ -671,28 +671,52 @@ impl Handler<DebugGslbServices> for AviActor {
 
 impl AviActor {
     fn debug_answer(&self, msg: DebugGslbServices) -> MessageResult<DebugGslbServices> {
-        let mut keys: BTreeSet<(&str, &str)> = self
-            .desired
-            .keys()
-            .map(|k| (k.tenant.as_str(), k.fqdn.as_str()))
-            .collect();
-        keys.extend(
-            self.cache
-                .gslb_services()
-                .keys()
-                .map(|(t, n)| (t.as_str(), n.as_str())),
-        );
-        let page = msg.page.take(
-            keys.into_iter()
-                .filter(|(_, fqdn)| msg.name.as_deref().is_none_or(|n| n == *fqdn)),
-        );
+        // Asked for one name (the benchmark polls this while the writer is busy): look it up
+        // per tenant instead of listing every key.
+        let page = match msg.name.as_deref() {
+            Some(name) => {
+                let cached = self.cache.gslb_services_named(name);
+                let keys: BTreeSet<GsKey> = self
+                    .desired
+                    .keys_named(name)
+                    .into_iter()
+                    .chain(
+                        cached
+                            .into_iter()
+                            .map(|(tenant, fqdn)| GsKey { tenant, fqdn }),
+                    )
+                    .collect();
+                msg.page.take(keys.into_iter())
+            }
+            None => {
+                let mut keys: BTreeSet<(&str, &str)> = self
+                    .desired
+                    .keys()
+                    .map(|k| (k.tenant.as_str(), k.fqdn.as_str()))
+                    .collect();
+                keys.extend(
+                    self.cache
+                        .gslb_services()
+                        .keys()
+                        .map(|(t, n)| (t.as_str(), n.as_str())),
+                );
+                let page = msg.page.take(keys.into_iter());
+                amko::page::Page {
+                    items: page
+                        .items
+                        .into_iter()
+                        .map(|(tenant, fqdn)| GsKey {
+                            tenant: tenant.to_owned(),
+                            fqdn: fqdn.to_owned(),
+                        })
+                        .collect(),
+                    next: page.next,
+                }
+            }
+        };
         let items: Vec<Value> = page
             .items
             .into_iter()
-            .map(|(tenant, fqdn)| GsKey {
-                tenant: tenant.to_owned(),
-                fqdn: fqdn.to_owned(),
-            })
             .map(|key| {
                 let desired = self
                     .desired

@@ -87,6 +87,30 @@ impl DesiredMap {
         self.by_key.is_empty()
     }
 
+    /// The desired GslbServices named `fqdn`, in every tenant: one look-up per tenant, not a
+    /// scan of every key (the debug endpoint asks this of a busy writer).
+    pub fn keys_named(&self, fqdn: &str) -> Vec<GsKey> {
+        let mut found = Vec::new();
+        let mut next = self.by_key.keys().next();
+        while let Some(first) = next {
+            let tenant = first.tenant.clone();
+            let key = GsKey {
+                tenant: tenant.clone(),
+                fqdn: fqdn.to_owned(),
+            };
+            if self.by_key.contains_key(&key) {
+                found.push(key);
+            }
+            // The smallest tenant after this one: `tenant` followed by NUL.
+            let after = GsKey {
+                tenant: format!("{tenant}\0"),
+                fqdn: String::new(),
+            };
+            next = self.by_key.range(after..).next().map(|(k, _)| k);
+        }
+        found
+    }
+
     /// FQDNs of the desired GslbServices of `tenant` that use the monitor `name`.
     pub fn monitor_users(&self, tenant: &str, name: &str) -> impl Iterator<Item = &str> {
         self.monitor_users
@@ -682,6 +706,18 @@ mod tests {
                 .collect::<Vec<_>>(),
             [b.fqdn.as_str()]
         );
+        desired.insert(key("other", &b.fqdn), super::tests::desired(&b, &[], 1));
+        desired.insert(
+            key("other0", "c.example.com"),
+            super::tests::desired(&b, &[], 1),
+        );
+        assert_eq!(
+            desired.keys_named(&b.fqdn),
+            [b.clone(), key("other", &b.fqdn)]
+        );
+        assert!(desired.keys_named("nothing.example.com").is_empty());
+        desired.remove(&key("other", &b.fqdn));
+        desired.remove(&key("other0", "c.example.com"));
         desired.remove(&b);
         assert_eq!(member_count(&desired), 2);
         assert_eq!(desired.monitor_users("admin", "amko--b").count(), 0);

@@ -138,6 +138,23 @@ impl ControllerState {
         Some(old)
     }
 
+    /// The (tenant, name) of the cached GslbServices named `name`, in every tenant: one look-up
+    /// per tenant, not a scan of the cache.
+    pub fn gslb_services_named(&self, name: &str) -> Vec<(String, String)> {
+        let mut found = Vec::new();
+        let mut next = self.gslb_services.keys().next();
+        while let Some((tenant, _)) = next {
+            let key = (tenant.clone(), name.to_owned());
+            if self.gslb_services.contains_key(&key) {
+                found.push(key);
+            }
+            // The smallest tenant after this one: `tenant` followed by NUL.
+            let after = (format!("{tenant}\0"), String::new());
+            next = self.gslb_services.range(after..).next().map(|(k, _)| k);
+        }
+        found
+    }
+
     /// Names of the cached monitors made for the GslbService `tenant/gs` (see [`monitor_gs_name`]).
     pub fn monitors_made_for(&self, tenant: &str, gs: &str) -> impl Iterator<Item = &str> {
         self.made_for
@@ -782,6 +799,14 @@ mod tests {
         state.insert_health_monitor(hm("amko--1", "a"));
         state.insert_health_monitor(hm("amko--2", "a"));
         assert_eq!(users(&state, "amko--2"), ["a", "b"]);
+        let mut other = gs("a", &[]);
+        other.tenant = "admin0".into();
+        state.insert_gslb_service(other);
+        assert_eq!(
+            state.gslb_services_named("a"),
+            [("admin".into(), "a".into()), ("admin0".into(), "a".into())]
+        );
+        assert!(state.remove_gslb_service("admin0", "a").is_some());
         assert_eq!(made_for(&state, "a"), ["amko--1", "amko--2"]);
 
         // A replacement drops what the old copy referenced.
