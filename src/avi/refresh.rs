@@ -27,6 +27,10 @@ pub struct WriteLedger {
     /// The number of the last write that touched each object, kept until a refresh that started
     /// after it lands.
     touched: BTreeMap<Touched, u64>,
+    /// A refresh started and has not landed: only then can a write be missed by a listing. A
+    /// write while none is in flight precedes the next refresh's mark, so it is not remembered
+    /// (a cold start's 80,000 writes used to be, until the first periodic refresh).
+    refreshing: bool,
 }
 
 impl WriteLedger {
@@ -37,6 +41,10 @@ impl WriteLedger {
     /// A completed write: applies it to `cache` and remembers it for the refreshes in flight.
     pub fn apply(&mut self, change: CacheChange, cache: &mut ControllerState) {
         self.completed += 1;
+        if !self.refreshing {
+            change.apply(cache);
+            return;
+        }
         let touched = match &change {
             CacheChange::Upsert(t, object) => (*t, object.tenant.clone(), object.name.clone()),
             CacheChange::Remove(t, tenant, name) => (*t, tenant.clone(), name.clone()),
@@ -46,7 +54,8 @@ impl WriteLedger {
     }
 
     /// A refresh starts listing now (call it before the first request of the refresh).
-    pub fn refresh_started(&self) -> RefreshMark {
+    pub fn refresh_started(&mut self) -> RefreshMark {
+        self.refreshing = true;
         RefreshMark(self.completed)
     }
 
@@ -59,6 +68,7 @@ impl WriteLedger {
         mut listed: ControllerState,
         cache: &ControllerState,
     ) -> ControllerState {
+        self.refreshing = false;
         self.touched.retain(|_, written| *written > mark.0);
         for (t, tenant, name) in self.touched.keys() {
             let key = (tenant.clone(), name.clone());
@@ -267,5 +277,26 @@ mod tests {
         cache = ledger.refreshed(second, state(&[("a", 8)], &[]), &cache);
         assert_eq!(seen(cache.gslb_services()), [("a".to_owned(), 8)]);
         assert_eq!(ledger.pending(), 0, "nothing left to remember");
+    }
+
+    #[test]
+    fn writes_while_no_refresh_is_in_flight_are_not_remembered() {
+        let mut ledger = WriteLedger::new();
+        let mut cache = state(&[], &[]);
+        for n in 0..100 {
+            ledger.apply(upsert(GS, &format!("gs{n}"), 1), &mut cache);
+        }
+        assert_eq!(cache.gslb_services().len(), 100, "applied to the cache");
+        assert_eq!(ledger.pending(), 0, "a cold start's writes are not kept");
+        // The next refresh started after them: its listing has them.
+        let mark = ledger.refresh_started();
+        ledger.apply(upsert(GS, "late", 2), &mut cache);
+        assert_eq!(ledger.pending(), 1, "written while the refresh lists");
+        let listed = state(&[("gs0", 1)], &[]);
+        let cache = ledger.refreshed(mark, listed, &cache);
+        assert_eq!(
+            seen(cache.gslb_services()),
+            [("gs0".to_owned(), 1), ("late".to_owned(), 2)]
+        );
     }
 }
