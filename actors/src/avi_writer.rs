@@ -206,6 +206,13 @@ impl AviActor {
         if self.refreshing {
             return;
         }
+        if converge::refresh_waits(self.phase, is_refresh, self.queue.len()) {
+            tracing::debug!(
+                queued = self.queue.len(),
+                "periodic refresh postponed: the writer has a backlog"
+            );
+            return;
+        }
         self.refreshing = true;
         let mark = self.ledger.refresh_started();
         let client = self.client.clone();

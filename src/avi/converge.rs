@@ -187,6 +187,18 @@ impl Phase {
     }
 }
 
+/// A periodic refresh waits while at least this many GslbServices are queued: it would list a
+/// collection the writer is still filling, a listing that fails when the collection grows under
+/// it (and was retried every few seconds, each time reading everything again) and whose result
+/// the queued writes overtake anyway.
+pub const REFRESH_BACKLOG: usize = 1_000;
+
+/// Whether a periodic refresh due now waits for the next one: while booted and `queued`
+/// GslbServices wait for the writer (a boot read never waits).
+pub fn refresh_waits(phase: Phase, refresh: bool, queued: usize) -> bool {
+    refresh && phase.is_ready() && queued >= REFRESH_BACKLOG
+}
+
 /// Whether queued writes may start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Gate {
@@ -418,6 +430,27 @@ mod tests {
                           "markers": [{"key": "created-by", "values": [ME]}]});
         let object = ControllerObject::from_body(tenant, body).expect("uuid and name");
         cache.insert_health_monitor(object);
+    }
+
+    #[test]
+    fn a_refresh_waits_only_for_a_large_backlog_once_booted() {
+        use Phase::*;
+        let cases = [
+            (Ready, true, REFRESH_BACKLOG, true),
+            (Ready, true, REFRESH_BACKLOG - 1, false),
+            (Ready, true, 0, false),
+            // The boot read, also when retried as a refresh, never waits.
+            (Ready, false, 40_000, false),
+            (LoadingCache, true, 40_000, false),
+            (WaitingForSnapshot, true, 40_000, false),
+        ];
+        for (phase, refresh, queued, waits) in cases {
+            assert_eq!(
+                refresh_waits(phase, refresh, queued),
+                waits,
+                "{phase:?} refresh={refresh} queued={queued}"
+            );
+        }
     }
 
     #[test]
