@@ -247,8 +247,9 @@ impl AviActor {
         let Some(snapshot) = self.snapshot.take() else {
             return;
         };
-        // The snapshot is newer than anything that arrived before it.
-        self.desired = snapshot.desired;
+        // The snapshot is newer than anything that arrived before it; where equal, the copy
+        // shared with the GslbService actor stays.
+        self.desired = converge::adopt_snapshot(&self.desired, snapshot.desired);
         self.unsynced = snapshot.unsynced;
         for key in self.desired.keys() {
             self.observed
