@@ -157,6 +157,10 @@ pub struct AviActor {
     events: EventSink,
     /// The controller failed at transport level or with 5xx since the last success.
     unreachable: bool,
+    started: Instant,
+    /// When the last read of the controller ended (the next periodic one is due an interval
+    /// later).
+    last_refresh_ended: Option<Instant>,
 }
 
 impl AviActor {
@@ -193,6 +197,8 @@ impl AviActor {
             refreshing: false,
             events,
             unreachable: false,
+            started: Instant::now(),
+            last_refresh_ended: None,
         }
     }
 
@@ -494,7 +500,16 @@ impl Actor for AviActor {
         self.load(ctx, false);
         let refresh = self.config.refresh_interval;
         let mailbox = self.mailbox.clone();
-        mailbox.run_interval(ctx, refresh, |act, ctx| act.load(ctx, true));
+        mailbox.run_interval(ctx, converge::refresh_check_every(refresh), |act, ctx| {
+            if converge::refresh_due(
+                Instant::now(),
+                act.started,
+                act.last_refresh_ended,
+                act.config.refresh_interval,
+            ) {
+                act.load(ctx, true);
+            }
+        });
         // The gauges sum over every GslbService: once a second, not on every pump.
         mailbox.run_interval(ctx, Duration::from_secs(1), |act, _| act.publish_gauges());
         // A paused writer (429, maintenance) resumes on its own.
@@ -573,6 +588,7 @@ impl Handler<Loaded> for AviActor {
     fn handle(&mut self, msg: Loaded, ctx: &mut Context<Self>) {
         self.mailbox.clone().handle(|| {
             self.refreshing = false;
+            self.last_refresh_ended = Some(Instant::now());
             let is_refresh = msg.refresh;
             match msg.result {
                 Ok((state, pki)) => {

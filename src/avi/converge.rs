@@ -217,6 +217,24 @@ pub fn refresh_waits(phase: Phase, refresh: bool, queued: usize) -> bool {
     refresh && phase.is_ready() && queued >= REFRESH_BACKLOG
 }
 
+/// Whether a periodic refresh is due: `interval` after the previous one ended (`None`: none
+/// yet, so one interval after start, `started`). Counting from its end, not its start: listing
+/// 80,000 objects on a loaded machine took longer than the 20 s interval, and refreshes ran back
+/// to back, keeping the writer's thread busy for good.
+pub fn refresh_due(
+    now: Instant,
+    started: Instant,
+    last_ended: Option<Instant>,
+    interval: std::time::Duration,
+) -> bool {
+    now.saturating_duration_since(last_ended.unwrap_or(started)) >= interval
+}
+
+/// How often the writer looks whether a refresh is due.
+pub fn refresh_check_every(interval: std::time::Duration) -> std::time::Duration {
+    (interval / 4).max(std::time::Duration::from_millis(250))
+}
+
 /// Whether queued writes may start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Gate {
@@ -477,6 +495,20 @@ mod tests {
         assert!(Arc::ptr_eq(adopted.get(&b).expect("b"), &fresh_b));
         assert_eq!(member_count(&adopted), 2 + 3 + 1);
         assert_eq!(adopted.monitor_users("admin", "amko--a").count(), 1);
+    }
+
+    #[test]
+    fn a_refresh_is_due_an_interval_after_the_previous_one_ended() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let every = s(20);
+        assert!(!refresh_due(t0 + s(19), t0, None, every));
+        assert!(refresh_due(t0 + s(20), t0, None, every));
+        // The previous refresh took 22 s (started at 20, ended at 42): not at 45, at 62.
+        assert!(!refresh_due(t0 + s(45), t0, Some(t0 + s(42)), every));
+        assert!(refresh_due(t0 + s(62), t0, Some(t0 + s(42)), every));
+        assert_eq!(refresh_check_every(every), s(5));
+        assert_eq!(refresh_check_every(s(0)), Duration::from_millis(250));
     }
 
     #[test]
