@@ -600,9 +600,8 @@ fn read_object(object: Value, cache: &mut ControllerState) {
     let _ = monitor_gs_name(&object);
     if let Some(cached) = ControllerObject::from_body(&tenant, object) {
         let _ = cached.body();
-        let key = (cached.tenant.clone(), cached.name.clone());
-        cache.gslb_services.insert(key.clone(), cached.clone());
-        cache.health_monitors.insert(key, cached);
+        cache.insert_gslb_service(cached.clone());
+        cache.insert_health_monitor(cached);
     }
 }
 

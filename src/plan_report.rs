@@ -426,7 +426,7 @@ pub fn plan_all(
         match step(&key, false, unsynced, &desired, cache, created_by) {
             Step::Defer => {
                 let clusters = cache
-                    .gslb_services
+                    .gslb_services()
                     .get(&(key.tenant.clone(), key.fqdn.clone()))
                     .map(|gs| {
                         let body = gs.body();
@@ -484,7 +484,7 @@ pub fn describe(write: &Write, gslb_service: &str, cache: &ControllerState) -> C
         Write::UpdateHealthMonitor { tenant, body, .. } => {
             let name = name_of(body);
             let current = cache
-                .health_monitors
+                .health_monitors()
                 .get(&(tenant.clone(), name.to_owned()));
             Change {
                 fields: field_changes(body, current.map(|c| c.body()).as_ref()),
@@ -493,7 +493,9 @@ pub fn describe(write: &Write, gslb_service: &str, cache: &ControllerState) -> C
         }
         Write::UpdateGslbService { tenant, body, .. } => {
             let name = name_of(body);
-            let current = cache.gslb_services.get(&(tenant.clone(), name.to_owned()));
+            let current = cache
+                .gslb_services()
+                .get(&(tenant.clone(), name.to_owned()));
             Change {
                 fields: field_changes(body, current.map(|c| c.body()).as_ref()),
                 ..change(Action::Update, "gslbservice", tenant, name)

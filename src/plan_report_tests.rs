@@ -238,18 +238,12 @@ fn controller_holding(world: &World) -> ControllerState {
         let mut body = serde_json::to_value(hm).expect("json");
         body["uuid"] = json!(format!("healthmonitor-{i}"));
         body["_last_modified"] = json!("1");
-        state.health_monitors.insert(
-            ("admin".into(), hm.name.clone()),
-            ControllerObject::from_body("admin", body).expect("object"),
-        );
+        state.insert_health_monitor(ControllerObject::from_body("admin", body).expect("object"));
     }
     let mut body = serde_json::to_value(&desired.gslb_service).expect("json");
     body["uuid"] = json!("gslbservice-1");
     body["url"] = json!("https://controller/api/gslbservice/gslbservice-1");
-    state.gslb_services.insert(
-        ("admin".into(), "shop.example.com".into()),
-        ControllerObject::from_body("admin", body).expect("object"),
-    );
+    state.insert_gslb_service(ControllerObject::from_body("admin", body).expect("object"));
     state
 }
 
@@ -333,10 +327,7 @@ fn an_owned_gslb_service_nothing_wants_is_deleted_and_a_foreign_one_left_alone()
     let mut cache = controller_holding(&world(1));
     let mut orphan =
         json!({"uuid": "gslbservice-2", "name": "old.example.com", "created_by": CREATED_BY});
-    cache.gslb_services.insert(
-        ("admin".into(), "old.example.com".into()),
-        ControllerObject::from_body("admin", orphan.take()).expect("object"),
-    );
+    cache.insert_gslb_service(ControllerObject::from_body("admin", orphan.take()).expect("object"));
     let report = plan_all(&world(1), None, &cache, &BTreeSet::new(), CREATED_BY);
     assert_eq!(report.changes.len(), 1, "{report:?}");
     assert_eq!(report.changes[0].action, Action::Delete);
@@ -344,12 +335,9 @@ fn an_owned_gslb_service_nothing_wants_is_deleted_and_a_foreign_one_left_alone()
 
     let mut foreign = controller_holding(&world(1));
     let mut body =
-        foreign.gslb_services[&("admin".to_owned(), "shop.example.com".to_owned())].body();
+        foreign.gslb_services()[&("admin".to_owned(), "shop.example.com".to_owned())].body();
     body["created_by"] = json!("someone-else");
-    foreign.gslb_services.insert(
-        ("admin".into(), "shop.example.com".into()),
-        ControllerObject::from_body("admin", body).expect("object"),
-    );
+    foreign.insert_gslb_service(ControllerObject::from_body("admin", body).expect("object"));
     let report = plan_all(&world(5), None, &foreign, &BTreeSet::new(), CREATED_BY);
     assert!(report.changes.is_empty(), "{report:?}");
     assert_eq!(report.conflicts.len(), 1, "{report:?}");

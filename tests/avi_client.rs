@@ -118,7 +118,7 @@ async fn planned_writes_converge_and_a_second_pass_writes_nothing() {
     let mut fresh = load_state(&client, &created_by, "admin")
         .await
         .expect("load");
-    assert_eq!(fresh.gslb_services.len(), 1);
+    assert_eq!(fresh.gslb_services().len(), 1);
     assert_eq!(
         converge(&client, &mut fresh, &key, Some(&desired)).await,
         0,
@@ -156,11 +156,11 @@ async fn lost_create_is_adopted_and_vanished_object_is_recreated() {
     let mut empty = ControllerState::default();
     let writes = converge(&client, &mut empty, &key, Some(&desired)).await;
     assert!(writes > 0);
-    assert_eq!(empty.gslb_services.len(), 1, "adopted");
+    assert_eq!(empty.gslb_services().len(), 1, "adopted");
 
     // Someone deletes it behind our back: the update meets a 404 and re-creates it.
     let uuid = empty
-        .gslb_services
+        .gslb_services()
         .values()
         .next()
         .expect("gs")

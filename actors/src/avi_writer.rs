@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use amko::avi::converge::{self, AfterLoad, Gate, Phase, RefreshTick, Step};
+use amko::avi::converge::{self, AfterLoad, DesiredMap, Gate, Phase, RefreshTick, Step};
 use amko::avi::refresh::{RefreshMark, WriteLedger};
 use amko::avi::retry::{self, Hold, Problem, Retry, WriteVerdict};
 use amko::avi::sync::{CacheChange, execute, federated_pki_profiles, load_state};
@@ -59,7 +59,7 @@ pub struct ClusterSynced(pub String);
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct BootSnapshot {
-    pub desired: BTreeMap<GsKey, Arc<DesiredGs>>,
+    pub desired: DesiredMap,
     pub unsynced: BTreeSet<String>,
     pub observed_at: Instant,
 }
@@ -155,7 +155,7 @@ pub struct AviActor {
     /// The fallback PKI profile announced last (`None`: not read yet).
     fallback_pki: Option<Option<String>>,
     pki_watchers: Vec<WatchFallbackPki>,
-    desired: BTreeMap<GsKey, Arc<DesiredGs>>,
+    desired: DesiredMap,
     /// When the earliest unwritten observation of a key arrived.
     observed: BTreeMap<GsKey, Instant>,
     queue: VecDeque<GsKey>,
@@ -179,6 +179,10 @@ pub struct AviActor {
     events: EventSink,
     /// The controller failed at transport level or with 5xx since the last success.
     unreachable: bool,
+    started: Instant,
+    /// When the last read of the controller ended (the next periodic one is due an interval
+    /// later).
+    last_refresh_ended: Option<Instant>,
 }
 
 impl AviActor {
@@ -202,7 +206,7 @@ impl AviActor {
             ledger: WriteLedger::new(),
             fallback_pki: None,
             pki_watchers: Vec::new(),
-            desired: BTreeMap::new(),
+            desired: DesiredMap::new(),
             observed: BTreeMap::new(),
             queue: VecDeque::new(),
             queued: BTreeSet::new(),
@@ -218,6 +222,8 @@ impl AviActor {
             backlog: 0,
             events,
             unreachable: false,
+            started: Instant::now(),
+            last_refresh_ended: None,
         }
     }
 
@@ -229,6 +235,13 @@ impl AviActor {
 
     fn load(&mut self, ctx: &mut Context<Self>, is_refresh: bool) {
         if self.refreshing {
+            return;
+        }
+        if converge::refresh_waits(self.phase, is_refresh, self.queue.len()) {
+            tracing::debug!(
+                queued = self.queue.len(),
+                "periodic refresh postponed: the writer has a backlog"
+            );
             return;
         }
         self.refreshing = true;
@@ -265,8 +278,9 @@ impl AviActor {
         let Some(snapshot) = self.snapshot.take() else {
             return;
         };
-        // The snapshot is newer than anything that arrived before it.
-        self.desired = snapshot.desired;
+        // The snapshot is newer than anything that arrived before it; where equal, the copy
+        // shared with the GslbService actor stays.
+        self.desired = converge::adopt_snapshot(&self.desired, snapshot.desired);
         self.unsynced = snapshot.unsynced;
         for key in self.desired.keys() {
             self.observed
@@ -277,7 +291,7 @@ impl AviActor {
         tracing::info!(
             unsynced = ?self.unsynced,
             desired = self.desired.len(),
-            cached = self.cache.gslb_services.len(),
+            cached = self.cache.gslb_services().len(),
             "boot sync: converging the controller"
         );
         self.queue_everything();
@@ -548,7 +562,18 @@ impl Actor for AviActor {
         self.load(ctx, false);
         let refresh = self.config.refresh_interval;
         let mailbox = self.mailbox.clone();
-        mailbox.run_interval(ctx, refresh, |act, ctx| act.refresh_tick(ctx));
+        // Due an interval after the previous read ended; then now, once the queue drains, or not
+        // before boot (refresh_tick).
+        mailbox.run_interval(ctx, converge::refresh_check_every(refresh), |act, ctx| {
+            if converge::refresh_due(
+                Instant::now(),
+                act.started,
+                act.last_refresh_ended,
+                act.config.refresh_interval,
+            ) {
+                act.refresh_tick(ctx);
+            }
+        });
         // The gauges sum over every GslbService: once a second, not on every pump.
         mailbox.run_interval(ctx, Duration::from_secs(1), |act, _| act.publish_gauges());
         // A paused writer (429, maintenance) resumes on its own.
@@ -627,6 +652,7 @@ impl Handler<Loaded> for AviActor {
     fn handle(&mut self, msg: Loaded, ctx: &mut Context<Self>) {
         self.mailbox.clone().handle(|| {
             self.refreshing = false;
+            self.last_refresh_ended = Some(Instant::now());
             let is_refresh = msg.refresh;
             match msg.result {
                 Ok((state, pki)) => {
@@ -746,7 +772,7 @@ impl AviActor {
     fn explain(&self, mut report: ExplainReport) -> ExplainReport {
         report.add_controller_only(
             self.cache
-                .gslb_services
+                .gslb_services()
                 .keys()
                 .map(|(t, n)| (t.as_str(), n.as_str())),
         );
@@ -758,7 +784,7 @@ impl AviActor {
                 .map(|d| serde_json::to_value(&d.gslb_service).unwrap_or(Value::Null));
             let controller = self
                 .cache
-                .gslb_services
+                .gslb_services()
                 .get(&(key.tenant.clone(), key.fqdn.clone()))
                 .map(ControllerObject::body);
             gs.set_copies(desired, controller);
@@ -772,28 +798,52 @@ impl AviActor {
     }
 
     fn debug_answer(&self, msg: DebugGslbServices) -> MessageResult<DebugGslbServices> {
-        let mut keys: BTreeSet<(&str, &str)> = self
-            .desired
-            .keys()
-            .map(|k| (k.tenant.as_str(), k.fqdn.as_str()))
-            .collect();
-        keys.extend(
-            self.cache
-                .gslb_services
-                .keys()
-                .map(|(t, n)| (t.as_str(), n.as_str())),
-        );
-        let page = msg.page.take(
-            keys.into_iter()
-                .filter(|(_, fqdn)| msg.name.as_deref().is_none_or(|n| n == *fqdn)),
-        );
+        // Asked for one name (the benchmark polls this while the writer is busy): look it up
+        // per tenant instead of listing every key.
+        let page = match msg.name.as_deref() {
+            Some(name) => {
+                let cached = self.cache.gslb_services_named(name);
+                let keys: BTreeSet<GsKey> = self
+                    .desired
+                    .keys_named(name)
+                    .into_iter()
+                    .chain(
+                        cached
+                            .into_iter()
+                            .map(|(tenant, fqdn)| GsKey { tenant, fqdn }),
+                    )
+                    .collect();
+                msg.page.take(keys.into_iter())
+            }
+            None => {
+                let mut keys: BTreeSet<(&str, &str)> = self
+                    .desired
+                    .keys()
+                    .map(|k| (k.tenant.as_str(), k.fqdn.as_str()))
+                    .collect();
+                keys.extend(
+                    self.cache
+                        .gslb_services()
+                        .keys()
+                        .map(|(t, n)| (t.as_str(), n.as_str())),
+                );
+                let page = msg.page.take(keys.into_iter());
+                amko::page::Page {
+                    items: page
+                        .items
+                        .into_iter()
+                        .map(|(tenant, fqdn)| GsKey {
+                            tenant: tenant.to_owned(),
+                            fqdn: fqdn.to_owned(),
+                        })
+                        .collect(),
+                    next: page.next,
+                }
+            }
+        };
         let items: Vec<Value> = page
             .items
             .into_iter()
-            .map(|(tenant, fqdn)| GsKey {
-                tenant: tenant.to_owned(),
-                fqdn: fqdn.to_owned(),
-            })
             .map(|key| {
                 let desired = self
                     .desired
@@ -801,7 +851,7 @@ impl AviActor {
                     .map(|d| serde_json::to_value(&d.gslb_service).unwrap_or(Value::Null));
                 let controller = self
                     .cache
-                    .gslb_services
+                    .gslb_services()
                     .get(&(key.tenant.clone(), key.fqdn.clone()))
                     .map(ControllerObject::body);
                 let differences = match (&desired, &controller) {

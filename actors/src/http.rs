@@ -67,7 +67,7 @@ impl WatchedActor {
 pub struct Pipeline {
     pub selection: Outbox<SelectionActor>,
     pub avi: Outbox<AviActor>,
-    /// Its threads; the first runs the selection, writer and cluster actors.
+    /// Its threads; the first runs the selection, GslbService and cluster actors.
     pub threads: Vec<WatchedThread>,
     pub actors: Vec<WatchedActor>,
 }

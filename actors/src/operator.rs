@@ -350,8 +350,14 @@ impl Operator {
         self.set_gc_state(gc, STATE_SYNCING);
         let arbiter = StopOnDrop(Arbiter::new());
         let policy_arbiter = StopOnDrop(Arbiter::new());
+        let writer_arbiter = StopOnDrop(Arbiter::new());
         let pipeline = self
-            .start_pipeline(&arbiter.0, &policy_arbiter.0, &settings, avi, &members)
+            .start_pipeline(
+                [&arbiter.0, &policy_arbiter.0, &writer_arbiter.0],
+                &settings,
+                avi,
+                &members,
+            )
             .await;
         // Dropped before the arbiters: the liveness watchdog sees the pipeline retired before
         // its threads stop.
@@ -459,8 +465,7 @@ impl Operator {
 
     async fn start_pipeline(
         &self,
-        arbiter: &Arbiter,
-        policy_arbiter: &Arbiter,
+        [arbiter, policy_arbiter, writer_arbiter]: [&Arbiter; 3],
         settings: &GslbConfigSettings,
         avi: Arc<AviClient>,
         members: &MembersKubeconfig,
@@ -506,7 +511,10 @@ impl Operator {
                 events.clone(),
                 avi_mailbox.clone(),
             );
-            AviActor::start_in_arbiter(&handle, move |_| {
+            // Its own thread: planning and the requests' work run beside selection and the
+            // GslbService actors instead of queueing behind them (a 200,000-object cold start
+            // keeps both busy).
+            AviActor::start_in_arbiter(&writer_arbiter.handle(), move |_| {
                 AviActor::new(
                     avi,
                     writer_config,
@@ -594,7 +602,7 @@ impl Operator {
         // pipeline thread, whose heartbeat covers them).
         let mut actors = vec![
             WatchedActor::new("selection/world", PIPELINE_THREAD, selection.clone()),
-            WatchedActor::new("avi/writer", PIPELINE_THREAD, avi_actor.clone()),
+            WatchedActor::new("avi/writer", WRITER_THREAD, avi_actor.clone()),
             WatchedActor::new("policy/watcher", POLICY_THREAD, policy),
             WatchedActor::new("status/writer", "main", self.status.watch_only()),
         ];
@@ -617,16 +625,21 @@ impl Operator {
                     name: POLICY_THREAD.to_owned(),
                     handle: policy_arbiter.handle(),
                 },
+                WatchedThread {
+                    name: WRITER_THREAD.to_owned(),
+                    handle: writer_arbiter.handle(),
+                },
             ],
             actors,
         }
     }
 }
 
-/// The thread of the selection, writer, GslbService and cluster actors, and that of the
-/// PolicyActor, as liveness causes name them.
+/// The thread of the selection, GslbService and cluster actors, that of the PolicyActor and that
+/// of the AviActor (the writer), as liveness causes name them.
 const PIPELINE_THREAD: &str = "pipeline";
 const POLICY_THREAD: &str = "policy";
+const WRITER_THREAD: &str = "writer";
 
 /// Stops the pipeline's arbiter however `run_config` ends, also when the operator is dropped
 /// because this instance stopped leading (see `cmd/run.rs`): no actor of it writes afterwards.

@@ -161,7 +161,7 @@ impl SelectionActor {
             );
         }
         let fallback_pki = self.fallback_pki.as_deref();
-        let desired: BTreeMap<GsKey, Arc<amko::model::DesiredGs>> = self
+        let desired: amko::avi::converge::DesiredMap = self
             .world
             .keys()
             .filter_map(|k| {

@@ -295,7 +295,8 @@ pub async fn settle(bench: &Bench, quiet: Duration) -> Result<Instant, BenchErro
     let mut quiet_since: Option<Instant> = None;
     loop {
         let len = control.audit_len();
-        let writer = probe.writer().await.unwrap_or_default();
+        let answer = probe.writer().await;
+        let writer = answer.unwrap_or_default();
         let depth: f64 = match probe.metrics().await {
             // Only waiting messages count: some actors' gauges drift below zero (handled
             // messages never counted as sent), which would hide another actor's queue.
@@ -324,8 +325,12 @@ pub async fn settle(bench: &Bench, quiet: Duration) -> Result<Instant, BenchErro
                     .collect(),
                 None => Vec::new(),
             };
+            let writer = match answer {
+                Some(w) => format!("{w:?}"),
+                None => "not answering /debug/gslbservices".to_owned(),
+            };
             return Err(format!(
-                "not quiet after {}s (writer {writer:?}, mailbox depth {depth}: {})\n{}",
+                "not quiet after {}s (writer {writer}, mailbox depth {depth}: {})\n{}",
                 bench.params.timeout_secs,
                 waiting.join(", "),
                 bench.log_tail(40)

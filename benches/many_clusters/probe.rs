@@ -155,6 +155,11 @@ impl Probe {
         let v = self
             .get_json("/debug/gslbservices?name=__amko_bench_none__")
             .await?;
+        // A 503 (`{"error": …}`: the writer did not answer in time) is no state: read as one it
+        // looked like "not ready, queue 0, nothing in flight".
+        if v.get("error").is_some() {
+            return None;
+        }
         Some(WriterState {
             ready: v["phase"] == "Ready",
             queue: v["queue"].as_u64().unwrap_or(0),

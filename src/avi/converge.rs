@@ -14,8 +14,155 @@ use crate::model::identity::clusters_in_description;
 use crate::model::plan::{ControllerState, Plan, Write, plan_gslb_service};
 use crate::vocab::GsKey;
 
-/// Desired GslbServices by key, each shared with the GslbService actor that built it.
-pub type DesiredMap = BTreeMap<GsKey, Arc<DesiredGs>>;
+/// Desired GslbServices by key, each shared with the GslbService actor that built it, with
+/// which of them use each health monitor and how many members they have in all, kept in step so
+/// that neither question costs a scan over every GslbService.
+#[derive(Clone, Debug, Default)]
+pub struct DesiredMap {
+    by_key: BTreeMap<GsKey, Arc<DesiredGs>>,
+    /// (tenant, monitor name) -> FQDNs of the desired GslbServices using it.
+    monitor_users: BTreeMap<(String, String), BTreeSet<String>>,
+    members: usize,
+}
+
+impl DesiredMap {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the desired state of `key`; returns the one it replaces.
+    pub fn insert(&mut self, key: GsKey, desired: Arc<DesiredGs>) -> Option<Arc<DesiredGs>> {
+        let old = self.remove(&key);
+        for hm in &desired.health_monitors {
+            self.monitor_users
+                .entry((key.tenant.clone(), hm.name.clone()))
+                .or_default()
+                .insert(key.fqdn.clone());
+        }
+        self.members += members_of(&desired);
+        self.by_key.insert(key, desired);
+        old
+    }
+
+    pub fn remove(&mut self, key: &GsKey) -> Option<Arc<DesiredGs>> {
+        let old = self.by_key.remove(key)?;
+        for hm in &old.health_monitors {
+            let index = (key.tenant.clone(), hm.name.clone());
+            if let Some(users) = self.monitor_users.get_mut(&index) {
+                users.remove(&key.fqdn);
+                if users.is_empty() {
+                    self.monitor_users.remove(&index);
+                }
+            }
+        }
+        self.members -= members_of(&old);
+        Some(old)
+    }
+
+    pub fn get(&self, key: &GsKey) -> Option<&Arc<DesiredGs>> {
+        self.by_key.get(key)
+    }
+
+    pub fn contains_key(&self, key: &GsKey) -> bool {
+        self.by_key.contains_key(key)
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &GsKey> {
+        self.by_key.keys()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&GsKey, &Arc<DesiredGs>)> {
+        self.by_key.iter()
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &Arc<DesiredGs>> {
+        self.by_key.values()
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_key.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_key.is_empty()
+    }
+
+    /// The desired GslbServices named `fqdn`, in every tenant: one look-up per tenant, not a
+    /// scan of every key (the debug endpoint asks this of a busy writer).
+    pub fn keys_named(&self, fqdn: &str) -> Vec<GsKey> {
+        let mut found = Vec::new();
+        let mut next = self.by_key.keys().next();
+        while let Some(first) = next {
+            let tenant = first.tenant.clone();
+            let key = GsKey {
+                tenant: tenant.clone(),
+                fqdn: fqdn.to_owned(),
+            };
+            if self.by_key.contains_key(&key) {
+                found.push(key);
+            }
+            // The smallest tenant after this one: `tenant` followed by NUL.
+            let after = GsKey {
+                tenant: format!("{tenant}\0"),
+                fqdn: String::new(),
+            };
+            next = self.by_key.range(after..).next().map(|(k, _)| k);
+        }
+        found
+    }
+
+    /// FQDNs of the desired GslbServices of `tenant` that use the monitor `name`.
+    pub fn monitor_users(&self, tenant: &str, name: &str) -> impl Iterator<Item = &str> {
+        self.monitor_users
+            .get(&(tenant.to_owned(), name.to_owned()))
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+    }
+}
+
+/// The desired map after boot: the snapshot (complete and newest), holding the copy already
+/// held for a key when it is equal. The GslbService actors handed over their desired states
+/// before the snapshot came, each keeps its own; without this the writer held a second copy of
+/// every desired GslbService from boot on (~120 MB at 40,000 GslbServices).
+pub fn adopt_snapshot(held: &DesiredMap, snapshot: DesiredMap) -> DesiredMap {
+    snapshot
+        .by_key
+        .into_iter()
+        .map(|(key, desired)| {
+            let shared = match held.get(&key) {
+                Some(same) if **same == *desired => same.clone(),
+                _ => desired,
+            };
+            (key, shared)
+        })
+        .collect()
+}
+
+impl FromIterator<(GsKey, Arc<DesiredGs>)> for DesiredMap {
+    fn from_iter<I: IntoIterator<Item = (GsKey, Arc<DesiredGs>)>>(iter: I) -> Self {
+        let mut map = DesiredMap::new();
+        for (key, desired) in iter {
+            map.insert(key, desired);
+        }
+        map
+    }
+}
+
+impl<const N: usize> From<[(GsKey, Arc<DesiredGs>); N]> for DesiredMap {
+    fn from(items: [(GsKey, Arc<DesiredGs>); N]) -> Self {
+        items.into_iter().collect()
+    }
+}
+
+fn members_of(desired: &DesiredGs) -> usize {
+    desired
+        .gslb_service
+        .groups
+        .iter()
+        .map(|g| g.members.len())
+        .sum()
+}
 
 /// Boot progress of the writer. Nothing is written before `Ready`: the writer needs both what
 /// the controller holds (the cache) and the complete desired state (the boot snapshot), or it
@@ -86,6 +233,36 @@ pub fn periodic_refresh(phase: Phase, backlog: usize) -> RefreshTick {
     }
 }
 
+/// A periodic refresh waits while at least this many GslbServices are queued: it would list a
+/// collection the writer is still filling, a listing that fails when the collection grows under
+/// it (and was retried every few seconds, each time reading everything again) and whose result
+/// the queued writes overtake anyway.
+pub const REFRESH_BACKLOG: usize = 1_000;
+
+/// Whether a periodic refresh due now waits for the next one: while booted and `queued`
+/// GslbServices wait for the writer (a boot read never waits).
+pub fn refresh_waits(phase: Phase, refresh: bool, queued: usize) -> bool {
+    refresh && phase.is_ready() && queued >= REFRESH_BACKLOG
+}
+
+/// Whether a periodic refresh is due: `interval` after the previous one ended (`None`: none
+/// yet, so one interval after start, `started`). Counting from its end, not its start: listing
+/// 80,000 objects on a loaded machine took longer than the 20 s interval, and refreshes ran back
+/// to back, keeping the writer's thread busy for good.
+pub fn refresh_due(
+    now: Instant,
+    started: Instant,
+    last_ended: Option<Instant>,
+    interval: std::time::Duration,
+) -> bool {
+    now.saturating_duration_since(last_ended.unwrap_or(started)) >= interval
+}
+
+/// How often the writer looks whether a refresh is due.
+pub fn refresh_check_every(interval: std::time::Duration) -> std::time::Duration {
+    (interval / 4).max(std::time::Duration::from_millis(250))
+}
+
 /// Whether queued writes may start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Gate {
@@ -115,12 +292,12 @@ pub fn keys_to_converge<'a>(
     desired: impl Iterator<Item = &'a GsKey>,
     cache: &ControllerState,
 ) -> BTreeSet<GsKey> {
-    let cached = cache.gslb_services.keys().map(|(tenant, name)| GsKey {
+    let cached = cache.gslb_services().keys().map(|(tenant, name)| GsKey {
         tenant: tenant.clone(),
         fqdn: name.clone(),
     });
     let monitored = cache
-        .health_monitors
+        .health_monitors()
         .iter()
         .filter_map(|((tenant, _), hm)| {
             hm.made_for().map(|gs| GsKey {
@@ -142,7 +319,7 @@ pub fn waits_for_unsynced(
         return false;
     }
     let Some(gs) = cache
-        .gslb_services
+        .gslb_services()
         .get(&(key.tenant.clone(), key.fqdn.clone()))
     else {
         return false;
@@ -166,13 +343,10 @@ pub fn monitor_used_elsewhere(
     desired: &DesiredMap,
     cache: &ControllerState,
 ) -> bool {
-    let desired_use = desired.iter().any(|(k, d)| {
-        k != key && k.tenant == tenant && d.health_monitors.iter().any(|h| h.name == name)
-    });
-    desired_use
-        || cache.gslb_services.iter().any(|((t, n), gs)| {
-            t == tenant && *n != key.fqdn && gs.monitor_refs().iter().any(|r| r == name)
-        })
+    desired
+        .monitor_users(tenant, name)
+        .any(|fqdn| !(tenant == key.tenant && fqdn == key.fqdn))
+        || cache.monitor_users(tenant, name).any(|gs| gs != key.fqdn)
 }
 
 /// What the writer does with a GslbService it takes from the queue.
@@ -244,16 +418,7 @@ pub fn fallback_pki_update(
 
 /// Members over every desired GslbService (a gauge).
 pub fn member_count(desired: &DesiredMap) -> usize {
-    desired
-        .values()
-        .map(|d| {
-            d.gslb_service
-                .groups
-                .iter()
-                .map(|g| g.members.len())
-                .sum::<usize>()
-        })
-        .sum()
+    desired.members
 }
 
 #[cfg(test)]
@@ -317,9 +482,7 @@ mod tests {
             "health_monitor_refs": monitors.iter().map(|m| format!("/api/healthmonitor/hm-{m}#{m}")).collect::<Vec<_>>(),
         });
         let object = ControllerObject::from_body(&key.tenant, body).expect("uuid and name");
-        cache
-            .gslb_services
-            .insert((key.tenant.clone(), key.fqdn.clone()), object);
+        cache.insert_gslb_service(object);
     }
 
     fn cache_hm(cache: &mut ControllerState, tenant: &str, name: &str, made_for: Option<&str>) {
@@ -330,9 +493,71 @@ mod tests {
         let body = json!({"uuid": format!("hm-{name}"), "name": name, "description": description,
                           "markers": [{"key": "created-by", "values": [ME]}]});
         let object = ControllerObject::from_body(tenant, body).expect("uuid and name");
-        cache
-            .health_monitors
-            .insert((tenant.to_owned(), name.to_owned()), object);
+        cache.insert_health_monitor(object);
+    }
+
+    #[test]
+    fn the_snapshot_shares_the_copies_already_held_where_equal() {
+        let (a, b, c) = (
+            key("admin", "a.example.com"),
+            key("admin", "b.example.com"),
+            key("admin", "c.example.com"),
+        );
+        let held = DesiredMap::from([
+            (a.clone(), desired(&a, &["amko--a"], 2)),
+            (b.clone(), desired(&b, &[], 1)),
+        ]);
+        let snapshot = DesiredMap::from([
+            (a.clone(), desired(&a, &["amko--a"], 2)),
+            (b.clone(), desired(&b, &[], 3)),
+            (c.clone(), desired(&c, &[], 1)),
+        ]);
+        let fresh_b = snapshot.get(&b).cloned().expect("b");
+        let adopted = adopt_snapshot(&held, snapshot);
+        assert_eq!(adopted.keys().collect::<Vec<_>>(), [&a, &b, &c]);
+        let same = |k: &GsKey, m: &DesiredMap| {
+            Arc::ptr_eq(&adopted.get(k).expect("k").clone(), m.get(k).expect("k"))
+        };
+        assert!(same(&a, &held), "equal: the held copy");
+        assert!(!same(&b, &held), "changed: the snapshot's");
+        assert!(Arc::ptr_eq(adopted.get(&b).expect("b"), &fresh_b));
+        assert_eq!(member_count(&adopted), 2 + 3 + 1);
+        assert_eq!(adopted.monitor_users("admin", "amko--a").count(), 1);
+    }
+
+    #[test]
+    fn a_refresh_is_due_an_interval_after_the_previous_one_ended() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let every = s(20);
+        assert!(!refresh_due(t0 + s(19), t0, None, every));
+        assert!(refresh_due(t0 + s(20), t0, None, every));
+        // The previous refresh took 22 s (started at 20, ended at 42): not at 45, at 62.
+        assert!(!refresh_due(t0 + s(45), t0, Some(t0 + s(42)), every));
+        assert!(refresh_due(t0 + s(62), t0, Some(t0 + s(42)), every));
+        assert_eq!(refresh_check_every(every), s(5));
+        assert_eq!(refresh_check_every(s(0)), Duration::from_millis(250));
+    }
+
+    #[test]
+    fn a_refresh_waits_only_for_a_large_backlog_once_booted() {
+        use Phase::*;
+        let cases = [
+            (Ready, true, REFRESH_BACKLOG, true),
+            (Ready, true, REFRESH_BACKLOG - 1, false),
+            (Ready, true, 0, false),
+            // The boot read, also when retried as a refresh, never waits.
+            (Ready, false, 40_000, false),
+            (LoadingCache, true, 40_000, false),
+            (WaitingForSnapshot, true, 40_000, false),
+        ];
+        for (phase, refresh, queued, waits) in cases {
+            assert_eq!(
+                refresh_waits(phase, refresh, queued),
+                waits,
+                "{phase:?} refresh={refresh} queued={queued}"
+            );
+        }
     }
 
     #[test]
@@ -434,7 +659,7 @@ mod tests {
         cache_gs(&mut cache, &key("admin", "orphan.example.com"), "", &[]);
         cache_hm(&mut cache, "t1", "amko--1", Some("gone.example.com"));
         cache_hm(&mut cache, "admin", "amko--shared", None);
-        let desired = BTreeMap::from([(a.clone(), desired(&a, &[], 1))]);
+        let desired = DesiredMap::from([(a.clone(), desired(&a, &[], 1))]);
         assert_eq!(
             keys_to_converge(desired.keys(), &cache),
             BTreeSet::from([
@@ -491,7 +716,7 @@ mod tests {
         let mut cache = ControllerState::default();
         cache_gs(&mut cache, &a, "", &["amko--a"]);
         cache_gs(&mut cache, &key("admin", "d.example.com"), "", &["amko--d"]);
-        let desired = BTreeMap::from([
+        let desired = DesiredMap::from([
             (a.clone(), desired(&a, &["amko--a", "amko--ab"], 1)),
             (b.clone(), desired(&b, &["amko--ab"], 1)),
             (c.clone(), desired(&c, &["amko--c"], 1)),
@@ -564,10 +789,8 @@ mod tests {
         // `b` on the controller belongs to someone else.
         let foreign = json!({"uuid": "gs-b", "name": b.fqdn, "created_by": "someone-else"});
         let foreign = ControllerObject::from_body("admin", foreign).expect("uuid and name");
-        cache
-            .gslb_services
-            .insert(("admin".into(), b.fqdn.clone()), foreign);
-        let desired = BTreeMap::from([
+        cache.insert_gslb_service(foreign);
+        let desired = DesiredMap::from([
             (b.clone(), desired(&b, &[], 1)),
             (c.clone(), desired(&c, &[], 1)),
         ]);
@@ -610,7 +833,7 @@ mod tests {
         let mut cache = ControllerState::default();
         cache_gs(&mut cache, &a, "", &["amko--ab"]);
         cache_hm(&mut cache, "admin", "amko--ab", Some("a.example.com"));
-        let mut desired = BTreeMap::from([(b.clone(), desired(&b, &["amko--ab"], 3))]);
+        let mut desired = DesiredMap::from([(b.clone(), desired(&b, &["amko--ab"], 3))]);
         // `a` goes; its monitor stays for `b`.
         let deletes = |p: &Plan| {
             p.writes
@@ -633,7 +856,32 @@ mod tests {
         );
         assert_eq!(member_count(&desired), 0);
         desired.insert(a.clone(), super::tests::desired(&a, &[], 2));
-        desired.insert(b.clone(), super::tests::desired(&b, &[], 3));
+        desired.insert(b.clone(), super::tests::desired(&b, &["amko--ab"], 3));
         assert_eq!(member_count(&desired), 5);
+        // Replacing and removing keep the count and the monitor index in step.
+        desired.insert(b.clone(), super::tests::desired(&b, &["amko--b"], 1));
+        assert_eq!(member_count(&desired), 3);
+        assert_eq!(desired.monitor_users("admin", "amko--ab").count(), 0);
+        assert_eq!(
+            desired
+                .monitor_users("admin", "amko--b")
+                .collect::<Vec<_>>(),
+            [b.fqdn.as_str()]
+        );
+        desired.insert(key("other", &b.fqdn), super::tests::desired(&b, &[], 1));
+        desired.insert(
+            key("other0", "c.example.com"),
+            super::tests::desired(&b, &[], 1),
+        );
+        assert_eq!(
+            desired.keys_named(&b.fqdn),
+            [b.clone(), key("other", &b.fqdn)]
+        );
+        assert!(desired.keys_named("nothing.example.com").is_empty());
+        desired.remove(&key("other", &b.fqdn));
+        desired.remove(&key("other0", "c.example.com"));
+        desired.remove(&b);
+        assert_eq!(member_count(&desired), 2);
+        assert_eq!(desired.monitor_users("admin", "amko--b").count(), 0);
     }
 }

@@ -124,9 +124,11 @@ pub fn decide(
     max_rate_limit_hold: Duration,
 ) -> WriteVerdict {
     let Some(err) = error else {
-        // Look again anyway: a newer desired state may have arrived meanwhile.
+        // Done. A newer desired state that arrived meanwhile is queued already (the writer
+        // keeps a key queued, deferred, while its writes run); looking again regardless put
+        // every written GslbService at the back of the queue to be planned a second time.
         return WriteVerdict {
-            retry: Retry::Now,
+            retry: Retry::Never,
             hold: Hold::No,
             problem: Problem::Clear,
             attempts: 0,
@@ -392,7 +394,7 @@ mod tests {
             assert_eq!(
                 decide(&key(), None, before, 9, MAX_RATE_LIMIT_HOLD),
                 WriteVerdict {
-                    retry: R::Now,
+                    retry: R::Never,
                     hold: H::No,
                     problem: P::Clear,
                     attempts: 0,

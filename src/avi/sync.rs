@@ -2,8 +2,6 @@
 //! recoveries the API calls for: 409 on create (the object exists: adopt it if it is ours), 404 on
 //! update (it vanished: create it), 412 (stale: re-read and write again).
 
-use std::collections::BTreeMap;
-
 use serde_json::Value;
 
 use super::client::AviClient;
@@ -37,23 +35,19 @@ pub enum CacheChange {
 impl CacheChange {
     pub fn apply(self, state: &mut ControllerState) {
         match self {
-            CacheChange::Upsert(t, object) => {
-                objects_of(state, t).insert((object.tenant.clone(), object.name.clone()), object);
+            CacheChange::Upsert(ObjectType::GslbService, object) => {
+                state.insert_gslb_service(object);
             }
-            CacheChange::Remove(t, tenant, name) => {
-                objects_of(state, t).remove(&(tenant, name));
+            CacheChange::Upsert(ObjectType::HealthMonitor, object) => {
+                state.insert_health_monitor(object);
+            }
+            CacheChange::Remove(ObjectType::GslbService, tenant, name) => {
+                state.remove_gslb_service(&tenant, &name);
+            }
+            CacheChange::Remove(ObjectType::HealthMonitor, tenant, name) => {
+                state.remove_health_monitor(&tenant, &name);
             }
         }
-    }
-}
-
-fn objects_of(
-    state: &mut ControllerState,
-    t: ObjectType,
-) -> &mut BTreeMap<(String, String), ControllerObject> {
-    match t {
-        ObjectType::GslbService => &mut state.gslb_services,
-        ObjectType::HealthMonitor => &mut state.health_monitors,
     }
 }
 
@@ -83,9 +77,7 @@ pub async fn load_state(
                 for body in page {
                     let tenant = tenant_of(&body, default_tenant);
                     if let Some(object) = ControllerObject::from_body(&tenant, body) {
-                        state
-                            .gslb_services
-                            .insert((tenant, object.name.clone()), object);
+                        state.insert_gslb_service(object);
                     }
                 }
             },
@@ -100,9 +92,7 @@ pub async fn load_state(
                 for body in page {
                     let tenant = tenant_of(&body, default_tenant);
                     if let Some(object) = ControllerObject::from_body(&tenant, body) {
-                        state
-                            .health_monitors
-                            .insert((tenant, object.name.clone()), object);
+                        state.insert_health_monitor(object);
                     }
                 }
             },

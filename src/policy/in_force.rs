@@ -236,6 +236,19 @@ pub struct InForce {
     gdps_shown_rejected: BTreeSet<String>,
     /// The overrides last handed on, by claim.
     overrides_sent: Option<BTreeMap<Claim, HostRuleOverrides>>,
+    /// Who claims what, kept in step with `last_good_rules`: the claimants of each (tenant,
+    /// FQDN), oldest first (creation time, then namespace and name), and each rule's claim. A
+    /// publication re-decides only what an input touched (below); re-sorting every rule on
+    /// every edit was quadratic in the number of rules.
+    claimants: BTreeMap<Claim, BTreeSet<(Option<Timestamp>, RuleKey)>>,
+    claim_of: BTreeMap<RuleKey, (Claim, Option<Timestamp>)>,
+    /// Claims whose winner may have changed since the last publication.
+    dirty_claims: BTreeSet<Claim>,
+    /// Rules whose status may have changed since the last publication.
+    dirty_rules: BTreeSet<RuleKey>,
+    /// Rules whose current version may have no verdict: the candidates of the next round, so
+    /// that starting one does not look at every rule.
+    unverified_rules: BTreeSet<RuleKey>,
     gdps_listed: bool,
     rules_listed: bool,
     /// The GDPs the (re)list in progress returned so far; `None` when none is in progress.
@@ -276,15 +289,71 @@ impl InForce {
             .rules
             .get(&key)
             .is_some_and(|old| version(old) == version(&rule));
-        self.rules.insert(key, rule);
+        let created_changed = self
+            .claim_of
+            .get(&key)
+            .is_some_and(|(_, created_at)| *created_at != created(&rule));
+        if !unchanged {
+            self.unverified_rules.insert(key.clone());
+        }
+        self.rules.insert(key.clone(), rule);
+        if created_changed && let Some(overrides) = self.last_good_rules.get(&key).cloned() {
+            self.set_last_good_rule(key, overrides);
+        }
         !unchanged
     }
 
     pub fn rule_deleted(&mut self, key: &RuleKey) {
         self.rules.remove(key);
         self.rule_verdicts.remove(key);
-        self.last_good_rules.remove(key);
+        self.remove_last_good_rule(key);
         self.rule_statuses.remove(key);
+        self.dirty_rules.remove(key);
+        self.unverified_rules.remove(key);
+    }
+
+    /// The accepted version of a rule that stays in force; indexes its claim.
+    fn set_last_good_rule(&mut self, key: RuleKey, overrides: HostRuleOverrides) {
+        self.remove_last_good_rule(&key);
+        let claim = (overrides.tenant.clone(), overrides.fqdn.clone());
+        let created_at = self.rules.get(&key).and_then(created);
+        self.claimants
+            .entry(claim.clone())
+            .or_default()
+            .insert((created_at, key.clone()));
+        self.claim_of
+            .insert(key.clone(), (claim.clone(), created_at));
+        self.touch_claim(claim);
+        self.last_good_rules.insert(key, overrides);
+    }
+
+    fn remove_last_good_rule(&mut self, key: &RuleKey) {
+        self.last_good_rules.remove(key);
+        let Some((claim, created_at)) = self.claim_of.remove(key) else {
+            return;
+        };
+        if let Some(claimants) = self.claimants.get_mut(&claim) {
+            claimants.remove(&(created_at, key.clone()));
+            if claimants.is_empty() {
+                self.claimants.remove(&claim);
+            }
+        }
+        self.dirty_rules.insert(key.clone());
+        self.touch_claim(claim);
+    }
+
+    /// The winner of `claim` may change: re-decide it and the status of its claimants.
+    fn touch_claim(&mut self, claim: Claim) {
+        if let Some(claimants) = self.claimants.get(&claim) {
+            self.dirty_rules
+                .extend(claimants.iter().map(|(_, key)| key.clone()));
+        }
+        self.dirty_claims.insert(claim);
+    }
+
+    /// The rule in force for `claim`: its oldest claimant.
+    fn owner(&self, claim: &Claim) -> Option<&RuleKey> {
+        self.claimants.get(claim)?.first().map(|(_, key)| key)
     }
 
     /// A (re)list of the GDPs starts: the GDPs it does not return are gone.
@@ -360,8 +429,9 @@ impl InForce {
             .map(|(_, gdp)| gdp.clone())
             .collect();
         let rules = self
-            .rules
+            .unverified_rules
             .iter()
+            .filter_map(|key| Some((key, self.rules.get(key)?)))
             .filter(|(key, rule)| {
                 self.rule_verdicts.get(*key).map(|v| &v.0) != Some(&version(*rule))
             })
@@ -408,23 +478,29 @@ impl InForce {
             let Some(rule) = self.rules.get(&key) else {
                 continue;
             };
+            let current = version(rule) == checked.version;
             match &checked.verdict {
                 Ok(overrides) => {
-                    self.last_good_rules.insert(key.clone(), overrides.clone());
-                    if version(rule) == checked.version {
-                        decision
-                            .record_specs
-                            .extend(record_spec(rule, PolicyObject::HostRule(key.clone())));
-                    }
+                    let record = current
+                        .then(|| record_spec(rule, PolicyObject::HostRule(key.clone())))
+                        .flatten();
+                    decision.record_specs.extend(record);
+                    self.set_last_good_rule(key.clone(), overrides.clone());
                 }
                 Err(problem) => {
                     decision
                         .rejected
                         .push((PolicyObject::HostRule(key.clone()), problem.clone()));
-                    if let Some(previous) = checked.recovered {
-                        self.last_good_rules.entry(key.clone()).or_insert(previous);
+                    if let Some(previous) = checked.recovered
+                        && !self.last_good_rules.contains_key(&key)
+                    {
+                        self.set_last_good_rule(key.clone(), previous);
                     }
                 }
+            }
+            self.dirty_rules.insert(key.clone());
+            if current {
+                self.unverified_rules.remove(&key);
             }
             self.rule_verdicts
                 .insert(key, (checked.version, checked.verdict));
@@ -445,7 +521,13 @@ impl InForce {
     /// objects they reference may have appeared since.
     pub fn forget_rejections(&mut self) {
         self.gdp_verdicts.retain(|_, (_, v)| v.is_ok());
-        self.rule_verdicts.retain(|_, (_, v)| v.is_ok());
+        let unverified = &mut self.unverified_rules;
+        self.rule_verdicts.retain(|key, (_, v)| {
+            if v.is_err() {
+                unverified.insert(key.clone());
+            }
+            v.is_ok()
+        });
     }
 
     /// The controller refused (`Some`) or accepted again (`None`) the writes of a GslbService. A
@@ -459,11 +541,9 @@ impl InForce {
         if !changed {
             return decision;
         }
-        let has_rule = self
-            .last_good_rules
-            .values()
-            .any(|o| o.tenant == key.tenant && o.fqdn == key.fqdn);
-        if has_rule {
+        let claim = (key.tenant.clone(), key.fqdn.clone());
+        if self.claimants.contains_key(&claim) {
+            self.touch_claim(claim);
             decision.publication = Some(self.publish());
         } else if let (Some(active), Some(message)) = (&self.active_gdp, message) {
             decision.warnings.push(Warning {
@@ -513,9 +593,8 @@ impl InForce {
                 .cloned()
                 .map_or(GdpInForce::Withheld, |p| GdpInForce::Policy(Box::new(p)))
         };
-        let (in_force, conflicts) = self.rules_in_force();
-        let rule_statuses = self.changed_rule_statuses(&conflicts);
-        let overrides = self.overrides_change(in_force);
+        let rule_statuses = self.changed_rule_statuses();
+        let overrides = self.overrides_change();
         Publication {
             gdp_statuses,
             policy,
@@ -567,104 +646,100 @@ impl InForce {
         statuses
     }
 
-    /// The overrides in force, one per claim: the oldest claim wins (creation time, then
-    /// namespace and name); each later claimant gets the reason it lost.
-    fn rules_in_force(
+    /// The status of a rule with a verdict: a later claimant of a (tenant, FQDN) than the rule
+    /// in force (the oldest claim wins: creation time, then namespace and name) is told which
+    /// rule has it; an accepted one, what the controller refused for its GslbService.
+    fn rule_status(
         &self,
-    ) -> (
-        BTreeMap<Claim, HostRuleOverrides>,
-        BTreeMap<RuleKey, String>,
-    ) {
-        let mut ordered: Vec<&RuleKey> = self.last_good_rules.keys().collect();
-        // The key clones strings: compute it once per rule, not once per comparison.
-        ordered.sort_by_cached_key(|k| (self.rules.get(*k).and_then(created), (*k).clone()));
-        let mut owners: BTreeMap<Claim, &RuleKey> = BTreeMap::new();
-        let mut in_force = BTreeMap::new();
-        let mut conflicts = BTreeMap::new();
-        for key in ordered {
-            let Some(overrides) = self.last_good_rules.get(key) else {
-                continue;
+        key: &RuleKey,
+        verdict: &Result<HostRuleOverrides, Problem>,
+    ) -> RuleStatus {
+        if let Some((claim, _)) = self.claim_of.get(key)
+            && let Some(owner) = self.owner(claim)
+            && owner != key
+        {
+            let problem = Problem::FqdnAlreadyClaimed {
+                fqdn: claim.1.clone(),
+                existing: format!("{}/{}", owner.0, owner.1),
             };
-            let claim = (overrides.tenant.clone(), overrides.fqdn.clone());
-            match owners.get(&claim) {
-                Some(owner) => {
-                    let problem = Problem::FqdnAlreadyClaimed {
-                        fqdn: overrides.fqdn.clone(),
-                        existing: format!("{}/{}", owner.0, owner.1),
-                    };
-                    conflicts.insert(key.clone(), problem.to_string());
-                }
-                None => {
-                    owners.insert(claim.clone(), key);
-                    in_force.insert(claim, overrides.clone());
-                }
-            }
+            return rejected(problem.to_string());
         }
-        (in_force, conflicts)
+        match verdict {
+            Ok(overrides) => RuleStatus {
+                status: STATUS_ACCEPTED,
+                error: self
+                    .write_problems
+                    .get(&GsKey {
+                        tenant: overrides.tenant.clone(),
+                        fqdn: overrides.fqdn.clone(),
+                    })
+                    .cloned()
+                    .unwrap_or_default(),
+            },
+            Err(problem) if self.last_good_rules.contains_key(key) => {
+                rejected(format!("{problem} {STILL_IN_FORCE}"))
+            }
+            Err(problem) => rejected(problem.to_string()),
+        }
     }
 
-    /// The statuses of the GSLBHostRules that have a verdict, where they changed: this runs for
-    /// every rule edit, and deciding every rule's status each time made it quadratic in the
-    /// number of rules.
-    fn changed_rule_statuses(
-        &mut self,
-        conflicts: &BTreeMap<RuleKey, String>,
-    ) -> Vec<(RuleKey, RuleStatus)> {
+    /// The statuses of the touched GSLBHostRules that have a verdict, where they changed.
+    fn changed_rule_statuses(&mut self) -> Vec<(RuleKey, RuleStatus)> {
         let mut changed = Vec::new();
-        for (key, (_, verdict)) in &self.rule_verdicts {
-            let status = if let Some(conflict) = conflicts.get(key) {
-                rejected(conflict.clone())
-            } else {
-                match verdict {
-                    Ok(overrides) => RuleStatus {
-                        status: STATUS_ACCEPTED,
-                        error: self
-                            .write_problems
-                            .get(&GsKey {
-                                tenant: overrides.tenant.clone(),
-                                fqdn: overrides.fqdn.clone(),
-                            })
-                            .cloned()
-                            .unwrap_or_default(),
-                    },
-                    Err(problem) if self.last_good_rules.contains_key(key) => {
-                        rejected(format!("{problem} {STILL_IN_FORCE}"))
-                    }
-                    Err(problem) => rejected(problem.to_string()),
-                }
+        for key in std::mem::take(&mut self.dirty_rules) {
+            let Some((_, verdict)) = self.rule_verdicts.get(&key) else {
+                continue;
             };
-            if self.rule_statuses.get(key) == Some(&status) {
+            let status = self.rule_status(&key, verdict);
+            if self.rule_statuses.get(&key) == Some(&status) {
                 continue;
             }
             self.rule_statuses.insert(key.clone(), status.clone());
-            changed.push((key.clone(), status));
+            changed.push((key, status));
         }
         changed
     }
 
-    fn overrides_change(
-        &mut self,
-        in_force: BTreeMap<Claim, HostRuleOverrides>,
-    ) -> Option<OverridesChange> {
-        let change = match &self.overrides_sent {
-            None => Some(OverridesChange::Whole(in_force.values().cloned().collect())),
-            Some(sent) => {
-                let upserts: Vec<HostRuleOverrides> = in_force
-                    .iter()
-                    .filter(|(claim, o)| sent.get(*claim) != Some(*o))
-                    .map(|(_, o)| o.clone())
-                    .collect();
-                let removed: Vec<Claim> = sent
-                    .keys()
-                    .filter(|claim| !in_force.contains_key(*claim))
-                    .cloned()
-                    .collect();
-                (!upserts.is_empty() || !removed.is_empty())
-                    .then_some(OverridesChange::Differences { upserts, removed })
-            }
+    /// How the overrides in force changed: the whole set the first time, then the touched
+    /// claims whose winner or its overrides differ from what was handed on.
+    fn overrides_change(&mut self) -> Option<OverridesChange> {
+        let dirty = std::mem::take(&mut self.dirty_claims);
+        let Some(sent) = &mut self.overrides_sent else {
+            let in_force: BTreeMap<Claim, HostRuleOverrides> = self
+                .claimants
+                .keys()
+                .filter_map(|claim| {
+                    let owner = self.owner(claim)?;
+                    Some((claim.clone(), self.last_good_rules.get(owner)?.clone()))
+                })
+                .collect();
+            let all = in_force.values().cloned().collect();
+            self.overrides_sent = Some(in_force);
+            return Some(OverridesChange::Whole(all));
         };
-        self.overrides_sent = Some(in_force);
-        change
+        let mut upserts = Vec::new();
+        let mut removed = Vec::new();
+        for claim in dirty {
+            let now = self
+                .claimants
+                .get(&claim)
+                .and_then(|c| c.first())
+                .and_then(|(_, owner)| self.last_good_rules.get(owner));
+            match now {
+                Some(overrides) if sent.get(&claim) != Some(overrides) => {
+                    upserts.push(overrides.clone());
+                    sent.insert(claim, overrides.clone());
+                }
+                Some(_) => {}
+                None => {
+                    if sent.remove(&claim).is_some() {
+                        removed.push(claim);
+                    }
+                }
+            }
+        }
+        (!upserts.is_empty() || !removed.is_empty())
+            .then_some(OverridesChange::Differences { upserts, removed })
     }
 }
 

@@ -1181,3 +1181,175 @@ fn rejections_count_what_the_statuses_show_and_survive_revalidation() {
     );
     assert_eq!(book.rejections(), two(1, 0));
 }
+
+/// Publications only re-decide what an input touched; what they hand on, added up, must be what
+/// deciding everything afresh gives. A seeded sequence of rule edits (valid, invalid, moving to
+/// another FQDN), deletions, recreations and write problems, against a fresh `InForce` fed the
+/// end state in one round.
+#[test]
+fn publications_of_the_touched_rules_add_up_to_deciding_everything_afresh() {
+    const KEYS: [&str; 6] = ["a/r1", "a/r2", "b/r1", "b/r2", "c/r1", "c/r2"];
+    const FQDNS: [&str; 3] = ["x.example.com", "y.example.com", "z.example.com"];
+    let mut seed: u64 = 0x5eed;
+    let mut next = |n: u64| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) % n
+    };
+    let mut book = InForce::new();
+    book.gdps_listed();
+    book.rules_listed();
+    let mut generation: BTreeMap<&str, i64> = BTreeMap::new();
+    let mut statuses: BTreeMap<RuleKey, RuleStatus> = BTreeMap::new();
+    let mut handed_on: BTreeMap<Claim, HostRuleOverrides> = BTreeMap::new();
+    let mut problems: BTreeMap<String, String> = BTreeMap::new();
+    // What the book holds, tracked here: objects, last verdicts, versions in force.
+    let mut objects: BTreeMap<RuleKey, GslbHostRule> = BTreeMap::new();
+    let mut verdicts: BTreeMap<RuleKey, Checked<HostRuleOverrides>> = BTreeMap::new();
+    let mut last_good: BTreeMap<RuleKey, HostRuleOverrides> = BTreeMap::new();
+    let mut exercised = 0;
+    for step in 0..400 {
+        let key = KEYS[next(KEYS.len() as u64) as usize];
+        let decision = match next(10) {
+            0 => {
+                book.rule_deleted(&split(key));
+                statuses.remove(&split(key));
+                objects.remove(&split(key));
+                verdicts.remove(&split(key));
+                last_good.remove(&split(key));
+                generation.remove(key);
+                // The actor starts a round after every watch event; nothing is up for it.
+                let to_check = book.begin_check().expect("a round");
+                assert!(to_check.rules.is_empty());
+                book.checked(Checks::default())
+            }
+            1 => {
+                let fqdn = FQDNS[next(3) as usize];
+                let message = (next(2) == 0).then(|| format!("refused {}", next(100)));
+                match &message {
+                    Some(m) => problems.insert(fqdn.to_owned(), m.clone()),
+                    None => problems.remove(fqdn),
+                };
+                book.write_problem(
+                    GsKey {
+                        tenant: "admin".into(),
+                        fqdn: fqdn.into(),
+                    },
+                    message,
+                )
+            }
+            _ => {
+                let g = generation.entry(key).or_insert(0);
+                *g += 1;
+                let fqdn = FQDNS[next(3) as usize];
+                // Recreated rules get a new creation time, so the winner of a claim moves.
+                let created = 100 + (*g % 3) * 50 + next(3) as i64;
+                let mut object = rule(key, created, *g, fqdn);
+                object.metadata.uid = Some(format!("uid-{key}-{created}"));
+                objects.insert(split(key), object.clone());
+                book.rule_applied(object);
+                let outcome = match next(4) {
+                    0 => Invalid(bad_vip()),
+                    _ => Valid(overrides(key, "admin", fqdn, *g as u32)),
+                };
+                let to_check = book.begin_check().expect("a round");
+                let mut checks = Checks::default();
+                for object in &to_check.rules {
+                    if let Some(checked) = outcome.clone().checked(version(object)) {
+                        if let Ok(o) = &checked.verdict {
+                            last_good.insert(rule_key(object), o.clone());
+                        }
+                        verdicts.insert(rule_key(object), checked.clone());
+                        checks.rules.insert(rule_key(object), checked);
+                    }
+                }
+                book.checked(checks)
+            }
+        };
+        if let Some(publication) = decision.publication {
+            for (key, status) in publication.rule_statuses {
+                statuses.insert(key, status);
+            }
+            match publication.overrides {
+                Some(OverridesChange::Whole(all)) => {
+                    handed_on = all
+                        .into_iter()
+                        .map(|o| ((o.tenant.clone(), o.fqdn.clone()), o))
+                        .collect();
+                }
+                Some(OverridesChange::Differences { upserts, removed }) => {
+                    for o in upserts {
+                        handed_on.insert((o.tenant.clone(), o.fqdn.clone()), o);
+                    }
+                    for claim in removed {
+                        handed_on.remove(&claim);
+                    }
+                }
+                None => {}
+            }
+        }
+        let (fresh_statuses, fresh_overrides) =
+            decided_afresh(&objects, &verdicts, &last_good, &problems);
+        assert_eq!(statuses, fresh_statuses, "step {step}");
+        assert_eq!(handed_on, fresh_overrides, "step {step}");
+        exercised = exercised.max(handed_on.len());
+    }
+
+    assert!(exercised >= 2, "the sequence exercised claims");
+}
+
+/// The statuses and overrides a fresh `InForce` decides for these objects, verdicts (with the
+/// version that stayed in force as recovered) and write problems, in one round.
+fn decided_afresh(
+    objects: &BTreeMap<RuleKey, GslbHostRule>,
+    verdicts: &BTreeMap<RuleKey, Checked<HostRuleOverrides>>,
+    last_good: &BTreeMap<RuleKey, HostRuleOverrides>,
+    problems: &BTreeMap<String, String>,
+) -> (
+    BTreeMap<RuleKey, RuleStatus>,
+    BTreeMap<Claim, HostRuleOverrides>,
+) {
+    let mut fresh = InForce::new();
+    fresh.gdps_listed();
+    fresh.rules_listed();
+    for object in objects.values() {
+        fresh.rule_applied(object.clone());
+    }
+    for (fqdn, message) in problems {
+        let key = GsKey {
+            tenant: "admin".into(),
+            fqdn: fqdn.clone(),
+        };
+        fresh.write_problem(key, Some(message.clone()));
+    }
+    let to_check = fresh.begin_check().expect("a round");
+    let mut checks = Checks::default();
+    for object in &to_check.rules {
+        let key = rule_key(object);
+        if let Some(checked) = verdicts.get(&key) {
+            let recovered = checked
+                .verdict
+                .is_err()
+                .then(|| last_good.get(&key).cloned())
+                .flatten();
+            checks.rules.insert(
+                key.clone(),
+                Checked {
+                    recovered,
+                    ..checked.clone()
+                },
+            );
+        }
+    }
+    let afresh = fresh.checked(checks).publication.expect("published");
+    let fresh_statuses: BTreeMap<RuleKey, RuleStatus> = afresh.rule_statuses.into_iter().collect();
+    let Some(OverridesChange::Whole(all)) = afresh.overrides else {
+        panic!("the first publication hands on the whole set");
+    };
+    let fresh_overrides: BTreeMap<Claim, HostRuleOverrides> = all
+        .into_iter()
+        .map(|o| ((o.tenant.clone(), o.fqdn.clone()), o))
+        .collect();
+    (fresh_statuses, fresh_overrides)
+}

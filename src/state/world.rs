@@ -67,6 +67,44 @@ pub struct World {
     /// verdict names its GslbService, the member lives in `members`).
     verdicts: BTreeMap<ObservationId, Verdict>,
     members: BTreeMap<GsKey, BTreeMap<ObservationId, Member>>,
+    /// Derived: the tenants in which each FQDN has a GslbService with members, so that alias
+    /// checks need not scan every GslbService.
+    tenants_of_fqdn: BTreeMap<String, BTreeSet<String>>,
+}
+
+/// Which observations a change may have re-decided.
+#[derive(Clone, Copy)]
+enum Scope<'a> {
+    All,
+    Cluster(&'a str),
+    Namespace(&'a str, &'a str),
+}
+
+const KINDS: [ObjectKind; 3] = [
+    ObjectKind::Ingress,
+    ObjectKind::Route,
+    ObjectKind::LbService,
+];
+
+/// The objects of `map` (keyed by [`ObjectId`]) in `cluster` (and `namespace`, when given), by
+/// range: the keys order by kind, cluster, namespace, name, so this costs what it returns, not
+/// the number of objects held.
+fn objects_in<'a, V>(
+    map: &'a BTreeMap<ObjectId, V>,
+    cluster: &'a str,
+    namespace: Option<&'a str>,
+) -> impl Iterator<Item = (&'a ObjectId, &'a V)> + 'a {
+    KINDS.into_iter().flat_map(move |kind| {
+        let start = ObjectId {
+            kind,
+            cluster: cluster.to_owned(),
+            namespace: namespace.unwrap_or_default().to_owned(),
+            name: String::new(),
+        };
+        map.range(start..).take_while(move |(o, _)| {
+            o.kind == kind && o.cluster == cluster && namespace.is_none_or(|n| o.namespace == n)
+        })
+    })
 }
 
 impl World {
@@ -82,6 +120,7 @@ impl World {
             hostrule_index: HostRuleIndex::default(),
             verdicts: BTreeMap::new(),
             members: BTreeMap::new(),
+            tenants_of_fqdn: BTreeMap::new(),
         }
     }
 
@@ -140,11 +179,10 @@ impl World {
         kind: ObjectKind,
         keep: &BTreeSet<ObjectId>,
     ) -> BTreeSet<GsKey> {
-        let gone: Vec<ObjectId> = self
-            .objects
-            .keys()
-            .chain(self.skipped.keys())
-            .filter(|o| o.cluster == cluster && o.kind == kind && !keep.contains(*o))
+        let gone: Vec<ObjectId> = objects_in(&self.objects, cluster, None)
+            .map(|(o, _)| o)
+            .chain(objects_in(&self.skipped, cluster, None).map(|(o, _)| o))
+            .filter(|o| o.kind == kind && !keep.contains(*o))
             .cloned()
             .collect();
         let mut changed = BTreeSet::new();
@@ -160,7 +198,7 @@ impl World {
             return BTreeSet::new();
         }
         self.namespaces.insert(key, info.clone());
-        self.reevaluate(|o| o.id.cluster == info.cluster && o.id.namespace == info.name)
+        self.reevaluate(Scope::Namespace(&info.cluster, &info.name))
     }
 
     pub fn delete_namespace(&mut self, cluster: &str, name: &str) -> BTreeSet<GsKey> {
@@ -171,7 +209,7 @@ impl World {
         {
             return BTreeSet::new();
         }
-        self.reevaluate(|o| o.id.cluster == cluster && o.id.namespace == name)
+        self.reevaluate(Scope::Namespace(cluster, name))
     }
 
     /// Records an AKO HostRule (`None` info removes it). HostRules change names, TLS and aliases,
@@ -192,7 +230,7 @@ impl World {
             return BTreeSet::new();
         }
         self.hostrule_index = HostRuleIndex::new(self.hostrules.values());
-        let mut changed = self.reevaluate(|o| o.id.cluster == cluster);
+        let mut changed = self.reevaluate(Scope::Cluster(cluster));
         // Aliases can move between GslbServices (first claimant wins), so any alias change
         // refreshes every GslbService's domain names; the rebuild writes nothing where equal.
         let aliases = |r: &Option<HostRuleInfo>| {
@@ -218,7 +256,7 @@ impl World {
             .map(|p| (&p.properties, &p.traffic_split))
             != policy.as_ref().map(|p| (&p.properties, &p.traffic_split));
         self.policy = policy;
-        let mut changed = self.reevaluate(|_| true);
+        let mut changed = self.reevaluate(Scope::All);
         if properties_changed {
             changed.extend(self.members.keys().cloned());
         }
@@ -316,7 +354,7 @@ impl World {
         let mut names = self
             .hostrule_index
             .domain_names(&key.fqdn, self.settings.use_custom_global_fqdn);
-        names.retain(|name| *name == key.fqdn || !self.members.keys().any(|k| k.fqdn == *name));
+        names.retain(|name| *name == key.fqdn || !self.tenants_of_fqdn.contains_key(name));
         names
     }
 
@@ -327,7 +365,11 @@ impl World {
             .hostrule_index
             .alias_owner(fqdn, self.settings.use_custom_global_fqdn)
         {
-            changed.extend(self.members.keys().filter(|k| k.fqdn == owner).cloned());
+            let tenants = self.tenants_of_fqdn.get(owner).into_iter().flatten();
+            changed.extend(tenants.map(|tenant| GsKey {
+                tenant: tenant.clone(),
+                fqdn: owner.to_owned(),
+            }));
         }
     }
 
@@ -387,9 +429,7 @@ impl World {
 
     /// Number of observations from one cluster.
     pub fn observation_count_of(&self, cluster: &str) -> usize {
-        self.objects
-            .iter()
-            .filter(|(o, _)| o.cluster == cluster)
+        objects_in(&self.objects, cluster, None)
             .map(|(_, v)| v.len())
             .sum()
     }
@@ -503,9 +543,9 @@ impl World {
             }
             changed.insert(old_key.clone());
             if members.is_empty() {
-                self.members.remove(old_key);
-                let gone = old_key.fqdn.clone();
-                self.alias_dependents(&gone, &mut changed);
+                let gone = old_key.clone();
+                self.drop_gslb_service(&gone);
+                self.alias_dependents(&gone.fqdn, &mut changed);
             }
         }
         let verdict = match selection {
@@ -513,6 +553,12 @@ impl World {
                 let key = member.key.clone();
                 changed.insert(key.clone());
                 let first = !self.members.contains_key(&key);
+                if first {
+                    self.tenants_of_fqdn
+                        .entry(key.fqdn.clone())
+                        .or_default()
+                        .insert(key.tenant.clone());
+                }
                 self.members
                     .entry(key.clone())
                     .or_default()
@@ -536,7 +582,7 @@ impl World {
         {
             members.remove(id);
             if members.is_empty() {
-                self.members.remove(&key);
+                self.drop_gslb_service(&key);
                 self.alias_dependents(&key.fqdn, &mut changed);
             }
             changed.insert(key);
@@ -544,14 +590,31 @@ impl World {
         changed
     }
 
-    fn reevaluate(&mut self, filter: impl Fn(&Observation) -> bool) -> BTreeSet<GsKey> {
-        let affected: Vec<Observation> = self
-            .objects
-            .values()
-            .flatten()
-            .filter(|o| filter(o))
-            .cloned()
-            .collect();
+    /// Forgets the GslbService `key`, which has no members left.
+    fn drop_gslb_service(&mut self, key: &GsKey) {
+        self.members.remove(key);
+        if let Some(tenants) = self.tenants_of_fqdn.get_mut(&key.fqdn) {
+            tenants.remove(&key.tenant);
+            if tenants.is_empty() {
+                self.tenants_of_fqdn.remove(&key.fqdn);
+            }
+        }
+    }
+
+    fn reevaluate(&mut self, scope: Scope) -> BTreeSet<GsKey> {
+        let affected: Vec<Observation> = match scope {
+            Scope::All => self.objects.values().flatten().cloned().collect(),
+            Scope::Cluster(cluster) => objects_in(&self.objects, cluster, None)
+                .flat_map(|(_, v)| v)
+                .cloned()
+                .collect(),
+            Scope::Namespace(cluster, namespace) => {
+                objects_in(&self.objects, cluster, Some(namespace))
+                    .flat_map(|(_, v)| v)
+                    .cloned()
+                    .collect()
+            }
+        };
         let mut changed = BTreeSet::new();
         for obs in &affected {
             changed.extend(self.evaluate(obs));

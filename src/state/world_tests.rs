@@ -430,3 +430,64 @@ fn relists_forget_namespaces_and_hostrules_that_are_gone() {
     );
     assert!(world.retain_hostrules("west", &BTreeSet::new()).is_empty());
 }
+
+#[test]
+fn scoped_changes_reach_exactly_their_cluster_and_namespace() {
+    // Names that sort next to each other ("shop" and "shop2", "east" and "east2") and objects of
+    // every kind: a namespace or relist touches its own objects only, whatever the kind.
+    let mut settings = settings();
+    settings.member_clusters = ["east", "east2"].iter().map(|c| c.to_string()).collect();
+    let mut world = World::new(settings);
+    let mut gdp = policy(true);
+    gdp.match_clusters = ["east", "east2"]
+        .iter()
+        .map(|c| (c.to_string(), ClusterMatch::default()))
+        .collect();
+    world.set_policy(Some(gdp));
+    let mut route = obs("east", "shop", "r", "r.example.com", "10.0.0.4");
+    route.id.kind = ObjectKind::Route;
+    route.id.host = String::new();
+    let all = [
+        obs("east", "shop", "a", "a.example.com", "10.0.0.1"),
+        obs("east", "shop2", "b", "b.example.com", "10.0.0.2"),
+        obs("east2", "shop", "c", "c.example.com", "10.0.0.3"),
+        route,
+    ];
+    for o in &all {
+        world.upsert_object(object(o), ingested(vec![o.clone()]));
+    }
+    let labelled = |cluster: &str, name: &str| {
+        let mut ns = NamespaceInfo {
+            cluster: cluster.into(),
+            name: name.into(),
+            ..Default::default()
+        };
+        ns.labels.insert("gslb".into(), "yes".into());
+        ns
+    };
+    assert_eq!(
+        world.upsert_namespace(labelled("east", "shop")),
+        keys(&["a.example.com", "r.example.com"])
+    );
+    assert_eq!(
+        world.upsert_namespace(labelled("east2", "shop")),
+        keys(&["c.example.com"])
+    );
+    assert_eq!(world.observation_count_of("east"), 3);
+    assert_eq!(world.observation_count_of("east2"), 1);
+    assert_eq!(
+        world.retain_objects("east", ObjectKind::Route, &BTreeSet::new()),
+        keys(&["r.example.com"])
+    );
+    assert_eq!(
+        world.retain_objects(
+            "east",
+            ObjectKind::Ingress,
+            &BTreeSet::from([object(&all[0])])
+        ),
+        BTreeSet::new(),
+        "b was never selected (its namespace is not labelled) and a is kept"
+    );
+    assert_eq!(world.observation_count_of("east"), 1);
+    assert_eq!(world.observation_count(), 2);
+}

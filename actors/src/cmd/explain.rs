@@ -106,7 +106,7 @@ fn standalone(args: &Args, subject: Subject) -> Result<ExplainReport, ExplainErr
     report.add_controller_only(
         gathered
             .cache
-            .gslb_services
+            .gslb_services()
             .keys()
             .map(|(t, n)| (t.as_str(), n.as_str())),
     );
@@ -118,7 +118,7 @@ fn standalone(args: &Args, subject: Subject) -> Result<ExplainReport, ExplainErr
             .map(|d| serde_json::to_value(&d.gslb_service).unwrap_or_default());
         let controller = gathered
             .cache
-            .gslb_services
+            .gslb_services()
             .get(&(key.tenant.clone(), key.fqdn.clone()))
             .map(|c| c.body());
         gs.set_copies(desired, controller);

@@ -318,7 +318,7 @@ async fn expectations(
         }
         Expected::Controller => gathered
             .cache
-            .gslb_services
+            .gslb_services()
             .values()
             .map(|object| object.body())
             .collect(),
