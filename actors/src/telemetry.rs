@@ -15,8 +15,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use actix::dev::{Request, ToEnvelope};
-use actix::{Actor, Addr, AsyncContext, Context, Handler, Message, Recipient, SpawnHandle};
+use actix::dev::ToEnvelope;
+use actix::{
+    Actor, Addr, AsyncContext, Context, Handler, MailboxError, Message, Recipient, SpawnHandle,
+};
 use dashmap::DashMap;
 use futures::Stream;
 use futures::StreamExt;
@@ -574,8 +576,12 @@ impl<A: Actor> Outbox<A> {
         }
     }
 
-    /// Sends and returns the answer's future (the answer is not a mailbox message).
-    pub fn send<M>(&self, msg: M) -> Request<A, M>
+    /// Sends and returns the answer's future (the answer is not a mailbox message). Dropping the
+    /// future (a caller's timeout) gives up the answer, not the message: it is still handled.
+    pub fn send<M>(
+        &self,
+        msg: M,
+    ) -> impl Future<Output = Result<M::Result, MailboxError>> + Send + use<A, M>
     where
         A: Handler<M>,
         A::Context: ToEnvelope<A, M>,
@@ -588,7 +594,15 @@ impl<A: Actor> Outbox<A> {
         if addr.connected() {
             self.mailbox.sent();
         }
-        addr.send(msg)
+        let request = addr.send(msg);
+        // actix skips, unhandled, a message whose answer channel is closed; counted as sent, it
+        // would then wait in the depth for ever. Its own task keeps the channel open until the
+        // actor answers or stops (bounded by the actor's life), whoever still awaits the answer.
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let _ = answer.send(request.await);
+        });
+        async move { answered.await.unwrap_or(Err(MailboxError::Closed)) }
     }
 
     /// A counted sender of one message type.
@@ -893,6 +907,37 @@ mod tests {
                     "stream 3"
                 ]
             );
+            arbiter.stop();
+        });
+    }
+
+    /// A requester that gives up (a debug endpoint's timeout while the writer is busy) must not
+    /// leave its message counted as waiting for ever: actix skips a message whose answer nobody
+    /// awaits any more, so such a message was counted as sent and never as handled.
+    #[test]
+    fn a_request_given_up_before_its_answer_is_still_handled_and_counted() {
+        let system = actix::System::new();
+        system.block_on(async {
+            let metrics = Metrics::new();
+            let arbiter = actix::Arbiter::new();
+            let (outbox, log) = start_recorder(&metrics, "three", &arbiter);
+            let count = |name: &str| series(&metrics.render(), name, "recorder");
+            let streamed = wait_until(|| count("amko_mailbox_handled_total") == Some(3)).await;
+            assert!(streamed, "{}", metrics.render());
+
+            let release = hold(&outbox, false);
+            let given_up =
+                tokio::time::timeout(Duration::from_millis(20), outbox.send(Work("given up")))
+                    .await;
+            assert!(given_up.is_err(), "the actor was busy: no answer yet");
+            assert_eq!(count("amko_mailbox_depth"), Some(1));
+            assert!(release.send(()).is_ok());
+            let drained = wait_until(|| count("amko_mailbox_handled_total") == Some(5)).await;
+            assert!(drained, "{}", metrics.render());
+            assert_eq!(count("amko_mailbox_sent_total"), Some(5));
+            assert_eq!(count("amko_mailbox_depth"), Some(0));
+            assert_eq!(metrics.queued("recorder/three"), 0);
+            assert!(log.lock().is_ok_and(|l| l.iter().any(|w| w == "given up")));
             arbiter.stop();
         });
     }
