@@ -9,11 +9,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use amko::explain_report::{EXIT_ERROR, ExplainReport, STANDALONE, Subject, SubjectError};
+use amko::explain_report::{ExplainReport, STANDALONE, Subject, SubjectError};
 use kube::ResourceExt;
 
 use super::plan::{self, PlanError};
-use super::run::{Args as RunArgs, init_logging};
+use super::run::Args as RunArgs;
 
 /// Arguments of `amko explain`: the subject, where to ask, and (for the standalone mode) every
 /// flag of `amko run`, used as `amko plan` uses them.
@@ -66,29 +66,18 @@ pub enum ExplainError {
 /// Runs `amko explain` and prints the report on stdout: exit code 0 when the subject was found
 /// and explained, 1 on an error or when nothing is known of the subject.
 pub fn run(args: Args) -> ExitCode {
-    if let Err(err) = init_logging(args.run.log_format) {
-        eprintln!("amko: {err}");
-        return ExitCode::from(EXIT_ERROR);
-    }
-    match explain(&args) {
-        Ok(report) => {
-            match args.output {
-                Output::Text => print!("{}", report.render_text()),
-                Output::Json => println!("{:#}", report.to_json()),
-            }
-            ExitCode::from(report.exit_code())
-        }
-        Err(err) => {
-            eprintln!("amko: {err}");
-            if args.output == Output::Json {
-                println!(
-                    "{:#}",
-                    serde_json::json!({"error": err.to_string(), "exit_code": EXIT_ERROR})
-                );
-            }
-            ExitCode::from(EXIT_ERROR)
-        }
-    }
+    super::report(
+        args.run.log_format,
+        args.output == Output::Json,
+        || explain(&args),
+        |report| {
+            let text = match args.output {
+                Output::Text => report.render_text(),
+                Output::Json => format!("{:#}\n", report.to_json()),
+            };
+            (text, report.exit_code())
+        },
+    )
 }
 
 fn explain(args: &Args) -> Result<ExplainReport, ExplainError> {

@@ -20,7 +20,7 @@ use amko::crd::{GlobalDeploymentPolicy, GslbConfig, GslbHostRule};
 use amko::ingest::{self, ObjectKind};
 use amko::members::{MembersError, MembersKubeconfig};
 use amko::model::plan::ControllerState;
-use amko::plan_report::{EXIT_ERROR, PlanReport, Proposed, ProposedError, plan_all};
+use amko::plan_report::{PlanReport, Proposed, ProposedError, plan_all};
 use amko::policy::config::{ControllerAddressError, choose_gslb_config, controller_base_url};
 use amko::policy::in_force::{Decision, InForce, OverridesChange, PolicyObject, RuleKey};
 use amko::policy::{GslbConfigSettings, Problem, accept_gslb_config};
@@ -31,7 +31,7 @@ use kube::api::ListParams;
 use kube::{Api, Client, ResourceExt};
 
 use super::error::CmdError;
-use super::run::{Args as RunArgs, init_logging};
+use super::run::Args as RunArgs;
 use crate::policy::check;
 
 /// Arguments of `amko plan`: every flag of `amko run` (so a run command line can be reused; the
@@ -118,29 +118,18 @@ pub enum PlanError {
 /// or 1 (an error, or a proposed object `amko run` would reject).
 pub fn run(args: Args) -> ExitCode {
     // Logs (warnings about unreachable clusters, etc.) go to stderr; the plan to stdout.
-    if let Err(err) = init_logging(args.run.log_format) {
-        eprintln!("amko: {err}");
-        return ExitCode::from(EXIT_ERROR);
-    }
-    match compute(&args) {
-        Ok(report) => {
-            match args.output {
-                Output::Table => print!("{}", report.render_table()),
-                Output::Json => println!("{:#}", report.to_json()),
-            }
-            ExitCode::from(report.exit_code())
-        }
-        Err(err) => {
-            eprintln!("amko: {err}");
-            if args.output == Output::Json {
-                println!(
-                    "{:#}",
-                    serde_json::json!({"error": err.to_string(), "exit_code": EXIT_ERROR})
-                );
-            }
-            ExitCode::from(EXIT_ERROR)
-        }
-    }
+    super::report(
+        args.run.log_format,
+        args.output == Output::Json,
+        || compute(&args),
+        |report| {
+            let text = match args.output {
+                Output::Table => report.render_table(),
+                Output::Json => format!("{:#}\n", report.to_json()),
+            };
+            (text, report.exit_code())
+        },
+    )
 }
 
 fn compute(args: &Args) -> Result<PlanReport, PlanError> {

@@ -6,18 +6,17 @@
 pub mod client;
 
 use std::collections::BTreeSet;
-use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use amko::dns_verify::verdict::{DEFAULT_THRESHOLD, EXIT_ERROR, EXIT_FAIL, EXIT_PASS, Verdict};
+use amko::dns_verify::verdict::{DEFAULT_THRESHOLD, EXIT_FAIL, EXIT_PASS, Verdict};
 use amko::dns_verify::{ExpectedGs, expected_answers, judge, render_line};
 use amko::plan_report::{Proposed, plan_all};
 use serde_json::json;
 
 use super::plan::{self, Output, PlanError};
-use super::run::{Args as RunArgs, init_logging};
+use super::run::Args as RunArgs;
 use client::{Batch, DnsClientError, Target};
 
 /// Arguments of `amko verify-dns`.
@@ -152,12 +151,11 @@ impl Report {
 
 /// Runs `amko verify-dns`: exit code 0 (every FQDN passed), 3 (one failed) or 1 (error).
 pub fn run(args: Args) -> ExitCode {
-    if let Err(err) = init_logging(args.run.log_format) {
-        eprintln!("amko: {err}");
-        return ExitCode::from(EXIT_ERROR);
-    }
-    match verify(&args) {
-        Ok(report) => {
+    super::report(
+        args.run.log_format,
+        args.output == Output::Json,
+        || verify(&args),
+        |report| {
             for warning in &report.warnings {
                 eprintln!("amko: warning: {warning}");
             }
@@ -193,21 +191,9 @@ pub fn run(args: Args) -> ExitCode {
                     })
                 ),
             };
-            // A closed pipe (`| head`) is the reader's choice, not an error worth a panic.
-            let _ = std::io::stdout().lock().write_all(text.as_bytes());
-            ExitCode::from(report.exit_code())
-        }
-        Err(err) => {
-            eprintln!("amko: {err}");
-            if args.output == Output::Json {
-                println!(
-                    "{:#}",
-                    json!({"error": err.to_string(), "exit_code": EXIT_ERROR})
-                );
-            }
-            ExitCode::from(EXIT_ERROR)
-        }
-    }
+            (text, report.exit_code())
+        },
+    )
 }
 
 fn verify(args: &Args) -> Result<Report, VerifyError> {
