@@ -19,6 +19,12 @@ mod telemetry;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+// jemalloc instead of the system allocator: the operator makes millions of small, long-lived
+// allocations (identities, labels, cached bodies) from several threads; at 200,000 objects it cut
+// peak RSS by about a sixth and the cold start's CPU time by almost half (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// amko-rs: the Avi Multi-cluster Kubernetes Operator, in Rust.
 #[derive(Parser, Debug)]
 #[command(name = "amko", version)]

@@ -21,6 +21,12 @@ use crate::gslb_service::{GslbServiceActor, InputsChanged};
 use crate::status::EventSink;
 use crate::telemetry::{ClusterLabels, Inbox, Mailbox, Metrics, Outbox, OwnMailbox, count_value};
 
+/// How many changed GslbServices one turn of the actor routes. A GDP edit at 200,000 objects
+/// changes 40,000: routed in one turn, their inputs (copies of every member) all waited in the
+/// GslbService actors' mailboxes at once, and no desired state reached the writer until the last
+/// was routed. A slice costs a few milliseconds.
+const ROUTE_SLICE: usize = 500;
+
 /// What a member cluster reports.
 #[derive(Debug)]
 pub enum ClusterChange {
@@ -100,6 +106,10 @@ pub struct SelectionActor {
     mailbox: OwnMailbox,
     window: Duration,
     services: HashMap<GsKey, Outbox<GslbServiceActor>>,
+    /// GslbServices whose inputs changed and are not routed yet (see [`ROUTE_SLICE`]).
+    unrouted: BTreeSet<GsKey>,
+    /// A slice of `unrouted` is scheduled.
+    routing_scheduled: bool,
     domain_listeners: Vec<Inbox<DefaultDomain>>,
     connection: BTreeMap<String, (bool, String)>,
     /// The controller's fallback PKI profile, for GslbServices with site persistence and none of
@@ -131,6 +141,8 @@ impl SelectionActor {
             mailbox: mailbox.owned_by_actor(),
             window,
             services: HashMap::new(),
+            unrouted: BTreeSet::new(),
+            routing_scheduled: false,
             domain_listeners: Vec::new(),
             connection: BTreeMap::new(),
             fallback_pki: None,
@@ -177,30 +189,61 @@ impl SelectionActor {
         });
     }
 
-    /// Sends fresh inputs to the actor of every changed GslbService.
-    fn route(&mut self, changed: BTreeSet<GsKey>) {
-        for key in changed {
-            let inputs = self.world.inputs_for(&key);
-            let empty = inputs.members.is_empty();
-            if empty && !self.services.contains_key(&key) {
-                // No actor means its last desired state (none) was already handed over.
-                continue;
+    /// Sends fresh inputs to the actor of every changed GslbService: at once when they are few,
+    /// in slices of [`ROUTE_SLICE`] when a change touched many (a GDP edit touches every one).
+    fn route(&mut self, changed: BTreeSet<GsKey>, ctx: &mut Context<Self>) {
+        if changed.len() <= ROUTE_SLICE {
+            for key in changed {
+                // Routed now with its current inputs: a pending slice need not route it again.
+                self.unrouted.remove(&key);
+                self.route_one(key);
             }
-            let service = match self.services.get(&key) {
-                Some(entry) if entry.connected() => entry.clone(),
-                _ => {
-                    let entry = self.spawn_service(&key);
-                    self.services.insert(key.clone(), entry.clone());
-                    entry
-                }
+            return;
+        }
+        self.unrouted.extend(changed);
+        self.route_slice(ctx);
+    }
+
+    /// Routes the next slice of `unrouted` and schedules the one after it behind the thread's
+    /// other work, so the GslbService actors (on this thread) build and hand on the first desired
+    /// states while the rest wait here as keys, not as queued inputs.
+    fn route_slice(&mut self, ctx: &mut Context<Self>) {
+        for _ in 0..ROUTE_SLICE {
+            let Some(key) = self.unrouted.pop_first() else {
+                break;
             };
-            service.do_send(InputsChanged {
-                inputs,
-                fallback_pki: self.fallback_pki.clone(),
+            self.route_one(key);
+        }
+        if !self.unrouted.is_empty() && !self.routing_scheduled {
+            self.routing_scheduled = true;
+            self.mailbox.clone().run_after_yield(ctx, |act, ctx| {
+                act.routing_scheduled = false;
+                act.route_slice(ctx);
             });
-            if empty {
-                self.services.remove(&key);
+        }
+    }
+
+    fn route_one(&mut self, key: GsKey) {
+        let inputs = self.world.inputs_for(&key);
+        let empty = inputs.members.is_empty();
+        if empty && !self.services.contains_key(&key) {
+            // No actor means its last desired state (none) was already handed over.
+            return;
+        }
+        let service = match self.services.get(&key) {
+            Some(entry) if entry.connected() => entry.clone(),
+            _ => {
+                let entry = self.spawn_service(&key);
+                self.services.insert(key.clone(), entry.clone());
+                entry
             }
+        };
+        service.do_send(InputsChanged {
+            inputs,
+            fallback_pki: self.fallback_pki.clone(),
+        });
+        if empty {
+            self.services.remove(&key);
         }
     }
 
@@ -292,10 +335,10 @@ impl Actor for SelectionActor {
 impl Handler<ClusterEvent> for SelectionActor {
     type Result = ();
 
-    fn handle(&mut self, msg: ClusterEvent, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: ClusterEvent, ctx: &mut Context<Self>) {
         self.mailbox.clone().handle(|| {
             let changed = self.apply(&msg.cluster, msg.change);
-            self.route(changed);
+            self.route(changed, ctx);
         })
     }
 }
@@ -303,12 +346,12 @@ impl Handler<ClusterEvent> for SelectionActor {
 impl Handler<SetPolicy> for SelectionActor {
     type Result = ();
 
-    fn handle(&mut self, msg: SetPolicy, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: SetPolicy, ctx: &mut Context<Self>) {
         self.mailbox.clone().handle(|| {
             let old_domain = self.world.policy().and_then(|p| p.default_domain.clone());
             let new_domain = msg.0.as_ref().and_then(|p| p.default_domain.clone());
             let changed = self.world.set_policy(msg.0);
-            self.route(changed);
+            self.route(changed, ctx);
             self.boot_signal(Signal::Policy);
             if old_domain != new_domain {
                 for listener in &self.domain_listeners {
@@ -322,10 +365,10 @@ impl Handler<SetPolicy> for SelectionActor {
 impl Handler<SetOverrides> for SelectionActor {
     type Result = ();
 
-    fn handle(&mut self, msg: SetOverrides, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: SetOverrides, ctx: &mut Context<Self>) {
         self.mailbox.clone().handle(|| {
             let changed = self.world.set_overrides(msg.0);
-            self.route(changed);
+            self.route(changed, ctx);
             self.boot_signal(Signal::Overrides);
         })
     }
@@ -334,10 +377,10 @@ impl Handler<SetOverrides> for SelectionActor {
 impl Handler<ChangeOverrides> for SelectionActor {
     type Result = ();
 
-    fn handle(&mut self, msg: ChangeOverrides, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: ChangeOverrides, ctx: &mut Context<Self>) {
         self.mailbox.clone().handle(|| {
             let changed = self.world.change_overrides(msg.upserts, &msg.removed);
-            self.route(changed);
+            self.route(changed, ctx);
         })
     }
 }
@@ -345,12 +388,12 @@ impl Handler<ChangeOverrides> for SelectionActor {
 impl Handler<FallbackPki> for SelectionActor {
     type Result = ();
 
-    fn handle(&mut self, msg: FallbackPki, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: FallbackPki, ctx: &mut Context<Self>) {
         self.mailbox.clone().handle(|| {
             if self.fallback_pki != msg.0 {
                 self.fallback_pki = msg.0;
                 let changed = self.world.keys_using_fallback_pki();
-                self.route(changed);
+                self.route(changed, ctx);
             }
             self.boot_signal(Signal::FallbackPki);
         })

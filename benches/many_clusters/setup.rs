@@ -56,9 +56,65 @@ impl Operator {
 
 impl Drop for Operator {
     fn drop(&mut self) {
+        // Under `--operator-wrapper` the operator is the wrapper's descendant: a SIGKILL of the
+        // wrapper alone left it running (orphaned, busy, skewing every later figure) and the
+        // profiler's output unfinished. So the whole tree gets SIGTERM and a few seconds to
+        // finish, then SIGKILL.
+        let tree = process_tree(self.child.id());
+        if tree.len() > 1 {
+            signal(&tree, "TERM");
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            while std::time::Instant::now() < deadline
+                && tree
+                    .iter()
+                    .any(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists())
+                && !matches!(self.child.try_wait(), Ok(Some(_)))
+            {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            signal(&tree, "KILL");
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `root` and its descendants, from `/proc/*/stat` (parent pid is the field after the state).
+fn process_tree(root: u32) -> Vec<u32> {
+    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            // The command name may hold spaces and parentheses: fields start after the last ')'.
+            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+            Some((pid, fields.get(1)?.parse().ok()?))
+        })
+        .collect();
+    let mut tree = vec![root];
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i];
+        tree.extend(
+            parents
+                .iter()
+                .filter(|(_, p)| *p == parent)
+                .map(|(pid, _)| *pid),
+        );
+        i += 1;
+    }
+    tree
+}
+
+fn signal(pids: &[u32], signal: &str) {
+    let _ = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .args(pids.iter().map(u32::to_string))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 pub struct Bench {

@@ -6,6 +6,8 @@ mod harness;
 
 use std::time::Duration;
 
+use futures::StreamExt;
+
 use amko::crd::{GlobalDeploymentPolicy, GslbConfig, GslbHostRule};
 use harness::{
     CREATED_BY, Env, EnvOptions, HOME, assert_member_placed, gdp, gslb_host_rule, members_of,
@@ -618,4 +620,77 @@ async fn mailbox_metrics_balance_for_every_actor_once_idle() {
         "after the restart, messages handled without being counted as sent: {underflows:?}"
     );
     harness::remove_dir(&env.dir);
+}
+
+/// A GDP edit that touches more GslbServices than the selection actor routes in one turn (it
+/// routes them in slices, letting the GslbService actors and the writer start on the first ones):
+/// every GslbService is updated exactly once, none is forgotten between slices, and once idle
+/// every mailbox is balanced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gdp_edit_touching_more_gslb_services_than_one_slice_updates_each_once() {
+    // Two slices of 500 (`ROUTE_SLICE`), the second partly filled.
+    const FQDNS: usize = 600;
+    let spec = |ttl: u32| gdp(&["cluster1"], json!({"ttl": ttl}));
+    // Not the default 30 requests/s: 1,800 writes would take a minute.
+    let options = EnvOptions::clusters(1).install(spec(30)).run(&[
+        "--avi-rate",
+        "1000",
+        "--avi-burst",
+        "100",
+    ]);
+    let env = Env::start("gdp-edit-slices", options).await;
+    let client = env.client("cluster1").await;
+    let creates = (0..FQDNS).map(|i| {
+        let client = client.clone();
+        async move {
+            let host = format!("app-{i}.slices.example.com");
+            let labels = json!({"app": "gslb"});
+            amko_sim::scenario::create_ingress(&client, "shop", &format!("web-{i}"), &host, labels)
+                .await
+                .map_err(|e| format!("ingress {i}: {e}"))
+        }
+    });
+    let created: Vec<Result<(), String>> = futures::stream::iter(creates)
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    assert!(created.iter().all(Result::is_ok), "{created:?}");
+    env.eventually_within(
+        "every GslbService created",
+        Duration::from_secs(120),
+        || async { env.gslb_services().len() == FQDNS },
+    )
+    .await;
+    env.wait_ready().await;
+
+    let mark = env.writes();
+    env.apply_gdp(spec(31)).await;
+    env.eventually_within(
+        "every GslbService has TTL 31",
+        Duration::from_secs(120),
+        || async {
+            let services = env.gslb_services();
+            services.len() == FQDNS && services.iter().all(|gs| gs["ttl"] == 31)
+        },
+    )
+    .await;
+    env.eventually("every mailbox balanced and empty", || async {
+        let metrics = env.metrics().await;
+        let sent = by_actor(&metrics, "amko_mailbox_sent_total");
+        let handled = by_actor(&metrics, "amko_mailbox_handled_total");
+        let depth = by_actor(&metrics, "amko_mailbox_depth");
+        !sent.is_empty() && sent == handled && depth.values().all(|d| *d == 0.0)
+    })
+    .await;
+    let mut writes = env.gs_writes_since(mark);
+    writes.sort();
+    writes.dedup();
+    assert_eq!(writes.len(), FQDNS, "one PUT per GslbService");
+    assert_eq!(
+        env.writes_since(mark).len(),
+        FQDNS,
+        "{:?}",
+        env.writes_since(mark)
+    );
+    assert!(writes.iter().all(|w| w.starts_with("PUT ")), "{writes:?}");
 }
