@@ -25,7 +25,7 @@ pub const STANDALONE: &str = "standalone";
 /// `amko explain`'s exit code when the subject was found and explained.
 pub const EXIT_EXPLAINED: u8 = 0;
 /// `amko explain`'s exit code on an error, also when the subject is nowhere to be found.
-pub const EXIT_ERROR: u8 = 1;
+pub use crate::EXIT_ERROR;
 
 /// What to explain.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -22,3 +22,8 @@ pub mod policy;
 pub mod redact;
 pub mod state;
 pub mod vocab;
+
+/// The exit code of every reporting command (`plan`, `explain`, `verify-dns`) that could not
+/// report: bad flags or input, a cluster or the controller out of reach, a subject not found.
+/// Each report adds its own codes for the answers it gives.
+pub const EXIT_ERROR: u8 = 1;

@@ -23,7 +23,7 @@ use crate::state::World;
 /// `amko plan`'s exit code when nothing would change.
 pub const EXIT_NO_CHANGES: u8 = 0;
 /// `amko plan`'s exit code on an error, also when a proposed object is invalid.
-pub const EXIT_ERROR: u8 = 1;
+pub use crate::EXIT_ERROR;
 /// `amko plan`'s exit code when writes are pending.
 pub const EXIT_CHANGES: u8 = 2;
 

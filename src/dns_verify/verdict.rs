@@ -15,7 +15,7 @@ use super::stats::{ChiSquare, chi_square};
 /// Exit code when every FQDN passed.
 pub const EXIT_PASS: u8 = 0;
 /// Exit code when verify-dns could not check (no expectation, no server, bad flags).
-pub const EXIT_ERROR: u8 = 1;
+pub use crate::EXIT_ERROR;
 /// Exit code when an FQDN's answers do not follow its GslbService.
 pub const EXIT_FAIL: u8 = 3;
 

@@ -22,8 +22,7 @@ use std::process::ExitCode;
 
 use run::{LogFormat, init_logging};
 
-/// The exit code of a reporting command (`plan`, `explain`, `verify-dns`) that could not report.
-pub const EXIT_ERROR: u8 = 1;
+pub use amko::EXIT_ERROR;
 
 /// Runs a reporting command: logs go to stderr; `compute` builds the report and `render` turns it
 /// into stdout's text and the exit code. An error goes to stderr (and, with `json`, to stdout as
