@@ -66,10 +66,50 @@ pub struct World {
     /// Derived: verdict per observation and members per GslbService (each member once: the
     /// verdict names its GslbService, the member lives in `members`).
     verdicts: BTreeMap<ObservationId, Verdict>,
-    members: BTreeMap<GsKey, BTreeMap<ObservationId, Member>>,
+    members: BTreeMap<GsKey, Members>,
     /// Derived: the tenants in which each FQDN has a GslbService with members, so that alias
     /// checks need not scan every GslbService.
     tenants_of_fqdn: BTreeMap<String, BTreeSet<String>>,
+}
+
+/// The members of one GslbService, sorted by observation id, each id once. A GslbService has a
+/// few members (one per cluster serving its FQDN): a sorted vector costs their size, where a
+/// map per GslbService cost a whole B-tree node (~3.9 KB) and a second copy of every id.
+#[derive(Debug, Default)]
+struct Members(Vec<Member>);
+
+impl Members {
+    fn position(&self, id: &ObservationId) -> Result<usize, usize> {
+        self.0.binary_search_by(|m| m.id.cmp(id))
+    }
+
+    /// Adds or replaces the member with `member.id`.
+    fn insert(&mut self, member: Member) {
+        match self.position(&member.id) {
+            Ok(at) => self.0[at] = member,
+            Err(at) => {
+                // Exactly one more slot: doubling would leave ~40% of a typical vector unused.
+                self.0.reserve_exact(1);
+                self.0.insert(at, member);
+            }
+        }
+    }
+
+    fn remove(&mut self, id: &ObservationId) -> Option<Member> {
+        let removed = self.position(id).ok().map(|at| self.0.remove(at));
+        if self.0.len() * 2 < self.0.capacity() {
+            self.0.shrink_to_fit();
+        }
+        removed
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn iter(&self) -> std::slice::Iter<'_, Member> {
+        self.0.iter()
+    }
 }
 
 /// Which observations a change may have re-decided.
@@ -329,7 +369,7 @@ impl World {
     pub fn members_of(&self, key: &GsKey) -> Vec<Member> {
         self.members
             .get(key)
-            .map(|m| m.values().cloned().collect())
+            .map(|m| m.iter().cloned().collect())
             .unwrap_or_default()
     }
 
@@ -386,7 +426,7 @@ impl World {
             .iter()
             .filter(|(key, members)| {
                 let overrides = self.overrides.get(&(key.tenant.clone(), key.fqdn.clone()));
-                let any_tls = members.values().any(|m| m.tls);
+                let any_tls = members.iter().any(|m| m.tls);
                 uses_fallback_pki(key, &policy, overrides.map(|o| &**o), any_tls)
             })
             .map(|(key, _)| key.clone())
@@ -538,7 +578,7 @@ impl World {
                 && new.key == *old_key
                 && removed.as_ref() == Some(new.as_ref())
             {
-                members.insert(obs.id.clone(), *new.clone());
+                members.insert(*new.clone());
                 return changed;
             }
             changed.insert(old_key.clone());
@@ -559,10 +599,7 @@ impl World {
                         .or_default()
                         .insert(key.tenant.clone());
                 }
-                self.members
-                    .entry(key.clone())
-                    .or_default()
-                    .insert(obs.id.clone(), *member);
+                self.members.entry(key.clone()).or_default().insert(*member);
                 if first {
                     self.alias_dependents(&key.fqdn, &mut changed);
                 }
