@@ -10,39 +10,15 @@ use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use k8s_openapi::api::networking::v1::Ingress;
-use serde_json::json;
 
-use amko::ingest::{ObjectKind, Observation, ingest_ingress};
+use amko::ingest::{Observation, ingest_ingress};
 use amko::policy::hostrule_index::HostRuleIndex;
 use amko::policy::select::SelectionContext;
-use amko::state::{ObjectId, World};
+use amko::state::World;
+use fixtures::{ingress, object_id};
 
 const CLUSTERS: usize = 100;
 const PER_CLUSTER: usize = 200;
-
-/// Ingress `i` of cluster `c` as AKO leaves it: a VIP in status, the VS UUID map annotation.
-fn ingress(c: usize, i: usize, label: &str) -> Ingress {
-    let host = format!("app{}.example.com", (c / 5) * PER_CLUSTER + i);
-    let vs_map = json!({ host.clone(): format!("virtualservice-{c}-{i}") }).to_string();
-    serde_json::from_value(json!({
-        "metadata": {"name": format!("web-{i}"), "namespace": "default", "labels": {"app": label},
-            "annotations": {"ako.vmware.com/host-fqdn-vs-uuid-map": vs_map,
-                            "ako.vmware.com/controller-cluster-uuid": format!("cluster-{c}")}},
-        "spec": {"rules": [{"host": host.clone(), "http": {"paths": [{"path": "/", "pathType": "Prefix",
-            "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]},
-        "status": {"loadBalancer": {"ingress": [{"ip": format!("10.{}.{}.{}", c, i / 250, 1 + i % 250), "hostname": host}]}}
-    }))
-    .unwrap_or_default()
-}
-
-fn object_id(c: usize, i: usize) -> ObjectId {
-    ObjectId {
-        kind: ObjectKind::Ingress,
-        cluster: fixtures::cluster_name(c),
-        namespace: "default".into(),
-        name: format!("web-{i}"),
-    }
-}
 
 fn loaded_world() -> World {
     let mut world = World::new(fixtures::settings());
@@ -52,7 +28,7 @@ fn loaded_world() -> World {
         for i in 0..PER_CLUSTER {
             world.upsert_object(
                 object_id(c, i),
-                ingest_ingress(&cluster, &ingress(c, i, "gslb")),
+                ingest_ingress(&cluster, &ingress(c, i, PER_CLUSTER, "gslb")),
             );
         }
     }
@@ -61,7 +37,14 @@ fn loaded_world() -> World {
 
 fn pipeline(c: &mut Criterion) {
     let ingresses: Vec<(String, Ingress)> = (0..10)
-        .flat_map(|c| (0..100).map(move |i| (fixtures::cluster_name(c), ingress(c, i, "gslb"))))
+        .flat_map(|c| {
+            (0..100).map(move |i| {
+                (
+                    fixtures::cluster_name(c),
+                    ingress(c, i, PER_CLUSTER, "gslb"),
+                )
+            })
+        })
         .collect();
     c.bench_function("ingest 1,000 Ingresses", |b| {
         b.iter(|| {
@@ -100,8 +83,8 @@ fn pipeline(c: &mut Criterion) {
     });
 
     let mut world = loaded_world();
-    let flipped = ingest_ingress("cluster43", &ingress(42, 7, "off"));
-    let restored = ingest_ingress("cluster43", &ingress(42, 7, "gslb"));
+    let flipped = ingest_ingress("cluster43", &ingress(42, 7, PER_CLUSTER, "off"));
+    let restored = ingest_ingress("cluster43", &ingress(42, 7, PER_CLUSTER, "gslb"));
     c.bench_function("World: one object changes (20,000 objects)", |b| {
         b.iter(|| {
             let a = world.upsert_object(object_id(42, 7), flipped.clone());

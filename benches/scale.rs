@@ -17,44 +17,19 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use k8s_openapi::api::networking::v1::Ingress;
 use serde_json::{Value, json};
 
 use amko::avi::converge::{self, DesiredMap, Step};
 use amko::avi::refresh::WriteLedger;
 use amko::avi::sync::{CacheChange, ObjectType};
-use amko::ingest::{ObjectKind, ingest_ingress};
+use amko::ingest::ingest_ingress;
 use amko::model::build::build_gslb_service;
 use amko::model::plan::{ControllerObject, ControllerState, Write};
-use amko::state::{ObjectId, World};
+use amko::state::World;
 use amko::vocab::GsKey;
+use fixtures::{OVERLAP, ingress, object_id};
 
 const CLUSTERS: usize = 100;
-const OVERLAP: usize = 5;
-
-/// Ingress `i` of cluster `c` as AKO leaves it (`per_cluster` Ingresses per cluster).
-fn ingress(c: usize, i: usize, per_cluster: usize, label: &str) -> Ingress {
-    let host = format!("app{}.example.com", (c / OVERLAP) * per_cluster + i);
-    let vs_map = json!({ host.clone(): format!("virtualservice-{c}-{i}") }).to_string();
-    serde_json::from_value(json!({
-        "metadata": {"name": format!("web-{i}"), "namespace": "default", "labels": {"app": label},
-            "annotations": {"ako.vmware.com/host-fqdn-vs-uuid-map": vs_map,
-                            "ako.vmware.com/controller-cluster-uuid": format!("cluster-{c}")}},
-        "spec": {"rules": [{"host": host.clone(), "http": {"paths": [{"path": "/", "pathType": "Prefix",
-            "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]},
-        "status": {"loadBalancer": {"ingress": [{"ip": format!("10.{}.{}.{}", c, i / 250, 1 + i % 250), "hostname": host}]}}
-    }))
-    .unwrap_or_default()
-}
-
-fn object_id(c: usize, i: usize) -> ObjectId {
-    ObjectId {
-        kind: ObjectKind::Ingress,
-        cluster: fixtures::cluster_name(c),
-        namespace: "default".into(),
-        name: format!("web-{i}"),
-    }
-}
 
 /// The operator's state after a converged cold start: the World, the writer's desired map and
 /// a controller cache holding exactly that (as the controller echoes it, with uuids).

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::json;
 
 use super::*;
-use crate::ingest::{Ingested, ObservationId, Skipped};
+use crate::ingest::{Ingested, Labels, ObservationId, Skipped};
 use crate::vocab::{ClusterMatch, HostRuleOverrides, InstanceSettings, LabelSelector, Policy};
 
 const FQDN: &str = "shop.example.com";
@@ -22,7 +22,7 @@ fn obs(cluster: &str, name: &str, app: &str) -> Observation {
         },
         hostname: FQDN.into(),
         vip: "10.0.0.1".parse().expect("ip"),
-        labels: BTreeMap::from([("app".into(), app.into())]),
+        labels: Labels::from_iter([("app", app)]),
         paths: vec!["/".into()],
         tls: false,
         passthrough: false,

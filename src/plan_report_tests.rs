@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Value, json};
 
 use super::*;
-use crate::ingest::{Ingested, ObjectKind, Observation, ObservationId};
+use crate::ingest::{Ingested, Labels, ObjectKind, Observation, ObservationId};
 use crate::model::plan::ControllerObject;
 use crate::state::ObjectId;
 use crate::vocab::{ClusterMatch, GsKey, InstanceSettings, LabelSelector, Policy, Split};
@@ -195,7 +195,7 @@ fn observation(cluster: &str, vip: &str) -> Observation {
         },
         hostname: "shop.example.com".into(),
         vip: vip.parse().expect("ip"),
-        labels: BTreeMap::from([("app".into(), "gslb".into())]),
+        labels: Labels::from_iter([("app", "gslb")]),
         paths: vec!["/".into()],
         tls: false,
         passthrough: false,

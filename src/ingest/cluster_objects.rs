@@ -4,7 +4,7 @@
 use k8s_openapi::api::core::v1::Namespace;
 
 use super::annotations::TENANT_NAME;
-use super::types::{HostRuleInfo, NamespaceInfo};
+use super::types::{HostRuleInfo, Labels, NamespaceInfo};
 use crate::crd::ako_hostrule::HostRule;
 
 /// Labels and AKO tenant of a member-cluster namespace.
@@ -13,7 +13,7 @@ pub fn ingest_namespace(cluster: &str, namespace: &Namespace) -> NamespaceInfo {
     NamespaceInfo {
         cluster: cluster.to_owned(),
         name: meta.name.clone().unwrap_or_default(),
-        labels: meta.labels.clone().unwrap_or_default(),
+        labels: meta.labels.as_ref().map(Labels::from).unwrap_or_default(),
         tenant: meta
             .annotations
             .as_ref()
@@ -68,7 +68,7 @@ mod tests {
         .expect("namespace");
         let info = ingest_namespace("east", &ns);
         assert_eq!(info.tenant.as_deref(), Some("t1"));
-        assert_eq!(info.labels.get("team").map(String::as_str), Some("a"));
+        assert_eq!(info.labels.get("team"), Some("a"));
         let bare: Namespace =
             serde_json::from_value(json!({"metadata": {"name": "x"}})).expect("namespace");
         assert_eq!(ingest_namespace("east", &bare).tenant, None);

@@ -7,14 +7,14 @@ use k8s_openapi::api::networking::v1::Ingress;
 
 use super::annotations::{self, ENABLE_TLS, PASSTHROUGH_ENABLED};
 use super::outcome::{Ingested, parse_ip};
-use super::types::{ObjectKind, Observation, ObservationId};
+use super::types::{Labels, ObjectKind, Observation, ObservationId};
 
 /// Observations for every rule host of `ingress` that has a VIP in its status.
 pub fn ingest_ingress(cluster: &str, ingress: &Ingress) -> Ingested {
     let meta = &ingress.metadata;
     let namespace = meta.namespace.clone().unwrap_or_default();
     let name = meta.name.clone().unwrap_or_default();
-    let labels = meta.labels.clone().unwrap_or_default();
+    let labels = meta.labels.as_ref().map(Labels::from).unwrap_or_default();
     let annotations_map = meta.annotations.clone().unwrap_or_default();
     let mut out = Ingested::default();
 

@@ -13,4 +13,6 @@ pub use ingress::ingest_ingress;
 pub use outcome::{Ingested, Skipped};
 pub use route::ingest_route;
 pub use service::{ingest_service, is_load_balancer};
-pub use types::{HostRuleInfo, NamespaceInfo, ObjectKind, Observation, ObservationId, Protocol};
+pub use types::{
+    HostRuleInfo, Labels, NamespaceInfo, ObjectKind, Observation, ObservationId, Protocol,
+};

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::annotations::{self, AkoPlacement};
-use super::types::{ObjectKind, Observation, ObservationId};
+use super::types::{Labels, ObjectKind, Observation, ObservationId};
 
 /// Why a host of an object produced no observation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,7 +78,7 @@ pub(crate) fn one_host_observation(
             host: String::new(),
         },
         vip,
-        labels: meta.labels.clone().unwrap_or_default(),
+        labels: meta.labels.as_ref().map(Labels::from).unwrap_or_default(),
         paths: Vec::new(),
         tls: false,
         passthrough: false,

@@ -358,7 +358,7 @@ mod tests {
             },
             hostname: "shop.local".into(),
             vip: "10.0.0.1".parse().expect("ip"),
-            labels: labels(&[("app", app), ("tier", "web")]),
+            labels: labels(&[("app", app), ("tier", "web")]).into(),
             paths: vec!["/".into()],
             tls: false,
             passthrough: false,
@@ -405,7 +405,7 @@ mod tests {
                 NamespaceInfo {
                     cluster: cluster.into(),
                     name: name.into(),
-                    labels: labels(&[("team", team)]),
+                    labels: labels(&[("team", team)]).into(),
                     tenant: tenant.map(Into::into),
                 },
             )
@@ -456,7 +456,7 @@ mod tests {
         let m = member(verdict(&policy(), false, &hr, &obs("east", "shop", "gslb")));
         assert_eq!(m.key.to_string(), "admin/shop.local");
         let mut o = obs("east", "shop", "gslb");
-        o.labels.remove("tier");
+        o.labels = o.labels.without("tier");
         assert_eq!(
             reason(verdict(&policy(), false, &hr, &o)),
             "labels do not match appSelector app=gslb,tier=web"
@@ -632,7 +632,7 @@ mod tests {
         let mut no_vs = obs("east", "shop", "gslb");
         no_vs.vs_uuid = None;
         let mut other_labels = obs("east", "shop", "gslb");
-        other_labels.labels.remove("tier");
+        other_labels.labels = other_labels.labels.without("tier");
         let cases = [
             (
                 policy(),

@@ -1405,6 +1405,6 @@ fn label_selectors_use_and_semantics() {
         ("extra".to_string(), "x".to_string()),
     ]);
     let one = BTreeMap::from([("gslb".to_string(), "true".to_string())]);
-    assert!(selector.matches(&both));
-    assert!(!selector.matches(&one));
+    assert!(selector.matches(&both.into()));
+    assert!(!selector.matches(&one.into()));
 }

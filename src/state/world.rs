@@ -44,11 +44,27 @@ pub struct MemberReport {
     pub reason: Option<String>,
 }
 
-/// The stored outcome of selecting one observation.
+/// The stored outcome of selecting one observation. The key is shared with `members`, so a
+/// verdict costs a pointer, not another copy of the GslbService's name.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Verdict {
-    Selected(GsKey),
+    Selected(Arc<GsKey>),
     NotSelected(String),
+}
+
+/// What one object yields, and selection's verdict on each observation (same order): the
+/// verdict lives next to its observation, so no second copy of every observation's id is kept.
+#[derive(Debug, Default)]
+struct Held {
+    observations: Vec<Observation>,
+    verdicts: Vec<Verdict>,
+}
+
+impl Held {
+    fn verdict_of(&self, id: &ObservationId) -> Option<&Verdict> {
+        let at = self.observations.iter().position(|o| o.id == *id)?;
+        self.verdicts.get(at)
+    }
 }
 
 /// All inputs of model building, and the selection derived from them.
@@ -57,19 +73,59 @@ pub struct World {
     settings: InstanceSettings,
     policy: Option<Arc<Policy>>,
     overrides: BTreeMap<(String, String), Arc<HostRuleOverrides>>,
-    /// Observations per object, so a changed Ingress replaces all its hosts at once.
-    objects: BTreeMap<ObjectId, Vec<Observation>>,
+    /// Observations per object, so a changed Ingress replaces all its hosts at once, with
+    /// their verdicts (derived: each member once, the verdict names its GslbService, the
+    /// member lives in `members`).
+    objects: BTreeMap<ObjectId, Held>,
     skipped: BTreeMap<ObjectId, Vec<Skipped>>,
     namespaces: BTreeMap<(String, String), NamespaceInfo>,
     hostrules: BTreeMap<(String, String, String), HostRuleInfo>,
     hostrule_index: HostRuleIndex,
-    /// Derived: verdict per observation and members per GslbService (each member once: the
-    /// verdict names its GslbService, the member lives in `members`).
-    verdicts: BTreeMap<ObservationId, Verdict>,
-    members: BTreeMap<GsKey, BTreeMap<ObservationId, Member>>,
+    /// Derived: members per GslbService.
+    members: BTreeMap<Arc<GsKey>, Members>,
     /// Derived: the tenants in which each FQDN has a GslbService with members, so that alias
     /// checks need not scan every GslbService.
     tenants_of_fqdn: BTreeMap<String, BTreeSet<String>>,
+}
+
+/// The members of one GslbService, sorted by observation id, each id once. A GslbService has a
+/// few members (one per cluster serving its FQDN): a sorted vector costs their size, where a
+/// map per GslbService cost a whole B-tree node (~3.9 KB) and a second copy of every id.
+#[derive(Debug, Default)]
+struct Members(Vec<Member>);
+
+impl Members {
+    fn position(&self, id: &ObservationId) -> Result<usize, usize> {
+        self.0.binary_search_by(|m| m.id.cmp(id))
+    }
+
+    /// Adds or replaces the member with `member.id`.
+    fn insert(&mut self, member: Member) {
+        match self.position(&member.id) {
+            Ok(at) => self.0[at] = member,
+            Err(at) => {
+                // Exactly one more slot: doubling would leave ~40% of a typical vector unused.
+                self.0.reserve_exact(1);
+                self.0.insert(at, member);
+            }
+        }
+    }
+
+    fn remove(&mut self, id: &ObservationId) -> Option<Member> {
+        let removed = self.position(id).ok().map(|at| self.0.remove(at));
+        if self.0.len() * 2 < self.0.capacity() {
+            self.0.shrink_to_fit();
+        }
+        removed
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn iter(&self) -> std::slice::Iter<'_, Member> {
+        self.0.iter()
+    }
 }
 
 /// Which observations a change may have re-decided.
@@ -118,7 +174,6 @@ impl World {
             namespaces: BTreeMap::new(),
             hostrules: BTreeMap::new(),
             hostrule_index: HostRuleIndex::default(),
-            verdicts: BTreeMap::new(),
             members: BTreeMap::new(),
             tenants_of_fqdn: BTreeMap::new(),
         }
@@ -141,23 +196,36 @@ impl World {
             self.skipped.insert(object.clone(), ingested.skipped);
         }
         let old = self.objects.remove(&object).unwrap_or_default();
-        for gone in old
-            .iter()
-            .filter(|o| !ingested.observations.iter().any(|n| n.id == o.id))
-        {
-            changed.extend(self.forget(&gone.id));
-        }
-        for obs in &ingested.observations {
-            if !old.contains(obs) {
-                changed.extend(self.evaluate(obs));
+        for (gone, verdict) in old.observations.iter().zip(&old.verdicts) {
+            if !ingested.observations.iter().any(|n| n.id == gone.id) {
+                changed.extend(self.forget(&gone.id, verdict));
             }
+        }
+        let mut verdicts = Vec::with_capacity(ingested.observations.len());
+        for obs in &ingested.observations {
+            let previous = old
+                .observations
+                .iter()
+                .zip(&old.verdicts)
+                .find(|(o, _)| o.id == obs.id);
+            let verdict = match previous {
+                Some((unchanged, verdict)) if unchanged == obs => verdict.clone(),
+                _ => self.evaluate(obs, previous.map(|(_, v)| v), &mut changed),
+            };
+            verdicts.push(verdict);
         }
         if !ingested.observations.is_empty() {
             // Ingest grows the vector by pushing (capacity 4 for one host); kept for every
             // object, the spare capacity was ~16 MB at 20,000 objects.
             let mut observations = ingested.observations;
             observations.shrink_to_fit();
-            self.objects.insert(object, observations);
+            self.objects.insert(
+                object,
+                Held {
+                    observations,
+                    verdicts,
+                },
+            );
         }
         changed
     }
@@ -166,8 +234,9 @@ impl World {
     pub fn delete_object(&mut self, object: &ObjectId) -> BTreeSet<GsKey> {
         self.skipped.remove(object);
         let mut changed = BTreeSet::new();
-        for obs in self.objects.remove(object).unwrap_or_default() {
-            changed.extend(self.forget(&obs.id));
+        let held = self.objects.remove(object).unwrap_or_default();
+        for (obs, verdict) in held.observations.iter().zip(&held.verdicts) {
+            changed.extend(self.forget(&obs.id, verdict));
         }
         changed
     }
@@ -239,7 +308,7 @@ impl World {
                 .map(|r| (r.aliases.clone(), r.include_aliases, r.global_fqdn.clone()))
         };
         if aliases(&previous) != aliases(&info) {
-            changed.extend(self.members.keys().cloned());
+            changed.extend(self.members.keys().map(|k| GsKey::clone(k)));
         }
         changed
     }
@@ -258,7 +327,7 @@ impl World {
         self.policy = policy;
         let mut changed = self.reevaluate(Scope::All);
         if properties_changed {
-            changed.extend(self.members.keys().cloned());
+            changed.extend(self.members.keys().map(|k| GsKey::clone(k)));
         }
         changed
     }
@@ -322,14 +391,14 @@ impl World {
 
     /// Every key that currently has members.
     pub fn keys(&self) -> impl Iterator<Item = &GsKey> {
-        self.members.keys()
+        self.members.keys().map(Arc::as_ref)
     }
 
     /// Members selected for `key`.
     pub fn members_of(&self, key: &GsKey) -> Vec<Member> {
         self.members
             .get(key)
-            .map(|m| m.values().cloned().collect())
+            .map(|m| m.iter().cloned().collect())
             .unwrap_or_default()
     }
 
@@ -386,10 +455,10 @@ impl World {
             .iter()
             .filter(|(key, members)| {
                 let overrides = self.overrides.get(&(key.tenant.clone(), key.fqdn.clone()));
-                let any_tls = members.values().any(|m| m.tls);
+                let any_tls = members.iter().any(|m| m.tls);
                 uses_fallback_pki(key, &policy, overrides.map(|o| &**o), any_tls)
             })
-            .map(|(key, _)| key.clone())
+            .map(|(key, _)| GsKey::clone(key))
             .collect()
     }
 
@@ -401,20 +470,21 @@ impl World {
     /// [`World::report`], one observation at a time (in a stable order), so a page of it costs
     /// only what the page holds.
     pub fn reports(&self) -> impl Iterator<Item = MemberReport> + '_ {
-        self.objects.values().flatten().map(|obs| {
-            let (selected_into, reason) = match self.verdicts.get(&obs.id) {
-                Some(Verdict::Selected(key)) => (Some(key.clone()), None),
-                Some(Verdict::NotSelected(r)) => (None, Some(r.clone())),
-                None => (None, Some("no accepted GlobalDeploymentPolicy".to_owned())),
-            };
-            MemberReport {
-                id: obs.id.clone(),
-                hostname: obs.hostname.clone(),
-                vip: obs.vip.to_string(),
-                selected_into,
-                reason,
-            }
-        })
+        let held = self.objects.values();
+        held.flat_map(|h| h.observations.iter().zip(&h.verdicts))
+            .map(|(obs, verdict)| {
+                let (selected_into, reason) = match verdict {
+                    Verdict::Selected(key) => (Some(GsKey::clone(key)), None),
+                    Verdict::NotSelected(r) => (None, Some(r.clone())),
+                };
+                MemberReport {
+                    id: obs.id.clone(),
+                    hostname: obs.hostname.clone(),
+                    vip: obs.vip.to_string(),
+                    selected_into,
+                    reason,
+                }
+            })
     }
 
     /// Hosts of objects that produced no observation, with reasons.
@@ -424,13 +494,13 @@ impl World {
 
     /// Number of observations held.
     pub fn observation_count(&self) -> usize {
-        self.objects.values().map(Vec::len).sum()
+        self.objects.values().map(|h| h.observations.len()).sum()
     }
 
     /// Number of observations from one cluster.
     pub fn observation_count_of(&self, cluster: &str) -> usize {
         objects_in(&self.objects, cluster, None)
-            .map(|(_, v)| v.len())
+            .map(|(_, h)| h.observations.len())
             .sum()
     }
 
@@ -486,7 +556,8 @@ impl World {
 
     /// The GslbService `id` is a member of now, as selection stored it.
     pub fn selected_into(&self, id: &ObservationId) -> Option<&GsKey> {
-        match self.verdicts.get(id) {
+        let held = self.objects.get(&ObjectId::of(id))?;
+        match held.verdict_of(id) {
             Some(Verdict::Selected(key)) => Some(key),
             _ => None,
         }
@@ -496,7 +567,7 @@ impl World {
     pub fn observations_of(&self, object: &ObjectId) -> &[Observation] {
         self.objects
             .get(object)
-            .map(Vec::as_slice)
+            .map(|h| h.observations.as_slice())
             .unwrap_or_default()
     }
 
@@ -524,68 +595,72 @@ impl World {
             .map(Arc::as_ref)
     }
 
-    fn evaluate(&mut self, obs: &Observation) -> BTreeSet<GsKey> {
-        let mut changed = BTreeSet::new();
+    /// Selects `obs` (whose verdict was `previous`), moves its membership accordingly and
+    /// returns its new verdict; adds the keys that changed to `changed`.
+    fn evaluate(
+        &mut self,
+        obs: &Observation,
+        previous: Option<&Verdict>,
+        changed: &mut BTreeSet<GsKey>,
+    ) -> Verdict {
         let selection = match self.selection_context() {
             None => Selection::NotSelected("no accepted GlobalDeploymentPolicy".to_owned()),
             Some(context) => context.select(obs),
         };
-        if let Some(Verdict::Selected(old_key)) = self.verdicts.get(&obs.id)
-            && let Some(members) = self.members.get_mut(old_key)
+        if let Some(Verdict::Selected(old_key)) = previous
+            && let Some(members) = self.members.get_mut(&**old_key)
         {
             let removed = members.remove(&obs.id);
             if let Selection::Selected(new) = &selection
-                && new.key == *old_key
+                && new.key == **old_key
                 && removed.as_ref() == Some(new.as_ref())
             {
-                members.insert(obs.id.clone(), *new.clone());
-                return changed;
+                members.insert(*new.clone());
+                return Verdict::Selected(old_key.clone());
             }
-            changed.insert(old_key.clone());
+            changed.insert(GsKey::clone(old_key));
             if members.is_empty() {
-                let gone = old_key.clone();
-                self.drop_gslb_service(&gone);
-                self.alias_dependents(&gone.fqdn, &mut changed);
+                self.drop_gslb_service(old_key);
+                self.alias_dependents(&old_key.fqdn, changed);
             }
         }
-        let verdict = match selection {
+        match selection {
             Selection::Selected(member) => {
-                let key = member.key.clone();
-                changed.insert(key.clone());
-                let first = !self.members.contains_key(&key);
-                if first {
-                    self.tenants_of_fqdn
-                        .entry(key.fqdn.clone())
-                        .or_default()
-                        .insert(key.tenant.clone());
-                }
-                self.members
-                    .entry(key.clone())
-                    .or_default()
-                    .insert(obs.id.clone(), *member);
-                if first {
-                    self.alias_dependents(&key.fqdn, &mut changed);
+                let key = match self.members.get_key_value(&member.key) {
+                    Some((key, _)) => key.clone(),
+                    None => {
+                        let key = Arc::new(member.key.clone());
+                        self.tenants_of_fqdn
+                            .entry(key.fqdn.clone())
+                            .or_default()
+                            .insert(key.tenant.clone());
+                        self.members.insert(key.clone(), Members::default());
+                        self.alias_dependents(&key.fqdn, changed);
+                        key
+                    }
+                };
+                changed.insert(GsKey::clone(&key));
+                if let Some(members) = self.members.get_mut(&*key) {
+                    members.insert(*member);
                 }
                 Verdict::Selected(key)
             }
             Selection::NotSelected(reason) => Verdict::NotSelected(reason),
-        };
-        self.verdicts.insert(obs.id.clone(), verdict);
-        changed
+        }
     }
 
-    /// Drops the verdict and membership of one observation.
-    fn forget(&mut self, id: &ObservationId) -> BTreeSet<GsKey> {
+    /// Drops the membership of observation `id`, whose verdict was `verdict` (it is gone).
+    fn forget(&mut self, id: &ObservationId, verdict: &Verdict) -> BTreeSet<GsKey> {
         let mut changed = BTreeSet::new();
-        if let Some(Verdict::Selected(key)) = self.verdicts.remove(id)
-            && let Some(members) = self.members.get_mut(&key)
+        if let Verdict::Selected(key) = verdict
+            && let Some(members) = self.members.get_mut(&**key)
         {
             members.remove(id);
             if members.is_empty() {
-                self.drop_gslb_service(&key);
+                self.drop_gslb_service(key);
                 self.alias_dependents(&key.fqdn, &mut changed);
             }
-            changed.insert(key);
+            changed.insert(GsKey::clone(key));
         }
         changed
     }
@@ -601,23 +676,32 @@ impl World {
         }
     }
 
+    /// Re-selects every observation in `scope`, one object at a time (its verdicts are taken
+    /// out while selection moves memberships, and put back).
     fn reevaluate(&mut self, scope: Scope) -> BTreeSet<GsKey> {
-        let affected: Vec<Observation> = match scope {
-            Scope::All => self.objects.values().flatten().cloned().collect(),
+        let affected: Vec<ObjectId> = match scope {
+            Scope::All => self.objects.keys().cloned().collect(),
             Scope::Cluster(cluster) => objects_in(&self.objects, cluster, None)
-                .flat_map(|(_, v)| v)
-                .cloned()
+                .map(|(o, _)| o.clone())
                 .collect(),
             Scope::Namespace(cluster, namespace) => {
                 objects_in(&self.objects, cluster, Some(namespace))
-                    .flat_map(|(_, v)| v)
-                    .cloned()
+                    .map(|(o, _)| o.clone())
                     .collect()
             }
         };
         let mut changed = BTreeSet::new();
-        for obs in &affected {
-            changed.extend(self.evaluate(obs));
+        for object in &affected {
+            let Some(slot) = self.objects.get_mut(object) else {
+                continue;
+            };
+            let mut held = std::mem::take(slot);
+            for (obs, verdict) in held.observations.iter().zip(held.verdicts.iter_mut()) {
+                *verdict = self.evaluate(obs, Some(verdict), &mut changed);
+            }
+            if let Some(slot) = self.objects.get_mut(object) {
+                *slot = held;
+            }
         }
         changed
     }

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::world::{ObjectId, World};
 use crate::ingest::{
-    HostRuleInfo, Ingested, NamespaceInfo, ObjectKind, Observation, ObservationId,
+    HostRuleInfo, Ingested, Labels, NamespaceInfo, ObjectKind, Observation, ObservationId,
 };
 use crate::vocab::{
     ClusterMatch, GsKey, HostRuleOverrides, InstanceSettings, LabelSelector, Policy, Split,
@@ -45,7 +45,7 @@ fn obs(cluster: &str, ns: &str, name: &str, host: &str, vip: &str) -> Observatio
         },
         hostname: host.into(),
         vip: vip.parse().expect("ip"),
-        labels: BTreeMap::from([("app".into(), "gslb".into())]),
+        labels: Labels::from_iter([("app", "gslb")]),
         paths: vec!["/".into()],
         tls: false,
         passthrough: false,
@@ -138,7 +138,7 @@ fn namespace_label_change_reselects_its_objects() {
         world.upsert_namespace(ns.clone()).is_empty(),
         "labels do not match yet"
     );
-    ns.labels.insert("gslb".into(), "yes".into());
+    ns.labels = ns.labels.with("gslb", "yes");
     assert_eq!(world.upsert_namespace(ns.clone()), keys(&["a.example.com"]));
     assert!(world.upsert_namespace(ns).is_empty(), "unchanged namespace");
     assert_eq!(
@@ -386,7 +386,7 @@ fn relists_forget_namespaces_and_hostrules_that_are_gone() {
         world.upsert_namespace(NamespaceInfo {
             cluster: cluster.into(),
             name: name.into(),
-            labels: BTreeMap::from([("gslb".into(), "yes".into())]),
+            labels: Labels::from_iter([("gslb", "yes")]),
             tenant: None,
         });
     }
@@ -462,7 +462,7 @@ fn scoped_changes_reach_exactly_their_cluster_and_namespace() {
             name: name.into(),
             ..Default::default()
         };
-        ns.labels.insert("gslb".into(), "yes".into());
+        ns.labels = ns.labels.with("gslb", "yes");
         ns
     };
     assert_eq!(

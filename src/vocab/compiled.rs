@@ -5,6 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
+use crate::ingest::Labels;
+
 /// A label selector with AND semantics: every pair must be present with that exact value.
 /// AMKO ignored selectors with more than one label; we honour all of them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -12,8 +14,10 @@ pub struct LabelSelector(pub BTreeMap<String, String>);
 
 impl LabelSelector {
     /// True when every required label is present with the required value.
-    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
-        self.0.iter().all(|(k, v)| labels.get(k) == Some(v))
+    pub fn matches(&self, labels: &Labels) -> bool {
+        self.0
+            .iter()
+            .all(|(k, v)| labels.get(k) == Some(v.as_str()))
     }
 }
 

@@ -1,11 +1,16 @@
-//! Synthetic members, policies and settings for property tests and benchmarks: `clusters` member
-//! clusters each serving the same `fqdns` hosts, with deterministic VIPs and AKO UUIDs.
+//! Synthetic members, policies, settings and Ingresses for property tests and benchmarks:
+//! `clusters` member clusters each serving the same `fqdns` hosts, with deterministic VIPs and
+//! AKO UUIDs.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use k8s_openapi::api::networking::v1::Ingress;
+use serde_json::json;
+
 use amko::ingest::{ObjectKind, ObservationId, Protocol};
+use amko::state::ObjectId;
 use amko::vocab::{ClusterMatch, GsKey, InstanceSettings, LabelSelector, Member, Policy, Split};
 
 pub fn cluster_name(c: usize) -> String {
@@ -108,5 +113,35 @@ pub fn settings() -> InstanceSettings {
         default_tenant: "admin".into(),
         use_custom_global_fqdn: false,
         member_clusters: Default::default(),
+    }
+}
+
+/// Each FQDN of the benchmarks' Ingresses is served by this many consecutive clusters.
+pub const OVERLAP: usize = 5;
+
+/// Ingress `i` of cluster `c` as AKO leaves it (`per_cluster` Ingresses per cluster): a VIP in
+/// status, the VS UUID map annotation, label `app: label`. Its host is shared by the `OVERLAP`
+/// clusters of its group, as in the many-cluster benchmark.
+pub fn ingress(c: usize, i: usize, per_cluster: usize, label: &str) -> Ingress {
+    let host = format!("app{}.example.com", (c / OVERLAP) * per_cluster + i);
+    let vs_map = json!({ host.clone(): format!("virtualservice-{c}-{i}") }).to_string();
+    serde_json::from_value(json!({
+        "metadata": {"name": format!("web-{i}"), "namespace": "default", "labels": {"app": label},
+            "annotations": {"ako.vmware.com/host-fqdn-vs-uuid-map": vs_map,
+                            "ako.vmware.com/controller-cluster-uuid": format!("cluster-{c}")}},
+        "spec": {"rules": [{"host": host.clone(), "http": {"paths": [{"path": "/", "pathType": "Prefix",
+            "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]},
+        "status": {"loadBalancer": {"ingress": [{"ip": format!("10.{}.{}.{}", c, i / 250, 1 + i % 250), "hostname": host}]}}
+    }))
+    .unwrap_or_default()
+}
+
+/// The identity of [`ingress`]`(c, i, ..)`.
+pub fn object_id(c: usize, i: usize) -> ObjectId {
+    ObjectId {
+        kind: ObjectKind::Ingress,
+        cluster: cluster_name(c),
+        namespace: "default".into(),
+        name: format!("web-{i}"),
     }
 }
