@@ -175,7 +175,8 @@ pub struct AviActor {
     in_flight: BTreeSet<GsKey>,
     attempts: BTreeMap<GsKey, usize>,
     failed: BTreeMap<GsKey, String>,
-    /// Per GslbService written since start: its last write and last failure (`amko explain`).
+    /// Per GslbService written since start: its last write and last failure (`amko explain`),
+    /// dropped once nothing is left of it.
     history: BTreeMap<GsKey, WriteHistory>,
     unsynced: BTreeSet<String>,
     snapshot: Option<BootSnapshot>,
@@ -372,6 +373,7 @@ impl AviActor {
                     self.metrics.writes_skipped_in_sync.inc();
                     self.clear_problem(&key);
                     self.observed.remove(&key);
+                    self.forget_if_gone(&key);
                 }
                 Step::Idle {
                     conflict: Some(conflict),
@@ -511,6 +513,14 @@ impl AviActor {
             history.last_error = Some(record.clone());
         }
         history.last_write = Some(record);
+    }
+
+    /// Drops the write history of `key` once nothing is left of it (deleted, or never created
+    /// and no longer desired).
+    fn forget_if_gone(&mut self, key: &GsKey) {
+        if converge::forgotten(key, &self.desired, &self.cache) {
+            self.history.remove(key);
+        }
     }
 
     /// Does what `retry::decide` said about `key`.
@@ -734,6 +744,9 @@ impl Handler<WriteDone> for AviActor {
             self.record_history(&msg);
             for change in msg.changes {
                 self.ledger.apply(change, &mut self.cache);
+            }
+            if msg.error.is_none() {
+                self.forget_if_gone(&msg.key);
             }
             if let Some(notice) = retry::reachability(self.unreachable, msg.error.as_ref()) {
                 // The warning says it became unreachable, the normal event that it is back.

@@ -349,6 +349,21 @@ pub fn monitor_used_elsewhere(
         || cache.monitor_users(tenant, name).any(|gs| gs != key.fqdn)
 }
 
+/// True when nothing is left of `key`: nothing desires it, the controller holds no GslbService
+/// of that name and no managed monitor made for it. The writer then forgets what it remembers of
+/// it (its write history for `amko explain`), or that memory would grow with every FQDN ever
+/// written.
+pub fn forgotten(key: &GsKey, desired: &DesiredMap, cache: &ControllerState) -> bool {
+    !desired.contains_key(key)
+        && !cache
+            .gslb_services()
+            .contains_key(&(key.tenant.clone(), key.fqdn.clone()))
+        && cache
+            .monitors_made_for(&key.tenant, &key.fqdn)
+            .next()
+            .is_none()
+}
+
 /// What the writer does with a GslbService it takes from the queue.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Step {
@@ -669,6 +684,36 @@ mod tests {
             ])
         );
         assert!(keys_to_converge([].iter(), &ControllerState::default()).is_empty());
+    }
+
+    #[test]
+    fn a_gslbservice_is_forgotten_once_nothing_desires_or_holds_it() {
+        let a = key("admin", "a.example.com");
+        let other = key("t1", "a.example.com");
+        let other_desired = desired(&other, &[], 1);
+        let mut desired = DesiredMap::from([(a.clone(), desired(&a, &[], 1))]);
+        let mut cache = ControllerState::default();
+        cache_gs(&mut cache, &a, "", &[]);
+        cache_hm(&mut cache, "admin", "amko--a", Some("a.example.com"));
+        assert!(
+            !forgotten(&a, &desired, &cache),
+            "desired and on the controller"
+        );
+        desired.remove(&a);
+        assert!(
+            !forgotten(&a, &desired, &cache),
+            "an orphan still to delete"
+        );
+        cache.remove_gslb_service("admin", "a.example.com");
+        assert!(!forgotten(&a, &desired, &cache), "its monitor is left");
+        cache.remove_health_monitor("admin", "amko--a");
+        assert!(forgotten(&a, &desired, &cache), "nothing left");
+        desired.insert(other.clone(), other_desired);
+        assert!(forgotten(&a, &desired, &cache), "same name, other tenant");
+        assert!(
+            !forgotten(&other, &desired, &cache),
+            "desired, not written yet"
+        );
     }
 
     #[test]
