@@ -246,16 +246,23 @@ impl AviActor {
         }
     }
 
+    /// Reads the controller: the boot read now; a refresh (periodic, postponed or retried) now,
+    /// once the queue drains, or not before boot.
     fn load(&mut self, ctx: &mut Context<Self>, is_refresh: bool) {
         if self.refreshing {
             return;
         }
-        if converge::refresh_waits(self.phase, is_refresh, self.queue.len()) {
-            tracing::debug!(
-                queued = self.queue.len(),
-                "periodic refresh postponed: the writer has a backlog"
-            );
-            return;
+        match converge::periodic_refresh(self.phase, is_refresh, self.backlog) {
+            RefreshTick::Start => {}
+            RefreshTick::Postpone => {
+                tracing::debug!(
+                    backlog = self.backlog,
+                    "refresh postponed: the writer has a backlog"
+                );
+                self.refresh_owed = true;
+                return;
+            }
+            RefreshTick::Skip => return,
         }
         self.refreshing = true;
         let mark = self.ledger.refresh_started();
@@ -398,15 +405,6 @@ impl AviActor {
         if self.refresh_owed && self.backlog == 0 && self.in_flight.is_empty() {
             self.refresh_owed = false;
             self.load(ctx, true);
-        }
-    }
-
-    /// The periodic refresh: now, once the queue drains, or not before boot is done.
-    fn refresh_tick(&mut self, ctx: &mut Context<Self>) {
-        match converge::periodic_refresh(self.phase, self.backlog) {
-            RefreshTick::Start => self.load(ctx, true),
-            RefreshTick::Postpone => self.refresh_owed = true,
-            RefreshTick::Skip => {}
         }
     }
 
@@ -593,7 +591,7 @@ impl Actor for AviActor {
         let refresh = self.config.refresh_interval;
         let mailbox = self.mailbox.clone();
         // Due an interval after the previous read ended; then now, once the queue drains, or not
-        // before boot (refresh_tick).
+        // before boot (`load`).
         mailbox.run_interval(ctx, converge::refresh_check_every(refresh), |act, ctx| {
             if converge::refresh_due(
                 Instant::now(),
@@ -601,7 +599,7 @@ impl Actor for AviActor {
                 act.last_refresh_ended,
                 act.config.refresh_interval,
             ) {
-                act.refresh_tick(ctx);
+                act.load(ctx, true);
             }
         });
         // The gauges sum over every GslbService: once a second, not on every pump.
