@@ -4,7 +4,8 @@
 //! retries and holds, and a periodic refresh that repairs drift and deletes owned orphans. What to
 //! write and when is decided by `amko::avi::converge` (boot phases, write gate, plans), what to do
 //! after a failure by `amko::avi::retry`, how a refresh meets the writes made while it was in
-//! flight by `amko::avi::refresh`; this actor carries their answers out.
+//! flight by `amko::avi::refresh` (each listed page merged into the cache as it arrives); this
+//! actor carries their answers out.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::hash::{BuildHasher, RandomState};
@@ -15,7 +16,7 @@ use actix::prelude::*;
 use amko::avi::converge::{self, AfterLoad, DesiredMap, Gate, Phase, RefreshTick, Step};
 use amko::avi::refresh::{RefreshMark, WriteLedger};
 use amko::avi::retry::{self, Hold, Problem, Retry, WriteVerdict};
-use amko::avi::sync::{CacheChange, execute, federated_pki_profiles, load_state};
+use amko::avi::sync::{CacheChange, ObjectType, execute, federated_pki_profiles, list_owned};
 use amko::avi::{AviClient, AviError};
 use amko::explain_report::{ExplainReport, WriteRecord};
 use amko::model::DesiredGs;
@@ -114,12 +115,23 @@ pub struct WatchFallbackPki {
     pub recipient: Inbox<FallbackPki>,
 }
 
-/// A read of the controller: what it holds and, when listing them worked, the names of its
-/// federated PKI profiles (sorted).
+/// One page of a read of the controller, merged into the cache as it arrives (the read is
+/// never held whole next to the cache).
+struct ListedPage {
+    mark: RefreshMark,
+    object_type: ObjectType,
+    objects: Vec<ControllerObject>,
+}
+impl Message for ListedPage {
+    type Result = ();
+}
+
+/// The end of a read of the controller, after its pages: whether every page was read and, when
+/// listing them worked, the names of its federated PKI profiles (sorted).
 struct Loaded {
-    result: Result<(ControllerState, Option<Vec<String>>), AviError>,
+    result: Result<Option<Vec<String>>, AviError>,
     refresh: bool,
-    /// Where the completed writes stood when the read started.
+    /// The read, as the ledger named it when it started.
     mark: RefreshMark,
 }
 impl Message for Loaded {
@@ -163,7 +175,8 @@ pub struct AviActor {
     in_flight: BTreeSet<GsKey>,
     attempts: BTreeMap<GsKey, usize>,
     failed: BTreeMap<GsKey, String>,
-    /// Per GslbService written since start: its last write and last failure (`amko explain`).
+    /// Per GslbService written since start: its last write and last failure (`amko explain`),
+    /// dropped once nothing is left of it.
     history: BTreeMap<GsKey, WriteHistory>,
     unsynced: BTreeSet<String>,
     snapshot: Option<BootSnapshot>,
@@ -233,16 +246,23 @@ impl AviActor {
         }
     }
 
+    /// Reads the controller: the boot read now; a refresh (periodic, postponed or retried) now,
+    /// once the queue drains, or not before boot.
     fn load(&mut self, ctx: &mut Context<Self>, is_refresh: bool) {
         if self.refreshing {
             return;
         }
-        if converge::refresh_waits(self.phase, is_refresh, self.queue.len()) {
-            tracing::debug!(
-                queued = self.queue.len(),
-                "periodic refresh postponed: the writer has a backlog"
-            );
-            return;
+        match converge::periodic_refresh(self.phase, is_refresh, self.backlog) {
+            RefreshTick::Start => {}
+            RefreshTick::Postpone => {
+                tracing::debug!(
+                    backlog = self.backlog,
+                    "refresh postponed: the writer has a backlog"
+                );
+                self.refresh_owed = true;
+                return;
+            }
+            RefreshTick::Skip => return,
         }
         self.refreshing = true;
         let mark = self.ledger.refresh_started();
@@ -252,14 +272,22 @@ impl AviActor {
         let addr = self.mailbox.outbox(ctx.address());
         actix::spawn(async move {
             let result = async {
-                let state = load_state(&client, &created_by, &tenant).await?;
+                let pages = addr.clone();
+                list_owned(&client, &created_by, &tenant, |object_type, objects| {
+                    pages.do_send(ListedPage {
+                        mark,
+                        object_type,
+                        objects,
+                    });
+                })
+                .await?;
                 let pki = federated_pki_profiles(&client)
                     .await
                     .inspect_err(
                         |err| tracing::warn!(error = %err, "listing federated PKI profiles failed"),
                     )
                     .ok();
-                Ok((state, pki))
+                Ok(pki)
             }
             .await;
             addr.do_send(Loaded {
@@ -352,6 +380,7 @@ impl AviActor {
                     self.metrics.writes_skipped_in_sync.inc();
                     self.clear_problem(&key);
                     self.observed.remove(&key);
+                    self.forget_if_gone(&key);
                 }
                 Step::Idle {
                     conflict: Some(conflict),
@@ -376,15 +405,6 @@ impl AviActor {
         if self.refresh_owed && self.backlog == 0 && self.in_flight.is_empty() {
             self.refresh_owed = false;
             self.load(ctx, true);
-        }
-    }
-
-    /// The periodic refresh: now, once the queue drains, or not before boot is done.
-    fn refresh_tick(&mut self, ctx: &mut Context<Self>) {
-        match converge::periodic_refresh(self.phase, self.backlog) {
-            RefreshTick::Start => self.load(ctx, true),
-            RefreshTick::Postpone => self.refresh_owed = true,
-            RefreshTick::Skip => {}
         }
     }
 
@@ -493,6 +513,14 @@ impl AviActor {
         history.last_write = Some(record);
     }
 
+    /// Drops the write history of `key` once nothing is left of it (deleted, or never created
+    /// and no longer desired).
+    fn forget_if_gone(&mut self, key: &GsKey) {
+        if converge::forgotten(key, &self.desired, &self.cache) {
+            self.history.remove(key);
+        }
+    }
+
     /// Does what `retry::decide` said about `key`.
     fn carry_out(
         &mut self,
@@ -563,7 +591,7 @@ impl Actor for AviActor {
         let refresh = self.config.refresh_interval;
         let mailbox = self.mailbox.clone();
         // Due an interval after the previous read ended; then now, once the queue drains, or not
-        // before boot (refresh_tick).
+        // before boot (`load`).
         mailbox.run_interval(ctx, converge::refresh_check_every(refresh), |act, ctx| {
             if converge::refresh_due(
                 Instant::now(),
@@ -571,7 +599,7 @@ impl Actor for AviActor {
                 act.last_refresh_ended,
                 act.config.refresh_interval,
             ) {
-                act.refresh_tick(ctx);
+                act.load(ctx, true);
             }
         });
         // The gauges sum over every GslbService: once a second, not on every pump.
@@ -655,10 +683,15 @@ impl Handler<Loaded> for AviActor {
             self.last_refresh_ended = Some(Instant::now());
             let is_refresh = msg.refresh;
             match msg.result {
-                Ok((state, pki)) => {
-                    // Writes that completed while the read was in flight keep their effect (the
-                    // read may predate them); writes still in flight update the cache when done.
-                    self.cache = self.ledger.refreshed(msg.mark, state, &self.cache);
+                Ok(pki) => {
+                    // Every page is merged: what the read lacked is gone, except what a write
+                    // made meanwhile (writes still in flight update the cache when done).
+                    let end = self.ledger.refreshed(msg.mark, &mut self.cache);
+                    tracing::debug!(
+                        removed = end.removed,
+                        cached = self.cache.gslb_services().len(),
+                        "controller read merged into the cache"
+                    );
                     self.announce_fallback_pki(pki.as_deref());
                     let (phase, then) = self.phase.after_load(is_refresh);
                     self.phase = phase;
@@ -672,6 +705,8 @@ impl Handler<Loaded> for AviActor {
                     }
                 }
                 Err(err) => {
+                    // The pages merged stay (newer than what they replaced); nothing is removed.
+                    self.ledger.refresh_failed(msg.mark);
                     tracing::warn!(error = %err, "reading the controller failed; retrying");
                     self.mailbox
                         .clone()
@@ -680,6 +715,19 @@ impl Handler<Loaded> for AviActor {
                         });
                 }
             }
+        })
+    }
+}
+
+impl Handler<ListedPage> for AviActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ListedPage, _: &mut Context<Self>) {
+        self.mailbox.clone().handle(|| {
+            // Objects written since the read started keep the cache's copy (the page may
+            // predate the write).
+            self.ledger
+                .listed(msg.mark, msg.object_type, msg.objects, &mut self.cache);
         })
     }
 }
@@ -694,6 +742,9 @@ impl Handler<WriteDone> for AviActor {
             self.record_history(&msg);
             for change in msg.changes {
                 self.ledger.apply(change, &mut self.cache);
+            }
+            if msg.error.is_none() {
+                self.forget_if_gone(&msg.key);
             }
             if let Some(notice) = retry::reachability(self.unreachable, msg.error.as_ref()) {
                 // The warning says it became unreachable, the normal event that it is back.

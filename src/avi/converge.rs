@@ -216,33 +216,25 @@ pub enum RefreshTick {
     Skip,
 }
 
-/// Whether a periodic refresh reads the controller now; `backlog`: queued GslbServices that can
-/// be written now (those waiting for a member cluster's first list do not count). A refresh
-/// re-reads everything this instance owns (one request per page of 200 objects); while writes are
-/// queued, every queued GslbService is planned against the cache anyway and the read would spend
-/// request budget the backlog needs: at the controller's limit, a cold start of 40,000
-/// GslbServices would spend 401 requests (13 s at 30/s) on every refresh interval. So it waits
-/// for the queue to drain (the writer starts the postponed read once the last write has landed).
-/// Before boot is done there is nothing to refresh: the boot read is in flight or done, and the
-/// first full pass follows it.
-pub fn periodic_refresh(phase: Phase, backlog: usize) -> RefreshTick {
-    match (phase.is_ready(), backlog) {
-        (false, _) => RefreshTick::Skip,
-        (true, 0) => RefreshTick::Start,
-        (true, _) => RefreshTick::Postpone,
+/// Whether a read of the controller starts now; `refresh`: a refresh (periodic, postponed, or the
+/// retry of one that failed), not the boot read, which always starts (the writer waits for it);
+/// `backlog`: queued GslbServices that can be written now (those waiting for a member cluster's
+/// first list do not count). A refresh re-reads everything this instance owns (one request per
+/// page of 200 objects); while writes are queued, every queued GslbService is planned against the
+/// cache anyway and the read would spend request budget the backlog needs: at the controller's
+/// limit, a cold start of 40,000 GslbServices would spend 401 requests (13 s at 30/s) on every
+/// refresh interval; and it would list a collection the writer is still filling, a listing that
+/// fails the paging guard when the collection grows under it. So it waits for the queue to drain
+/// (the writer starts the postponed read once the last write has landed). Before boot is done
+/// there is nothing to refresh: the boot read is in flight or done, and the first full pass
+/// follows it.
+pub fn periodic_refresh(phase: Phase, refresh: bool, backlog: usize) -> RefreshTick {
+    match (refresh, phase.is_ready(), backlog) {
+        (false, _, _) => RefreshTick::Start,
+        (true, false, _) => RefreshTick::Skip,
+        (true, true, 0) => RefreshTick::Start,
+        (true, true, _) => RefreshTick::Postpone,
     }
-}
-
-/// A periodic refresh waits while at least this many GslbServices are queued: it would list a
-/// collection the writer is still filling, a listing that fails when the collection grows under
-/// it (and was retried every few seconds, each time reading everything again) and whose result
-/// the queued writes overtake anyway.
-pub const REFRESH_BACKLOG: usize = 1_000;
-
-/// Whether a periodic refresh due now waits for the next one: while booted and `queued`
-/// GslbServices wait for the writer (a boot read never waits).
-pub fn refresh_waits(phase: Phase, refresh: bool, queued: usize) -> bool {
-    refresh && phase.is_ready() && queued >= REFRESH_BACKLOG
 }
 
 /// Whether a periodic refresh is due: `interval` after the previous one ended (`None`: none
@@ -347,6 +339,21 @@ pub fn monitor_used_elsewhere(
         .monitor_users(tenant, name)
         .any(|fqdn| !(tenant == key.tenant && fqdn == key.fqdn))
         || cache.monitor_users(tenant, name).any(|gs| gs != key.fqdn)
+}
+
+/// True when nothing is left of `key`: nothing desires it, the controller holds no GslbService
+/// of that name and no managed monitor made for it. The writer then forgets what it remembers of
+/// it (its write history for `amko explain`), or that memory would grow with every FQDN ever
+/// written.
+pub fn forgotten(key: &GsKey, desired: &DesiredMap, cache: &ControllerState) -> bool {
+    !desired.contains_key(key)
+        && !cache
+            .gslb_services()
+            .contains_key(&(key.tenant.clone(), key.fqdn.clone()))
+        && cache
+            .monitors_made_for(&key.tenant, &key.fqdn)
+            .next()
+            .is_none()
 }
 
 /// What the writer does with a GslbService it takes from the queue.
@@ -540,27 +547,6 @@ mod tests {
     }
 
     #[test]
-    fn a_refresh_waits_only_for_a_large_backlog_once_booted() {
-        use Phase::*;
-        let cases = [
-            (Ready, true, REFRESH_BACKLOG, true),
-            (Ready, true, REFRESH_BACKLOG - 1, false),
-            (Ready, true, 0, false),
-            // The boot read, also when retried as a refresh, never waits.
-            (Ready, false, 40_000, false),
-            (LoadingCache, true, 40_000, false),
-            (WaitingForSnapshot, true, 40_000, false),
-        ];
-        for (phase, refresh, queued, waits) in cases {
-            assert_eq!(
-                refresh_waits(phase, refresh, queued),
-                waits,
-                "{phase:?} refresh={refresh} queued={queued}"
-            );
-        }
-    }
-
-    #[test]
     fn periodic_refresh_waits_for_boot_and_for_the_backlog() {
         use Phase::*;
         let cases = [
@@ -575,11 +561,30 @@ mod tests {
         ];
         for (phase, queued, expected) in cases {
             assert_eq!(
-                periodic_refresh(phase, queued),
+                periodic_refresh(phase, true, queued),
                 expected,
                 "{phase:?} with {queued} queued"
             );
         }
+    }
+
+    /// The boot read, also when retried after a failure, never waits; a failed refresh retried
+    /// while writes are queued waits for them like a periodic one (it once waited only for 1,000
+    /// queued GslbServices or more, a second guard folded into this one).
+    #[test]
+    fn only_refreshes_wait_for_the_backlog_retried_or_not() {
+        use Phase::*;
+        for phase in [LoadingCache, WaitingForSnapshot, Ready] {
+            for backlog in [0, 1, 40_000] {
+                assert_eq!(
+                    periodic_refresh(phase, false, backlog),
+                    RefreshTick::Start,
+                    "boot read in {phase:?} with {backlog} queued"
+                );
+            }
+        }
+        assert_eq!(periodic_refresh(Ready, true, 999), RefreshTick::Postpone);
+        assert_eq!(periodic_refresh(Ready, true, 1_000), RefreshTick::Postpone);
     }
 
     #[test]
@@ -669,6 +674,36 @@ mod tests {
             ])
         );
         assert!(keys_to_converge([].iter(), &ControllerState::default()).is_empty());
+    }
+
+    #[test]
+    fn a_gslbservice_is_forgotten_once_nothing_desires_or_holds_it() {
+        let a = key("admin", "a.example.com");
+        let other = key("t1", "a.example.com");
+        let other_desired = desired(&other, &[], 1);
+        let mut desired = DesiredMap::from([(a.clone(), desired(&a, &[], 1))]);
+        let mut cache = ControllerState::default();
+        cache_gs(&mut cache, &a, "", &[]);
+        cache_hm(&mut cache, "admin", "amko--a", Some("a.example.com"));
+        assert!(
+            !forgotten(&a, &desired, &cache),
+            "desired and on the controller"
+        );
+        desired.remove(&a);
+        assert!(
+            !forgotten(&a, &desired, &cache),
+            "an orphan still to delete"
+        );
+        cache.remove_gslb_service("admin", "a.example.com");
+        assert!(!forgotten(&a, &desired, &cache), "its monitor is left");
+        cache.remove_health_monitor("admin", "amko--a");
+        assert!(forgotten(&a, &desired, &cache), "nothing left");
+        desired.insert(other.clone(), other_desired);
+        assert!(forgotten(&a, &desired, &cache), "same name, other tenant");
+        assert!(
+            !forgotten(&other, &desired, &cache),
+            "desired, not written yet"
+        );
     }
 
     #[test]

@@ -67,38 +67,49 @@ pub async fn load_state(
     default_tenant: &str,
 ) -> Result<ControllerState, AviError> {
     let mut state = ControllerState::default();
-    // Page by page: only one page is ever held as parsed JSON.
-    client
-        .for_each_page(
-            "gslbservice",
-            &[("created_by", created_by), ("include_name", "true")],
-            Some("*"),
-            |page| {
-                for body in page {
-                    let tenant = tenant_of(&body, default_tenant);
-                    if let Some(object) = ControllerObject::from_body(&tenant, body) {
-                        state.insert_gslb_service(object);
-                    }
-                }
-            },
-        )
-        .await?;
-    client
-        .for_each_page(
-            "healthmonitor",
-            &[("name.contains", "amko--"), ("include_name", "true")],
-            Some("*"),
-            |page| {
-                for body in page {
-                    let tenant = tenant_of(&body, default_tenant);
-                    if let Some(object) = ControllerObject::from_body(&tenant, body) {
-                        state.insert_health_monitor(object);
-                    }
-                }
-            },
-        )
-        .await?;
+    list_owned(client, created_by, default_tenant, |t, objects| {
+        for object in objects {
+            CacheChange::Upsert(t, object).apply(&mut state);
+        }
+    })
+    .await?;
     Ok(state)
+}
+
+/// Lists what [`load_state`] reads, handing each page to `visit` as it arrives, compacted: only
+/// one page is ever held as parsed JSON, and the caller decides where the objects go (the writer
+/// merges them into its cache; a second cache of 80,000 objects cost ~270 MB).
+pub async fn list_owned(
+    client: &AviClient,
+    created_by: &str,
+    default_tenant: &str,
+    mut visit: impl FnMut(ObjectType, Vec<ControllerObject>),
+) -> Result<(), AviError> {
+    let collections = [
+        (
+            ObjectType::GslbService,
+            [("created_by", created_by), ("include_name", "true")],
+        ),
+        (
+            ObjectType::HealthMonitor,
+            [("name.contains", "amko--"), ("include_name", "true")],
+        ),
+    ];
+    for (t, query) in collections {
+        client
+            .for_each_page(t.api_name(), &query, Some("*"), |page| {
+                let objects = page
+                    .into_iter()
+                    .filter_map(|body| {
+                        let tenant = tenant_of(&body, default_tenant);
+                        ControllerObject::from_body(&tenant, body)
+                    })
+                    .collect();
+                visit(t, objects);
+            })
+            .await?;
+    }
+    Ok(())
 }
 
 /// Names of federated PKI profiles, for GslbServices with site persistence and no PKI profile.

@@ -6,7 +6,8 @@
 //! the FQDN. Asked through the running operator's debug API, it gives each verdict with its chain
 //! of checks, the GSLBHostRule in force (a second one for the FQDN loses), the last write and,
 //! after the controller failed a write, the last error; computed standalone after an out-of-band edit
-//! of the GslbService on the controller, it shows the field that differs. It never writes.
+//! of the GslbService on the controller, it shows the field that differs. It never writes. A
+//! GslbService deleted from the controller leaves no write history behind.
 
 mod harness;
 
@@ -15,6 +16,7 @@ use std::process::{Command, Stdio};
 use amko::crd::route::Route;
 use harness::{Env, EnvOptions, HOME, members_of};
 use k8s_openapi::api::core::v1::{Namespace, Service};
+use k8s_openapi::api::networking::v1::Ingress;
 use kube::Api;
 use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
@@ -492,5 +494,63 @@ async fn explain_a_route_standalone() {
         assert!(ran.stdout.contains(expected), "{expected}\n{}", ran.stdout);
     }
     assert_eq!(env.writes(), 0, "amko explain wrote to the controller");
+    harness::remove_dir(&env.dir);
+}
+
+/// A GslbService deleted from the controller takes its write history with it: created again, its
+/// explanation shows no error from its earlier life. (The writer kept the last write and last
+/// error of every GslbService it ever wrote, for good.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_gslbservice_leaves_no_write_history_behind() {
+    const HOST: &str = "again.example.com";
+    let gdp = harness::gdp(&["cluster1"], json!({}));
+    let env = Env::start(
+        "explain-forget",
+        EnvOptions::clusters(1).install(gdp).run(&[]),
+    )
+    .await;
+    let url = operator_url(&env);
+    let report = || explain(&env, &[HOST, "--operator", &url, "-o", "json"]).json();
+    let last_error = |report: &Value| report["gslb_services"][0]["last_error"].clone();
+
+    // Its first create fails: the explanation has the error.
+    let control = env.avi.control();
+    control.set_error_rate(1.0, 503);
+    env.create_gslb_ingress("cluster1", "shop", "web", HOST)
+        .await;
+    env.eventually("a failed write reported", || async {
+        last_error(&report())["error"].is_string()
+    })
+    .await;
+    control.set_error_rate(0.0, 503);
+    env.eventually("created", || async { env.has_gs_with_members(HOST, 1) })
+        .await;
+
+    // Deleted, then created again.
+    env.delete::<Ingress>("cluster1", "shop", "web").await;
+    env.eventually("deleted", || async { env.gslb_service(HOST).is_none() })
+        .await;
+    env.create_gslb_ingress("cluster1", "shop", "web", HOST)
+        .await;
+    env.eventually("created again", || async {
+        env.has_gs_with_members(HOST, 1)
+    })
+    .await;
+    env.eventually("the new create reported", || async {
+        let report = report();
+        let gs = &report["gslb_services"][0];
+        gs["in_sync"] == true && gs["last_write"]["writes"].is_array()
+    })
+    .await;
+    let again = report();
+    assert_eq!(
+        last_error(&again),
+        Value::Null,
+        "an error of the deleted GslbService's earlier life: {again:#}"
+    );
+    assert!(
+        again["gslb_services"][0]["last_write"]["error"].is_null(),
+        "{again:#}"
+    );
     harness::remove_dir(&env.dir);
 }
