@@ -111,6 +111,10 @@ impl Members {
         }
     }
 
+    fn get(&self, id: &ObservationId) -> Option<&Member> {
+        self.position(id).ok().map(|at| &self.0[at])
+    }
+
     fn remove(&mut self, id: &ObservationId) -> Option<Member> {
         let removed = self.position(id).ok().map(|at| self.0.remove(at));
         if self.0.len() * 2 < self.0.capacity() {
@@ -610,14 +614,15 @@ impl World {
         if let Some(Verdict::Selected(old_key)) = previous
             && let Some(members) = self.members.get_mut(&**old_key)
         {
-            let removed = members.remove(&obs.id);
+            // An unchanged member stays where it is: re-selecting every object after a GDP
+            // edit must not remove, copy and re-insert the ones the edit did not touch.
             if let Selection::Selected(new) = &selection
                 && new.key == **old_key
-                && removed.as_ref() == Some(new.as_ref())
+                && members.get(&obs.id) == Some(new.as_ref())
             {
-                members.insert(*new.clone());
                 return Verdict::Selected(old_key.clone());
             }
+            members.remove(&obs.id);
             changed.insert(GsKey::clone(old_key));
             if members.is_empty() {
                 self.drop_gslb_service(old_key);
