@@ -35,7 +35,11 @@ impl ControllerObject {
             tenant: tenant.to_owned(),
             monitor_refs: referenced_monitors(&body).into_boxed_slice(),
             made_for: monitor_gs_name(&body).map(Into::into),
-            body: body.to_string().into_boxed_str(),
+            // `serde_json::to_string` writes into a buffer directly; `Value`'s `Display` goes
+            // through a formatter per token, and this runs once per controller write.
+            body: serde_json::to_string(&body)
+                .unwrap_or_else(|_| body.to_string())
+                .into_boxed_str(),
         })
     }
 
