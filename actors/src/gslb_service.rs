@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use amko::model::{DesiredGs, GsInputs, build_gslb_service};
 use amko::vocab::{GsKey, InstanceSettings};
+use dashmap::DashMap;
 
 use crate::avi_writer::{AviActor, Desired};
 use crate::telemetry::{Mailbox, Metrics, Outbox, OwnMailbox};
@@ -23,6 +24,24 @@ pub struct InputsChanged {
     pub fallback_pki: Option<String>,
 }
 
+/// The desired state each GslbService actor last handed to the writer, by key, shared with the
+/// SelectionActor: its boot snapshot takes the copy handed over where it built an equal one, so
+/// that the writer and the actors share one copy. Without it a restart held a second copy of
+/// every desired GslbService (~100 MB at 40,000) while the controller's cache was full.
+pub type HandedOver = Arc<DashMap<GsKey, Arc<DesiredGs>>>;
+
+/// `built` as an `Arc`: the one handed over for `key` when equal, so no second copy is kept.
+pub fn share_handed_over(
+    handed_over: &HandedOver,
+    key: &GsKey,
+    built: DesiredGs,
+) -> Arc<DesiredGs> {
+    match handed_over.get(key) {
+        Some(held) if **held == built => Arc::clone(&held),
+        _ => Arc::new(built),
+    }
+}
+
 pub struct GslbServiceActor {
     key: GsKey,
     settings: Arc<InstanceSettings>,
@@ -35,6 +54,7 @@ pub struct GslbServiceActor {
     first_change: Option<Instant>,
     /// Shared with the AviActor, which holds the same state.
     last_sent: Option<Option<Arc<DesiredGs>>>,
+    handed_over: HandedOver,
 }
 
 impl GslbServiceActor {
@@ -44,6 +64,7 @@ impl GslbServiceActor {
         avi: Outbox<AviActor>,
         metrics: Arc<Metrics>,
         window: Duration,
+        handed_over: HandedOver,
     ) -> Self {
         let mailbox = metrics.mailbox("gslb_service", &key.to_string());
         GslbServiceActor {
@@ -56,6 +77,7 @@ impl GslbServiceActor {
             latest: None,
             first_change: None,
             last_sent: None,
+            handed_over,
         }
     }
 
@@ -79,6 +101,14 @@ impl GslbServiceActor {
                 desired: desired.clone(),
                 observed_at,
             });
+            match &desired {
+                Some(desired) => {
+                    self.handed_over.insert(self.key.clone(), desired.clone());
+                }
+                None => {
+                    self.handed_over.remove(&self.key);
+                }
+            }
             self.last_sent = Some(desired);
         }
         if empty {
@@ -91,6 +121,13 @@ impl Actor for GslbServiceActor {
     type Context = Context<Self>;
 
     fn stopped(&mut self, _: &mut Context<Self>) {
+        // Only this actor's own entry: a successor for the same key may already have replaced it.
+        self.handed_over.remove_if(&self.key, |_, held| {
+            self.last_sent
+                .as_ref()
+                .and_then(Option::as_ref)
+                .is_some_and(|mine| Arc::ptr_eq(mine, held))
+        });
         self.metrics
             .drop_instance("gslb_service", &self.key.to_string());
     }
@@ -113,5 +150,74 @@ impl Handler<InputsChanged> for GslbServiceActor {
                 }
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn key(fqdn: &str) -> GsKey {
+        GsKey {
+            tenant: "admin".into(),
+            fqdn: fqdn.into(),
+        }
+    }
+
+    fn desired(fqdn: &str, ttl: u32) -> DesiredGs {
+        let gslb_service = serde_json::from_value(json!({
+            "name": fqdn, "tenant_ref": "/api/tenant?name=admin", "created_by": "amko-test",
+            "description": "", "domain_names": [fqdn], "enabled": true, "is_federated": true,
+            "controller_health_status_enabled": true, "ttl": ttl,
+            "health_monitor_scope": "GSLB_SERVICE_HEALTH_MONITOR_ALL_MEMBERS",
+            "min_members": 0, "pool_algorithm": "GSLB_SERVICE_ALGORITHM_PRIORITY", "resolve_cname": false,
+            "use_edns_client_subnet": true, "wildcard_match": false, "site_persistence_enabled": false,
+            "health_monitor_refs": [],
+            "groups": [{"name": "amko-gs-group-10", "priority": 10, "enabled": true,
+                        "algorithm": "GSLB_ALGORITHM_ROUND_ROBIN", "min_health_monitors_up": 2,
+                        "members": [{"enabled": true, "ratio": 1, "ip": {"addr": "10.0.0.1", "type": "V4"}}]}]
+        }))
+        .expect("a GslbService payload");
+        DesiredGs {
+            key: key(fqdn),
+            gslb_service,
+            health_monitors: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_boot_snapshot_shares_an_equal_handed_over_copy_and_keeps_a_different_one() {
+        let handed_over = HandedOver::default();
+        let held = Arc::new(desired("a.example.com", 30));
+        handed_over.insert(key("a.example.com"), held.clone());
+
+        let same = share_handed_over(
+            &handed_over,
+            &key("a.example.com"),
+            desired("a.example.com", 30),
+        );
+        assert!(
+            Arc::ptr_eq(&same, &held),
+            "an equal state must reuse the copy handed over"
+        );
+
+        let newer = share_handed_over(
+            &handed_over,
+            &key("a.example.com"),
+            desired("a.example.com", 31),
+        );
+        assert!(!Arc::ptr_eq(&newer, &held));
+        assert_eq!(
+            newer.gslb_service,
+            desired("a.example.com", 31).gslb_service
+        );
+
+        let unknown = share_handed_over(
+            &handed_over,
+            &key("b.example.com"),
+            desired("b.example.com", 30),
+        );
+        assert_eq!(unknown.key, key("b.example.com"));
     }
 }

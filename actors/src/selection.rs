@@ -17,7 +17,7 @@ use amko::vocab::{GsKey, HostRuleOverrides, InstanceSettings, Notice, Policy};
 use serde_json::{Value, json};
 
 use crate::avi_writer::{AviActor, BootSnapshot, ClusterSynced, FallbackPki, WatchFallbackPki};
-use crate::gslb_service::{GslbServiceActor, InputsChanged};
+use crate::gslb_service::{GslbServiceActor, HandedOver, InputsChanged, share_handed_over};
 use crate::status::EventSink;
 use crate::telemetry::{ClusterLabels, Inbox, Mailbox, Metrics, Outbox, OwnMailbox, count_value};
 
@@ -106,6 +106,8 @@ pub struct SelectionActor {
     mailbox: OwnMailbox,
     window: Duration,
     services: HashMap<GsKey, Outbox<GslbServiceActor>>,
+    /// What the GslbService actors last handed to the writer (the boot snapshot shares it).
+    handed_over: HandedOver,
     /// GslbServices whose inputs changed and are not routed yet (see [`ROUTE_SLICE`]).
     unrouted: BTreeSet<GsKey>,
     /// A slice of `unrouted` is scheduled.
@@ -141,6 +143,7 @@ impl SelectionActor {
             mailbox: mailbox.owned_by_actor(),
             window,
             services: HashMap::new(),
+            handed_over: HandedOver::default(),
             unrouted: BTreeSet::new(),
             routing_scheduled: false,
             domain_listeners: Vec::new(),
@@ -179,7 +182,7 @@ impl SelectionActor {
             .filter_map(|k| {
                 self.world
                     .desired(k, fallback_pki)
-                    .map(|d| (k.clone(), Arc::new(d)))
+                    .map(|d| (k.clone(), share_handed_over(&self.handed_over, k, d)))
             })
             .collect();
         self.avi.do_send(BootSnapshot {
@@ -259,6 +262,7 @@ impl SelectionActor {
             self.avi.clone(),
             self.metrics.clone(),
             self.window,
+            self.handed_over.clone(),
         );
         let mailbox = actor.mailbox();
         mailbox.outbox(actor.start())

@@ -131,7 +131,7 @@ pub fn adopt_snapshot(held: &DesiredMap, snapshot: DesiredMap) -> DesiredMap {
         .into_iter()
         .map(|(key, desired)| {
             let shared = match held.get(&key) {
-                Some(same) if **same == *desired => same.clone(),
+                Some(same) if Arc::ptr_eq(same, &desired) || **same == *desired => same.clone(),
                 _ => desired,
             };
             (key, shared)
