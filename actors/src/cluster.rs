@@ -26,6 +26,11 @@ use kube::{Api, Client, ResourceExt};
 use crate::selection::{ClusterChange, ClusterEvent, DefaultDomain, SelectionActor};
 use crate::telemetry::{Mailbox, Outbox, OwnMailbox};
 
+/// Objects per list page. kube's default is 500; at boot every member cluster lists at once and
+/// each page is held parsed until it is ingested, so smaller pages bound that peak (measured in
+/// docs/performance.md, "Memory at restart").
+const LIST_PAGE_SIZE: u32 = 100;
+
 /// Why a member cluster cannot be used right now; the text becomes the reason the cluster is
 /// reported down with.
 #[derive(Debug, thiserror::Error)]
@@ -187,7 +192,7 @@ impl ClusterActor {
     }
 
     fn watch(&mut self, ctx: &mut Context<Self>, caps: Capabilities) {
-        let config = watcher::Config::default();
+        let config = watcher::Config::default().page_size(LIST_PAGE_SIZE);
         let c = &self.client;
         if caps.openshift {
             self.progress.watching(Kind::Route);
