@@ -37,9 +37,7 @@ impl ControllerObject {
             made_for: monitor_gs_name(&body).map(Into::into),
             // `serde_json::to_string` writes into a buffer directly; `Value`'s `Display` goes
             // through a formatter per token, and this runs once per controller write.
-            body: serde_json::to_string(&body)
-                .unwrap_or_else(|_| body.to_string())
-                .into_boxed_str(),
+            body: serde_json::to_string(&body).ok()?.into_boxed_str(),
         })
     }
 

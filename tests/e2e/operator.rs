@@ -510,6 +510,18 @@ fn by_actor(metrics: &str, name: &str) -> std::collections::BTreeMap<String, f64
         .collect()
 }
 
+/// Waits until every actor has handled what it was sent and nothing waits in any mailbox.
+async fn wait_until_mailboxes_balanced(env: &Env) {
+    env.eventually("every mailbox balanced and empty", || async {
+        let metrics = env.metrics().await;
+        let sent = by_actor(&metrics, "amko_mailbox_sent_total");
+        let handled = by_actor(&metrics, "amko_mailbox_handled_total");
+        let depth = by_actor(&metrics, "amko_mailbox_depth");
+        !sent.is_empty() && sent == handled && depth.values().all(|d| *d == 0.0)
+    })
+    .await;
+}
+
 /// After a scenario that exercises every actor (watch streams, policy, status writes, events,
 /// the writer's self-sent results and timers, GslbService actors), the mailbox metrics tell the
 /// truth: no handled message was uncounted, and once idle every actor has handled what it was
@@ -558,14 +570,7 @@ async fn mailbox_metrics_balance_for_every_actor_once_idle() {
     })
     .await;
 
-    env.eventually("every mailbox balanced and empty", || async {
-        let metrics = env.metrics().await;
-        let sent = by_actor(&metrics, "amko_mailbox_sent_total");
-        let handled = by_actor(&metrics, "amko_mailbox_handled_total");
-        let depth = by_actor(&metrics, "amko_mailbox_depth");
-        !sent.is_empty() && sent == handled && depth.values().all(|d| *d == 0.0)
-    })
-    .await;
+    wait_until_mailboxes_balanced(&env).await;
     let metrics = env.metrics().await;
     let sent = by_actor(&metrics, "amko_mailbox_sent_total");
     for actor in [
@@ -674,14 +679,7 @@ async fn a_gdp_edit_touching_more_gslb_services_than_one_slice_updates_each_once
         },
     )
     .await;
-    env.eventually("every mailbox balanced and empty", || async {
-        let metrics = env.metrics().await;
-        let sent = by_actor(&metrics, "amko_mailbox_sent_total");
-        let handled = by_actor(&metrics, "amko_mailbox_handled_total");
-        let depth = by_actor(&metrics, "amko_mailbox_depth");
-        !sent.is_empty() && sent == handled && depth.values().all(|d| *d == 0.0)
-    })
-    .await;
+    wait_until_mailboxes_balanced(&env).await;
     let mut writes = env.gs_writes_since(mark);
     writes.sort();
     writes.dedup();
