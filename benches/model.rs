@@ -45,12 +45,13 @@ fn model(c: &mut Criterion) {
     let narrow: Vec<Member> = fixtures::members(100, 2000)
         .into_iter()
         .filter(|m| {
-            let c: usize =
-                m.id.cluster
-                    .trim_start_matches("cluster")
-                    .parse()
-                    .unwrap_or(0);
-            let f: usize = m.id.name.trim_start_matches("obj").parse().unwrap_or(0);
+            let c: usize = m
+                .id()
+                .cluster
+                .trim_start_matches("cluster")
+                .parse()
+                .unwrap_or(0);
+            let f: usize = m.id().name.trim_start_matches("obj").parse().unwrap_or(0);
             (c + f).is_multiple_of(20)
         })
         .collect();

@@ -7,6 +7,7 @@ mod fixtures;
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
+use std::sync::Arc;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use k8s_openapi::api::networking::v1::Ingress;
@@ -55,9 +56,10 @@ fn pipeline(c: &mut Criterion) {
         })
     });
 
-    let observations: Vec<Observation> = ingresses
+    let observations: Vec<Arc<Observation>> = ingresses
         .iter()
         .flat_map(|(cluster, ing)| ingest_ingress(cluster, ing).observations)
+        .map(Arc::new)
         .collect();
     assert_eq!(
         observations.len(),

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -215,7 +216,7 @@ impl GsVerdict {
         let mut members: Vec<String> = world
             .members_of(key)
             .iter()
-            .map(|m| identity(&m.id))
+            .map(|m| identity(m.id()))
             .collect();
         members.sort();
         GsVerdict {
@@ -525,7 +526,7 @@ fn host_verdicts(world: &World, object: &ObjectId, fqdn: Option<&str>) -> Vec<Ho
     let custom_fqdn = world.settings().use_custom_global_fqdn;
     // Decided before explaining: an FQDN's report walks every object, and only a few are its.
     // Only with useCustomGlobalFqdn can a host be a member of a GslbService of another name.
-    let wanted = |obs: &Observation| {
+    let wanted = |obs: &Arc<Observation>| {
         fqdn.is_none_or(|f| {
             obs.hostname == f
                 || custom_fqdn && world.selected_into(&obs.id).is_some_and(|k| k.fqdn == f)
@@ -605,7 +606,7 @@ fn skipped_reason(reason: &str) -> Reason {
     }
 }
 
-fn host_verdict(world: &World, object: &str, obs: &Observation) -> HostVerdict {
+fn host_verdict(world: &World, object: &str, obs: &Arc<Observation>) -> HostVerdict {
     let mut reasons = vec![Reason {
         check: Check::Vip,
         passed: true,
@@ -623,7 +624,7 @@ fn host_verdict(world: &World, object: &str, obs: &Observation) -> HostVerdict {
         Some(explanation) => {
             reasons.extend(explanation.reasons);
             match explanation.selection {
-                Selection::Selected(m) => (Some(m.key.to_string()), Some(identity(&m.id))),
+                Selection::Selected(m) => (Some(m.key.to_string()), Some(identity(m.id()))),
                 Selection::NotSelected(_) => (None, None),
             }
         }

@@ -43,7 +43,7 @@ fn desired_for(fqdn_index: usize, clusters: usize) -> amko::model::DesiredGs {
         .into_iter()
         .filter(|m| m.key.fqdn == fixtures::fqdn(fqdn_index))
         .collect();
-    let key = members[0].key.clone();
+    let key = amko::vocab::GsKey::clone(&members[0].key);
     let policy = fixtures::policy(clusters);
     let settings = fixtures::settings();
     let inputs = GsInputs {

@@ -60,11 +60,11 @@ pub fn build_gslb_service(
     let gdp = &input.policy.properties;
     let ghr = overrides.map(|o| &o.properties);
 
-    let mut members: Vec<&Member> = input.members.iter().filter(|m| m.key == *key).collect();
+    let mut members: Vec<&Member> = input.members.iter().filter(|m| *m.key == *key).collect();
     if members.is_empty() {
         return None;
     }
-    members.sort_by(|a, b| a.id.cmp(&b.id));
+    members.sort_by(|a, b| a.id().cmp(b.id()));
 
     let tenant_ref = ref_by_name("tenant", &key.tenant);
     let control_plane_only = ghr
@@ -123,7 +123,7 @@ pub fn build_gslb_service(
         .unwrap_or_default();
     let down_response = ghr.and_then(|p| p.down_response).or(gdp.down_response);
 
-    let description = describe_members(members.iter().map(|m| &m.id));
+    let description = describe_members(members.iter().map(|m| m.id()));
     let groups = pools(
         input,
         overrides,
@@ -233,24 +233,27 @@ fn pools(
     let mut seen_ips: BTreeSet<IpAddr> = BTreeSet::new();
     let mut by_priority: BTreeMap<u32, Vec<(IpAddr, PoolMemberPayload)>> = BTreeMap::new();
     for member in members {
-        if !seen_ips.insert(member.vip) {
+        if !seen_ips.insert(member.vip()) {
             continue;
         }
-        let split = split_for(&member.id.cluster, DEFAULT_SPLIT);
+        let split = split_for(&member.id().cluster, DEFAULT_SPLIT);
         let public_ip = overrides
-            .and_then(|o| o.public_ips.get(&member.id.cluster))
+            .and_then(|o| o.public_ips.get(&member.id().cluster))
             .copied();
         let (cluster_uuid, vs_uuid) = if member.sync_vip_only {
             (None, None)
         } else {
-            (member.controller_uuid.clone(), member.vs_uuid.clone())
+            (
+                member.controller_uuid().map(str::to_owned),
+                member.vs_uuid().map(str::to_owned),
+            )
         };
         by_priority.entry(split.priority).or_default().push((
-            member.vip,
+            member.vip(),
             PoolMemberPayload {
                 enabled: true,
                 ratio: split.weight,
-                ip: member.vip.into(),
+                ip: member.vip().into(),
                 cluster_uuid,
                 vs_uuid,
                 public_ip: public_ip.map(|ip| GslbIpPayload { ip: ip.into() }),

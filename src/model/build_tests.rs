@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::build::{GsInputs, build_gslb_service, uses_fallback_pki};
-use crate::ingest::{ObjectKind, ObservationId, Protocol};
+use crate::ingest::{Labels, ObjectKind, Observation, ObservationId, Protocol};
 use crate::vocab::*;
 use std::sync::Arc;
 
@@ -16,8 +16,7 @@ fn key() -> GsKey {
 }
 
 fn member(kind: ObjectKind, cluster: &str, vip: &str) -> Member {
-    Member {
-        key: key(),
+    let observation = Observation {
         id: ObservationId {
             kind,
             cluster: cluster.into(),
@@ -29,23 +28,36 @@ fn member(kind: ObjectKind, cluster: &str, vip: &str) -> Member {
                 String::new()
             },
         },
+        hostname: "shop.example.com".into(),
         vip: vip.parse().expect("fixture ip"),
-        vs_uuid: Some(format!("virtualservice-{cluster}")),
-        controller_uuid: Some(format!("cluster-{cluster}")),
-        sync_vip_only: false,
-        tls: false,
-        passthrough: false,
+        labels: Labels::default(),
         paths: if kind == ObjectKind::LbService {
             vec![]
         } else {
             vec!["/".into()]
         },
+        tls: false,
+        passthrough: false,
         port: if kind == ObjectKind::LbService {
             Some((80, Protocol::Tcp))
         } else {
             None
         },
+        vs_uuid: Some(format!("virtualservice-{cluster}")),
+        controller_uuid: Some(format!("cluster-{cluster}")),
+        tenant: None,
+    };
+    Member {
+        key: Arc::new(key()),
+        observation: Arc::new(observation),
+        sync_vip_only: false,
+        tls: false,
     }
+}
+
+/// The observation behind `member`, to change in a test.
+fn observed(member: &mut Member) -> &mut Observation {
+    Arc::make_mut(&mut member.observation)
 }
 
 fn settings() -> InstanceSettings {
@@ -257,10 +269,10 @@ fn health_monitor_refs_and_control_plane_only() {
 #[test]
 fn template_tls_paths_and_https_monitors() {
     let mut a = member(ObjectKind::Ingress, "east", "10.1.1.10");
-    a.paths = vec!["/a".into(), "/b".into()];
+    observed(&mut a).paths = vec!["/a".into(), "/b".into()];
     a.tls = true;
     let mut b = member(ObjectKind::Route, "west", "10.2.2.10");
-    b.paths = vec!["/b".into()];
+    observed(&mut b).paths = vec!["/b".into()];
     let mut policy = Policy::default();
     policy.properties.health_monitoring = Some(HealthMonitoring::Template(HmTemplate {
         name: "fed-template".into(),
@@ -293,7 +305,7 @@ fn template_tls_paths_and_https_monitors() {
 #[test]
 fn path_monitors_stop_at_the_controllers_limit() {
     let mut a = member(ObjectKind::Ingress, "east", "10.1.1.10");
-    a.paths = ["/g", "/a", "/f", "/b", "/e", "/c", "/d"]
+    observed(&mut a).paths = ["/g", "/a", "/f", "/b", "/e", "/c", "/d"]
         .map(String::from)
         .to_vec();
     let (gs, hms) = build(&[a], &Policy::default(), None);
@@ -312,7 +324,7 @@ fn path_monitors_stop_at_the_controllers_limit() {
 #[test]
 fn services_and_passthrough_get_transport_monitors() {
     let mut udp = member(ObjectKind::LbService, "east", "10.1.1.10");
-    udp.port = Some((53, Protocol::Udp));
+    observed(&mut udp).port = Some((53, Protocol::Udp));
     let tcp = member(ObjectKind::LbService, "west", "10.2.2.10");
     let (_, hms) = build(&[udp, tcp], &Policy::default(), None);
     assert_eq!(hms.len(), 1);
@@ -326,9 +338,9 @@ fn services_and_passthrough_get_transport_monitors() {
     );
 
     let mut pt = member(ObjectKind::Route, "east", "10.1.1.10");
-    pt.passthrough = true;
-    pt.paths = vec![];
-    pt.port = Some((443, Protocol::Tcp));
+    observed(&mut pt).passthrough = true;
+    observed(&mut pt).paths = vec![];
+    observed(&mut pt).port = Some((443, Protocol::Tcp));
     let (_, hms) = build(&[pt], &Policy::default(), None);
     assert_eq!(
         hms[0]["name"],
@@ -339,7 +351,7 @@ fn services_and_passthrough_get_transport_monitors() {
 
     // A mixed GS is monitored as a Service, on the Service's port (not the Ingress's "0").
     let mut svc = member(ObjectKind::LbService, "east", "10.1.1.10");
-    svc.port = Some((8443, Protocol::Tcp));
+    observed(&mut svc).port = Some((8443, Protocol::Tcp));
     let ing = member(ObjectKind::Ingress, "west", "10.2.2.10");
     let (_, hms) = build(&[svc, ing], &Policy::default(), None);
     assert_eq!(hms[0]["monitor_port"], 8443);

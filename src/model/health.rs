@@ -58,8 +58,8 @@ pub(crate) fn managed_monitors(
 ) -> Vec<HealthMonitorPayload> {
     let service_port = members
         .iter()
-        .filter(|m| !m.passthrough)
-        .filter_map(|m| m.port)
+        .filter(|m| !m.passthrough())
+        .filter_map(|m| m.port())
         .min();
     if let Some((port, protocol)) = service_port {
         return vec![transport_monitor(
@@ -70,7 +70,7 @@ pub(crate) fn managed_monitors(
             true,
         )];
     }
-    if members.iter().any(|m| m.passthrough) {
+    if members.iter().any(|m| m.passthrough()) {
         return vec![transport_monitor(
             ctx,
             passthrough_hm_name(ctx.created_by),
@@ -82,7 +82,7 @@ pub(crate) fn managed_monitors(
     let secure = members.iter().any(|m| m.tls);
     let paths: BTreeSet<&str> = members
         .iter()
-        .flat_map(|m| m.paths.iter().map(String::as_str))
+        .flat_map(|m| m.paths().iter().map(String::as_str))
         .collect();
     let mut monitors: Vec<HealthMonitorPayload> = paths
         .into_iter()

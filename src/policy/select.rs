@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -104,7 +105,7 @@ pub struct SelectionContext<'a> {
 
 impl SelectionContext<'_> {
     /// Decides whether `obs` becomes a member, and of which GslbService.
-    pub fn select(&self, obs: &Observation) -> Selection {
+    pub fn select(&self, obs: &Arc<Observation>) -> Selection {
         match self.check(obs, &mut Silent) {
             Ok(member) => Selection::Selected(Box::new(member)),
             Err((_, reason)) => Selection::NotSelected(reason),
@@ -113,7 +114,7 @@ impl SelectionContext<'_> {
 
     /// [`SelectionContext::select`] with the chain of checks behind its verdict: the same
     /// checks, in the same order, so the verdict is always `select`'s.
-    pub fn explain(&self, obs: &Observation) -> Explanation {
+    pub fn explain(&self, obs: &Arc<Observation>) -> Explanation {
         let mut reasons = Vec::new();
         let selection = match self.check(obs, &mut reasons) {
             Ok(member) => Selection::Selected(Box::new(member)),
@@ -129,7 +130,7 @@ impl SelectionContext<'_> {
         Explanation { selection, reasons }
     }
 
-    fn check(&self, obs: &Observation, trace: &mut impl Trace) -> Result<Member, Refusal> {
+    fn check(&self, obs: &Arc<Observation>, trace: &mut impl Trace) -> Result<Member, Refusal> {
         let policy = self.policy;
         let id = &obs.id;
         if policy.app_selector.is_none() && policy.namespace_selector.is_none() {
@@ -279,19 +280,13 @@ impl SelectionContext<'_> {
             });
         }
         Ok(Member {
-            key: GsKey { tenant, fqdn },
-            id: id.clone(),
-            vip: obs.vip,
-            vs_uuid: obs.vs_uuid.clone(),
-            controller_uuid: obs.controller_uuid.clone(),
+            key: Arc::new(GsKey { tenant, fqdn }),
+            observation: Arc::clone(obs),
             sync_vip_only: cluster_match.sync_vip_only,
             tls: obs.tls
                 || self
                     .hostrules
                     .is_tls(&id.cluster, &id.namespace, &obs.hostname),
-            passthrough: obs.passthrough,
-            paths: obs.paths.clone(),
-            port: obs.port,
         })
     }
 
@@ -433,7 +428,7 @@ mod tests {
             namespaces: &nss,
             hostrules,
         }
-        .select(o)
+        .select(&Arc::new(o.clone()))
     }
 
     fn reason(s: Selection) -> String {
@@ -590,7 +585,7 @@ mod tests {
             namespaces: &nss,
             hostrules: &hr,
         }
-        .explain(o)
+        .explain(&Arc::new(o.clone()))
     }
 
     fn checks(e: &Explanation) -> Vec<(Check, bool)> {

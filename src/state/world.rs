@@ -54,9 +54,10 @@ enum Verdict {
 
 /// What one object yields, and selection's verdict on each observation (same order): the
 /// verdict lives next to its observation, so no second copy of every observation's id is kept.
+/// Observations are shared with the members selected from them.
 #[derive(Debug, Default)]
 struct Held {
-    observations: Vec<Observation>,
+    observations: Vec<Arc<Observation>>,
     verdicts: Vec<Verdict>,
 }
 
@@ -96,12 +97,12 @@ struct Members(Vec<Member>);
 
 impl Members {
     fn position(&self, id: &ObservationId) -> Result<usize, usize> {
-        self.0.binary_search_by(|m| m.id.cmp(id))
+        self.0.binary_search_by(|m| m.id().cmp(id))
     }
 
-    /// Adds or replaces the member with `member.id`.
+    /// Adds or replaces the member with `member.id()`.
     fn insert(&mut self, member: Member) {
-        match self.position(&member.id) {
+        match self.position(member.id()) {
             Ok(at) => self.0[at] = member,
             Err(at) => {
                 // Exactly one more slot: doubling would leave ~40% of a typical vector unused.
@@ -205,24 +206,32 @@ impl World {
                 changed.extend(self.forget(&gone.id, verdict));
             }
         }
+        // Exactly as many slots as observations: ingest grows its vector by pushing (capacity 4
+        // for one host); kept for every object, the spare capacity was ~16 MB at 20,000 objects.
+        let mut observations = Vec::with_capacity(ingested.observations.len());
         let mut verdicts = Vec::with_capacity(ingested.observations.len());
-        for obs in &ingested.observations {
+        for obs in ingested.observations {
             let previous = old
                 .observations
                 .iter()
                 .zip(&old.verdicts)
                 .find(|(o, _)| o.id == obs.id);
-            let verdict = match previous {
-                Some((unchanged, verdict)) if unchanged == obs => verdict.clone(),
-                _ => self.evaluate(obs, previous.map(|(_, v)| v), &mut changed),
+            let (obs, verdict) = match previous {
+                // The unchanged observation keeps its verdict and stays the one its member
+                // shares, so it is not held twice.
+                Some((unchanged, verdict)) if **unchanged == obs => {
+                    (Arc::clone(unchanged), verdict.clone())
+                }
+                _ => {
+                    let obs = Arc::new(obs);
+                    let verdict = self.evaluate(&obs, previous.map(|(_, v)| v), &mut changed);
+                    (obs, verdict)
+                }
             };
+            observations.push(obs);
             verdicts.push(verdict);
         }
-        if !ingested.observations.is_empty() {
-            // Ingest grows the vector by pushing (capacity 4 for one host); kept for every
-            // object, the spare capacity was ~16 MB at 20,000 objects.
-            let mut observations = ingested.observations;
-            observations.shrink_to_fit();
+        if !observations.is_empty() {
             self.objects.insert(
                 object,
                 Held {
@@ -554,7 +563,7 @@ impl World {
 
     /// Selection's chain of checks for `obs` under what the world holds now (`None`: no accepted
     /// GlobalDeploymentPolicy). The same `SelectionContext` as the verdict `evaluate` stores.
-    pub fn explain(&self, obs: &Observation) -> Option<Explanation> {
+    pub fn explain(&self, obs: &Arc<Observation>) -> Option<Explanation> {
         self.selection_context().map(|context| context.explain(obs))
     }
 
@@ -568,7 +577,7 @@ impl World {
     }
 
     /// The observations `object` yields now (one per host that has a VIP).
-    pub fn observations_of(&self, object: &ObjectId) -> &[Observation] {
+    pub fn observations_of(&self, object: &ObjectId) -> &[Arc<Observation>] {
         self.objects
             .get(object)
             .map(|h| h.observations.as_slice())
@@ -603,7 +612,7 @@ impl World {
     /// returns its new verdict; adds the keys that changed to `changed`.
     fn evaluate(
         &mut self,
-        obs: &Observation,
+        obs: &Arc<Observation>,
         previous: Option<&Verdict>,
         changed: &mut BTreeSet<GsKey>,
     ) -> Verdict {
@@ -615,11 +624,17 @@ impl World {
             && let Some(members) = self.members.get_mut(&**old_key)
         {
             // An unchanged member stays where it is: re-selecting every object after a GDP
-            // edit must not remove, copy and re-insert the ones the edit did not touch.
+            // edit must not remove, copy and re-insert the ones the edit did not touch. It
+            // takes the observation it was selected from now, so that one is held once (it may
+            // differ in what makes no pool member, such as labels).
             if let Selection::Selected(new) = &selection
-                && new.key == **old_key
+                && *new.key == **old_key
                 && members.get(&obs.id) == Some(new.as_ref())
             {
+                members.insert(Member {
+                    key: old_key.clone(),
+                    ..Member::clone(new)
+                });
                 return Verdict::Selected(old_key.clone());
             }
             members.remove(&obs.id);
@@ -631,10 +646,10 @@ impl World {
         }
         match selection {
             Selection::Selected(member) => {
-                let key = match self.members.get_key_value(&member.key) {
+                let key = match self.members.get_key_value(&*member.key) {
                     Some((key, _)) => key.clone(),
                     None => {
-                        let key = Arc::new(member.key.clone());
+                        let key = member.key.clone();
                         self.tenants_of_fqdn
                             .entry(key.fqdn.clone())
                             .or_default()
@@ -646,7 +661,11 @@ impl World {
                 };
                 changed.insert(GsKey::clone(&key));
                 if let Some(members) = self.members.get_mut(&*key) {
-                    members.insert(*member);
+                    // The member names its GslbService by the map's key, not a copy of it.
+                    members.insert(Member {
+                        key: key.clone(),
+                        ..*member
+                    });
                 }
                 Verdict::Selected(key)
             }

@@ -491,3 +491,53 @@ fn scoped_changes_reach_exactly_their_cluster_and_namespace() {
     assert_eq!(world.observation_count_of("east"), 1);
     assert_eq!(world.observation_count(), 2);
 }
+
+/// A member shares the observation it was selected from (the world holds each once), and an
+/// observation that changes only in what makes no pool member (its labels here) changes no
+/// GslbService, while the member takes the new observation so the old one is freed.
+#[test]
+fn members_share_their_observation() {
+    let mut world = World::new(settings());
+    world.set_policy(Some(policy(false)));
+    let east = obs("east", "shop", "web", "a.example.com", "10.0.0.1");
+    world.upsert_object(object(&east), ingested(vec![east.clone()]));
+    let shared = |world: &World| {
+        let members = world.members_of(&key("a.example.com"));
+        let held = world.observations_of(&object(&east));
+        assert_eq!((members.len(), held.len()), (1, 1));
+        std::sync::Arc::ptr_eq(&members[0].observation, &held[0])
+    };
+    assert!(shared(&world), "selected member");
+
+    assert!(
+        world
+            .upsert_object(object(&east), ingested(vec![east.clone()]))
+            .is_empty()
+    );
+    assert!(shared(&world), "the same object again");
+
+    let mut relabelled = east.clone();
+    relabelled.labels = Labels::from_iter([("app", "gslb"), ("team", "shop")]);
+    assert!(
+        world
+            .upsert_object(object(&east), ingested(vec![relabelled.clone()]))
+            .is_empty(),
+        "labels that keep the selection change no GslbService"
+    );
+    assert!(shared(&world), "after a label change");
+    assert_eq!(
+        world.observations_of(&object(&east))[0].labels,
+        relabelled.labels
+    );
+
+    let moved = obs("east", "shop", "web", "a.example.com", "10.0.0.9");
+    assert_eq!(
+        world.upsert_object(object(&east), ingested(vec![moved])),
+        keys(&["a.example.com"])
+    );
+    assert!(shared(&world), "after a VIP change");
+    assert_eq!(
+        world.members_of(&key("a.example.com"))[0].vip().to_string(),
+        "10.0.0.9"
+    );
+}

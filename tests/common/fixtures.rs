@@ -5,11 +5,12 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 use k8s_openapi::api::networking::v1::Ingress;
 use serde_json::json;
 
-use amko::ingest::{ObjectKind, ObservationId, Protocol};
+use amko::ingest::{Labels, ObjectKind, Observation, ObservationId, Protocol};
 use amko::state::ObjectId;
 use amko::vocab::{ClusterMatch, GsKey, InstanceSettings, LabelSelector, Member, Policy, Split};
 
@@ -42,34 +43,42 @@ pub fn members(clusters: usize, fqdns: usize) -> Vec<Member> {
                 IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + n))
             };
             let service = f % 5 == 4;
-            out.push(Member {
-                key: GsKey {
-                    tenant: "admin".into(),
-                    fqdn: fqdn(f),
+            let id = ObservationId {
+                kind: if service {
+                    ObjectKind::LbService
+                } else {
+                    ObjectKind::Ingress
                 },
-                id: ObservationId {
-                    kind: if service {
-                        ObjectKind::LbService
-                    } else {
-                        ObjectKind::Ingress
-                    },
-                    cluster: cluster_name(c),
-                    namespace: format!("ns{}", f % 7),
-                    name: format!("obj{f}"),
-                    host: if service { String::new() } else { fqdn(f) },
-                },
+                cluster: cluster_name(c),
+                namespace: format!("ns{}", f % 7),
+                name: format!("obj{f}"),
+                host: if service { String::new() } else { fqdn(f) },
+            };
+            let observation = Observation {
+                id,
+                hostname: fqdn(f),
                 vip,
-                vs_uuid: Some(format!("virtualservice-{c}-{f}")),
-                controller_uuid: Some(format!("cluster-{c}")),
-                sync_vip_only: c % 4 == 3,
-                tls: f % 2 == 0,
-                passthrough: false,
+                labels: Labels::default(),
                 paths: if service {
                     vec![]
                 } else {
                     vec!["/".into(), format!("/p{}", f % 3)]
                 },
+                tls: f % 2 == 0,
+                passthrough: false,
                 port: service.then_some((8000 + (c % 10) as u16, Protocol::Tcp)),
+                vs_uuid: Some(format!("virtualservice-{c}-{f}")),
+                controller_uuid: Some(format!("cluster-{c}")),
+                tenant: None,
+            };
+            out.push(Member {
+                key: Arc::new(GsKey {
+                    tenant: "admin".into(),
+                    fqdn: fqdn(f),
+                }),
+                observation: Arc::new(observation),
+                sync_vip_only: c % 4 == 3,
+                tls: f % 2 == 0,
             });
         }
     }
