@@ -70,6 +70,8 @@ pub fn describe_members<'a>(members: impl IntoIterator<Item = &'a ObservationId>
         }
         let _ = write_identity(id, &mut out);
     }
+    // Grown by doubling while written; it is kept with the desired GslbService.
+    out.shrink_to_fit();
     out
 }
 
