@@ -67,24 +67,40 @@ impl Member {
     pub fn port(&self) -> Option<(u16, Protocol)> {
         self.observation.port
     }
+
+    /// What of the observation makes the pool member (equality reads only these): the
+    /// accessors above, so a field the model starts reading is compared too once it has one.
+    #[allow(clippy::type_complexity)]
+    fn pool_fields(
+        &self,
+    ) -> (
+        &ObservationId,
+        IpAddr,
+        Option<&str>,
+        Option<&str>,
+        bool,
+        &[String],
+        Option<(u16, Protocol)>,
+    ) {
+        (
+            self.id(),
+            self.vip(),
+            self.vs_uuid(),
+            self.controller_uuid(),
+            self.passthrough(),
+            self.paths(),
+            self.port(),
+        )
+    }
 }
 
 impl PartialEq for Member {
     fn eq(&self, other: &Self) -> bool {
-        let same_observation = Arc::ptr_eq(&self.observation, &other.observation) || {
-            let (a, b) = (&*self.observation, &*other.observation);
-            a.id == b.id
-                && a.vip == b.vip
-                && a.vs_uuid == b.vs_uuid
-                && a.controller_uuid == b.controller_uuid
-                && a.passthrough == b.passthrough
-                && a.paths == b.paths
-                && a.port == b.port
-        };
         self.key == other.key
             && self.sync_vip_only == other.sync_vip_only
             && self.tls == other.tls
-            && same_observation
+            && (Arc::ptr_eq(&self.observation, &other.observation)
+                || self.pool_fields() == other.pool_fields())
     }
 }
 
